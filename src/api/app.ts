@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from 'prom-client';
+import { constantTimeEqual } from '../core/api-key-token.js';
+import type { Services } from '../core/services.js';
+import { DialplaneError, isDialplaneError } from '../errors.js';
+import { registerAdminRoutes } from './admin/admin-routes.js';
+import { authenticate } from './auth.js';
+import { standardFormat, type FaceErrorFormat } from './faces.js';
+import { dialAnyoneFace } from './faces/dialanyone/dialanyone-face.js';
+import { createHttpMetrics } from './metrics.js';
+import { registerOperationsRoutes } from './operations-routes.js';
+import { registerOpenApi } from './openapi.js';
+import type { RateLimiter } from './rate-limit/rate-limiter.js';
+import { routeTable } from './route-table.js';
+import type { RouteSettings } from './types.js';
+import './types.js';
+
+export interface AppDeps {
+  readonly services: Services;
+  readonly http: { readonly bodyLimit: number; readonly trustProxy: boolean };
+  readonly rateLimiter: RateLimiter;
+  /** Fastify logger instance, or false for none (tests). */
+  readonly logger: FastifyBaseLogger | false;
+  readonly metrics: Registry;
+  /** The admin API is off unless a token is configured; only its SHA-256 is kept in memory. */
+  readonly adminToken?: string;
+  /** Throws when the server cannot serve (database unreachable). */
+  readonly ready: () => Promise<void>;
+}
+
+/** The faces served by this app. A face only translates its document to core calls. */
+const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services): void }[] = [
+  dialAnyoneFace,
+];
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: deps.http.bodyLimit,
+    trustProxy: deps.http.trustProxy,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  });
+  app.decorateRequest('principal', undefined);
+
+  const routes = routeTable(app);
+  const adminTokenHash = deps.adminToken ? sha256(deps.adminToken) : undefined;
+  const httpMetrics = createHttpMetrics(deps.metrics);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const settings = request.routeOptions.config.dialplane;
+    if (!settings) return;
+    if (settings.rateLimit?.subject === 'ip') await applyRateLimit(deps.rateLimiter, settings, request.ip, reply);
+    if (settings.auth === 'admin') {
+      checkAdmin(adminTokenHash, request);
+    } else if (settings.auth) {
+      request.principal = await authenticate(deps.services.keys, request.headers, settings.auth);
+      if (writes(settings, request.method) && request.principal.permission === 'read_only') {
+        throw new DialplaneError('read_only_key');
+      }
+    }
+    if (settings.rateLimit?.subject === 'key' && request.principal) {
+      await applyRateLimit(deps.rateLimiter, settings, request.principal.keyId, reply);
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => httpMetrics.observe(request, reply));
+
+  const formatFor = (request: FastifyRequest): FaceErrorFormat => {
+    const faceName = request.routeOptions.config?.dialplane?.face;
+    const byName = faces.find((f) => f.errors.name === faceName)?.errors;
+    if (byName) return byName;
+    const path = request.url.split('?')[0] ?? '';
+    return faces.find((f) => f.errors.prefixes.some((p) => path.startsWith(p)))?.errors ?? standardFormat;
+  };
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = toDialplaneError(error);
+    if (known.code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
+    const { status, body } = formatFor(request).format(known);
+    void reply.headers(known.headers).status(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = routes.methodsFor(request.url.split('?')[0] ?? '/');
+    const error =
+      allowed.length > 0
+        ? new DialplaneError('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}`, undefined, {
+            allow: allowed.join(', '),
+          })
+        : new DialplaneError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
+    const { status, body } = formatFor(request).format(error);
+    void reply.headers(error.headers).status(status).send(body);
+  });
+
+  await registerOpenApi(app);
+  registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
+  registerAdminRoutes(app, deps.services);
+  for (const face of faces) face.register(app, deps.services);
+  return app;
+}
+
+function writes(settings: RouteSettings, method: string): boolean {
+  return settings.writes ?? !(method === 'GET' || method === 'HEAD' || method === 'OPTIONS');
+}
+
+function checkAdmin(adminTokenHash: string | undefined, request: FastifyRequest): void {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  // Hashing both sides first makes the comparison constant-time whatever the presented length.
+  if (!adminTokenHash || !match?.[1] || !constantTimeEqual(sha256(match[1]), adminTokenHash)) {
+    throw new DialplaneError('admin_unauthorized');
+  }
+}
+
+async function applyRateLimit(
+  limiter: RateLimiter,
+  settings: RouteSettings,
+  subject: string,
+  reply: FastifyReply,
+): Promise<void> {
+  const policy = settings.rateLimit;
+  if (!policy) return;
+  const decision = await limiter.consume(`${policy.scope}:${subject}`, policy.windows);
+  void reply.headers({
+    'x-ratelimit-limit': String(decision.limit),
+    'x-ratelimit-remaining': String(decision.remaining),
+    'x-ratelimit-reset': String(decision.resetAt),
+  });
+  if (!decision.allowed) {
+    throw new DialplaneError('rate_limited', undefined, { retry_after_seconds: decision.retryAfterSeconds }, {
+      'retry-after': String(decision.retryAfterSeconds),
+    });
+  }
+}
+
+/** Maps whatever was thrown to a registry code; unknown errors become internal_error and never reach the client. */
+export function toDialplaneError(error: FastifyError | Error): DialplaneError {
+  if (isDialplaneError(error)) return error;
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const first = fastifyError.validation[0];
+    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+    const field = missing ? (path ? `${path}.${missing}` : missing) : path || undefined;
+    return new DialplaneError('validation_failed', fastifyError.message, {
+      location: fastifyError.validationContext ?? 'body',
+      ...(field ? { field } : {}),
+    });
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new DialplaneError('invalid_json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new DialplaneError('invalid_json', 'The request body is empty but its Content-Type is JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new DialplaneError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new DialplaneError('unsupported_media_type');
+    default:
+      break;
+  }
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return new DialplaneError('bad_request', fastifyError.message);
+  }
+  return new DialplaneError('internal_error');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

@@ -1,0 +1,273 @@
+import { Command, Option } from 'commander';
+import { ConfigError, describeConfig, loadConfig, type Config } from './config/config.js';
+import { AdminCommandError, connectAdmin, type AdminClient } from './cli/admin-client.js';
+import { printResult, table } from './cli/output.js';
+import { createLogger, startServer } from './server.js';
+import { DialplaneError } from './errors.js';
+
+interface JsonOption {
+  json?: boolean;
+}
+
+function config(): Config {
+  return loadConfig();
+}
+
+/** Every admin command: connect (server or database), run, print, close; errors become exit code 1. */
+async function withAdmin(_json: boolean | undefined, run: (client: AdminClient) => Promise<void>): Promise<void> {
+  const client = await connectAdmin(config());
+  try {
+    await run(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** With no --account and exactly one account (a fresh install), that account is meant. */
+async function resolveAccount(client: AdminClient, account: string | undefined): Promise<string> {
+  if (account) return account;
+  const { accounts } = await client.listAccounts();
+  if (accounts.length === 1 && accounts[0]) return accounts[0].id;
+  throw new AdminCommandError(
+    accounts.length === 0 ? 'there is no account yet: run `dialplane account create`' : 'several accounts exist: pass --account <id>',
+    'validation_failed',
+  );
+}
+
+const program = new Command();
+program.name('dialplane').description('Self-hosted programmable voice and SMS').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('start the server (HTTP API, admin API)')
+  .action(async () => {
+    const cfg = config();
+    const logger = createLogger(cfg);
+    const server = await startServer(cfg, logger);
+    if (server.bootstrap) {
+      const b = server.bootstrap;
+      process.stdout.write(
+        [
+          '',
+          'First start: created a bootstrap account.',
+          `  account:  ${b.accountId} (${b.email})`,
+          `  credits:  ${b.credits.toFixed(2)}`,
+          ...b.numbers.map((n) => `  number:   ${n.number} (${n.type}, voice+sms)`),
+          `  API key:  ${b.apiKey}`,
+          `  (also written to ${b.file}, mode 0600; the key is not shown again)`,
+          '',
+          `  curl -H "Authorization: Bearer ${b.apiKey}" ${server.url}/api/v1/me`,
+          '',
+        ].join('\n'),
+      );
+    }
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('config')
+  .description('print the effective configuration, secrets masked')
+  .option('--json', 'machine-readable output')
+  .action((options: JsonOption) => {
+    const rows = describeConfig(config());
+    printResult(Boolean(options.json), rows, () => table(rows, ['variable', 'value', 'source']));
+  });
+
+const account = program.command('account').description('accounts (tenants)');
+account
+  .command('create')
+  .requiredOption('--name <name>', 'account name')
+  .requiredOption('--email <email>', 'email of its first (admin) user')
+  .option('--first-name <name>')
+  .option('--last-name <name>')
+  .option('--job-title <title>')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { name: string; email: string; firstName?: string; lastName?: string; jobTitle?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.createAccount({
+        name: o.name,
+        email: o.email,
+        ...(o.firstName ? { first_name: o.firstName } : {}),
+        ...(o.lastName ? { last_name: o.lastName } : {}),
+        ...(o.jobTitle ? { job_title: o.jobTitle } : {}),
+      });
+      printResult(Boolean(o.json), result, () => `created account ${result.account.id} (${result.account.email})`);
+    }),
+  );
+account
+  .command('list')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listAccounts();
+      printResult(Boolean(o.json), result, () => table(result.accounts, ['id', 'name', 'email', 'status', 'created_at']));
+    }),
+  );
+
+const accountOption = () => new Option('--account <id>', 'account id (optional when only one account exists)');
+
+const keys = program.command('keys').description('API keys');
+keys
+  .command('create')
+  .requiredOption('--name <name>', 'a name to recognise the key by')
+  .addOption(accountOption())
+  .option('--read-only', 'the key may only read')
+  .option('--expires-at <iso>', 'expiry, ISO-8601 date-time')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { name: string; account?: string; readOnly?: boolean; expiresAt?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const id = await resolveAccount(client, o.account);
+      const result = await client.createKey(id, {
+        name: o.name,
+        permission: o.readOnly ? 'read_only' : 'full',
+        expires_at: o.expiresAt ?? null,
+      });
+      printResult(Boolean(o.json), result, () => `created key ${result.key.id}\n${result.api_key}\n(store it now: it is not shown again)`);
+    }),
+  );
+keys
+  .command('list')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listKeys(await resolveAccount(client, o.account));
+      printResult(Boolean(o.json), result, () =>
+        table(
+          result.keys.map((k) => ({ ...k, key: `dk_live_…${k.last4}` })),
+          ['id', 'name', 'key', 'permission', 'enabled', 'expires_at', 'last_used_at'],
+        ),
+      );
+    }),
+  );
+keys
+  .command('revoke <keyId>')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (keyId: string, o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.revokeKey(await resolveAccount(client, o.account), keyId);
+      printResult(Boolean(o.json), result, () => `revoked key ${result.key.id}`);
+    }),
+  );
+
+const numbers = program.command('numbers').description('phone numbers');
+numbers
+  .command('add <number>')
+  .addOption(accountOption())
+  .addOption(new Option('--type <type>', 'number type').choices(['purchased', 'ported', 'outgoing_only']).default('purchased'))
+  .option('--capabilities <list>', 'comma-separated: voice,sms', 'voice,sms')
+  .option('--json', 'machine-readable output')
+  .action(async (number: string, o: JsonOption & { account?: string; type: 'purchased' | 'ported' | 'outgoing_only'; capabilities: string }) =>
+    withAdmin(o.json, async (client) => {
+      const capabilities = o.capabilities.split(',').map((c) => c.trim()).filter(Boolean);
+      for (const c of capabilities) {
+        if (c !== 'voice' && c !== 'sms') throw new AdminCommandError(`unknown capability ${c}: use voice and/or sms`, 'validation_failed');
+      }
+      const result = await client.addNumber(await resolveAccount(client, o.account), {
+        number,
+        type: o.type,
+        capabilities: capabilities as Array<'voice' | 'sms'>,
+      });
+      printResult(Boolean(o.json), result, () => `added ${result.number.number} (${result.number.type}) as ${result.number.id}`);
+    }),
+  );
+numbers
+  .command('list')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listNumbers(await resolveAccount(client, o.account));
+      printResult(Boolean(o.json), result, () => table(result.numbers, ['id', 'number', 'type', 'capabilities', 'created_at']));
+    }),
+  );
+
+const apps = program.command('apps').description('gateway apps (X-App-ID + X-API-Key)');
+apps
+  .command('create')
+  .requiredOption('--name <name>', 'app name')
+  .addOption(accountOption())
+  .option('--caller-id <number...>', 'caller-ID numbers the app may present')
+  .option('--country <cc>', 'country for caller IDs in national format')
+  .option('--webhook-url <url>', 'where session events are posted')
+  .option('--webhook-secret <secret>', 'signing secret (generated when omitted)')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { name: string; account?: string; callerId?: string[]; country?: string; webhookUrl?: string; webhookSecret?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.createApp(await resolveAccount(client, o.account), {
+        name: o.name,
+        caller_id_allow_list: o.callerId ?? [],
+        webhook_url: o.webhookUrl ?? null,
+        webhook_secret: o.webhookSecret ?? null,
+        ...(o.country ? { country: o.country } : {}),
+      });
+      printResult(Boolean(o.json), result, () =>
+        `created app ${result.app_id}\nX-App-ID:  ${result.app_id}\nX-API-Key: ${result.api_key}\n(store the key now: it is not shown again)`,
+      );
+    }),
+  );
+apps
+  .command('list')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listApps(await resolveAccount(client, o.account));
+      printResult(Boolean(o.json), result, () => table(result.apps, ['id', 'name', 'caller_id_allow_list', 'webhook_url', 'created_at']));
+    }),
+  );
+
+const credits = program.command('credits').description('credit balance and ledger');
+credits
+  .command('add <amount>')
+  .addOption(accountOption())
+  .option('--description <text>', 'ledger description', 'top-up')
+  .option('--json', 'machine-readable output')
+  .action(async (amount: string, o: JsonOption & { account?: string; description: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.addCredits(await resolveAccount(client, o.account), { amount, description: o.description });
+      printResult(Boolean(o.json), result, () => `added ${result.entry.amount.toFixed(2)} credits; balance ${result.balance.toFixed(2)}`);
+    }),
+  );
+credits
+  .command('show')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.credits(await resolveAccount(client, o.account));
+      printResult(Boolean(o.json), result, () =>
+        `balance ${result.balance.toFixed(2)}, held ${result.held.toFixed(2)}, available ${result.available.toFixed(2)}\n` +
+        table(result.entries, ['created_at', 'amount', 'balance_after', 'kind', 'description']),
+      );
+    }),
+  );
+
+function fail(error: unknown): never {
+  const json = process.argv.includes('--json');
+  const code =
+    error instanceof ConfigError ? 'invalid_configuration'
+    : error instanceof DialplaneError || error instanceof AdminCommandError ? error.code
+    : 'error';
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  process.stderr.write(`dialplane: ${message}\n`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}
+
+program.parseAsync(process.argv).catch(fail);

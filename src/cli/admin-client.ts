@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { adminOperations, type AdminOperations } from '../api/admin/admin-operations.js';
+import type { Config } from '../config/config.js';
+import { systemClock } from '../core/clock.js';
+import { createServices } from '../core/services.js';
+import { ADMIN_TOKEN_FILE } from '../server.js';
+import { openDatabase } from '../store/database.js';
+import { createStore } from '../store/store.js';
+
+export type AdminClient = AdminOperations & { readonly mode: 'server' | 'database'; close(): Promise<void> };
+
+/** Raised by admin commands; carries the registry code so `--json` output can repeat it. */
+export class AdminCommandError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * While a server answers on the configured address, admin commands go through its admin API so its caches stay
+ * coherent; with none running they open the database themselves.
+ */
+export async function connectAdmin(config: Config): Promise<AdminClient> {
+  const baseUrl = serverUrl(config);
+  if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await adminToken(config));
+  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
+  const services = createServices(createStore(database), {
+    clock: systemClock,
+    defaultCountry: config.phone.defaultCountry,
+    keyCacheTtlMs: config.auth.keyCacheTtlMs,
+  });
+  return { ...adminOperations(services), mode: 'database', close: () => database.close() };
+}
+
+export function serverUrl(config: Config): string {
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host === '::' ? '::1' : config.http.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
+}
+
+async function isDialplaneServer(baseUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+    const body = (await response.json()) as { service?: unknown };
+    return body.service === 'dialplane';
+  } catch {
+    return false;
+  }
+}
+
+async function adminToken(config: Config): Promise<string> {
+  if (config.admin.token) return config.admin.token;
+  try {
+    return (await readFile(join(config.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim();
+  } catch {
+    throw new AdminCommandError(
+      `a server answers at ${serverUrl(config)} but no admin token was found: set DIALPLANE_ADMIN_TOKEN or use the server's data directory`,
+      'admin_unauthorized',
+    );
+  }
+}
+
+function httpClient(baseUrl: string, token: string): AdminClient {
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}/admin/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const payload = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (!response.ok) {
+      throw new AdminCommandError(payload.error?.message ?? `HTTP ${response.status}`, payload.error?.code ?? 'error');
+    }
+    return payload;
+  };
+  const account = (id: string) => `/accounts/${encodeURIComponent(id)}`;
+  // The casts restate what the server's routes return: the same functions produce both shapes.
+  type Ops = AdminOperations;
+  return {
+    mode: 'server',
+    close: async () => undefined,
+    listAccounts: () => call('GET', '/accounts') as ReturnType<Ops['listAccounts']>,
+    createAccount: (body) => call('POST', '/accounts', body) as ReturnType<Ops['createAccount']>,
+    listKeys: (id) => call('GET', `${account(id)}/keys`) as ReturnType<Ops['listKeys']>,
+    createKey: (id, body) => call('POST', `${account(id)}/keys`, body) as ReturnType<Ops['createKey']>,
+    revokeKey: (id, keyId) =>
+      call('POST', `${account(id)}/keys/${encodeURIComponent(keyId)}/revoke`) as ReturnType<Ops['revokeKey']>,
+    listNumbers: (id) => call('GET', `${account(id)}/numbers`) as ReturnType<Ops['listNumbers']>,
+    addNumber: (id, body) => call('POST', `${account(id)}/numbers`, body) as ReturnType<Ops['addNumber']>,
+    listApps: (id) => call('GET', `${account(id)}/apps`) as ReturnType<Ops['listApps']>,
+    createApp: (id, body) => call('POST', `${account(id)}/apps`, body) as ReturnType<Ops['createApp']>,
+    credits: (id) => call('GET', `${account(id)}/credits`) as ReturnType<Ops['credits']>,
+    addCredits: (id, body) => call('POST', `${account(id)}/credits`, body) as ReturnType<Ops['addCredits']>,
+  };
+}

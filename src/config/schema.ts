@@ -1,0 +1,280 @@
+import path from 'node:path';
+
+/**
+ * The configuration schema: one table that parsing, masking, the file-key check and the docs test all read, so a
+ * variable cannot be added in one place and forgotten in another. The table is typed against `Config`, so an entry
+ * whose path or value type does not match the interface fails to compile.
+ */
+
+export type DatabaseDialect = 'sqlite' | 'postgres';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimit: number;
+    readonly trustProxy: boolean;
+  };
+  /** Absolute path. */
+  readonly dataDir: string;
+  /** sqlite: absolute file path or ':memory:'; postgres: the postgres:// or postgresql:// URL as given. */
+  readonly database: { readonly url: string; readonly dialect: DatabaseDialect };
+  readonly log: { readonly level: LogLevel };
+  /** Secret. */
+  readonly admin: { readonly token: string | undefined };
+  /** ISO 3166 alpha-2, upper-case. */
+  readonly phone: { readonly defaultCountry: string };
+  readonly bootstrap: { readonly enabled: boolean };
+  readonly auth: { readonly keyCacheTtlMs: number };
+}
+
+/** Names the file holding optional JSON configuration. Not a schema entry: it says where settings come from. */
+export const CONFIG_FILE_VARIABLE = 'DIALPLANE_CONFIG';
+export const ENV_PREFIX = 'DIALPLANE_';
+
+type LeafPaths<T, Prefix extends string = ''> = {
+  [K in keyof T & string]: T[K] extends object ? LeafPaths<T[K], `${Prefix}${K}.`> : `${Prefix}${K}`;
+}[keyof T & string];
+
+export type ConfigPath = LeafPaths<Config>;
+
+export type ValueAt<P extends string, T = Config> = P extends `${infer Head}.${infer Rest}`
+  ? Head extends keyof T
+    ? ValueAt<Rest, T[Head]>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never;
+
+/** The dialect is derived from the normalised URL rather than configured, so that the two can never disagree. */
+export type SettablePath = Exclude<ConfigPath, 'database.dialect'>;
+
+/** What a resolver may look at: earlier entries in the table are already resolved when a later one runs. */
+export interface ResolveContext {
+  readonly cwd: string;
+  resolved<P extends SettablePath>(path: P): ValueAt<P>;
+}
+
+/** Thrown by kinds and resolvers; the loader adds the variable name and the offending value. */
+export class InvalidValue extends Error {
+  constructor(readonly expected: string) {
+    super(`expected ${expected}`);
+    this.name = 'InvalidValue';
+  }
+}
+
+export interface StringKind {
+  readonly kind: 'string';
+  /** Completes "expected …" in error messages. */
+  readonly expected: string;
+  /** Defaults to "not blank". */
+  readonly valid?: (value: string) => boolean;
+  readonly normalize?: (value: string, context: ResolveContext) => string;
+  /** Partial masking for values that are not wholly secret but may embed one (a password inside a URL). */
+  readonly redact?: (value: string) => string;
+}
+export interface EnumKind<V extends string> {
+  readonly kind: 'enum';
+  readonly values: readonly V[];
+}
+export interface IntegerKind {
+  readonly kind: 'integer';
+  readonly min: number;
+  readonly max: number;
+}
+export interface PortKind {
+  readonly kind: 'port';
+}
+export interface BooleanKind {
+  readonly kind: 'boolean';
+}
+export interface ByteSizeKind {
+  readonly kind: 'bytes';
+  readonly min: number;
+  readonly max: number;
+}
+export type Kind = StringKind | EnumKind<string> | IntegerKind | PortKind | BooleanKind | ByteSizeKind;
+
+type KindFor<V> = [V] extends [number]
+  ? IntegerKind | PortKind | ByteSizeKind
+  : [V] extends [boolean]
+    ? BooleanKind
+    : [V] extends [string]
+      ? string extends V
+        ? StringKind
+        : EnumKind<V>
+      : never;
+
+/** Defaults are written as a file would write them and go through the same parser, so they are validated too. */
+export type RawValue = string | number | boolean;
+type DefaultFor<V> = RawValue | ((context: ResolveContext) => RawValue) | (undefined extends V ? undefined : never);
+
+interface EntryFor<P extends SettablePath> {
+  readonly variable: `${typeof ENV_PREFIX}${Uppercase<string>}`;
+  readonly path: P;
+  readonly type: KindFor<NonNullable<ValueAt<P>>>;
+  readonly default: DefaultFor<ValueAt<P>>;
+  readonly secret: boolean;
+  readonly description: string;
+}
+
+export type ConfigEntry = { [P in SettablePath]: EntryFor<P> }[SettablePath];
+
+export const SECRET_MASK = '********';
+const MIB = 1024 * 1024;
+/** The largest delay setTimeout honours; a TTL above it would fire at once if a module ever uses it as a timer. */
+const MAX_TIMER_MS = 2_147_483_647;
+const DATABASE_URL_EXPECTED =
+  'a postgres:// or postgresql:// URL, sqlite:<path>, sqlite::memory:, :memory: or a file path';
+
+export const configSchema: readonly ConfigEntry[] = [
+  {
+    variable: 'DIALPLANE_HTTP_HOST',
+    path: 'http.host',
+    type: { kind: 'string', expected: 'a host name or IP address', valid: (value) => /^\S+$/.test(value) },
+    default: '127.0.0.1',
+    secret: false,
+    description: 'Address the HTTP server listens on; use 0.0.0.0 to accept connections from other machines.',
+  },
+  {
+    variable: 'DIALPLANE_HTTP_PORT',
+    path: 'http.port',
+    type: { kind: 'port' },
+    default: 8080,
+    secret: false,
+    description: 'TCP port the HTTP server listens on; 0 picks a free port.',
+  },
+  {
+    variable: 'DIALPLANE_HTTP_BODY_LIMIT',
+    path: 'http.bodyLimit',
+    type: { kind: 'bytes', min: 1024, max: Number.MAX_SAFE_INTEGER },
+    default: MIB,
+    secret: false,
+    description: 'Largest accepted request body, in bytes (k, m and g suffixes allowed).',
+  },
+  {
+    variable: 'DIALPLANE_TRUST_PROXY',
+    path: 'http.trustProxy',
+    type: { kind: 'boolean' },
+    default: false,
+    secret: false,
+    description: 'Trust X-Forwarded-* headers; enable only behind a reverse proxy you control.',
+  },
+  {
+    // Must precede DIALPLANE_DATABASE_URL, whose default is derived from it.
+    variable: 'DIALPLANE_DATA_DIR',
+    path: 'dataDir',
+    type: {
+      kind: 'string',
+      expected: 'a non-empty directory path',
+      normalize: (value, context) => path.resolve(context.cwd, value),
+    },
+    default: './data',
+    secret: false,
+    description: 'Directory for local state; relative paths are resolved against the working directory.',
+  },
+  {
+    variable: 'DIALPLANE_DATABASE_URL',
+    path: 'database.url',
+    type: {
+      kind: 'string',
+      expected: DATABASE_URL_EXPECTED,
+      normalize: (value, context) => normalizeDatabaseUrl(value, context.cwd),
+      redact: redactUrlPassword,
+    },
+    default: (context) => path.join(context.resolved('dataDir'), 'dialplane.sqlite'),
+    secret: false,
+    description: 'postgres:// or postgresql:// URL, or a SQLite file (path, sqlite:<path>, :memory:).',
+  },
+  {
+    variable: 'DIALPLANE_LOG_LEVEL',
+    path: 'log.level',
+    type: { kind: 'enum', values: LOG_LEVELS },
+    default: 'info',
+    secret: false,
+    description: 'Minimum level written to the log.',
+  },
+  {
+    variable: 'DIALPLANE_ADMIN_TOKEN',
+    path: 'admin.token',
+    type: {
+      kind: 'string',
+      expected: 'a token of at least 24 characters',
+      valid: (value) => value.length >= 24,
+    },
+    default: undefined,
+    secret: true,
+    description: 'Bearer token for the admin API; the admin API is disabled while unset.',
+  },
+  {
+    variable: 'DIALPLANE_DEFAULT_COUNTRY',
+    path: 'phone.defaultCountry',
+    type: {
+      kind: 'string',
+      expected: 'a two-letter ISO 3166 country code such as US',
+      valid: (value) => /^[A-Za-z]{2}$/.test(value),
+      normalize: (value) => value.toUpperCase(),
+    },
+    default: 'US',
+    secret: false,
+    description: 'Country assumed for phone numbers written without a + country code.',
+  },
+  {
+    variable: 'DIALPLANE_BOOTSTRAP',
+    path: 'bootstrap.enabled',
+    type: { kind: 'boolean' },
+    default: true,
+    secret: false,
+    description: 'Create the first account and API key on startup when the database is empty.',
+  },
+  {
+    variable: 'DIALPLANE_KEY_CACHE_TTL_MS',
+    path: 'auth.keyCacheTtlMs',
+    type: { kind: 'integer', min: 0, max: MAX_TIMER_MS },
+    default: 60_000,
+    secret: false,
+    description: 'How long a verified API key is cached, in milliseconds; 0 disables the cache.',
+  },
+];
+
+/** The key for an entry in the JSON config file: the variable name without the prefix, in lower case. */
+export function fileKeyOf(variable: string): string {
+  return variable.slice(ENV_PREFIX.length).toLowerCase();
+}
+
+const POSTGRES_URL = /^postgres(?:ql)?:\/\//i;
+const ANY_SCHEME_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
+const SQLITE_PREFIX = 'sqlite:';
+const MEMORY = ':memory:';
+
+/** Returns a postgres URL unchanged, ':memory:', or an absolute SQLite file path. */
+export function normalizeDatabaseUrl(value: string, cwd: string): string {
+  if (POSTGRES_URL.test(value)) {
+    if (!URL.canParse(value)) throw new InvalidValue(DATABASE_URL_EXPECTED);
+    return value;
+  }
+  // sqlite:// is rejected with the other schemes: "sqlite://x" is ambiguous between a relative and an absolute path.
+  if (ANY_SCHEME_URL.test(value)) throw new InvalidValue(DATABASE_URL_EXPECTED);
+  const file = value.toLowerCase().startsWith(SQLITE_PREFIX) ? value.slice(SQLITE_PREFIX.length) : value;
+  if (file === MEMORY) return MEMORY;
+  if (file === '') throw new InvalidValue(DATABASE_URL_EXPECTED);
+  return path.resolve(cwd, file);
+}
+
+export function dialectOf(normalizedUrl: string): DatabaseDialect {
+  return POSTGRES_URL.test(normalizedUrl) ? 'postgres' : 'sqlite';
+}
+
+/** Masks the password in a URL's user info and in a `password` query parameter, which libpq also honours. */
+export function redactUrlPassword(value: string): string {
+  if (!POSTGRES_URL.test(value) || !URL.canParse(value)) return value;
+  const url = new URL(value);
+  const inQuery = url.searchParams.has('password');
+  if (url.password === '' && !inQuery) return value;
+  if (url.password !== '') url.password = SECRET_MASK;
+  if (inQuery) url.searchParams.set('password', SECRET_MASK);
+  return url.toString();
+}

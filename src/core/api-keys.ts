@@ -1,0 +1,213 @@
+import { DialplaneError } from '../errors.js';
+import type { ApiKeyRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { constantTimeEqual, generateApiKeyToken, hashApiKeyToken, isWellFormedApiKeyToken } from './api-key-token.js';
+import { isoNow, type Clock } from './clock.js';
+import { newId } from './ids.js';
+
+export type KeyPermission = ApiKeyRow['permission'];
+
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly accountId: string;
+  readonly userId: string | null;
+  readonly appId: string | null;
+  readonly name: string;
+  readonly last4: string;
+  readonly permission: KeyPermission;
+  readonly enabled: boolean;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly createdAt: string;
+}
+
+/** Who a request speaks for once its key checked out. */
+export interface Principal {
+  readonly accountId: string;
+  readonly keyId: string;
+  readonly userId: string | null;
+  readonly appId: string | null;
+  readonly permission: KeyPermission;
+}
+
+export interface CreateKeyInput {
+  readonly name: string;
+  readonly permission?: KeyPermission;
+  readonly expiresAt?: string | null;
+  readonly userId?: string | null;
+}
+
+export interface KeyCacheOptions {
+  readonly ttlMs: number;
+  readonly maxEntries?: number;
+}
+
+interface CacheEntry {
+  readonly row: ApiKeyRow | undefined;
+  readonly expiresAtMs: number;
+}
+
+/**
+ * API keys: created here (the token is returned once, only its SHA-256 and last four characters are stored),
+ * checked on every request from a cache so authentication costs no database round trip on the hot path.
+ * A revoke through this service evicts the key at once; the TTL bounds staleness for changes made elsewhere.
+ */
+export class ApiKeyService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly hashById = new Map<string, string>();
+  private readonly pendingUsage = new Map<string, string>();
+  private readonly maxEntries: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly cacheOptions: KeyCacheOptions,
+  ) {
+    this.maxEntries = cacheOptions.maxEntries ?? 10_000;
+  }
+
+  async create(accountId: string, input: CreateKeyInput): Promise<{ key: ApiKeyInfo; token: string }> {
+    const { row, token } = this.newKeyRow(accountId, input, null);
+    if (input.userId) await this.assertUser(accountId, input.userId);
+    await this.store.apiKeys.insert(row);
+    return { key: toInfo(row), token };
+  }
+
+  /** Builds a key row for a key that another aggregate (a gateway app) inserts in its own transaction. */
+  newKeyRow(accountId: string, input: CreateKeyInput, appId: string | null): { row: ApiKeyRow; token: string } {
+    const name = input.name.trim();
+    if (!name || name.length > 100) {
+      throw new DialplaneError('validation_failed', 'name must be 1 to 100 characters', { field: 'name' });
+    }
+    const permission = input.permission ?? 'full';
+    if (permission !== 'full' && permission !== 'read_only') {
+      throw new DialplaneError('validation_failed', 'permission must be full or read_only', { field: 'permission' });
+    }
+    const expiresAt = this.parseExpiry(input.expiresAt ?? null);
+    const { token, hash, last4 } = generateApiKeyToken();
+    const row: ApiKeyRow = {
+      id: newId('key'),
+      account_id: accountId,
+      user_id: input.userId ?? null,
+      app_id: appId,
+      name,
+      key_hash: hash,
+      last4,
+      permission,
+      enabled: 1,
+      expires_at: expiresAt,
+      last_used_at: null,
+      created_at: isoNow(this.clock),
+    };
+    return { row, token };
+  }
+
+  async list(accountId: string): Promise<ApiKeyInfo[]> {
+    return (await this.store.apiKeys.list(accountId)).map(toInfo);
+  }
+
+  async get(accountId: string, keyId: string): Promise<ApiKeyInfo> {
+    const row = await this.store.apiKeys.findById(accountId, keyId);
+    if (!row) throw new DialplaneError('not_found', 'API key not found');
+    return toInfo(row);
+  }
+
+  async revoke(accountId: string, keyId: string): Promise<ApiKeyInfo> {
+    return this.setEnabled(accountId, keyId, false);
+  }
+
+  async setEnabled(accountId: string, keyId: string, enabled: boolean): Promise<ApiKeyInfo> {
+    const row = await this.store.apiKeys.setEnabled(accountId, keyId, enabled);
+    if (!row) throw new DialplaneError('not_found', 'API key not found');
+    this.evict(keyId);
+    return toInfo(row);
+  }
+
+  /**
+   * Resolves a presented token to a principal, or undefined. Unknown, disabled, expired and wrong-app keys are
+   * indistinguishable to the caller. `appId` is given exactly when the request used the X-App-ID scheme: app keys
+   * authenticate only with their app id, other keys only without one.
+   */
+  async authenticate(token: string, appId?: string): Promise<Principal | undefined> {
+    if (!isWellFormedApiKeyToken(token)) return undefined;
+    const hash = hashApiKeyToken(token);
+    const row = await this.lookup(hash);
+    if (!row || row.enabled !== 1) return undefined;
+    const nowMs = this.clock.now().getTime();
+    if (row.expires_at !== null && Date.parse(row.expires_at) <= nowMs) return undefined;
+    if (appId === undefined ? row.app_id !== null : row.app_id === null || !constantTimeEqual(row.app_id, appId)) {
+      return undefined;
+    }
+    this.pendingUsage.set(row.id, new Date(nowMs).toISOString());
+    return {
+      accountId: row.account_id,
+      keyId: row.id,
+      userId: row.user_id,
+      appId: row.app_id,
+      permission: row.permission,
+    };
+  }
+
+  /** Writes the batched last-used times; called on a timer and at shutdown rather than on every request. */
+  async flushUsage(): Promise<void> {
+    if (this.pendingUsage.size === 0) return;
+    const batch = new Map(this.pendingUsage);
+    this.pendingUsage.clear();
+    await this.store.apiKeys.touch(batch);
+  }
+
+  evict(keyId: string): void {
+    const hash = this.hashById.get(keyId);
+    if (hash !== undefined) this.cache.delete(hash);
+    this.hashById.delete(keyId);
+  }
+
+  private async lookup(hash: string): Promise<ApiKeyRow | undefined> {
+    const nowMs = this.clock.now().getTime();
+    const cached = this.cache.get(hash);
+    if (cached && cached.expiresAtMs > nowMs) return cached.row;
+    const row = await this.store.apiKeys.findByHash(hash);
+    if (this.cache.size >= this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.delete(hash);
+    this.cache.set(hash, { row, expiresAtMs: nowMs + this.cacheOptions.ttlMs });
+    if (row) this.hashById.set(row.id, hash);
+    return row;
+  }
+
+  private parseExpiry(value: string | null): string | null {
+    if (value === null) return null;
+    const ms = Date.parse(value);
+    if (Number.isNaN(ms)) {
+      throw new DialplaneError('validation_failed', 'expires_at must be an ISO-8601 date-time', { field: 'expires_at' });
+    }
+    if (ms <= this.clock.now().getTime()) {
+      throw new DialplaneError('validation_failed', 'expires_at must be in the future', { field: 'expires_at' });
+    }
+    return new Date(ms).toISOString();
+  }
+
+  private async assertUser(accountId: string, userId: string): Promise<void> {
+    if (!(await this.store.accounts.findUser(accountId, userId))) {
+      throw new DialplaneError('not_found', 'user not found', { field: 'user_id' });
+    }
+  }
+}
+
+export function toInfo(row: ApiKeyRow): ApiKeyInfo {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    userId: row.user_id,
+    appId: row.app_id,
+    name: row.name,
+    last4: row.last4,
+    permission: row.permission,
+    enabled: row.enabled === 1,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,170 @@
+import { DialplaneError } from '../errors.js';
+import type { CreditEntryRow, CreditHoldRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { isoNow, type Clock } from './clock.js';
+import { newId } from './ids.js';
+import { minorToCredits } from './money.js';
+
+export interface CreditBalance {
+  readonly balanceMinor: number;
+  readonly heldMinor: number;
+  /** What new debits and holds may use: balance minus active holds. */
+  readonly availableMinor: number;
+}
+
+export interface CreditEntry {
+  readonly id: string;
+  readonly amountMinor: number;
+  readonly balanceAfterMinor: number;
+  readonly kind: CreditEntryRow['kind'];
+  readonly description: string;
+  readonly reference: string | null;
+  readonly holdId: string | null;
+  readonly createdAt: string;
+}
+
+export interface CreditHold {
+  readonly id: string;
+  readonly accountId: string;
+  readonly amountMinor: number;
+  readonly status: CreditHoldRow['status'];
+  readonly reference: string | null;
+  readonly capturedMinor: number | null;
+}
+
+const MAX_AMOUNT_MINOR = 1e13;
+
+/**
+ * The credit ledger. Balance is the sum of entries (kept materialised on the account row in the same transaction);
+ * holds reserve part of it for work whose final price is known only later (a call), and are captured or released.
+ * Nothing here can take the available balance below zero, however many requests race.
+ */
+export class CreditService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  async balance(accountId: string): Promise<CreditBalance> {
+    const balance = await this.store.credits.balance(accountId);
+    if (!balance) throw new DialplaneError('not_found', 'account not found');
+    return { ...balance, availableMinor: balance.balanceMinor - balance.heldMinor };
+  }
+
+  async add(accountId: string, amountMinor: number, description = 'top-up', reference: string | null = null): Promise<CreditEntry> {
+    assertAmount(amountMinor);
+    return this.apply(accountId, amountMinor, 'topup', description, reference);
+  }
+
+  /** Throws insufficient_credits (with the document's required_credits/current_balance details) when refused. */
+  async debit(accountId: string, amountMinor: number, description: string, reference: string | null = null): Promise<CreditEntry> {
+    assertAmount(amountMinor);
+    return this.apply(accountId, -amountMinor, 'debit', description, reference);
+  }
+
+  async hold(accountId: string, amountMinor: number, reference: string | null = null): Promise<CreditHold> {
+    assertAmount(amountMinor);
+    const row: CreditHoldRow = {
+      id: newId('hold'),
+      account_id: accountId,
+      amount_minor: amountMinor,
+      status: 'active',
+      reference,
+      captured_minor: null,
+      created_at: isoNow(this.clock),
+      settled_at: null,
+    };
+    if (!(await this.store.credits.placeHold(row))) throw await this.insufficient(accountId, amountMinor);
+    return toHold(row);
+  }
+
+  /** Debits part or all of a hold and frees the rest. A hold settles once; settling again is not_found. */
+  async capture(accountId: string, holdId: string, amountMinor: number, description: string): Promise<CreditHold> {
+    if (!Number.isSafeInteger(amountMinor) || amountMinor < 0) {
+      throw new DialplaneError('validation_failed', 'capture amount must be a non-negative integer', { field: 'amount' });
+    }
+    const hold = await this.store.credits.findHold(accountId, holdId);
+    if (hold && amountMinor > Number(hold.amount_minor)) {
+      throw new DialplaneError('validation_failed', 'capture amount exceeds the hold', {
+        field: 'amount',
+        hold_minor: Number(hold.amount_minor),
+      });
+    }
+    const now = isoNow(this.clock);
+    const entry = { id: newId('txn'), kind: 'capture' as const, description, reference: hold?.reference ?? null, createdAt: now };
+    const settled = await this.store.credits.settleHold(accountId, holdId, amountMinor, entry, now);
+    if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');
+    return toHold(settled);
+  }
+
+  async release(accountId: string, holdId: string): Promise<CreditHold> {
+    const settled = await this.store.credits.settleHold(accountId, holdId, 0, null, isoNow(this.clock));
+    if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');
+    return toHold(settled);
+  }
+
+  async entries(accountId: string, limit = 100): Promise<CreditEntry[]> {
+    return (await this.store.credits.entries(accountId, limit)).map(toEntry);
+  }
+
+  private async apply(
+    accountId: string,
+    amountMinor: number,
+    kind: CreditEntryRow['kind'],
+    description: string,
+    reference: string | null,
+  ): Promise<CreditEntry> {
+    const createdAt = isoNow(this.clock);
+    const id = newId('txn');
+    const balanceAfter = await this.store.credits.applyEntry({
+      id,
+      accountId,
+      amountMinor,
+      kind,
+      description,
+      reference,
+      holdId: null,
+      createdAt,
+    });
+    if (balanceAfter === undefined) throw await this.insufficient(accountId, -amountMinor);
+    return { id, amountMinor, balanceAfterMinor: balanceAfter, kind, description, reference, holdId: null, createdAt };
+  }
+
+  private async insufficient(accountId: string, requiredMinor: number): Promise<DialplaneError> {
+    const balance = await this.balance(accountId);
+    return new DialplaneError('insufficient_credits', undefined, {
+      required_credits: minorToCredits(requiredMinor),
+      current_balance: minorToCredits(balance.availableMinor),
+    });
+  }
+}
+
+function assertAmount(amountMinor: number): void {
+  if (!Number.isSafeInteger(amountMinor) || amountMinor <= 0 || amountMinor > MAX_AMOUNT_MINOR) {
+    throw new DialplaneError('validation_failed', 'amount must be a positive number of credits', { field: 'amount' });
+  }
+}
+
+function toEntry(row: CreditEntryRow): CreditEntry {
+  return {
+    id: row.id,
+    amountMinor: Number(row.amount_minor),
+    balanceAfterMinor: Number(row.balance_after_minor),
+    kind: row.kind,
+    description: row.description,
+    reference: row.reference,
+    holdId: row.hold_id,
+    createdAt: row.created_at,
+  };
+}
+
+function toHold(row: CreditHoldRow): CreditHold {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    amountMinor: Number(row.amount_minor),
+    status: row.status,
+    reference: row.reference,
+    capturedMinor: row.captured_minor === null ? null : Number(row.captured_minor),
+  };
+}

@@ -1,0 +1,77 @@
+import { DialplaneError } from '../errors.js';
+import { isUniqueViolation } from '../store/database.js';
+import type { PhoneNumberRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { isoNow, type Clock } from './clock.js';
+import { newId } from './ids.js';
+import { normalizePhoneNumber } from './phone-number.js';
+
+export type NumberType = PhoneNumberRow['type'];
+export type Capability = 'voice' | 'sms';
+export const NUMBER_TYPES: readonly NumberType[] = ['purchased', 'ported', 'outgoing_only'];
+
+export interface PhoneNumber {
+  readonly id: string;
+  readonly accountId: string;
+  readonly number: string;
+  readonly type: NumberType;
+  readonly capabilities: readonly Capability[];
+  readonly createdAt: string;
+}
+
+export interface AddNumberInput {
+  readonly number: string;
+  readonly type: NumberType;
+  readonly capabilities?: readonly Capability[];
+}
+
+export class NumberService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly defaultCountry: string,
+  ) {}
+
+  /** A number belongs to one account only; adding one another account holds is a conflict, not a transfer. */
+  async add(accountId: string, input: AddNumberInput): Promise<PhoneNumber> {
+    const number = normalizePhoneNumber(input.number, this.defaultCountry, 'number');
+    if (!NUMBER_TYPES.includes(input.type)) {
+      throw new DialplaneError('validation_failed', `type must be one of ${NUMBER_TYPES.join(', ')}`, { field: 'type' });
+    }
+    const capabilities = new Set(input.capabilities ?? ['voice', 'sms']);
+    const row: PhoneNumberRow = {
+      id: newId('pn'),
+      account_id: accountId,
+      number,
+      type: input.type,
+      voice: capabilities.has('voice') ? 1 : 0,
+      sms: capabilities.has('sms') ? 1 : 0,
+      created_at: isoNow(this.clock),
+    };
+    try {
+      await this.store.numbers.insert(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DialplaneError('conflict', `${number} is already in use`, { field: 'number' });
+      throw error;
+    }
+    return toPhoneNumber(row);
+  }
+
+  async list(accountId: string): Promise<PhoneNumber[]> {
+    return (await this.store.numbers.list(accountId)).map(toPhoneNumber);
+  }
+}
+
+export function toPhoneNumber(row: PhoneNumberRow): PhoneNumber {
+  const capabilities: Capability[] = [];
+  if (row.voice) capabilities.push('voice');
+  if (row.sms) capabilities.push('sms');
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    number: row.number,
+    type: row.type,
+    capabilities,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,26 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { DialplaneError } from '../errors.js';
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/** True when the text is already strict E.164: a plus, a non-zero country code digit, 7 to 15 digits. */
+export function isE164(value: string): boolean {
+  return E164.test(value);
+}
+
+/**
+ * Normalises a number typed in any common format to E.164. National formats use the default country
+ * (0527121102 with IL → +972527121102). Throws invalid_phone_number naming the field when it cannot be a number.
+ */
+export function normalizePhoneNumber(input: string, defaultCountry: string, field = 'phone_number'): string {
+  const trimmed = input.trim();
+  const parsed = trimmed.length > 0 && trimmed.length <= 40
+    ? parsePhoneNumberFromString(trimmed, defaultCountry.toUpperCase() as CountryCode)
+    : undefined;
+  if (!parsed || !parsed.isPossible() || !isE164(parsed.number)) {
+    throw new DialplaneError('invalid_phone_number', `${field} is not a valid phone number: ${JSON.stringify(input)}`, {
+      field,
+    });
+  }
+  return parsed.number;
+}

@@ -1,0 +1,61 @@
+/**
+ * The one registry of error codes. Every error Dialplane returns to a client is one of these; each face maps the
+ * code to its own document's error body. docs/errors.md lists the same table and a test keeps the two in step.
+ */
+export const errorRegistry = {
+  bad_request: { status: 400, message: 'The request is malformed' },
+  validation_failed: { status: 400, message: 'The request does not match the expected shape' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON' },
+  invalid_phone_number: { status: 400, message: 'The phone number is not valid' },
+  payload_too_large: { status: 413, message: 'The request body is too large' },
+  unsupported_media_type: { status: 415, message: 'The request body must be JSON' },
+  missing_credentials: { status: 401, message: 'No API key was provided' },
+  invalid_credentials: { status: 401, message: 'The API key is not valid' },
+  admin_unauthorized: { status: 401, message: 'Missing or invalid admin token' },
+  forbidden: { status: 403, message: 'The credentials do not allow this operation' },
+  read_only_key: { status: 403, message: 'This API key is read-only' },
+  insufficient_credits: {
+    status: 402,
+    message: 'Your account does not have enough credits to complete this operation',
+  },
+  not_found: { status: 404, message: 'The requested resource does not exist' },
+  route_not_found: { status: 404, message: 'No such route' },
+  method_not_allowed: { status: 405, message: 'The method is not allowed on this path' },
+  conflict: { status: 409, message: 'The resource already exists' },
+  rate_limited: { status: 429, message: 'Too many requests, please retry later' },
+  capacity_exceeded: { status: 503, message: 'No capacity available right now, retry with backoff' },
+  not_ready: { status: 503, message: 'The server is not ready' },
+  internal_error: { status: 500, message: 'An unexpected error occurred' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+
+export type ErrorDetails = Record<string, unknown>;
+
+/** An error with a stable code from the registry. Thrown by core services, turned into a face's body by the API. */
+export class DialplaneError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetails | undefined;
+  /** Extra response headers (Retry-After, Allow). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    details?: ErrorDetails,
+    headers: Record<string, string> = {},
+  ) {
+    const entry = errorRegistry[code];
+    super(message ?? entry.message);
+    this.name = 'DialplaneError';
+    this.code = code;
+    this.status = entry.status;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+export function isDialplaneError(value: unknown): value is DialplaneError {
+  return value instanceof DialplaneError;
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { buildApp } from './api/app.js';
+import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
+import { RateLimiter } from './api/rate-limit/rate-limiter.js';
+import type { Config } from './config/config.js';
+import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
+import { systemClock } from './core/clock.js';
+import { createServices, type Services } from './core/services.js';
+import { openDatabase } from './store/database.js';
+import { createStore } from './store/store.js';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly services: Services;
+  readonly url: string;
+  readonly bootstrap: BootstrapResult | undefined;
+  close(): Promise<void>;
+}
+
+const USAGE_FLUSH_INTERVAL_MS = 10_000;
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log.level,
+    // Credentials must never reach a log line, whichever code logs a request or its headers.
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.api_key', '*.token'], censor: '[redacted]' },
+  });
+}
+
+/** Composition root of the server: database, services, HTTP app; returns a handle whose close() is idempotent. */
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
+  const store = createStore(database);
+  const services = createServices(store, {
+    clock: systemClock,
+    defaultCountry: config.phone.defaultCountry,
+    keyCacheTtlMs: config.auth.keyCacheTtlMs,
+  });
+  const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
+  const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
+  const rateStore = new MemoryRateLimitStore();
+  const app = await buildApp({
+    services,
+    http: config.http,
+    rateLimiter: new RateLimiter(rateStore),
+    logger,
+    metrics,
+    adminToken,
+    ready: () => database.ping(),
+  });
+  const usageTimer = setInterval(() => {
+    services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));
+  }, USAGE_FLUSH_INTERVAL_MS);
+  usageTimer.unref();
+
+  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    services,
+    url: address,
+    bootstrap,
+    close() {
+      closing ??= (async () => {
+        clearInterval(usageTimer);
+        await app.close();
+        await services.keys.flushUsage().catch(() => undefined);
+        rateStore.close();
+        if (!config.admin.token) await rm(join(config.dataDir, ADMIN_TOKEN_FILE), { force: true });
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Without a configured admin token the server makes one per start and leaves it, readable by its user only, in the
+ * data directory: the CLI on the same machine finds it there, nobody else can.
+ */
+async function writeAdminToken(dataDir: string): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await mkdir(dataDir, { recursive: true });
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return token;
+}

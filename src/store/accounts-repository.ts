@@ -1,0 +1,47 @@
+import type { Db } from './database.js';
+import type { AccountRow, UserRow } from './schema.js';
+
+export class AccountsRepository {
+  constructor(private readonly db: Db) {}
+
+  async insertWithUser(account: AccountRow, user: UserRow): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('accounts').values(account).execute();
+      await trx.insertInto('users').values(user).execute();
+    });
+  }
+
+  async findById(id: string): Promise<AccountRow | undefined> {
+    return this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(): Promise<AccountRow[]> {
+    return this.db.selectFrom('accounts').selectAll().orderBy('created_at').orderBy('id').execute();
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async findUser(accountId: string, userId: string): Promise<UserRow | undefined> {
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  /** The account's first admin: the user a key without its own user speaks for. */
+  async findOwner(accountId: string): Promise<UserRow | undefined> {
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('admin', 'desc')
+      .orderBy('created_at')
+      .orderBy('id')
+      .executeTakeFirst();
+  }
+}

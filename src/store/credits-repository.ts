@@ -1,0 +1,152 @@
+import { sql } from 'kysely';
+import type { Db } from './database.js';
+import type { CreditEntriesTable, CreditEntryRow, CreditHoldRow } from './schema.js';
+
+export interface Balance {
+  readonly balanceMinor: number;
+  readonly heldMinor: number;
+}
+
+export interface EntryInput {
+  readonly id: string;
+  readonly accountId: string;
+  readonly amountMinor: number;
+  readonly kind: CreditEntriesTable['kind'];
+  readonly description: string;
+  readonly reference: string | null;
+  readonly holdId: string | null;
+  readonly createdAt: string;
+}
+
+/**
+ * Every balance change is one conditional UPDATE of the account row plus one ledger entry, in one transaction.
+ * The condition (`balance - held >= amount`) is evaluated on the latest row version by both SQLite (single writer)
+ * and PostgreSQL (a concurrent UPDATE waits for the row lock and re-checks), so no interleaving can overdraw.
+ * A CHECK constraint on accounts backs the same rule up.
+ */
+export class CreditsRepository {
+  constructor(private readonly db: Db) {}
+
+  async balance(accountId: string): Promise<Balance | undefined> {
+    const row = await this.db
+      .selectFrom('accounts')
+      .select(['balance_minor', 'held_minor'])
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    return row && { balanceMinor: Number(row.balance_minor), heldMinor: Number(row.held_minor) };
+  }
+
+  /** Adds a signed amount; a negative one only if the available balance covers it. Undefined when refused. */
+  async applyEntry(entry: EntryInput): Promise<number | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const required = entry.amountMinor < 0 ? -entry.amountMinor : 0;
+      const updated = await trx
+        .updateTable('accounts')
+        .set({ balance_minor: sql`balance_minor + ${entry.amountMinor}` })
+        .where('id', '=', entry.accountId)
+        .where(sql<boolean>`balance_minor - held_minor >= ${required}`)
+        .returning('balance_minor')
+        .executeTakeFirst();
+      if (!updated) return undefined;
+      await trx.insertInto('credit_entries').values(toRow(entry, Number(updated.balance_minor))).execute();
+      return Number(updated.balance_minor);
+    });
+  }
+
+  async placeHold(hold: CreditHoldRow): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('accounts')
+        .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
+        .where('id', '=', hold.account_id)
+        .where(sql<boolean>`balance_minor - held_minor >= ${hold.amount_minor}`)
+        .returning('id')
+        .executeTakeFirst();
+      if (!updated) return false;
+      await trx.insertInto('credit_holds').values(hold).execute();
+      return true;
+    });
+  }
+
+  /**
+   * Settles an active hold: the held amount leaves `held_minor` and `capturedMinor` (0 for a release) is debited.
+   * The status flip is conditional, so settling twice does nothing the second time.
+   */
+  async settleHold(
+    accountId: string,
+    holdId: string,
+    capturedMinor: number,
+    entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId'> | null,
+    settledAt: string,
+  ): Promise<CreditHoldRow | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const hold = await trx
+        .updateTable('credit_holds')
+        .set({ status: capturedMinor > 0 ? 'captured' : 'released', captured_minor: capturedMinor, settled_at: settledAt })
+        .where('id', '=', holdId)
+        .where('account_id', '=', accountId)
+        .where('status', '=', 'active')
+        .where('amount_minor', '>=', capturedMinor)
+        .returningAll()
+        .executeTakeFirst();
+      if (!hold) return undefined;
+      const account = await trx
+        .updateTable('accounts')
+        .set({
+          held_minor: sql`held_minor - ${hold.amount_minor}`,
+          balance_minor: sql`balance_minor - ${capturedMinor}`,
+        })
+        .where('id', '=', accountId)
+        .returning('balance_minor')
+        .executeTakeFirstOrThrow();
+      if (entry && capturedMinor > 0) {
+        const row = toRow({ ...entry, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
+        await trx.insertInto('credit_entries').values(row).execute();
+      }
+      return hold;
+    });
+  }
+
+  async findHold(accountId: string, holdId: string): Promise<CreditHoldRow | undefined> {
+    return this.db
+      .selectFrom('credit_holds')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', holdId)
+      .executeTakeFirst();
+  }
+
+  async entries(accountId: string, limit: number): Promise<CreditEntryRow[]> {
+    return this.db
+      .selectFrom('credit_entries')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Sum of the ledger, for audits: it must always equal the account's balance. */
+  async ledgerSum(accountId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('credit_entries')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('amount_minor'), sql<number>`0`).as('total'))
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    return Number(row?.total ?? 0);
+  }
+}
+
+function toRow(entry: EntryInput, balanceAfter: number) {
+  return {
+    id: entry.id,
+    account_id: entry.accountId,
+    amount_minor: entry.amountMinor,
+    balance_after_minor: balanceAfter,
+    kind: entry.kind,
+    description: entry.description,
+    reference: entry.reference,
+    hold_id: entry.holdId,
+    created_at: entry.createdAt,
+  };
+}

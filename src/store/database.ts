@@ -1,0 +1,68 @@
+import { Kysely, Migrator, sql } from 'kysely';
+import type { DatabaseDialect } from '../config/config.js';
+import { createPostgresDialect } from './dialects/postgres.js';
+import { createSqliteDialect } from './dialects/sqlite.js';
+import { migrationProvider } from './migrations.js';
+import type { Tables } from './schema.js';
+
+export type Db = Kysely<Tables>;
+
+export interface Database {
+  readonly db: Db;
+  readonly dialect: DatabaseDialect;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  readonly url: string;
+  readonly dialect: DatabaseDialect;
+  readonly schema?: string;
+  readonly migrate?: boolean;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const kyselyDialect =
+    options.dialect === 'postgres'
+      ? createPostgresDialect({ url: options.url, ...(options.schema ? { schema: options.schema } : {}) })
+      : createSqliteDialect(options.url);
+  const db = new Kysely<Tables>({ dialect: kyselyDialect });
+  let closed = false;
+  const database: Database = {
+    db,
+    dialect: options.dialect,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+  if (options.migrate !== false) {
+    try {
+      await migrate(database);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+  return database;
+}
+
+export async function migrate(database: Database): Promise<void> {
+  const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Unique-constraint violations look different in each driver; callers only need to know it was one. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,134 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DatabaseDialect } from '../config/config.js';
+
+/**
+ * Migrations are code, kept in order by their names. Each receives the dialect for the few types that differ
+ * (an auto-increment key, 64-bit money). Never edit a shipped migration; add the next one.
+ */
+type DialectMigration = (db: Kysely<unknown>, dialect: DatabaseDialect) => Promise<void>;
+
+const migrations: Record<string, DialectMigration> = {
+  '0001_core': async (db, dialect) => {
+    const money = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('accounts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('balance_minor', money, (c) => c.notNull().defaultTo(0))
+      .addColumn('held_minor', money, (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addCheckConstraint('accounts_held_not_negative', sql`held_minor >= 0`)
+      .addCheckConstraint('accounts_not_overdrawn', sql`balance_minor - held_minor >= 0`)
+      .execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('first_name', 'text', (c) => c.notNull())
+      .addColumn('last_name', 'text', (c) => c.notNull())
+      .addColumn('job_title', 'text', (c) => c.notNull())
+      .addColumn('admin', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('view_only', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('users_account_email').unique().on('users').columns(['account_id', 'email']).execute();
+
+    await db.schema
+      .createTable('gateway_apps')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('caller_id_allow_list', 'text', (c) => c.notNull())
+      .addColumn('webhook_url', 'text')
+      .addColumn('webhook_secret', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('gateway_apps_account').on('gateway_apps').column('account_id').execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('user_id', 'text', (c) => c.references('users.id'))
+      .addColumn('app_id', 'text', (c) => c.references('gateway_apps.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('last4', 'text', (c) => c.notNull())
+      .addColumn('permission', 'text', (c) => c.notNull())
+      .addColumn('enabled', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'text')
+      .addColumn('last_used_at', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('api_keys_account').on('api_keys').column('account_id').execute();
+
+    await db.schema
+      .createTable('phone_numbers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('number', 'text', (c) => c.notNull().unique())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('voice', 'integer', (c) => c.notNull())
+      .addColumn('sms', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('phone_numbers_account').on('phone_numbers').column('account_id').execute();
+
+    await db.schema
+      .createTable('credit_holds')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('amount_minor', money, (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('reference', 'text')
+      .addColumn('captured_minor', money)
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('settled_at', 'text')
+      .addCheckConstraint('credit_holds_positive', sql`amount_minor > 0`)
+      .execute();
+    await db.schema.createIndex('credit_holds_account').on('credit_holds').column('account_id').execute();
+
+    await db.schema
+      .createTable('credit_entries')
+      .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+        dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
+      .addColumn('id', 'text', (c) => c.notNull().unique())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('amount_minor', money, (c) => c.notNull())
+      .addColumn('balance_after_minor', money, (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('reference', 'text')
+      .addColumn('hold_id', 'text', (c) => c.references('credit_holds.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('credit_entries_account').on('credit_entries').columns(['account_id', 'seq']).execute();
+
+    await db.schema
+      .createTable('prices')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.references('accounts.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      .addColumn('price_minor', money, (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('prices_lookup').on('prices').columns(['kind', 'account_id', 'prefix']).execute();
+  },
+};
+
+export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, up] of Object.entries(migrations)) out[name] = { up: (db) => up(db, dialect) };
+      return out;
+    },
+  };
+}

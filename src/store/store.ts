@@ -1,0 +1,31 @@
+import type { Database } from './database.js';
+import { AccountsRepository } from './accounts-repository.js';
+import { ApiKeysRepository } from './api-keys-repository.js';
+import { AppsRepository } from './apps-repository.js';
+import { CreditsRepository } from './credits-repository.js';
+import { NumbersRepository } from './numbers-repository.js';
+import { PricesRepository } from './prices-repository.js';
+
+/** Every repository over one database; core services receive this and never see SQL. */
+export interface Store {
+  readonly database: Database;
+  readonly accounts: AccountsRepository;
+  readonly apiKeys: ApiKeysRepository;
+  readonly apps: AppsRepository;
+  readonly numbers: NumbersRepository;
+  readonly credits: CreditsRepository;
+  readonly prices: PricesRepository;
+}
+
+export function createStore(database: Database): Store {
+  const { db } = database;
+  return {
+    database,
+    accounts: new AccountsRepository(db),
+    apiKeys: new ApiKeysRepository(db),
+    apps: new AppsRepository(db),
+    numbers: new NumbersRepository(db),
+    credits: new CreditsRepository(db),
+    prices: new PricesRepository(db),
+  };
+}
