@@ -207,7 +207,7 @@ export const configSchema: readonly ConfigEntry[] = [
     },
     default: undefined,
     secret: true,
-    description: 'Bearer token for the admin API; the admin API is disabled while unset.',
+    description: 'Bearer token for the admin API; while unset the server makes one per start in <data dir>/admin.token.',
   },
   {
     variable: 'DIALPLANE_DEFAULT_COUNTRY',

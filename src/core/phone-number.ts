@@ -17,7 +17,10 @@ export function normalizePhoneNumber(input: string, defaultCountry: string, fiel
   const parsed = trimmed.length > 0 && trimmed.length <= 40
     ? parsePhoneNumberFromString(trimmed, defaultCountry.toUpperCase() as CountryCode)
     : undefined;
-  if (!parsed || !parsed.isPossible() || !isE164(parsed.number)) {
+  // A national format can parse to an E.164 string that itself parses differently (a Canadian 7-digit local number,
+  // a trunk zero kept after the country code); only a result that is its own normal form may be stored.
+  const stable = parsed?.isPossible() && isE164(parsed.number) ? parsePhoneNumberFromString(parsed.number) : undefined;
+  if (!parsed || !stable || !stable.isPossible() || stable.number !== parsed.number) {
     throw new DialplaneError('invalid_phone_number', `${field} is not a valid phone number: ${JSON.stringify(input)}`, {
       field,
     });

@@ -1,11 +1,15 @@
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { AccountRow, UserRow } from './schema.js';
 
 export class AccountsRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
 
   async insertWithUser(account: AccountRow, user: UserRow): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async (trx) => {
       await trx.insertInto('accounts').values(account).execute();
       await trx.insertInto('users').values(user).execute();
     });

@@ -1,8 +1,12 @@
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { ApiKeyRow } from './schema.js';
 
 export class ApiKeysRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
 
   async insert(row: ApiKeyRow): Promise<void> {
     await this.db.insertInto('api_keys').values(row).execute();
@@ -43,7 +47,7 @@ export class ApiKeysRepository {
 
   async touch(usage: ReadonlyMap<string, string>): Promise<void> {
     if (usage.size === 0) return;
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async (trx) => {
       for (const [id, at] of usage) {
         await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
       }

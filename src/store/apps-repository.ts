@@ -1,12 +1,16 @@
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { ApiKeyRow, GatewayAppRow } from './schema.js';
 
 export class AppsRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
 
   /** An app and its key are one unit: neither exists without the other. */
   async insertWithKey(app: GatewayAppRow, key: ApiKeyRow): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.database.write(async (trx) => {
       await trx.insertInto('gateway_apps').values(app).execute();
       await trx.insertInto('api_keys').values(key).execute();
     });

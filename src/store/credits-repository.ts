@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { CreditEntriesTable, CreditEntryRow, CreditHoldRow } from './schema.js';
 
 export interface Balance {
@@ -25,7 +25,11 @@ export interface EntryInput {
  * A CHECK constraint on accounts backs the same rule up.
  */
 export class CreditsRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
 
   async balance(accountId: string): Promise<Balance | undefined> {
     const row = await this.db
@@ -38,7 +42,7 @@ export class CreditsRepository {
 
   /** Adds a signed amount; a negative one only if the available balance covers it. Undefined when refused. */
   async applyEntry(entry: EntryInput): Promise<number | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.database.write(async (trx) => {
       const required = entry.amountMinor < 0 ? -entry.amountMinor : 0;
       const updated = await trx
         .updateTable('accounts')
@@ -54,7 +58,7 @@ export class CreditsRepository {
   }
 
   async placeHold(hold: CreditHoldRow): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.database.write(async (trx) => {
       const updated = await trx
         .updateTable('accounts')
         .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
@@ -79,7 +83,7 @@ export class CreditsRepository {
     entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId'> | null,
     settledAt: string,
   ): Promise<CreditHoldRow | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.database.write(async (trx) => {
       const hold = await trx
         .updateTable('credit_holds')
         .set({ status: capturedMinor > 0 ? 'captured' : 'released', captured_minor: capturedMinor, settled_at: settledAt })

@@ -10,6 +10,11 @@ export type Db = Kysely<Tables>;
 export interface Database {
   readonly db: Db;
   readonly dialect: DatabaseDialect;
+  /**
+   * Runs fn in a write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two connections never
+   * deadlock upgrading read locks, and the busy timeout queues them instead; PostgreSQL uses an ordinary transaction.
+   */
+  write<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,6 +36,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const database: Database = {
     db,
     dialect: options.dialect,
+    write: options.dialect === 'sqlite' ? (fn) => sqliteImmediate(db, fn) : (fn) => db.transaction().execute(fn),
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -51,8 +57,32 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return database;
 }
 
+async function sqliteImmediate<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      const result = await fn(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
 export async function migrate(database: Database): Promise<void> {
-  const migrator = new Migrator({ db: database.db, provider: migrationProvider(database.dialect) });
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; name ours, or another schema's
+  // tables on the same server (another instance, a test run) would be mistaken for this one's.
+  const schema =
+    database.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db: database.db,
+    provider: migrationProvider(database.dialect),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

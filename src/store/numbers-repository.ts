@@ -1,8 +1,12 @@
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { PhoneNumberRow } from './schema.js';
 
 export class NumbersRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(database: Database) {
+    this.db = database.db;
+  }
 
   async insert(row: PhoneNumberRow): Promise<void> {
     await this.db.insertInto('phone_numbers').values(row).execute();

@@ -1,8 +1,12 @@
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import type { PriceRow, PricesTable } from './schema.js';
 
 export class PricesRepository {
-  constructor(private readonly db: Db) {}
+  private readonly db: Db;
+
+  constructor(database: Database) {
+    this.db = database.db;
+  }
 
   async insert(row: PriceRow): Promise<void> {
     await this.db.insertInto('prices').values(row).execute();

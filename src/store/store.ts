@@ -18,7 +18,7 @@ export interface Store {
 }
 
 export function createStore(database: Database): Store {
-  const { db } = database;
+  const db = database;
   return {
     database,
     accounts: new AccountsRepository(db),
