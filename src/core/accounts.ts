@@ -1,5 +1,6 @@
 import { DialplaneError } from '../errors.js';
 import type { AccountRow, UserRow } from '../store/schema.js';
+import { isUniqueViolation } from '../store/database.js';
 import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
@@ -31,6 +32,15 @@ export interface CreateAccountInput {
   readonly firstName?: string;
   readonly lastName?: string;
   readonly jobTitle?: string;
+}
+
+export interface AddUserInput {
+  readonly email: string;
+  readonly firstName?: string;
+  readonly lastName?: string;
+  readonly jobTitle?: string;
+  readonly admin?: boolean;
+  readonly viewOnly?: boolean;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
@@ -71,6 +81,42 @@ export class AccountService {
     };
     await this.store.accounts.insertWithUser(account, owner);
     return { account: toAccount(account), owner: toUser(owner) };
+  }
+
+  /** A further user of an account. A view-only user's keys can only read; a disabled user's keys stop working. */
+  async addUser(accountId: string, input: AddUserInput): Promise<User> {
+    await this.get(accountId);
+    const email = input.email.trim().toLowerCase();
+    if (!EMAIL.test(email)) throw new DialplaneError('validation_failed', 'email is not an email address', { field: 'email' });
+    const row: UserRow = {
+      id: newId('user'),
+      account_id: accountId,
+      email,
+      first_name: input.firstName?.trim() ?? '',
+      last_name: input.lastName?.trim() ?? '',
+      job_title: input.jobTitle?.trim() ?? '',
+      admin: input.admin ? 1 : 0,
+      status: 'active',
+      view_only: input.viewOnly ? 1 : 0,
+      created_at: isoNow(this.clock),
+    };
+    try {
+      await this.store.accounts.insertUser(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DialplaneError('conflict', `${email} is already a user`, { field: 'email' });
+      throw error;
+    }
+    return toUser(row);
+  }
+
+  async setUserStatus(accountId: string, userId: string, status: UserRow['status']): Promise<User> {
+    const row = await this.store.accounts.updateUser(accountId, userId, { status });
+    if (!row) throw new DialplaneError('not_found', 'user not found');
+    return toUser(row);
+  }
+
+  async users(accountId: string): Promise<User[]> {
+    return (await this.store.accounts.listUsers(accountId)).map(toUser);
   }
 
   async get(accountId: string): Promise<Account> {

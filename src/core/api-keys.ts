@@ -44,6 +44,8 @@ export interface KeyCacheOptions {
 
 interface CacheEntry {
   readonly row: ApiKeyRow | undefined;
+  /** The key's user, when it has one: a disabled user's keys stop working, a view-only user's keys only read. */
+  readonly user: { readonly active: boolean; readonly viewOnly: boolean } | undefined;
   readonly expiresAtMs: number;
 }
 
@@ -131,8 +133,8 @@ export class ApiKeyService {
   async authenticate(token: string, appId?: string): Promise<Principal | undefined> {
     if (!isWellFormedApiKeyToken(token)) return undefined;
     const hash = hashApiKeyToken(token);
-    const row = await this.lookup(hash);
-    if (!row || row.enabled !== 1) return undefined;
+    const { row, user } = await this.lookup(hash);
+    if (!row || row.enabled !== 1 || user?.active === false) return undefined;
     const nowMs = this.clock.now().getTime();
     if (row.expires_at !== null && Date.parse(row.expires_at) <= nowMs) return undefined;
     if (appId === undefined ? row.app_id !== null : row.app_id === null || !constantTimeEqual(row.app_id, appId)) {
@@ -144,7 +146,7 @@ export class ApiKeyService {
       keyId: row.id,
       userId: row.user_id,
       appId: row.app_id,
-      permission: row.permission,
+      permission: user?.viewOnly ? 'read_only' : row.permission,
     };
   }
 
@@ -162,19 +164,25 @@ export class ApiKeyService {
     this.hashById.delete(keyId);
   }
 
-  private async lookup(hash: string): Promise<ApiKeyRow | undefined> {
+  private async lookup(hash: string): Promise<CacheEntry> {
     const nowMs = this.clock.now().getTime();
     const cached = this.cache.get(hash);
-    if (cached && cached.expiresAtMs > nowMs) return cached.row;
+    if (cached && cached.expiresAtMs > nowMs) return cached;
     const row = await this.store.apiKeys.findByHash(hash);
+    const userRow = row?.user_id ? await this.store.accounts.findUser(row.account_id, row.user_id) : undefined;
+    const entry: CacheEntry = {
+      row,
+      user: userRow && { active: userRow.status === 'active', viewOnly: userRow.view_only === 1 },
+      expiresAtMs: nowMs + this.cacheOptions.ttlMs,
+    };
     if (this.cache.size >= this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
     this.cache.delete(hash);
-    this.cache.set(hash, { row, expiresAtMs: nowMs + this.cacheOptions.ttlMs });
+    this.cache.set(hash, entry);
     if (row) this.hashById.set(row.id, hash);
-    return row;
+    return entry;
   }
 
   private parseExpiry(value: string | null): string | null {

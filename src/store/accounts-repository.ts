@@ -15,6 +15,24 @@ export class AccountsRepository {
     });
   }
 
+  async insertUser(user: UserRow): Promise<void> {
+    await this.db.insertInto('users').values(user).execute();
+  }
+
+  async updateUser(accountId: string, userId: string, changes: Partial<Pick<UserRow, 'status' | 'view_only' | 'admin'>>) {
+    return this.db
+      .updateTable('users')
+      .set(changes)
+      .where('account_id', '=', accountId)
+      .where('id', '=', userId)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async listUsers(accountId: string): Promise<UserRow[]> {
+    return this.db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+  }
+
   async findById(id: string): Promise<AccountRow | undefined> {
     return this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
   }

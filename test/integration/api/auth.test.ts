@@ -99,6 +99,26 @@ await describeEachDialect('authentication', (dialect) => {
     assert.equal(full.statusCode, 200);
   });
 
+  test("a view-only user's key only reads; a disabled user's keys stop working", async () => {
+    const viewer = await t.services.accounts.addUser(seed.account.id, { email: 'viewer@example.com', viewOnly: true });
+    const { token } = await t.services.keys.create(seed.account.id, { name: 'viewer key', userId: viewer.id });
+    const headers = { authorization: `Bearer ${token}` };
+    assert.equal((await whoami(headers)).statusCode, 200);
+    const write = await t.app.inject({ method: 'POST', url: '/test/write', headers });
+    assert.equal(write.statusCode, 403);
+    assert.equal(write.json().error.code, 'read_only_key');
+
+    const worker = await t.services.accounts.addUser(seed.account.id, { email: 'worker@example.com' });
+    const workerKey = await t.services.keys.create(seed.account.id, { name: 'worker key', userId: worker.id });
+    await t.services.accounts.setUserStatus(seed.account.id, worker.id, 'disabled');
+    assert.equal((await whoami({ authorization: `Bearer ${workerKey.token}` })).statusCode, 401);
+  });
+
+  test('a key cannot be made for a user of another account', async () => {
+    const other = await t.services.accounts.create({ name: 'Elsewhere', email: 'elsewhere@example.com' });
+    await assert.rejects(t.services.keys.create(seed.account.id, { name: 'x', userId: other.owner.id }), { code: 'not_found' });
+  });
+
   describe('gateway apps (X-App-ID + X-API-Key)', () => {
     let appId: string;
     let appKey: string;
