@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import { constantTimeEqual } from '../core/api-key-token.js';
@@ -16,6 +16,23 @@ import type { RateLimiter } from './rate-limit/rate-limiter.js';
 import { routeTable } from './route-table.js';
 import type { RouteSettings } from './types.js';
 import './types.js';
+
+/**
+ * Two info lines per request cost more than serving a small request; per-request lines go to debug (errors stay
+ * at error level), and /metrics counts every request anyway.
+ */
+class RequestLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (request.log.level === 'debug' || request.log.level === 'trace') request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else if (request.log.level === 'debug' || request.log.level === 'trace') {
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    }
+  }
+}
 
 export interface AppDeps {
   readonly services: Services;
@@ -41,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.http.bodyLimit,
     trustProxy: deps.http.trustProxy,
     return503OnClosing: true,
+    logController: new RequestLogController(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
   });
   app.decorateRequest('principal', undefined);
@@ -122,11 +140,10 @@ async function applyRateLimit(
   const policy = settings.rateLimit;
   if (!policy) return;
   const decision = await limiter.consume(`${policy.scope}:${subject}`, policy.windows);
-  void reply.headers({
-    'x-ratelimit-limit': String(decision.limit),
-    'x-ratelimit-remaining': String(decision.remaining),
-    'x-ratelimit-reset': String(decision.resetAt),
-  });
+  void reply
+    .header('x-ratelimit-limit', decision.limit)
+    .header('x-ratelimit-remaining', decision.remaining)
+    .header('x-ratelimit-reset', decision.resetAt);
   if (!decision.allowed) {
     throw new DialplaneError('rate_limited', undefined, { retry_after_seconds: decision.retryAfterSeconds }, {
       'retry-after': String(decision.retryAfterSeconds),

@@ -18,11 +18,21 @@ export function createHttpMetrics(registry: Registry): {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // Label children are looked up once per (method, route, status) rather than hashed on every request.
+  const children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
   return {
     observe(request, reply) {
       const route = request.routeOptions.url ?? 'unmatched';
-      requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+      const key = `${request.method} ${route} ${reply.statusCode}`;
+      let child = children.get(key);
+      if (!child) {
+        const counter = requests.labels(request.method, route, String(reply.statusCode));
+        const histogram = duration.labels(request.method, route);
+        child = { count: () => counter.inc(), time: (seconds) => histogram.observe(seconds) };
+        children.set(key, child);
+      }
+      child.count();
+      child.time(reply.elapsedTime / 1000);
     },
   };
 }

@@ -2,6 +2,7 @@ import { DialplaneError } from '../errors.js';
 import type { AccountRow, UserRow } from '../store/schema.js';
 import { isUniqueViolation } from '../store/database.js';
 import type { Store } from '../store/store.js';
+import type { AccountChanges } from './account-changes.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
 
@@ -49,6 +50,7 @@ export class AccountService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly changes: AccountChanges,
   ) {}
 
   /** An account is a tenant; it is created with its first user, an admin, who owns keys made without a user. */
@@ -106,12 +108,14 @@ export class AccountService {
       if (isUniqueViolation(error)) throw new DialplaneError('conflict', `${email} is already a user`, { field: 'email' });
       throw error;
     }
+    this.changes.notify(accountId);
     return toUser(row);
   }
 
   async setUserStatus(accountId: string, userId: string, status: UserRow['status']): Promise<User> {
     const row = await this.store.accounts.updateUser(accountId, userId, { status });
     if (!row) throw new DialplaneError('not_found', 'user not found');
+    this.changes.notify(accountId);
     return toUser(row);
   }
 

@@ -57,7 +57,8 @@ interface CacheEntry {
 export class ApiKeyService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly hashById = new Map<string, string>();
-  private readonly pendingUsage = new Map<string, string>();
+  /** Key id → last use in epoch ms, written out in batches. */
+  private readonly pendingUsage = new Map<string, number>();
   private readonly maxEntries: number;
 
   constructor(
@@ -140,7 +141,7 @@ export class ApiKeyService {
     if (appId === undefined ? row.app_id !== null : row.app_id === null || !constantTimeEqual(row.app_id, appId)) {
       return undefined;
     }
-    this.pendingUsage.set(row.id, new Date(nowMs).toISOString());
+    this.pendingUsage.set(row.id, nowMs);
     return {
       accountId: row.account_id,
       keyId: row.id,
@@ -153,7 +154,7 @@ export class ApiKeyService {
   /** Writes the batched last-used times; called on a timer and at shutdown rather than on every request. */
   async flushUsage(): Promise<void> {
     if (this.pendingUsage.size === 0) return;
-    const batch = new Map(this.pendingUsage);
+    const batch = new Map([...this.pendingUsage].map(([id, ms]) => [id, new Date(ms).toISOString()]));
     this.pendingUsage.clear();
     await this.store.apiKeys.touch(batch);
   }

@@ -1,6 +1,7 @@
 import { DialplaneError } from '../errors.js';
 import type { CreditEntryRow, CreditHoldRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import type { AccountChanges } from './account-changes.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
 import { minorToCredits } from './money.js';
@@ -43,6 +44,7 @@ export class CreditService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly changes: AccountChanges,
   ) {}
 
   async balance(accountId: string): Promise<CreditBalance> {
@@ -75,6 +77,7 @@ export class CreditService {
       settled_at: null,
     };
     if (!(await this.store.credits.placeHold(row))) throw await this.insufficient(accountId, amountMinor);
+    this.changes.notify(accountId);
     return toHold(row);
   }
 
@@ -94,12 +97,14 @@ export class CreditService {
     const entry = { id: newId('txn'), kind: 'capture' as const, description, reference: hold?.reference ?? null, createdAt: now };
     const settled = await this.store.credits.settleHold(accountId, holdId, amountMinor, entry, now);
     if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');
+    this.changes.notify(accountId);
     return toHold(settled);
   }
 
   async release(accountId: string, holdId: string): Promise<CreditHold> {
     const settled = await this.store.credits.settleHold(accountId, holdId, 0, null, isoNow(this.clock));
     if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');
+    this.changes.notify(accountId);
     return toHold(settled);
   }
 
@@ -127,6 +132,7 @@ export class CreditService {
       createdAt,
     });
     if (balanceAfter === undefined) throw await this.insufficient(accountId, -amountMinor);
+    this.changes.notify(accountId);
     return { id, amountMinor, balanceAfterMinor: balanceAfter, kind, description, reference, holdId: null, createdAt };
   }
 

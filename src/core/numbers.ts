@@ -2,6 +2,7 @@ import { DialplaneError } from '../errors.js';
 import { isUniqueViolation } from '../store/database.js';
 import type { PhoneNumberRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import type { AccountChanges } from './account-changes.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
 import { normalizePhoneNumber } from './phone-number.js';
@@ -30,6 +31,7 @@ export class NumberService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly defaultCountry: string,
+    private readonly changes: AccountChanges,
   ) {}
 
   /** A number belongs to one account only; adding one another account holds is a conflict, not a transfer. */
@@ -54,6 +56,7 @@ export class NumberService {
       if (isUniqueViolation(error)) throw new DialplaneError('conflict', `${number} is already in use`, { field: 'number' });
       throw error;
     }
+    this.changes.notify(accountId);
     return toPhoneNumber(row);
   }
 

@@ -1,4 +1,6 @@
 import type { Store } from '../store/store.js';
+import { AccountChanges } from './account-changes.js';
+import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
 import { ApiKeyService } from './api-keys.js';
 import type { Clock } from './clock.js';
@@ -17,25 +19,35 @@ export interface Services {
   readonly numbers: NumberService;
   readonly credits: CreditService;
   readonly prices: PriceService;
+  readonly summaries: AccountSummaryService;
+  readonly changes: AccountChanges;
 }
 
 export interface ServicesOptions {
   readonly clock: Clock;
   readonly defaultCountry: string;
   readonly keyCacheTtlMs: number;
+  /** How long an account summary may be served from memory when no change was seen in this process. */
+  readonly summaryCacheTtlMs?: number;
 }
 
 export function createServices(store: Store, options: ServicesOptions): Services {
   const { clock } = options;
+  const changes = new AccountChanges();
   const keys = new ApiKeyService(store, clock, { ttlMs: options.keyCacheTtlMs });
+  const accounts = new AccountService(store, clock, changes);
+  const numbers = new NumberService(store, clock, options.defaultCountry, changes);
+  const credits = new CreditService(store, clock, changes);
   return {
     store,
     clock,
-    accounts: new AccountService(store, clock),
+    accounts,
     keys,
     apps: new GatewayAppService(store, clock, keys, options.defaultCountry),
-    numbers: new NumberService(store, clock, options.defaultCountry),
-    credits: new CreditService(store, clock),
+    numbers,
+    credits,
     prices: new PriceService(store, clock),
+    summaries: new AccountSummaryService({ accounts, numbers, credits, store }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
+    changes,
   };
 }

@@ -21,10 +21,16 @@ export class RateLimiter {
 
   /** Counts one request by `subject` (an API key id, a client IP) unless some window is already at its limit. */
   async consume(subject: string, windows: readonly RateWindow[]): Promise<RateDecision> {
-    assertValidWindows(windows);
+    if (!validated.has(windows)) {
+      assertValidWindows(windows);
+      validated.add(windows);
+    }
     return this.store.consume(subject, windows, this.clock());
   }
 }
+
+/** Policies are constant arrays on routes: each is checked the first time it is seen, not on every request. */
+const validated = new WeakSet<readonly RateWindow[]>();
 
 /** Policies are code, so a bad one is a programming error: fail loudly rather than limit wrongly. */
 function assertValidWindows(windows: readonly RateWindow[]): void {
