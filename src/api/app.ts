@@ -14,7 +14,7 @@ import { registerOperationsRoutes } from './operations-routes.js';
 import { registerOpenApi } from './openapi.js';
 import type { RateLimiter } from './rate-limit/rate-limiter.js';
 import { routeTable } from './route-table.js';
-import type { RouteSettings } from './types.js';
+import type { RateLimitPolicy, RouteSettings } from './types.js';
 import './types.js';
 
 /**
@@ -67,21 +67,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const adminTokenHash = deps.adminToken ? sha256(deps.adminToken) : undefined;
   const httpMetrics = createHttpMetrics(deps.metrics);
 
-  app.addHook('onRequest', async (request, reply) => {
-    const settings = request.routeOptions.config.dialplane;
-    if (!settings) return;
-    if (settings.rateLimit?.subject === 'ip') await applyRateLimit(deps.rateLimiter, settings, request.ip, reply);
-    if (settings.auth === 'admin') {
-      checkAdmin(adminTokenHash, request);
-    } else if (settings.auth) {
-      request.principal = await authenticate(deps.services.keys, request.headers, settings.auth);
-      if (writes(settings, request.method) && request.principal.permission === 'read_only') {
-        throw new DialplaneError('read_only_key');
-      }
-    }
-    if (settings.rateLimit?.subject === 'key' && request.principal) {
-      await applyRateLimit(deps.rateLimiter, settings, request.principal.keyId, reply);
-    }
+  // Routes carry their auth and rate-limit settings as data; the guard is attached to exactly those routes when they
+  // are added, with the settings closed over, so other routes pay nothing and no lookup happens per request.
+  app.addHook('onRoute', (route) => {
+    const settings = (route.config as { dialplane?: RouteSettings } | undefined)?.dialplane;
+    if (!settings || (!settings.auth && !settings.rateLimit)) return;
+    const guard = routeGuard(settings, deps, adminTokenHash);
+    const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+    route.onRequest = [guard, ...existing];
   });
   app.addHook('onResponse', async (request, reply) => httpMetrics.observe(request, reply));
 
@@ -119,6 +112,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: string | undefined) {
+  const { auth, rateLimit } = settings;
+  return async function guard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (rateLimit?.subject === 'ip') await applyRateLimit(deps.rateLimiter, rateLimit, request.ip, reply);
+    if (auth === 'admin') {
+      checkAdmin(adminTokenHash, request);
+    } else if (auth) {
+      const principal = await authenticate(deps.services.keys, request.headers, auth);
+      request.principal = principal;
+      if (principal.permission === 'read_only' && writes(settings, request.method)) throw new DialplaneError('read_only_key');
+      if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);
+    }
+  };
+}
+
 function writes(settings: RouteSettings, method: string): boolean {
   return settings.writes ?? !(method === 'GET' || method === 'HEAD' || method === 'OPTIONS');
 }
@@ -133,12 +141,10 @@ function checkAdmin(adminTokenHash: string | undefined, request: FastifyRequest)
 
 async function applyRateLimit(
   limiter: RateLimiter,
-  settings: RouteSettings,
+  policy: RateLimitPolicy,
   subject: string,
   reply: FastifyReply,
 ): Promise<void> {
-  const policy = settings.rateLimit;
-  if (!policy) return;
   const decision = await limiter.consume(`${policy.scope}:${subject}`, policy.windows);
   void reply
     .header('x-ratelimit-limit', decision.limit)
