@@ -2,6 +2,7 @@ import type { Store } from '../store/store.js';
 import { AccountChanges } from './account-changes.js';
 import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
+import { CallService } from './calls/call-service.js';
 import { ApiKeyService } from './api-keys.js';
 import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
@@ -21,6 +22,7 @@ export interface Services {
   readonly prices: PriceService;
   readonly summaries: AccountSummaryService;
   readonly changes: AccountChanges;
+  readonly calls: CallService;
 }
 
 export interface ServicesOptions {
@@ -29,6 +31,8 @@ export interface ServicesOptions {
   readonly keyCacheTtlMs: number;
   /** How long an account summary may be served from memory when no change was seen in this process. */
   readonly summaryCacheTtlMs?: number;
+  /** Where errors thrown by event listeners (user-facing code) are reported. */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 export function createServices(store: Store, options: ServicesOptions): Services {
@@ -49,5 +53,6 @@ export function createServices(store: Store, options: ServicesOptions): Services
     prices: new PriceService(store, clock),
     summaries: new AccountSummaryService({ accounts, numbers, credits, store }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
+    calls: new CallService(store, clock, options.onListenerError),
   };
 }

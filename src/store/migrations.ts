@@ -121,6 +121,52 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('prices_lookup').on('prices').columns(['kind', 'account_id', 'prefix']).execute();
   },
+
+  '0002_calls': async (db, dialect) => {
+    await db.schema
+      .createTable('calls')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('direction', 'text', (c) => c.notNull())
+      .addColumn('from_number', 'text', (c) => c.notNull())
+      .addColumn('to_number', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text')
+      .addColumn('hangup_cause', 'text')
+      .addColumn('hangup_cause_code', 'integer')
+      .addColumn('end_reason', 'text')
+      .addColumn('sip_status', 'integer')
+      .addColumn('sip_reason', 'text')
+      .addColumn('trunk', 'text')
+      .addColumn('sip_call_id', 'text')
+      .addColumn('ring_timeout_s', 'integer', (c) => c.notNull())
+      .addColumn('max_duration_s', 'integer', (c) => c.notNull())
+      .addColumn('metadata', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('answered_at', 'text')
+      .addColumn('ended_at', 'text')
+      .execute();
+    await db.schema.createIndex('calls_account_created').on('calls').columns(['account_id', 'created_at']).execute();
+    await db.schema.createIndex('calls_state').on('calls').column('state').execute();
+
+    await db.schema
+      .createTable('call_events')
+      .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+        dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
+      .addColumn('call_id', 'text', (c) => c.notNull().references('calls.id'))
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('sip_status', 'integer')
+      .addColumn('sip_reason', 'text')
+      .addColumn('outcome', 'text')
+      .addColumn('hangup_cause', 'text')
+      .addColumn('hangup_cause_code', 'integer')
+      .addColumn('end_reason', 'text')
+      .execute();
+    await db.schema.createIndex('call_events_call').on('call_events').columns(['call_id', 'seq']).execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

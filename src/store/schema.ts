@@ -95,6 +95,43 @@ export interface PricesTable {
   created_at: string;
 }
 
+export interface CallsTable {
+  id: string;
+  account_id: string;
+  direction: 'outbound' | 'inbound';
+  from_number: string;
+  to_number: string;
+  state: 'queued' | 'dialing' | 'ringing' | 'early_media' | 'answered' | 'ended';
+  outcome: string | null;
+  hangup_cause: string | null;
+  hangup_cause_code: number | null;
+  end_reason: string | null;
+  sip_status: number | null;
+  sip_reason: string | null;
+  trunk: string | null;
+  sip_call_id: string | null;
+  ring_timeout_s: number;
+  max_duration_s: number;
+  metadata: string | null;
+  created_at: string;
+  updated_at: string;
+  answered_at: string | null;
+  ended_at: string | null;
+}
+
+export interface CallEventsTable {
+  seq: Generated<number>;
+  call_id: string;
+  state: CallsTable['state'];
+  at: string;
+  sip_status: number | null;
+  sip_reason: string | null;
+  outcome: string | null;
+  hangup_cause: string | null;
+  hangup_cause_code: number | null;
+  end_reason: string | null;
+}
+
 export interface Tables {
   accounts: AccountsTable;
   users: UsersTable;
@@ -104,6 +141,8 @@ export interface Tables {
   credit_entries: CreditEntriesTable;
   credit_holds: CreditHoldsTable;
   prices: PricesTable;
+  calls: CallsTable;
+  call_events: CallEventsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -116,3 +155,5 @@ export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
 export type CreditEntryRow = Selectable<CreditEntriesTable>;
 export type CreditHoldRow = Selectable<CreditHoldsTable>;
 export type PriceRow = Selectable<PricesTable>;
+export type CallRow = Selectable<CallsTable>;
+export type CallEventRow = Selectable<CallEventsTable>;

@@ -2,6 +2,7 @@ import type { Database } from './database.js';
 import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
 import { AppsRepository } from './apps-repository.js';
+import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
@@ -15,6 +16,7 @@ export interface Store {
   readonly numbers: NumbersRepository;
   readonly credits: CreditsRepository;
   readonly prices: PricesRepository;
+  readonly calls: CallsRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -27,5 +29,6 @@ export function createStore(database: Database): Store {
     numbers: new NumbersRepository(db),
     credits: new CreditsRepository(db),
     prices: new PricesRepository(db),
+    calls: new CallsRepository(db),
   };
 }

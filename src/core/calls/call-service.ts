@@ -1,0 +1,273 @@
+import { DialplaneError } from '../../errors.js';
+import type { CallEventInput } from '../../store/calls-repository.js';
+import type { CallRow } from '../../store/schema.js';
+import type { Store } from '../../store/store.js';
+import { isoNow, type Clock } from '../clock.js';
+import { newId } from '../ids.js';
+import { canTransition, type CallEvent, type CallState } from './call-state.js';
+import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
+
+export interface Call {
+  readonly id: string;
+  readonly accountId: string;
+  readonly direction: 'outbound' | 'inbound';
+  readonly from: string;
+  readonly to: string;
+  readonly state: CallState;
+  readonly outcome: CallOutcome | null;
+  readonly hangupCause: HangupCause | null;
+  readonly endReason: EndReason | null;
+  readonly sipStatus: number | null;
+  readonly sipReason: string | null;
+  readonly trunk: string | null;
+  readonly sipCallId: string | null;
+  readonly ringTimeoutS: number;
+  readonly maxDurationS: number;
+  readonly metadata: Record<string, unknown> | null;
+  readonly createdAt: string;
+  readonly answeredAt: string | null;
+  readonly endedAt: string | null;
+}
+
+export interface CreateCallInput {
+  readonly accountId: string;
+  readonly direction: 'outbound' | 'inbound';
+  readonly from: string;
+  readonly to: string;
+  readonly ringTimeoutS: number;
+  readonly maxDurationS: number;
+  readonly metadata?: Record<string, unknown> | null;
+}
+
+export interface SipDetail {
+  readonly sipStatus?: number;
+  readonly sipReason?: string;
+}
+
+export interface EndInput extends SipDetail {
+  readonly reason: EndReason;
+}
+
+export type CallListener = (event: CallEvent, call: Call) => void;
+
+const LIVE_STATES: readonly CallState[] = ['queued', 'dialing', 'ringing', 'early_media', 'answered'];
+
+/**
+ * Calls and their event history. Every state change is persisted with its event in one write, and only along the
+ * state machine's edges; listeners (the faces' webhooks, the CLI's live view) hear each event after it is stored.
+ */
+export class CallService {
+  private readonly listeners = new Set<CallListener>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly onListenerError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  subscribe(listener: CallListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async create(input: CreateCallInput): Promise<Call> {
+    const now = isoNow(this.clock);
+    const row: CallRow = {
+      id: newId('call'),
+      account_id: input.accountId,
+      direction: input.direction,
+      from_number: input.from,
+      to_number: input.to,
+      state: 'queued',
+      outcome: null,
+      hangup_cause: null,
+      hangup_cause_code: null,
+      end_reason: null,
+      sip_status: null,
+      sip_reason: null,
+      trunk: null,
+      sip_call_id: null,
+      ring_timeout_s: input.ringTimeoutS,
+      max_duration_s: input.maxDurationS,
+      metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+      created_at: now,
+      updated_at: now,
+      answered_at: null,
+      ended_at: null,
+    };
+    const event = eventRow(row.id, 'queued', now, {});
+    await this.store.calls.insert(row, event);
+    const call = toCall(row);
+    this.emit(toEvent(event), call);
+    return call;
+  }
+
+  async attachSip(callId: string, details: { trunk?: string; sipCallId?: string }): Promise<void> {
+    await this.store.calls.update(callId, {
+      ...(details.trunk !== undefined ? { trunk: details.trunk } : {}),
+      ...(details.sipCallId !== undefined ? { sip_call_id: details.sipCallId } : {}),
+      updated_at: isoNow(this.clock),
+    });
+  }
+
+  /** Moves a live call forward (dialing, ringing, early_media, answered); undefined if that step is not allowed now. */
+  async advance(callId: string, to: Exclude<CallState, 'queued' | 'ended'>, sip: SipDetail = {}): Promise<Call | undefined> {
+    const from = LIVE_STATES.filter((state) => canTransition(state, to));
+    const now = isoNow(this.clock);
+    const row = await this.store.calls.transition(
+      callId,
+      from,
+      {
+        state: to,
+        updated_at: now,
+        ...(to === 'answered' ? { answered_at: now } : {}),
+        ...(sip.sipStatus !== undefined ? { sip_status: sip.sipStatus } : {}),
+        ...(sip.sipReason !== undefined ? { sip_reason: sip.sipReason } : {}),
+      },
+      eventRow(callId, to, now, sip),
+    );
+    if (!row) return undefined;
+    const call = toCall(row);
+    this.emit(toEvent(eventRow(callId, to, now, sip)), call);
+    return call;
+  }
+
+  /**
+   * Ends a call once, with the outcome and Q.850 cause from the one mapping table: a SIP failure status when the
+   * far end refused, otherwise the reason it ended. Ending an ended call changes nothing and returns undefined.
+   */
+  async end(callId: string, input: EndInput): Promise<Call | undefined> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.store.calls.findAny(callId);
+      if (!current || current.state === 'ended') return undefined;
+      const answered = current.state === 'answered';
+      const { outcome, cause } =
+        input.reason === 'sip_failure' && input.sipStatus !== undefined && !answered
+          ? resultForSipStatus(input.sipStatus)
+          : resultForEnd(input.reason, answered);
+      const now = isoNow(this.clock);
+      const event: CallEventInput = {
+        ...eventRow(callId, 'ended', now, input),
+        outcome,
+        hangup_cause: cause.name,
+        hangup_cause_code: cause.code,
+        end_reason: input.reason,
+      };
+      const row = await this.store.calls.transition(
+        callId,
+        [current.state],
+        {
+          state: 'ended',
+          outcome,
+          hangup_cause: cause.name,
+          hangup_cause_code: cause.code,
+          end_reason: input.reason,
+          updated_at: now,
+          ended_at: now,
+          ...(input.sipStatus !== undefined ? { sip_status: input.sipStatus } : {}),
+          ...(input.sipReason !== undefined ? { sip_reason: input.sipReason } : {}),
+        },
+        event,
+      );
+      if (row) {
+        const call = toCall(row);
+        this.emit(toEvent(event), call);
+        return call;
+      }
+      // The state moved under us (a 200 raced our CANCEL): read again and end from the new state.
+    }
+    return undefined;
+  }
+
+  async get(accountId: string, callId: string): Promise<Call> {
+    const row = await this.store.calls.findById(accountId, callId);
+    if (!row) throw new DialplaneError('not_found', 'call not found');
+    return toCall(row);
+  }
+
+  async list(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<Call[]> {
+    return (await this.store.calls.list(accountId, limit, before)).map(toCall);
+  }
+
+  async events(accountId: string, callId: string): Promise<CallEvent[]> {
+    await this.get(accountId, callId);
+    return (await this.store.calls.events(callId)).map(toEvent);
+  }
+
+  /** At start: calls a crash left live are ended (crash_recovery) and their final event emitted. Nothing dangles. */
+  async recoverUnfinished(): Promise<Call[]> {
+    const ended: Call[] = [];
+    for (const row of await this.store.calls.unfinished()) {
+      const call = await this.end(row.id, { reason: 'crash_recovery' });
+      if (call) ended.push(call);
+    }
+    return ended;
+  }
+
+  private emit(event: CallEvent, call: Call): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event, call);
+      } catch (error) {
+        // A listener (user-facing code) must never break the call path.
+        this.onListenerError(error);
+      }
+    }
+  }
+}
+
+function eventRow(callId: string, state: CallState, at: string, sip: SipDetail): CallEventInput {
+  return {
+    call_id: callId,
+    state,
+    at,
+    sip_status: sip.sipStatus ?? null,
+    sip_reason: sip.sipReason ?? null,
+    outcome: null,
+    hangup_cause: null,
+    hangup_cause_code: null,
+    end_reason: null,
+  };
+}
+
+function toEvent(row: CallEventInput): CallEvent {
+  return {
+    callId: row.call_id,
+    state: row.state,
+    at: row.at,
+    ...(row.sip_status !== null ? { sipStatus: row.sip_status } : {}),
+    ...(row.sip_reason !== null ? { sipReason: row.sip_reason } : {}),
+    ...(row.outcome !== null ? { outcome: row.outcome as CallOutcome } : {}),
+    ...(row.hangup_cause !== null && row.hangup_cause_code !== null
+      ? { cause: { name: row.hangup_cause, code: row.hangup_cause_code } }
+      : {}),
+    ...(row.end_reason !== null ? { endReason: row.end_reason as EndReason } : {}),
+  };
+}
+
+export function toCall(row: CallRow): Call {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    direction: row.direction,
+    from: row.from_number,
+    to: row.to_number,
+    state: row.state,
+    outcome: row.outcome as CallOutcome | null,
+    hangupCause:
+      row.hangup_cause !== null && row.hangup_cause_code !== null
+        ? { name: row.hangup_cause, code: Number(row.hangup_cause_code) }
+        : null,
+    endReason: row.end_reason as EndReason | null,
+    sipStatus: row.sip_status === null ? null : Number(row.sip_status),
+    sipReason: row.sip_reason,
+    trunk: row.trunk,
+    sipCallId: row.sip_call_id,
+    ringTimeoutS: Number(row.ring_timeout_s),
+    maxDurationS: Number(row.max_duration_s),
+    metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, unknown>) : null,
+    createdAt: row.created_at,
+    answeredAt: row.answered_at,
+    endedAt: row.ended_at,
+  };
+}

@@ -1,0 +1,82 @@
+import type { Database, Db } from './database.js';
+import type { CallEventRow, CallRow, CallsTable } from './schema.js';
+
+export type CallEventInput = Omit<CallEventRow, 'seq'>;
+export type CallChanges = Partial<Omit<CallRow, 'id' | 'account_id' | 'created_at'>>;
+
+export class CallsRepository {
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
+
+  async insert(call: CallRow, event: CallEventInput): Promise<void> {
+    await this.database.write(async (trx) => {
+      await trx.insertInto('calls').values(call).execute();
+      await trx.insertInto('call_events').values(event).execute();
+    });
+  }
+
+  /**
+   * Moves a call to a new state only from one of `from`: the state change and its event are one write, and a stale
+   * transition (a 180 arriving after the call ended) changes nothing. Returns the updated row.
+   */
+  async transition(
+    id: string,
+    from: readonly CallsTable['state'][],
+    changes: CallChanges,
+    event: CallEventInput,
+  ): Promise<CallRow | undefined> {
+    return this.database.write(async (trx) => {
+      const row = await trx
+        .updateTable('calls')
+        .set(changes)
+        .where('id', '=', id)
+        .where('state', 'in', from)
+        .returningAll()
+        .executeTakeFirst();
+      if (row) await trx.insertInto('call_events').values(event).execute();
+      return row;
+    });
+  }
+
+  async update(id: string, changes: CallChanges): Promise<void> {
+    await this.db.updateTable('calls').set(changes).where('id', '=', id).execute();
+  }
+
+  async findById(accountId: string, id: string): Promise<CallRow | undefined> {
+    return this.db
+      .selectFrom('calls')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** By id alone: for the call engine, which owns the call whatever its account. */
+  async findAny(id: string): Promise<CallRow | undefined> {
+    return this.db.selectFrom('calls').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<CallRow[]> {
+    let query = this.db.selectFrom('calls').selectAll().where('account_id', '=', accountId);
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  async events(callId: string): Promise<CallEventRow[]> {
+    return this.db.selectFrom('call_events').selectAll().where('call_id', '=', callId).orderBy('seq').execute();
+  }
+
+  async unfinished(): Promise<CallRow[]> {
+    return this.db.selectFrom('calls').selectAll().where('state', '!=', 'ended').execute();
+  }
+}
