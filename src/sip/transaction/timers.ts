@@ -53,13 +53,13 @@ export const realTimers: TimerScheduler = {
 };
 
 /** A deterministic scheduler for tests: time only moves when the test says so. */
-export class VirtualTimers implements TimerScheduler {
+export class VirtualTimers<Name extends string = TimerName> {
   private nowMs = 0;
   private seq = 0;
-  private readonly pending = new Map<number, { at: number; name: TimerName; fire: () => void }>();
-  readonly started: Array<{ name: TimerName; ms: number; at: number }> = [];
+  private readonly pending = new Map<number, { at: number; name: Name; fire: () => void }>();
+  readonly started: Array<{ name: Name; ms: number; at: number }> = [];
 
-  start(name: TimerName, ms: number, fire: () => void): TimerHandle {
+  start(name: Name, ms: number, fire: () => void): TimerHandle {
     const id = ++this.seq;
     this.pending.set(id, { at: this.nowMs + ms, name, fire });
     this.started.push({ name, ms, at: this.nowMs });
@@ -71,7 +71,7 @@ export class VirtualTimers implements TimerScheduler {
   }
 
   /** Names of timers still pending. */
-  active(): TimerName[] {
+  active(): Name[] {
     return [...this.pending.values()].map((t) => t.name);
   }
 

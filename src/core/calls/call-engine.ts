@@ -1,0 +1,190 @@
+import { DialplaneError } from '../../errors.js';
+import type { Call, CallService } from './call-service.js';
+import { shouldFailOver, type EndReason } from './hangup-causes.js';
+
+/** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
+export interface DialRequest {
+  readonly callId: string;
+  readonly from: string;
+  readonly to: string;
+  /** Index into the signalling's trunk list: the engine walks it for failover. */
+  readonly trunk: number;
+}
+
+export type LegFailure =
+  | { readonly kind: 'response'; readonly status: number; readonly reason: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'transport'; readonly message: string };
+
+export interface LegEvents {
+  onProgress(state: 'ringing' | 'early_media', status: number, reason: string): void;
+  onAnswered(status: number, reason: string): void;
+  onFailed(failure: LegFailure): void;
+  onEnded(by: 'remote' | 'local'): void;
+}
+
+export interface OutboundLeg {
+  readonly sipCallId: string;
+  /** CANCEL before the answer, BYE after it; the leg reports the end through its events. */
+  hangup(): void;
+}
+
+export interface CallSignaling {
+  readonly trunkNames: readonly string[];
+  dial(request: DialRequest, events: LegEvents): OutboundLeg;
+}
+
+export interface EngineTimers {
+  start(name: 'RingTimeout' | 'MaxDuration', ms: number, fire: () => void): { cancel(): void };
+}
+
+export interface PlaceCallInput {
+  readonly accountId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly ringTimeoutS: number;
+  readonly maxDurationS: number;
+  readonly metadata?: Record<string, unknown> | null;
+}
+
+interface LiveCall {
+  readonly call: Call;
+  leg: OutboundLeg | undefined;
+  trunk: number;
+  answered: boolean;
+  /** Set when we decided to end the call; the leg's end event then carries this reason. */
+  ending: EndReason | undefined;
+  ringTimer: { cancel(): void } | undefined;
+  durationTimer: { cancel(): void } | undefined;
+  settled: Promise<void>;
+  settle: () => void;
+  /** Writes for one call run in order: a 180 and a BYE from the network must not reach the database swapped. */
+  chain: Promise<unknown>;
+}
+
+/**
+ * Drives outbound call legs through the signalling side: ring timeout (CANCEL → no_answer), maximum duration
+ * (BYE → time_limit), hang-up by API before and after the answer, remote BYE, failover to the next trunk on 5xx or
+ * silence but never on the callee's own refusal, and a ceiling on simultaneous calls.
+ */
+export class CallEngine {
+  private readonly live = new Map<string, LiveCall>();
+  /** Calls whose final write is still under way, so whenEnded can wait for it. */
+  private readonly ending = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly calls: CallService,
+    private readonly signaling: CallSignaling,
+    private readonly timers: EngineTimers,
+    private readonly maxCalls: number,
+  ) {}
+
+  get activeCalls(): number {
+    return this.live.size;
+  }
+
+  /** Refused with capacity_exceeded (a 503 in every face) when the ceiling is reached; nothing is created then. */
+  async place(input: PlaceCallInput): Promise<Call> {
+    if (this.live.size >= this.maxCalls) {
+      throw new DialplaneError('capacity_exceeded', `No outbound capacity: ${this.maxCalls} calls in progress`);
+    }
+    if (this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
+    const call = await this.calls.create({ ...input, direction: 'outbound' });
+    let settle = () => undefined as void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const entry: LiveCall = { call, leg: undefined, trunk: 0, answered: false, ending: undefined, ringTimer: undefined, durationTimer: undefined, settled, settle, chain: Promise.resolve() };
+    this.live.set(call.id, entry);
+    await this.calls.advance(call.id, 'dialing');
+    entry.ringTimer = this.timers.start('RingTimeout', input.ringTimeoutS * 1000, () => this.stop(entry, 'ring_timeout'));
+    this.dial(entry);
+    return (await this.calls.get(call.accountId, call.id)) ?? call;
+  }
+
+  /** Hang-up by API: CANCEL if still ringing, BYE if answered. Resolves with the ended call. */
+  async hangup(accountId: string, callId: string): Promise<Call> {
+    const entry = this.live.get(callId);
+    if (!entry || entry.call.accountId !== accountId) return this.calls.get(accountId, callId);
+    this.stop(entry, 'api_hangup');
+    await entry.settled;
+    return this.calls.get(accountId, callId);
+  }
+
+  /** Resolves when the call has ended (for the CLI's live view and tests). */
+  async whenEnded(callId: string): Promise<void> {
+    await (this.live.get(callId)?.settled ?? this.ending.get(callId));
+  }
+
+  /** Ends every live call (server shutdown) and waits for them. */
+  async shutdown(): Promise<void> {
+    const entries = [...this.live.values()];
+    for (const entry of entries) this.stop(entry, 'shutdown');
+    await Promise.all(entries.map((e) => e.settled));
+  }
+
+  private dial(entry: LiveCall): void {
+    const { call } = entry;
+    const leg = this.signaling.dial({ callId: call.id, from: call.from, to: call.to, trunk: entry.trunk }, {
+      onProgress: (state, status, reason) => this.write(entry, () => this.calls.advance(call.id, state, { sipStatus: status, sipReason: reason })),
+      onAnswered: (status, reason) => {
+        entry.answered = true;
+        entry.ringTimer?.cancel();
+        this.write(entry, () => this.calls.advance(call.id, 'answered', { sipStatus: status, sipReason: reason }));
+        if (entry.ending) {
+          // Hung up while the 200 was on its way: the leg sends BYE itself; the call still ends for our reason.
+          return;
+        }
+        entry.durationTimer = this.timers.start('MaxDuration', call.maxDurationS * 1000, () => this.stop(entry, 'time_limit'));
+      },
+      onFailed: (failure) => this.onFailed(entry, failure),
+      onEnded: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
+    });
+    entry.leg = leg;
+    this.write(entry, () => this.calls.attachSip(call.id, { trunk: this.signaling.trunkNames[entry.trunk] ?? '', sipCallId: leg.sipCallId }));
+  }
+
+  private onFailed(entry: LiveCall, failure: LegFailure): void {
+    if (entry.ending) {
+      this.finish(entry, { reason: entry.ending });
+      return;
+    }
+    const status = failure.kind === 'response' ? failure.status : undefined;
+    if (shouldFailOver(status) && entry.trunk + 1 < this.signaling.trunkNames.length) {
+      entry.trunk += 1;
+      this.dial(entry);
+      return;
+    }
+    if (failure.kind === 'response') {
+      this.finish(entry, { reason: 'sip_failure', sipStatus: failure.status, sipReason: failure.reason });
+    } else {
+      this.finish(entry, { reason: failure.kind === 'timeout' ? 'timeout' : 'transport_error' });
+    }
+  }
+
+  private stop(entry: LiveCall, reason: EndReason): void {
+    if (entry.ending) return;
+    entry.ending = reason;
+    entry.ringTimer?.cancel();
+    entry.durationTimer?.cancel();
+    if (entry.leg) entry.leg.hangup();
+    else this.finish(entry, { reason });
+  }
+
+  private finish(entry: LiveCall, end: { reason: EndReason; sipStatus?: number; sipReason?: string }): void {
+    const id = entry.call.id;
+    if (!this.live.has(id)) return;
+    this.live.delete(id);
+    this.ending.set(id, entry.settled);
+    entry.ringTimer?.cancel();
+    entry.durationTimer?.cancel();
+    void this.write(entry, () => this.calls.end(id, end)).finally(() => {
+      this.ending.delete(id);
+      entry.settle();
+    });
+  }
+
+  private write(entry: LiveCall, op: () => Promise<unknown>): Promise<unknown> {
+    // A failed write must not stop the ones after it (the final event above all).
+    entry.chain = entry.chain.then(op, op).catch(() => undefined);
+    return entry.chain;
+  }
+}
