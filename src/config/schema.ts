@@ -29,6 +29,23 @@ export interface Config {
   readonly phone: { readonly defaultCountry: string };
   readonly bootstrap: { readonly enabled: boolean };
   readonly auth: { readonly keyCacheTtlMs: number };
+  readonly sip: {
+    readonly host: string;
+    readonly port: number;
+    /** "min-max", both within 1024-65535, min < max. */
+    readonly rtpPorts: string;
+    readonly maxCalls: number;
+  };
+  readonly trunk: {
+    /** "dev", or one or more SIP URIs separated by commas, tried in order. */
+    readonly uri: string;
+    readonly username: string | undefined;
+    /** Secret. */
+    readonly password: string | undefined;
+    readonly register: boolean;
+    readonly callerIdFormat: 'e164' | 'national';
+    readonly prefix: string | undefined;
+  };
 }
 
 /** Names the file holding optional JSON configuration. Not a schema entry: it says where settings come from. */
@@ -238,7 +255,99 @@ export const configSchema: readonly ConfigEntry[] = [
     secret: false,
     description: 'How long a verified API key is cached, in milliseconds; 0 disables the cache.',
   },
+  {
+    variable: 'DIALPLANE_SIP_HOST',
+    path: 'sip.host',
+    type: { kind: 'string', expected: 'an IP address to bind SIP and RTP to', valid: (value) => /^[0-9a-fA-F.:]+$/.test(value) },
+    default: '127.0.0.1',
+    secret: false,
+    description: 'Address SIP (UDP and TCP) and RTP bind to, and that goes into Via, Contact and SDP.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_PORT',
+    path: 'sip.port',
+    type: { kind: 'port' },
+    default: 5060,
+    secret: false,
+    description: 'SIP port, the same number for UDP and TCP; 0 picks a free one.',
+  },
+  {
+    variable: 'DIALPLANE_RTP_PORTS',
+    path: 'sip.rtpPorts',
+    type: { kind: 'string', expected: 'a port range such as 20000-29999 within 1024-65535', valid: isPortRange },
+    default: '20000-29999',
+    secret: false,
+    description: 'UDP ports for RTP (even) and RTCP (odd); each call leg takes one pair.',
+  },
+  {
+    variable: 'DIALPLANE_MAX_CALLS',
+    path: 'sip.maxCalls',
+    type: { kind: 'integer', min: 1, max: 100_000 },
+    default: 200,
+    secret: false,
+    description: 'Most simultaneous outbound call legs; beyond it new calls are refused (503 in every API).',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK',
+    path: 'trunk.uri',
+    type: { kind: 'string', expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp, comma-separated', valid: isTrunkList },
+    default: 'dev',
+    secret: false,
+    description: 'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer.',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_USERNAME',
+    path: 'trunk.username',
+    type: { kind: 'string', expected: 'a user name' },
+    default: undefined,
+    secret: false,
+    description: 'Digest user name for the trunk (401 and 407 challenges, REGISTER).',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_PASSWORD',
+    path: 'trunk.password',
+    type: { kind: 'string', expected: 'a password' },
+    default: undefined,
+    secret: true,
+    description: 'Digest password for the trunk.',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_REGISTER',
+    path: 'trunk.register',
+    type: { kind: 'boolean' },
+    default: false,
+    secret: false,
+    description: 'Register with the trunk (refreshed before expiry) so it routes inbound calls here.',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_CALLER_ID_FORMAT',
+    path: 'trunk.callerIdFormat',
+    type: { kind: 'enum', values: ['e164', 'national'] },
+    default: 'e164',
+    secret: false,
+    description: 'How the caller ID and the dialled number are written toward the trunk.',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_PREFIX',
+    path: 'trunk.prefix',
+    type: { kind: 'string', expected: 'digits, * or #', valid: (value) => /^[0-9*#]+$/.test(value) },
+    default: undefined,
+    secret: false,
+    description: 'Tech prefix put before every dialled number (some carriers route by it).',
+  },
 ];
+
+/** "20000-29999": an even number of ports is not required, but at least one RTP/RTCP pair must fit. */
+function isPortRange(value: string): boolean {
+  const match = /^(\d{4,5})-(\d{4,5})$/.exec(value);
+  if (!match) return false;
+  const [min, max] = [Number(match[1]), Number(match[2])];
+  return min >= 1024 && max <= 65535 && max - min >= 1;
+}
+
+function isTrunkList(value: string): boolean {
+  return value === 'dev' || value.split(',').every((part) => /^sips?:[^\s,]+$/i.test(part.trim()));
+}
 
 /** The key for an entry in the JSON config file: the variable name without the prefix, in lower case. */
 export function fileKeyOf(variable: string): string {
