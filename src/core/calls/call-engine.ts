@@ -17,6 +17,8 @@ export type LegFailure =
   | { readonly kind: 'transport'; readonly message: string };
 
 export interface LegEvents {
+  /** The request left (the SIP Call-ID, for correlating with the carrier's records). */
+  onStarted(sipCallId: string): void;
   onProgress(state: 'ringing' | 'early_media', status: number, reason: string): void;
   onAnswered(status: number, reason: string): void;
   onFailed(failure: LegFailure): void;
@@ -24,7 +26,6 @@ export interface LegEvents {
 }
 
 export interface OutboundLeg {
-  readonly sipCallId: string;
   /** CANCEL before the answer, BYE after it; the leg reports the end through its events. */
   hangup(): void;
 }
@@ -123,7 +124,9 @@ export class CallEngine {
 
   private dial(entry: LiveCall): void {
     const { call } = entry;
+    const trunkName = this.signaling.trunkNames[entry.trunk] ?? '';
     const leg = this.signaling.dial({ callId: call.id, from: call.from, to: call.to, trunk: entry.trunk }, {
+      onStarted: (sipCallId) => this.write(entry, () => this.calls.attachSip(call.id, { trunk: trunkName, sipCallId })),
       onProgress: (state, status, reason) => this.write(entry, () => this.calls.advance(call.id, state, { sipStatus: status, sipReason: reason })),
       onAnswered: (status, reason) => {
         entry.answered = true;
@@ -139,7 +142,7 @@ export class CallEngine {
       onEnded: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
     });
     entry.leg = leg;
-    this.write(entry, () => this.calls.attachSip(call.id, { trunk: this.signaling.trunkNames[entry.trunk] ?? '', sipCallId: leg.sipCallId }));
+    this.write(entry, () => this.calls.attachSip(call.id, { trunk: trunkName }));
   }
 
   private onFailed(entry: LiveCall, failure: LegFailure): void {

@@ -17,7 +17,8 @@ class ScriptedSignaling implements CallSignaling {
   dial(request: DialRequest, events: LegEvents) {
     const entry = { request, events, hungUp: 0 };
     this.dials.push(entry);
-    return { sipCallId: `sip-${this.dials.length}`, hangup: () => void (entry.hungUp += 1) };
+    events.onStarted(`sip-${this.dials.length}`);
+    return { hangup: () => void (entry.hungUp += 1) };
   }
   last() {
     return this.dials[this.dials.length - 1]!;
