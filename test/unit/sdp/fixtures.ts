@@ -1,0 +1,118 @@
+/** SDP bodies from the RFCs and in the shapes common SIP stacks send. Written with LF; crlf() converts. */
+export function crlf(text: string): string {
+  return text.replace(/\n/g, '\r\n');
+}
+
+/** RFC 4317 §2.1 (Alice's offer): empty s=, host names, static types with rtpmap, a video stream. */
+export const RFC4317_AUDIO_VIDEO_OFFER = crlf(`v=0
+o=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com
+s=
+c=IN IP4 host.atlanta.example.com
+t=0 0
+m=audio 49170 RTP/AVP 0 8 97
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:97 iLBC/8000
+m=video 51372 RTP/AVP 31 32
+a=rtpmap:31 H261/90000
+a=rtpmap:32 MPV/90000
+`);
+
+/** A PBX offer: PCMA preferred, GSM we lack, telephone-event 101, extra attributes we ignore. */
+export const PBX_OFFER = crlf(`v=0
+o=- 1234 1235 IN IP4 203.0.113.10
+s=Asterisk
+c=IN IP4 203.0.113.10
+b=AS:64
+t=0 0
+m=audio 10000 RTP/AVP 8 0 3 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:3 GSM/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=ptime:20
+a=maxptime:150
+a=sendrecv
+`);
+
+/** An old phone: static types without rtpmap, media-level c=, LF line ends and trailing blank lines. */
+export const BARE_STATIC_OFFER = `v=0
+o=CiscoSystemsSIP-GW-UserAgent 9263 1 IN IP4 198.51.100.20
+s=SIP Call
+t=0 0
+m=audio 16384 RTP/AVP 18 0
+c=IN IP4 198.51.100.20
+
+
+`;
+
+/** A softphone with wideband codecs first and telephone-event at two rates. */
+export const WIDEBAND_OFFER = crlf(`v=0
+o=- 3850296117 3850296117 IN IP4 192.0.2.55
+s=softphone
+c=IN IP4 192.0.2.55
+t=0 0
+m=audio 5004 RTP/AVP 111 9 0 8 110 126
+a=rtpmap:111 opus/48000/2
+a=fmtp:111 useinbandfec=1
+a=rtpmap:9 G722/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:110 telephone-event/48000
+a=rtpmap:126 telephone-event/8000
+a=fmtp:126 0-15
+a=ptime:20
+`);
+
+/** IPv6, putting us on hold with sendonly. */
+export const IPV6_HOLD_OFFER = crlf(`v=0
+o=- 42 43 IN IP6 2001:db8::10
+s=-
+c=IN IP6 2001:db8::10
+t=0 0
+m=audio 40000 RTP/AVP 0 101
+a=rtpmap:101 telephone-event/8000
+a=sendonly
+`);
+
+/** RFC 2543-style hold: c=0.0.0.0, and the direction set at session level. */
+export const ZERO_ADDRESS_HOLD_OFFER = crlf(`v=0
+o=- 7 8 IN IP4 203.0.113.77
+s=-
+c=IN IP4 0.0.0.0
+t=0 0
+a=sendrecv
+m=audio 20000 RTP/AVP 8
+`);
+
+/** A fax gateway offering T.38 alongside audio. */
+export const AUDIO_AND_T38_OFFER = crlf(`v=0
+o=- 1 1 IN IP4 203.0.113.5
+s=-
+c=IN IP4 203.0.113.5
+t=0 0
+m=image 30000 udptl t38
+a=T38FaxVersion:0
+m=audio 30002 RTP/AVP 0
+`);
+
+/** SRTP only: we do no SRTP. */
+export const SRTP_OFFER = crlf(`v=0
+o=- 1 1 IN IP4 203.0.113.5
+s=-
+c=IN IP4 203.0.113.5
+t=0 0
+m=audio 30002 RTP/SAVP 0
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32
+`);
+
+/** Codecs we lack only. */
+export const G729_ONLY_OFFER = crlf(`v=0
+o=- 1 1 IN IP4 203.0.113.5
+s=-
+c=IN IP4 203.0.113.5
+t=0 0
+m=audio 30002 RTP/AVP 18
+a=rtpmap:18 G729/8000
+`);
