@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config/config.js';
-import { AdminCommandError, connectAdmin, type AdminClient } from './cli/admin-client.js';
+import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './cli/admin-client.js';
 import { printResult, table } from './cli/output.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
@@ -257,6 +257,51 @@ credits
       );
     }),
   );
+
+program
+  .command('call <to>')
+  .description('place a call through the running server and print its events until it ends')
+  .requiredOption('--from <number>', 'caller ID: a voice number of the account')
+  .addOption(accountOption())
+  .option('--timeout <seconds>', 'ring timeout', '30')
+  .option('--max-duration <seconds>', 'maximum duration after answer', '3600')
+  .option('--json', 'one JSON object per line; the last carries the outcome and hangup cause')
+  .action(async (to: string, o: JsonOption & { from: string; account?: string; timeout: string; maxDuration: string }) => {
+    const cfg = config();
+    const { baseUrl, token } = await connectServer(cfg);
+    const client = await connectAdmin(cfg);
+    const accountId = await resolveAccount(client, o.account).finally(() => client.close());
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const placed = await fetch(`${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ to, from: o.from, ring_timeout_s: Number(o.timeout), max_duration_s: Number(o.maxDuration) }),
+    });
+    const body = (await placed.json()) as { call?: { id: string }; error?: { code: string; message: string } };
+    if (!placed.ok || !body.call) throw new AdminCommandError(body.error?.message ?? `HTTP ${placed.status}`, body.error?.code ?? 'error');
+    const stream = await fetch(`${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls/${body.call.id}/events/stream`, { headers });
+    if (!stream.ok || !stream.body) throw new AdminCommandError(`could not follow call ${body.call.id}`, 'error');
+    if (!o.json) process.stdout.write(`call ${body.call.id}: ${o.from} -> ${to}\n`);
+    let buffered = '';
+    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += Buffer.from(chunk).toString('utf8');
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (!line.trim()) continue;
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (o.json) process.stdout.write(`${line}\n`);
+        else process.stdout.write(`${humanEvent(event)}\n`);
+      }
+    }
+  });
+
+function humanEvent(event: Record<string, unknown>): string {
+  const sip = event.sip_status ? ` (${String(event.sip_status)} ${String(event.sip_reason ?? '')})` : '';
+  if (event.state !== 'ended') return `${String(event.at)}  ${String(event.state)}${sip}`;
+  return `${String(event.at)}  ended: ${String(event.outcome)}, ${String(event.hangup_cause)} (${String(event.hangup_cause_code)}), ${String(event.end_reason)}${sip}`;
+}
 
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');

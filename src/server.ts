@@ -13,9 +13,11 @@ import { systemClock } from './core/clock.js';
 import { createServices, type Services } from './core/services.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
+import { startTelephony, type Telephony } from './telephony.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
+  readonly telephony: Telephony;
   readonly services: Services;
   readonly url: string;
   readonly bootstrap: BootstrapResult | undefined;
@@ -44,6 +46,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   });
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
+  const telephony = await startTelephony(config, services, logger);
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
@@ -56,6 +59,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     metrics,
     adminToken,
     ready: () => database.ping(),
+    engine: telephony.engine,
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));
@@ -66,6 +70,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let closing: Promise<void> | undefined;
   return {
     app,
+    telephony,
     services,
     url: address,
     bootstrap,
@@ -73,6 +78,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       closing ??= (async () => {
         clearInterval(usageTimer);
         await app.close();
+        await telephony.close();
         await services.keys.flushUsage().catch(() => undefined);
         rateStore.close();
         if (!config.admin.token) await rm(join(config.dataDir, ADMIN_TOKEN_FILE), { force: true });

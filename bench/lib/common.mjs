@@ -149,6 +149,7 @@ export async function startDialplane({ dataDir, port, logFile, logLevel, nodeArg
     DIALPLANE_DATA_DIR: dataDir,
     DIALPLANE_HTTP_HOST: HOST,
     DIALPLANE_HTTP_PORT: String(port),
+    DIALPLANE_SIP_PORT: '0',
     ...(logLevel ? { DIALPLANE_LOG_LEVEL: logLevel } : {}),
   });
   const fd = openSync(logFile, 'a');

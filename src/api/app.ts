@@ -5,7 +5,9 @@ import type { Registry } from 'prom-client';
 import { constantTimeEqual } from '../core/api-key-token.js';
 import type { Services } from '../core/services.js';
 import { DialplaneError, isDialplaneError } from '../errors.js';
+import { registerAdminCallRoutes } from './admin/admin-call-routes.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
+import type { CallEngine } from '../core/calls/call-engine.js';
 import { authenticate } from './auth.js';
 import { standardFormat, type FaceErrorFormat } from './faces.js';
 import { dialAnyoneFace } from './faces/dialanyone/dialanyone-face.js';
@@ -45,6 +47,8 @@ export interface AppDeps {
   readonly adminToken?: string;
   /** Throws when the server cannot serve (database unreachable). */
   readonly ready: () => Promise<void>;
+  /** The call engine, when telephony runs in this process. */
+  readonly engine?: CallEngine;
 }
 
 /** The faces served by this app. A face only translates its document to core calls. */
@@ -108,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
   registerAdminRoutes(app, deps.services);
+  if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
   for (const face of faces) face.register(app, deps.services);
   return app;
 }

@@ -24,6 +24,15 @@ export class AdminCommandError extends Error {
  * While a server answers on the configured address, admin commands go through its admin API so its caches stay
  * coherent; with none running they open the database themselves.
  */
+/** Commands that need a live server (placing a call) use this: base URL and admin token, or a clear error. */
+export async function connectServer(config: Config): Promise<{ baseUrl: string; token: string }> {
+  const baseUrl = serverUrl(config);
+  if (!(await isDialplaneServer(baseUrl))) {
+    throw new AdminCommandError(`no Dialplane server answers at ${baseUrl}: start one with \`dialplane serve\``, 'not_ready');
+  }
+  return { baseUrl, token: await adminToken(config) };
+}
+
 export async function connectAdmin(config: Config): Promise<AdminClient> {
   const baseUrl = serverUrl(config);
   if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await adminToken(config));

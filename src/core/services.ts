@@ -23,6 +23,8 @@ export interface Services {
   readonly summaries: AccountSummaryService;
   readonly changes: AccountChanges;
   readonly calls: CallService;
+  /** For numbers written without a country code. */
+  readonly defaultCountry: string;
 }
 
 export interface ServicesOptions {
@@ -54,5 +56,6 @@ export function createServices(store: Store, options: ServicesOptions): Services
     summaries: new AccountSummaryService({ accounts, numbers, credits, store }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
     calls: new CallService(store, clock, options.onListenerError),
+    defaultCountry: options.defaultCountry,
   };
 }

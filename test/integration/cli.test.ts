@@ -43,7 +43,8 @@ async function freePort(): Promise<number> {
 function testEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('DIALPLANE_')) env[name] = value;
-  return { ...env, DIALPLANE_LOG_LEVEL: 'warn', ...extra };
+  // SIP on a free port: several servers (parallel test files) must never contend for 5060.
+  return { ...env, DIALPLANE_LOG_LEVEL: 'warn', DIALPLANE_SIP_PORT: '0', ...extra };
 }
 
 async function sleep(ms: number): Promise<void> {

@@ -4,7 +4,8 @@ import type { CallOutcome, EndReason, HangupCause } from './hangup-causes.js';
 export type CallState = 'queued' | 'dialing' | 'ringing' | 'early_media' | 'answered' | 'ended';
 
 const next: Readonly<Record<CallState, readonly CallState[]>> = {
-  queued: ['dialing', 'ended'],
+  // An inbound call rings at once; an outbound one dials first.
+  queued: ['dialing', 'ringing', 'ended'],
   dialing: ['ringing', 'early_media', 'answered', 'ended'],
   // 180 after 183 and 183 after 180 both happen on real networks.
   ringing: ['early_media', 'answered', 'ended'],

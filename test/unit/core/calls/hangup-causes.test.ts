@@ -45,4 +45,5 @@ test('the state machine only moves forward', () => {
   assert.equal(canTransition('answered', 'ringing'), false);
   assert.equal(canTransition('ended', 'answered'), false);
   assert.equal(canTransition('queued', 'answered'), false);
+  assert.equal(canTransition('queued', 'ringing'), true, 'an inbound call rings at once');
 });

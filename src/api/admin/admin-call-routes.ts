@@ -1,0 +1,147 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { CallEngine } from '../../core/calls/call-engine.js';
+import type { Call } from '../../core/calls/call-service.js';
+import type { CallEvent } from '../../core/calls/call-state.js';
+import { placeCall } from '../../core/calls/place-call.js';
+import type { Services } from '../../core/services.js';
+import type { RouteSettings } from '../types.js';
+
+const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
+const security = [{ adminToken: [] }];
+const tags = ['Admin'];
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+
+const PlaceCall = Type.Object(
+  {
+    to: Type.String({ minLength: 1, maxLength: 40 }),
+    from: Type.String({ minLength: 1, maxLength: 40 }),
+    ring_timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+    max_duration_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 14_400 })),
+  },
+  { additionalProperties: false },
+);
+
+export function callView(call: Call) {
+  return {
+    id: call.id,
+    direction: call.direction,
+    from: call.from,
+    to: call.to,
+    state: call.state,
+    outcome: call.outcome,
+    hangup_cause: call.hangupCause?.name ?? null,
+    hangup_cause_code: call.hangupCause?.code ?? null,
+    end_reason: call.endReason,
+    sip_status: call.sipStatus,
+    sip_reason: call.sipReason,
+    trunk: call.trunk,
+    sip_call_id: call.sipCallId,
+    ring_timeout_s: call.ringTimeoutS,
+    max_duration_s: call.maxDurationS,
+    created_at: call.createdAt,
+    answered_at: call.answeredAt,
+    ended_at: call.endedAt,
+  };
+}
+
+export function eventView(event: CallEvent) {
+  return {
+    call_id: event.callId,
+    state: event.state,
+    at: event.at,
+    sip_status: event.sipStatus ?? null,
+    sip_reason: event.sipReason ?? null,
+    ...(event.state === 'ended'
+      ? {
+          outcome: event.outcome ?? null,
+          hangup_cause: event.cause?.name ?? null,
+          hangup_cause_code: event.cause?.code ?? null,
+          end_reason: event.endReason ?? null,
+        }
+      : {}),
+  };
+}
+
+type CallParams = { Params: { accountId: string; callId: string } };
+
+/** Calls through the admin API: what `dialplane call` uses, and the dashboard later. */
+export function registerAdminCallRoutes(app: FastifyInstance, services: Services, engine: CallEngine): void {
+  app.post<{ Params: { accountId: string }; Body: { to: string; from: string; ring_timeout_s?: number; max_duration_s?: number } }>(
+    '/admin/v1/accounts/:accountId/calls',
+    { config, schema: { tags, security, summary: 'Place an outbound call', params: Type.Object({ accountId: Id }), body: PlaceCall } },
+    async (request, reply) => {
+      await services.accounts.get(request.params.accountId);
+      const { body } = request;
+      const call = await placeCall(services, engine, request.params.accountId, {
+        from: body.from,
+        to: body.to,
+        ...(body.ring_timeout_s !== undefined ? { ringTimeoutS: body.ring_timeout_s } : {}),
+        ...(body.max_duration_s !== undefined ? { maxDurationS: body.max_duration_s } : {}),
+      });
+      return reply.status(201).send({ call: callView(call) });
+    },
+  );
+
+  app.get<{ Params: { accountId: string } }>(
+    '/admin/v1/accounts/:accountId/calls',
+    { config, schema: { tags, security, summary: 'Latest calls', params: Type.Object({ accountId: Id }) } },
+    async (request) => ({ calls: (await services.calls.list(request.params.accountId, 100)).map(callView) }),
+  );
+
+  app.get<CallParams>(
+    '/admin/v1/accounts/:accountId/calls/:callId',
+    { config, schema: { tags, security, summary: 'A call and its events', params: Type.Object({ accountId: Id, callId: Id }) } },
+    async (request) => {
+      const { accountId, callId } = request.params;
+      const call = await services.calls.get(accountId, callId);
+      return { call: callView(call), events: (await services.calls.events(accountId, callId)).map(eventView) };
+    },
+  );
+
+  app.post<CallParams>(
+    '/admin/v1/accounts/:accountId/calls/:callId/hangup',
+    { config, schema: { tags, security, summary: 'Hang up a call', params: Type.Object({ accountId: Id, callId: Id }) } },
+    async (request) => ({ call: callView(await engine.hangup(request.params.accountId, request.params.callId)) }),
+  );
+
+  app.get<CallParams>(
+    '/admin/v1/accounts/:accountId/calls/:callId/events/stream',
+    {
+      config,
+      schema: {
+        tags,
+        security,
+        summary: 'The call\'s events as they happen, one JSON object per line, until it ends',
+        params: Type.Object({ accountId: Id, callId: Id }),
+      },
+    },
+    async (request, reply) => {
+      const { accountId, callId } = request.params;
+      await services.calls.get(accountId, callId);
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      const sent = new Set<string>();
+      const write = (event: CallEvent) => {
+        const key = `${event.state}|${event.at}`;
+        if (sent.has(key)) return;
+        sent.add(key);
+        out.write(`${JSON.stringify(eventView(event))}\n`);
+        if (event.state === 'ended') out.end();
+      };
+      // Subscribe first, then replay what is stored: nothing falls between the two.
+      const pending: CallEvent[] = [];
+      let replayed = false;
+      const unsubscribe = services.calls.subscribe((event) => {
+        if (event.callId !== callId) return;
+        if (replayed) write(event);
+        else pending.push(event);
+      });
+      out.on('close', unsubscribe);
+      for (const event of await services.calls.events(accountId, callId)) write(event);
+      replayed = true;
+      for (const event of pending) write(event);
+    },
+  );
+}

@@ -1,0 +1,157 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { negotiateAnswer, parseSdp } from '../sdp/index.js';
+import { getHeader, parseUri } from '../sip/message/headers.js';
+import type { SipTimerBase } from '../sip/transaction/timers.js';
+import type { InboundInvite } from '../sip/ua/inbound-invite.js';
+import type { IncomingRequest } from '../sip/ua/sip-stack.js';
+import { SipStack } from '../sip/ua/sip-stack.js';
+import { SipUserAgent } from '../sip/ua/user-agent.js';
+
+/**
+ * How a dev-carrier callee behaves, chosen by the last four digits of the number dialled (documented in the README,
+ * in the spirit of test numbers): busy, decline, unallocated, network failure, no answer, early media, or (any other
+ * number) ring for a second, answer, and stay until hung up or DEV_CALLEE_MAX_MS passes.
+ */
+export const DEV_NUMBER_BEHAVIOURS = {
+  '0486': { kind: 'reject', status: 486, reason: 'Busy Here' },
+  '0603': { kind: 'reject', status: 603, reason: 'Decline' },
+  '0404': { kind: 'reject', status: 404, reason: 'Not Found' },
+  '0503': { kind: 'reject', status: 503, reason: 'Service Unavailable' },
+  '0480': { kind: 'no_answer' },
+  '0183': { kind: 'early_media' },
+} as const;
+
+export const DEV_RING_MS = 1_000;
+export const DEV_EARLY_MEDIA_MS = 2_000;
+export const DEV_CALLEE_MAX_MS = 600_000;
+
+type Behaviour = (typeof DEV_NUMBER_BEHAVIOURS)[keyof typeof DEV_NUMBER_BEHAVIOURS] | { kind: 'answer' };
+
+export function behaviourFor(number: string): Behaviour {
+  const digits = number.replace(/\D/g, '');
+  const suffix = digits.slice(-4) as keyof typeof DEV_NUMBER_BEHAVIOURS;
+  return DEV_NUMBER_BEHAVIOURS[suffix] ?? { kind: 'answer' };
+}
+
+export interface DevCarrierOptions {
+  readonly host: string;
+  /** 0 (the default) lets the system choose, so several servers can run side by side. */
+  readonly port?: number;
+  readonly timerBase?: SipTimerBase;
+  readonly ringMs?: number;
+  readonly calleeMaxMs?: number;
+}
+
+/**
+ * A simulated telephone network on loopback: a separate SIP endpoint with its own ports that Dialplane reaches over
+ * real SIP and RTP, exactly as it would reach a carrier. Callees echo the RTP they receive.
+ */
+export class DevCarrier {
+  private readonly stack: SipStack;
+  private readonly ua: SipUserAgent;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly media = new Set<Socket>();
+  private readonly sessions = new Set<InboundInvite>();
+
+  constructor(private readonly options: DevCarrierOptions) {
+    this.stack = new SipStack({ host: options.host, port: options.port ?? 0, ...(options.timerBase ? { timerBase: options.timerBase } : {}) });
+    this.ua = new SipUserAgent(this.stack, { onInvite: (incoming) => void this.callee(incoming) });
+  }
+
+  async start(): Promise<number> {
+    return this.stack.start();
+  }
+
+  get port(): number {
+    return this.stack.transports.port;
+  }
+
+  /** The trunk URI Dialplane uses to reach this carrier. */
+  get trunkUri(): string {
+    return `sip:${this.options.host}:${this.port};transport=udp`;
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    for (const session of this.sessions) session.hangup();
+    for (const socket of this.media) socket.close();
+    await this.stack.stop();
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private async callee(incoming: IncomingRequest): Promise<void> {
+    const to = safeUser(incoming.request.uri) ?? safeUser(getHeader(incoming.request, 'To') ?? '') ?? '';
+    const behaviour = behaviourFor(to);
+    if (behaviour.kind === 'reject') {
+      incoming.respond(behaviour.status, behaviour.reason);
+      return;
+    }
+    let answerSdp: Buffer;
+    let socket: Socket;
+    try {
+      socket = await this.echoSocket();
+      const answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), {
+        address: this.options.host,
+        port: socket.address().port,
+      });
+      answerSdp = Buffer.from(answer.answerSdp);
+    } catch {
+      incoming.respond(488, 'Not Acceptable Here');
+      return;
+    }
+    const session = this.ua.accept(incoming, {
+      onCanceled: () => this.drop(session, socket),
+      onConfirmed: () => this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup()),
+      onAckTimeout: () => this.drop(session, socket),
+      onEnded: () => this.drop(session, socket),
+    });
+    this.sessions.add(session);
+    const ringMs = this.options.ringMs ?? DEV_RING_MS;
+    if (behaviour.kind === 'early_media') {
+      session.ring(183, 'Session Progress', answerSdp);
+      this.later(DEV_EARLY_MEDIA_MS, () => session.answer(answerSdp));
+    } else if (behaviour.kind === 'no_answer') {
+      session.ring();
+    } else {
+      session.ring();
+      this.later(ringMs, () => session.answer(answerSdp));
+    }
+  }
+
+  private drop(session: InboundInvite, socket: Socket): void {
+    this.sessions.delete(session);
+    if (this.media.delete(socket)) socket.close();
+  }
+
+  /** A callee's media: RTP sent back where it came from, so the caller hears itself. */
+  private echoSocket(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket(this.options.host.includes(':') ? 'udp6' : 'udp4');
+      socket.once('error', reject);
+      socket.on('message', (packet, from) => socket.send(packet, from.port, from.address));
+      socket.bind(0, this.options.host, () => {
+        socket.off('error', reject);
+        socket.on('error', () => undefined);
+        this.media.add(socket);
+        resolve(socket);
+      });
+    });
+  }
+}
+
+function safeUser(uriText: string): string | undefined {
+  try {
+    const match = /<([^>]*)>/.exec(uriText);
+    return parseUri(match?.[1] ?? uriText).user;
+  } catch {
+    return undefined;
+  }
+}

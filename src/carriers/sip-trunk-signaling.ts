@@ -1,0 +1,110 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core/calls/call-engine.js';
+import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
+import { createOffer } from '../sdp/index.js';
+import type { SipUri } from '../sip/message/types.js';
+import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
+import type { SipUserAgent } from '../sip/ua/user-agent.js';
+import { trunkEndpoint, type TrunkConfig } from './trunks.js';
+
+/**
+ * Places call legs through SIP trunks: formats the numbers as the trunk wants them, reserves an RTP port for the
+ * SDP offer, and turns the INVITE's progress into the engine's leg events.
+ */
+export class SipTrunkSignaling implements CallSignaling {
+  readonly trunkNames: readonly string[];
+
+  constructor(
+    private readonly ua: SipUserAgent,
+    private readonly trunks: readonly TrunkConfig[],
+    private readonly rtpPorts: RtpPortPool,
+    private readonly mediaAddress: string,
+  ) {
+    this.trunkNames = trunks.map((t) => t.name);
+  }
+
+  dial(request: DialRequest, events: LegEvents): OutboundLeg {
+    const trunk = this.trunks[request.trunk];
+    let invite: OutboundInvite | undefined;
+    let rtp: RtpPortReservation | undefined;
+    let hungUpEarly = false;
+    const release = () => void rtp?.release();
+
+    const start = async () => {
+      if (!trunk) throw new Error(`no trunk ${request.trunk}`);
+      const address = isIP(trunk.host) ? trunk.host : (await lookup(trunk.host)).address;
+      rtp = await this.rtpPorts.reserve();
+      if (hungUpEarly) {
+        release();
+        events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
+        return;
+      }
+      const to = dialString(request.to, trunk);
+      const target = trunkEndpoint(trunk, address);
+      const hostPart = `${trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host}:${trunk.port}`;
+      invite = this.ua.invite(
+        {
+          target,
+          requestUri: `sip:${to}@${hostPart}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          from: sipUri(callerId(request.from, trunk), this.mediaAddress),
+          to: sipUri(to, trunk.host),
+          contact: this.ua.contact(trunk.transport),
+          sdp: Buffer.from(createOffer({ address: this.mediaAddress, port: rtp.port })),
+          ...(trunk.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
+        },
+        {
+          onProvisional: (status, reason, sdp) =>
+            events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
+          onAnswered: (status, reason) => events.onAnswered(status, reason),
+          onFailed: (failure) => {
+            release();
+            events.onFailed(
+              failure.kind === 'transport' ? { kind: 'transport', message: failure.error.message } : failure,
+            );
+          },
+          onEnded: (by) => {
+            release();
+            events.onEnded(by);
+          },
+        },
+      );
+      events.onStarted(invite.callId);
+    };
+    start().catch((error: unknown) => {
+      release();
+      events.onFailed({ kind: 'transport', message: error instanceof Error ? error.message : String(error) });
+    });
+    return {
+      hangup: () => {
+        if (invite) invite.hangup();
+        else hungUpEarly = true;
+      },
+    };
+  }
+}
+
+/** The number as the trunk wants it: E.164 with '+', or national digits, after the tech prefix. */
+function dialString(e164: string, trunk: TrunkConfig): string {
+  return `${trunk.prefix ?? ''}${callerId(e164, trunk)}`;
+}
+
+/** National format is the country's own dialling digits: 0527121102 in Israel, 4155551234 in the US. */
+function callerId(e164: string, trunk: TrunkConfig): string {
+  if (trunk.callerIdFormat !== 'national') return e164;
+  const national = parsePhoneNumberFromString(e164)?.formatNational().replace(/\D/g, '');
+  return national || e164;
+}
+
+function sipUri(user: string, host: string): SipUri {
+  return {
+    scheme: 'sip',
+    user,
+    password: undefined,
+    host: host.includes(':') && !host.startsWith('[') ? `[${host}]` : host,
+    port: undefined,
+    params: [['user', 'phone']],
+    headers: [],
+  };
+}

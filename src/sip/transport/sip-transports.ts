@@ -1,0 +1,202 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createConnection, createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { parseMessage, SipStreamFramer } from '../message/parser.js';
+import { serializeMessage } from '../message/serializer.js';
+import { DEFAULT_SIP_LIMITS, SipParseError, type SipLimits, type SipMessage } from '../message/types.js';
+import type { InboundMessage, SendErrorHandler, SipEndpoint } from './types.js';
+
+export interface SipTransportsOptions {
+  readonly host: string;
+  /** 0 picks a free port (the same number for UDP and TCP). */
+  readonly port: number;
+  readonly limits?: SipLimits;
+  readonly onMessage: (inbound: InboundMessage) => void;
+  /** A datagram or stream that did not parse; never thrown, only reported. */
+  readonly onParseError?: (error: SipParseError, source: SipEndpoint, raw: Buffer | undefined) => void;
+  /** How long an idle TCP connection we opened is kept. */
+  readonly tcpIdleMs?: number;
+}
+
+const DEFAULT_TCP_IDLE_MS = 120_000;
+const MAX_TCP_CONNECTIONS = 1_000;
+
+/**
+ * UDP and TCP for SIP (RFC 3261 §18) on one port number. Inbound bytes become messages here or are refused here:
+ * nothing a peer sends can throw past this class. TCP connections are reused per remote endpoint in both directions.
+ */
+export class SipTransports {
+  private udp: UdpSocket | undefined;
+  private tcp: Server | undefined;
+  private readonly connections = new Map<string, Socket>();
+  private readonly limits: SipLimits;
+  private boundPort = 0;
+  private closed = false;
+
+  constructor(private readonly options: SipTransportsOptions) {
+    this.limits = options.limits ?? DEFAULT_SIP_LIMITS;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get host(): string {
+    return this.options.host;
+  }
+
+  async listen(): Promise<number> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const udp = await this.bindUdp(this.options.port);
+      const port = udp.address().port;
+      try {
+        this.tcp = await this.bindTcp(port);
+        this.udp = udp;
+        this.boundPort = port;
+        return port;
+      } catch (error) {
+        udp.close();
+        // With a fixed port there is nothing to retry; with port 0, the TCP side of that number was taken.
+        if (this.options.port !== 0) throw error;
+      }
+    }
+    throw new Error('could not bind UDP and TCP on one port');
+  }
+
+  /** Sends a message; failures (unreachable, refused, reset) are reported to onError, never thrown. */
+  send(message: SipMessage, target: SipEndpoint, onError?: SendErrorHandler): void {
+    const bytes = serializeMessage(message);
+    if (target.transport === 'udp') {
+      if (!this.udp) return onError?.(new Error('UDP transport is not listening'));
+      this.udp.send(bytes, target.port, target.address, (error) => {
+        if (error && onError) onError(error);
+      });
+      return;
+    }
+    let socket: Socket;
+    try {
+      socket = this.connectionTo(target);
+    } catch (error) {
+      onError?.(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    socket.write(bytes, (error) => {
+      if (error && onError) onError(error);
+    });
+    if (onError) {
+      const failed = (error: Error) => onError(error);
+      socket.once('error', failed);
+      socket.once('connect', () => socket.off('error', failed));
+    }
+  }
+
+  local(transport: 'udp' | 'tcp'): SipEndpoint {
+    return { transport, address: this.options.host, port: this.boundPort };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const socket of this.connections.values()) socket.destroy();
+    this.connections.clear();
+    await Promise.all([
+      new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve())),
+      new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve())),
+    ]);
+  }
+
+  private bindUdp(port: number): Promise<UdpSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket({ type: isIPv6(this.options.host) ? 'udp6' : 'udp4' });
+      socket.once('error', reject);
+      socket.on('message', (data, info) => {
+        this.receiveDatagram(data, { transport: 'udp', address: info.address, port: info.port });
+      });
+      socket.bind(port, this.options.host, () => {
+        socket.off('error', reject);
+        // Errors after binding (ICMP unreachable surfacing on send) are per-send, reported by send's callback.
+        socket.on('error', () => undefined);
+        resolve(socket);
+      });
+    });
+  }
+
+  private bindTcp(port: number): Promise<Server> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((socket) => this.adopt(socket));
+      server.maxConnections = MAX_TCP_CONNECTIONS;
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  private receiveDatagram(data: Buffer, source: SipEndpoint): void {
+    // Keep-alive CRLFs (RFC 5626 §3.5.1) and empty datagrams are not messages.
+    if (data.length <= 4 && data.toString('latin1').trim() === '') return;
+    let message: SipMessage;
+    try {
+      message = parseMessage(data, this.limits);
+    } catch (error) {
+      this.options.onParseError?.(asParseError(error), source, data);
+      return;
+    }
+    this.deliver(message, source, 'udp');
+  }
+
+  private deliver(message: SipMessage, source: SipEndpoint, transport: 'udp' | 'tcp'): void {
+    try {
+      this.options.onMessage({ message, source, local: this.local(transport) });
+    } catch {
+      // The stack above handles its own failures; a bug there must not take the socket down.
+    }
+  }
+
+  private adopt(socket: Socket): void {
+    const remote: SipEndpoint = { transport: 'tcp', address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.attach(socket, remote);
+  }
+
+  private connectionTo(target: SipEndpoint): Socket {
+    const existing = this.connections.get(endpointKey(target));
+    if (existing && !existing.destroyed) return existing;
+    if (this.closed) throw new Error('SIP transports are closed');
+    const socket = createConnection({ host: target.address, port: target.port });
+    this.attach(socket, target);
+    return socket;
+  }
+
+  /** Either direction: frame the stream, deliver messages, forget the connection when it closes. */
+  private attach(socket: Socket, remote: SipEndpoint): void {
+    const key = endpointKey(remote);
+    this.connections.set(key, socket);
+    const framer = new SipStreamFramer(this.limits);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.options.tcpIdleMs ?? DEFAULT_TCP_IDLE_MS, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      let messages: SipMessage[];
+      try {
+        messages = framer.push(chunk);
+      } catch (error) {
+        // A stream that broke framing cannot be resynchronised: drop the connection.
+        this.options.onParseError?.(asParseError(error), remote, undefined);
+        socket.destroy();
+        return;
+      }
+      for (const message of messages) this.deliver(message, remote, 'tcp');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.connections.get(key) === socket) this.connections.delete(key);
+    });
+  }
+}
+
+function endpointKey(endpoint: SipEndpoint): string {
+  return `${endpoint.transport}:${endpoint.address}:${endpoint.port}`;
+}
+
+function asParseError(error: unknown): SipParseError {
+  return error instanceof SipParseError ? error : new SipParseError(error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,137 @@
+import { formatNameAddr, formatVia, getHeader, getHeaders, parseNameAddr } from '../message/headers.js';
+import type { NameAddr, SipHeader, SipRequest, SipResponse, SipUri } from '../message/types.js';
+import type { SipEndpoint } from '../transport/types.js';
+import { newBranch } from './ids.js';
+
+export const USER_AGENT = 'Dialplane';
+const MAX_FORWARDS = '70';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
+
+export interface RequestSpec {
+  readonly method: string;
+  readonly uri: string;
+  readonly from: NameAddr;
+  readonly to: NameAddr;
+  readonly callId: string;
+  readonly cseq: number;
+  /** Our address for the Via; the branch is new unless given (CANCEL and non-2xx ACK reuse the INVITE's). */
+  readonly via: SipEndpoint;
+  readonly branch?: string;
+  readonly contact?: SipUri;
+  readonly routes?: readonly string[];
+  readonly headers?: readonly SipHeader[];
+  readonly body?: Buffer;
+  readonly contentType?: string;
+}
+
+export function buildRequest(spec: RequestSpec): SipRequest {
+  const headers: SipHeader[] = [
+    {
+      name: 'Via',
+      value: formatVia({
+        transport: spec.via.transport.toUpperCase(),
+        host: hostForHeader(spec.via.address),
+        port: spec.via.port,
+        params: [
+          ['branch', spec.branch ?? newBranch()],
+          ['rport', null],
+        ],
+      }),
+    },
+    { name: 'Max-Forwards', value: MAX_FORWARDS },
+    ...(spec.routes ?? []).map((value) => ({ name: 'Route', value })),
+    { name: 'From', value: formatNameAddr(spec.from) },
+    { name: 'To', value: formatNameAddr(spec.to) },
+    { name: 'Call-ID', value: spec.callId },
+    { name: 'CSeq', value: `${spec.cseq} ${spec.method}` },
+  ];
+  if (spec.contact) headers.push({ name: 'Contact', value: formatNameAddr({ displayName: undefined, uri: spec.contact, params: [] }) });
+  if (spec.method === 'INVITE' || spec.method === 'OPTIONS') headers.push({ name: 'Allow', value: ALLOW });
+  headers.push({ name: 'User-Agent', value: USER_AGENT });
+  headers.push(...(spec.headers ?? []));
+  const body = spec.body ?? Buffer.alloc(0);
+  if (body.length > 0) headers.push({ name: 'Content-Type', value: spec.contentType ?? 'application/sdp' });
+  return { kind: 'request', method: spec.method, uri: spec.uri, headers, body };
+}
+
+export interface ResponseSpec {
+  readonly toTag?: string;
+  readonly contact?: SipUri;
+  readonly headers?: readonly SipHeader[];
+  readonly body?: Buffer;
+  readonly contentType?: string;
+}
+
+/** §8.2.6.2: a response copies Via, From, To, Call-ID and CSeq of its request (and Record-Route for dialogs). */
+export function buildResponse(request: SipRequest, status: number, reason: string, spec: ResponseSpec = {}): SipResponse {
+  const copied = (name: string) => request.headers.filter((h) => h.name === name);
+  const toValue = getHeader(request, 'To') ?? '';
+  let to = toValue;
+  if (spec.toTag && status > 100) {
+    const parsed = parseNameAddr(toValue);
+    if (!parsed.params.some(([name]) => name === 'tag')) {
+      to = formatNameAddr({ ...parsed, params: [...parsed.params, ['tag', spec.toTag]] });
+    }
+  }
+  const headers: SipHeader[] = [
+    ...copied('Via'),
+    ...(status > 100 && status < 300 ? copied('Record-Route') : []),
+    ...copied('From'),
+    { name: 'To', value: to },
+    ...copied('Call-ID'),
+    ...copied('CSeq'),
+  ];
+  if (spec.contact) headers.push({ name: 'Contact', value: formatNameAddr({ displayName: undefined, uri: spec.contact, params: [] }) });
+  if (request.method === 'INVITE' || request.method === 'OPTIONS') headers.push({ name: 'Allow', value: ALLOW });
+  headers.push({ name: 'Server', value: USER_AGENT }, ...(spec.headers ?? []));
+  const body = spec.body ?? Buffer.alloc(0);
+  if (body.length > 0) headers.push({ name: 'Content-Type', value: spec.contentType ?? 'application/sdp' });
+  return { kind: 'response', status, reason, headers, body };
+}
+
+/**
+ * §17.1.1.3: the ACK for a non-2xx final response has the INVITE's Request-URI, Call-ID, From, top Via (same branch),
+ * CSeq number and Route set, and the response's To (with the tag it added).
+ */
+export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
+  const pick = (message: SipRequest | SipResponse, name: string) => message.headers.filter((h) => h.name === name);
+  const topVia = pick(invite, 'Via')[0];
+  const cseq = (getHeader(invite, 'CSeq') ?? '').split(/\s+/)[0] ?? '1';
+  const headers: SipHeader[] = [
+    ...(topVia ? [topVia] : []),
+    { name: 'Max-Forwards', value: MAX_FORWARDS },
+    ...pick(invite, 'Route'),
+    ...pick(invite, 'From'),
+    ...pick(response, 'To'),
+    ...pick(invite, 'Call-ID'),
+    { name: 'CSeq', value: `${cseq} ACK` },
+  ];
+  return { kind: 'request', method: 'ACK', uri: invite.uri, headers, body: Buffer.alloc(0) };
+}
+
+/** §9.1: CANCEL copies the INVITE's Request-URI, Call-ID, To, From, top Via, Route and CSeq number. */
+export function buildCancel(invite: SipRequest): SipRequest {
+  const pick = (name: string) => invite.headers.filter((h) => h.name === name);
+  const cseq = (getHeader(invite, 'CSeq') ?? '').split(/\s+/)[0] ?? '1';
+  const topVia = pick('Via')[0];
+  const headers: SipHeader[] = [
+    ...(topVia ? [topVia] : []),
+    { name: 'Max-Forwards', value: MAX_FORWARDS },
+    ...pick('Route'),
+    ...pick('From'),
+    ...pick('To'),
+    ...pick('Call-ID'),
+    { name: 'CSeq', value: `${cseq} CANCEL` },
+    { name: 'User-Agent', value: USER_AGENT },
+  ];
+  return { kind: 'request', method: 'CANCEL', uri: invite.uri, headers, body: Buffer.alloc(0) };
+}
+
+/** Record-Route values of a 2xx, reversed: the UAC's route set (§12.1.2). */
+export function routeSetFromResponse(response: SipResponse): string[] {
+  return getHeaders(response, 'Record-Route').reverse();
+}
+
+export function hostForHeader(address: string): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+}

@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import { DevCarrier } from './carriers/dev-carrier.js';
+import { answerInboundCall } from './carriers/inbound-calls.js';
+import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
+import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
+import type { Config } from './config/config.js';
+import { CallEngine, type EngineTimers } from './core/calls/call-engine.js';
+import type { Services } from './core/services.js';
+import { RtpPortPool } from './media/rtp-ports.js';
+import { SipStack } from './sip/ua/sip-stack.js';
+import { SipUserAgent } from './sip/ua/user-agent.js';
+
+export interface Telephony {
+  readonly engine: CallEngine;
+  readonly ua: SipUserAgent;
+  readonly sipPort: number;
+  readonly devCarrier: DevCarrier | undefined;
+  readonly trunks: readonly TrunkConfig[];
+  close(): Promise<void>;
+}
+
+const engineTimers: EngineTimers = {
+  start(_name, ms, fire) {
+    const handle = setTimeout(fire, ms);
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+export function parsePortRange(range: string): { min: number; max: number } {
+  const [min, max] = range.split('-').map(Number);
+  return { min: min ?? 0, max: max ?? 0 };
+}
+
+/**
+ * SIP, RTP ports, trunks (or the dev carrier) and the call engine. Calls a crash left live are ended first, so
+ * their final events go out before new calls start.
+ */
+export async function startTelephony(config: Config, services: Services, logger: Logger): Promise<Telephony> {
+  const ended = await services.calls.recoverUnfinished();
+  if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
+
+  const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
+  const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
+  const ua = new SipUserAgent(stack, {
+    onInvite: (incoming) => answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger }),
+  });
+  const sipPort = await stack.start();
+
+  let devCarrier: DevCarrier | undefined;
+  let trunks: TrunkConfig[];
+  if (config.trunk.uri === 'dev') {
+    devCarrier = new DevCarrier({ host: config.sip.host });
+    await devCarrier.start();
+    trunks = parseTrunks({ ...config.trunk, uri: devCarrier.trunkUri });
+  } else {
+    trunks = parseTrunks(config.trunk);
+  }
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host);
+  const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
+  logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    ua,
+    sipPort,
+    devCarrier,
+    trunks,
+    close() {
+      closing ??= (async () => {
+        await engine.shutdown();
+        await devCarrier?.stop();
+        await stack.stop();
+      })();
+      return closing;
+    },
+  };
+}
