@@ -297,6 +297,33 @@ program
     }
   });
 
+const dev = program.command('dev').description('the dev carrier (DIALPLANE_TRUNK=dev)');
+dev
+  .command('call-in')
+  .description('the simulated network calls one of your numbers through the running server')
+  .requiredOption('--from <number>', 'the calling number')
+  .requiredOption('--to <number>', 'one of your numbers')
+  .option('--hold <seconds>', 'how long to stay on the line once answered', '2')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { from: string; to: string; hold: string }) => {
+    const { baseUrl, token } = await connectServer(config());
+    const response = await fetch(`${baseUrl}/admin/v1/dev/call-in`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: o.from, to: o.to, hold_s: Number(o.hold) }),
+    });
+    const body = (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
+    if (!response.ok) {
+      const message = response.status === 404 && !body.error?.code?.startsWith('validation') ? 'the dev carrier is not running (DIALPLANE_TRUNK is not dev)' : body.error?.message;
+      throw new AdminCommandError(message ?? `HTTP ${response.status}`, body.error?.code ?? 'error');
+    }
+    printResult(Boolean(o.json), body, () =>
+      body.answered
+        ? `answered (${String(body.sip_status)}), ended by ${String(body.ended_by)} after ${String(body.duration_ms)} ms`
+        : `not answered: ${String(body.sip_status ?? '')} ${String(body.sip_reason)}`,
+    );
+  });
+
 function humanEvent(event: Record<string, unknown>): string {
   const sip = event.sip_status ? ` (${String(event.sip_status)} ${String(event.sip_reason ?? '')})` : '';
   if (event.state !== 'ended') return `${String(event.at)}  ${String(event.state)}${sip}`;

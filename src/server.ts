@@ -60,6 +60,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     adminToken,
     ready: () => database.ping(),
     engine: telephony.engine,
+    ...(telephony.devCarrier
+      ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
+      : {}),
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));

@@ -9,6 +9,7 @@ import type { Services } from './core/services.js';
 import { RtpPortPool } from './media/rtp-ports.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
+import type { SipEndpoint } from './sip/transport/types.js';
 
 export interface Telephony {
   readonly engine: CallEngine;
@@ -16,6 +17,8 @@ export interface Telephony {
   readonly sipPort: number;
   readonly devCarrier: DevCarrier | undefined;
   readonly trunks: readonly TrunkConfig[];
+  /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
+  readonly sipEndpoint: SipEndpoint;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function startTelephony(config: Config, services: Services, logger:
     sipPort,
     devCarrier,
     trunks,
+    sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {
         await engine.shutdown();

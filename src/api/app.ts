@@ -7,6 +7,8 @@ import type { Services } from '../core/services.js';
 import { DialplaneError, isDialplaneError } from '../errors.js';
 import { registerAdminCallRoutes } from './admin/admin-call-routes.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
+import { registerDevRoutes } from './admin/dev-routes.js';
+import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallEngine } from '../core/calls/call-engine.js';
 import { authenticate } from './auth.js';
 import { standardFormat, type FaceErrorFormat } from './faces.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   readonly ready: () => Promise<void>;
   /** The call engine, when telephony runs in this process. */
   readonly engine?: CallEngine;
+  /** The dev carrier's call into one of our numbers, when the dev carrier runs. */
+  readonly devCallIn?: (input: { from: string; to: string; holdMs: number }) => Promise<CallInResult>;
 }
 
 /** The faces served by this app. A face only translates its document to core calls. */
@@ -113,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
   registerAdminRoutes(app, deps.services);
   if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
+  if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   for (const face of faces) face.register(app, deps.services);
   return app;
 }

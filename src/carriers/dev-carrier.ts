@@ -1,5 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { negotiateAnswer, parseSdp } from '../sdp/index.js';
+import { createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
+import type { SipUri } from '../sip/message/types.js';
+import type { SipEndpoint } from '../sip/transport/types.js';
 import { getHeader, parseUri } from '../sip/message/headers.js';
 import type { SipTimerBase } from '../sip/transaction/timers.js';
 import type { InboundInvite } from '../sip/ua/inbound-invite.js';
@@ -126,6 +128,49 @@ export class DevCarrier {
     }
   }
 
+  /**
+   * A call from the simulated network into Dialplane (`dialplane dev call-in`): INVITE to `to` at Dialplane's SIP
+   * port, hold for holdMs once answered, then hang up. Resolves with how it went.
+   */
+  async callIn(dialplane: SipEndpoint, input: { from: string; to: string; holdMs: number }): Promise<CallInResult> {
+    const socket = await this.echoSocket();
+    const started = Date.now();
+    return new Promise<CallInResult>((resolve) => {
+      let answered: { status: number; reason: string } | undefined;
+      const done = (result: CallInResult) => {
+        if (this.media.delete(socket)) socket.close();
+        resolve(result);
+      };
+      const host = dialplane.address.includes(':') ? `[${dialplane.address}]` : dialplane.address;
+      const invite = this.ua.invite(
+        {
+          target: dialplane,
+          requestUri: `sip:${input.to}@${host}:${dialplane.port}`,
+          from: devUri(input.from, this.options.host),
+          to: devUri(input.to, dialplane.address),
+          contact: this.ua.contact(dialplane.transport),
+          sdp: Buffer.from(createOffer({ address: this.options.host, port: socket.address().port })),
+        },
+        {
+          onProvisional: () => undefined,
+          onAnswered: (status, reason) => {
+            answered = { status, reason };
+            this.later(input.holdMs, () => invite.hangup());
+          },
+          onFailed: (failure) =>
+            done({
+              answered: false,
+              status: failure.kind === 'response' ? failure.status : undefined,
+              reason: failure.kind === 'response' ? failure.reason : failure.kind,
+              durationMs: Date.now() - started,
+            }),
+          onEnded: (by) =>
+            done({ answered: true, status: answered?.status, reason: answered?.reason ?? 'OK', endedBy: by, durationMs: Date.now() - started }),
+        },
+      );
+    });
+  }
+
   private drop(session: InboundInvite, socket: Socket): void {
     this.sessions.delete(session);
     if (this.media.delete(socket)) socket.close();
@@ -145,6 +190,19 @@ export class DevCarrier {
       });
     });
   }
+}
+
+export interface CallInResult {
+  readonly answered: boolean;
+  /** The final response: 200 when answered, the refusal otherwise; undefined when nothing answered at all. */
+  readonly status: number | undefined;
+  readonly reason: string;
+  readonly endedBy?: 'remote' | 'local';
+  readonly durationMs: number;
+}
+
+function devUri(user: string, host: string): SipUri {
+  return { scheme: 'sip', user, password: undefined, host: host.includes(':') ? `[${host}]` : host, port: undefined, params: [], headers: [] };
 }
 
 function safeUser(uriText: string): string | undefined {

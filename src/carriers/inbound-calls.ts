@@ -69,6 +69,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       void services.calls.end(call.id, { reason: by === 'remote' ? 'remote_hangup' : 'local_hangup' });
     },
   });
+  await services.calls.attachSip(call.id, { sipCallId: session.callId });
   await services.calls.advance(call.id, 'ringing');
   session.ring();
   session.answer(answerSdp);

@@ -1,96 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLI, ROOT, freePort, ok, parseJson, runCli, sleep, testEnv, type CliResult } from '../helpers/processes.js';
 
 /**
  * The admin CLI as a separate process: first against the database directly (no server answers on the port), then
  * with a server running on the same data directory and port, where the CLI must go through the admin API.
  */
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(new URL(import.meta.url)));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the compiled test');
-    dir = parent;
-  }
-  return dir;
-}
-
-const ROOT = repoRoot();
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const ADMIN_TOKEN = 'cli-test-admin-token-0123456789abcdef';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The inherited environment without any DIALPLANE_* setting of the developer's shell, plus the test's own. */
-function testEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('DIALPLANE_')) env[name] = value;
-  // SIP on a free port: several servers (parallel test files) must never contend for 5060.
-  return { ...env, DIALPLANE_LOG_LEVEL: 'warn', DIALPLANE_SIP_PORT: '0', ...extra };
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs one CLI command to completion; killed after 20 s so a hung command fails the test instead of the run. */
-async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Parses the single JSON document a `--json` command prints, with the whole output in the failure message. */
-function parseJson<T>(result: CliResult): T {
-  try {
-    return JSON.parse(result.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  }
-}
-
-/** A successful --json command's document. */
-function ok<T>(result: CliResult): T {
-  assert.equal(result.code, 0, `expected exit 0\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  return parseJson<T>(result);
-}
 
 /** A failed --json command: exit 1, {error:{code,message}} on stdout, the message on stderr. */
 function failed(result: CliResult, code: string, message: RegExp): void {

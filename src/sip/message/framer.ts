@@ -87,6 +87,7 @@ export class SipStreamFramer {
       this.start = this.scanFrom = bodyStart + length;
       this.pending = undefined;
     }
+    if (this.start === this.end && !this.pending) this.start = this.end = this.scanFrom = 0;
     return out;
   }
 

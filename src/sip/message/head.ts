@@ -21,7 +21,8 @@ export interface ParsedHead {
 
 const LF = 0x0a;
 const CR = 0x0d;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is content (it must survive a round trip), not a byte-order mark to drop.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Finds the empty line that ends the header section in buf[from, to): CRLF CRLF, LF LF or a mix. Returns the
@@ -83,7 +84,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, limits: S
   } catch (error) {
     if (!(error instanceof SipParseError) || /^SIP\//i.test(startText)) throw error;
     // Not a readable request line, but if it starts with a method the server can still answer 400 (RFC 4475
-    // §3.1.2.6-§3.1.2.10 expect that), so keep reading the headers for the error's partial view.
+    // §3.1.2.7-§3.1.2.11 expect that), so keep reading the headers for the error's partial view.
     const space = startText.indexOf(' ');
     const token = space < 0 ? startText : startText.slice(0, space);
     if (!isToken(token)) throw error;
@@ -149,16 +150,10 @@ function parseHeaderLine(lines: string[]): SipHeader | string {
   const name = first.slice(0, i);
   while (isWsp(first.charCodeAt(i))) i++;
   if (first[i] !== ':') return `header "${name.slice(0, 64)}" has no colon`;
-  // Folding (CRLF + whitespace) and the whitespace around it become one SP (§7.3.1).
-  let value = first.slice(i + 1);
-  for (let n = 1; n < lines.length; n++) value = `${trimWspEnd(value)} ${trimWsp(lines[n] as string)}`;
-  return { name: canonicalHeaderName(name), value: trimWsp(value) };
-}
-
-function trimWspEnd(s: string): string {
-  let end = s.length;
-  while (end > 0 && isWsp(s.charCodeAt(end - 1))) end--;
-  return s.slice(0, end);
+  // Folding (CRLF + whitespace) and the whitespace around it become one SP (§7.3.1); a continuation line that is
+  // only whitespace adds nothing. Joining the pieces once keeps a header with many folds linear.
+  const pieces = [first.slice(i + 1), ...lines.slice(1)].map(trimWsp).filter((piece) => piece !== '');
+  return { name: canonicalHeaderName(name), value: pieces.join(' ') };
 }
 
 function parseStartLine(line: string): StartLine {

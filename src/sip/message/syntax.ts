@@ -124,7 +124,8 @@ export function isQuotedString(s: string): boolean {
 }
 
 const HEX = '0123456789ABCDEF';
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is content (it must survive a round trip), not a byte-order mark to drop.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** Percent-escapes every octet of the UTF-8 form of s that is not in the allowed set. */

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { freePort, killHard, runCli, spawnServe, testEnv, waitReady, type ServerProcess } from '../helpers/processes.js';
+
+/**
+ * `dialplane call` and `dialplane dev call-in` against a real server whose trunk is the dev carrier: real SIP and
+ * RTP on loopback between two stacks in the server process, driven through the admin API by the CLI process.
+ */
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+let server: ServerProcess | undefined;
+const FROM = '+14155551234';
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'dialplane-cli-calls-'));
+  const port = await freePort();
+  env = testEnv({ DIALPLANE_DATA_DIR: dataDir, DIALPLANE_HTTP_PORT: String(port), DIALPLANE_RTP_PORTS: '33000-33999' });
+  server = spawnServe(env);
+  await waitReady(`http://127.0.0.1:${port}`, server);
+});
+after(async () => {
+  await killHard(server);
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+type Event = { state: string; outcome?: string; hangup_cause?: string; hangup_cause_code?: number; end_reason?: string; sip_status?: number };
+
+async function call(to: string, ...options: string[]): Promise<Event[]> {
+  const result = await runCli(env, ['call', to, '--from', FROM, '--json', ...options]);
+  assert.equal(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Event);
+}
+
+test('a call that answers and is hung up at its maximum duration', async () => {
+  const events = await call('+14155550100', '--max-duration', '1');
+  assert.deepEqual(events.map((e) => e.state), ['queued', 'dialing', 'ringing', 'answered', 'ended']);
+  const last = events.at(-1)!;
+  assert.equal(last.outcome, 'completed');
+  assert.equal(last.end_reason, 'time_limit');
+  assert.equal(last.hangup_cause, 'NORMAL_CLEARING');
+});
+
+test('a busy number: the last line carries outcome and Q.850 cause', async () => {
+  const last = (await call('+14155550486')).at(-1)!;
+  assert.equal(last.outcome, 'busy');
+  assert.equal(last.hangup_cause, 'USER_BUSY');
+  assert.equal(last.hangup_cause_code, 17);
+  assert.equal(last.sip_status, 486);
+});
+
+test('no answer until the ring timeout', async () => {
+  const last = (await call('+14155550480', '--timeout', '1')).at(-1)!;
+  assert.equal(last.outcome, 'no_answer');
+  assert.equal(last.end_reason, 'ring_timeout');
+});
+
+test('a caller ID the account does not own is refused before anything is dialled', async () => {
+  const result = await runCli(env, ['call', '+14155550100', '--from', '+14155550000', '--json']);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /not a voice number of this account/);
+});
+
+test('dev call-in: the simulated network calls one of our numbers, and a number we do not hold is 404', async () => {
+  const answered = await runCli(env, ['dev', 'call-in', '--from', '+14155550111', '--to', FROM, '--hold', '0.5', '--json']);
+  assert.equal(answered.code, 0, answered.stderr);
+  assert.equal(JSON.parse(answered.stdout).answered, true);
+  const refused = await runCli(env, ['dev', 'call-in', '--from', '+14155550111', '--to', '+14155559999', '--json']);
+  assert.equal(JSON.parse(refused.stdout).sip_status, 404);
+});
