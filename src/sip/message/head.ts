@@ -23,6 +23,7 @@ const LF = 0x0a;
 const CR = 0x0d;
 // ignoreBOM: a leading U+FEFF is content (it must survive a round trip), not a byte-order mark to drop.
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * Finds the empty line that ends the header section in buf[from, to): CRLF CRLF, LF LF or a mix. Returns the
@@ -64,15 +65,24 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, limits: S
     // A bare CR is neither a line break nor header content; accepting it invites header-injection ambiguity.
     if (bytes[i + 1] !== LF) throw new SipParseError('bare CR in header section');
   }
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    throw new SipParseError('header section is not valid UTF-8');
+  // Decoded line by line so that one header in a legacy charset (Latin-1 display names are common) spoils only
+  // itself: the message is still refused, but a request keeps a partial view that a 400 can be built from.
+  const lines: string[] = [];
+  let invalidUtf8 = false;
+  for (let from = 0; from < bytes.length; ) {
+    const lf = bytes.indexOf(LF, from);
+    const end = lf < 0 ? bytes.length : lf;
+    const line = bytes.subarray(from, end > from && bytes[end - 1] === CR ? end - 1 : end);
+    try {
+      lines.push(decoder.decode(line));
+    } catch {
+      if (lines.length === 0) throw new SipParseError('start line is not valid UTF-8');
+      invalidUtf8 = true;
+      lines.push(lenientDecoder.decode(line));
+    }
+    from = end + 1;
   }
-  const lines = text.split('\n');
-  lines.pop(); // the text ends with the last line's LF
-  const startText = stripCr(lines[0] ?? '');
+  const startText = lines[0] ?? '';
   if (Buffer.byteLength(startText) > limits.maxHeaderLineBytes) throw new SipParseError('start line too long');
 
   let startLine: StartLine | undefined;
@@ -113,8 +123,9 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, limits: S
     if (typeof header === 'string') noteError(header);
     else headers.push(header);
   };
+  if (invalidUtf8) noteError('header section is not valid UTF-8');
   for (let n = 1; n < lines.length; n++) {
-    const line = stripCr(lines[n] as string);
+    const line = lines[n] as string;
     if (isWsp(line.charCodeAt(0))) {
       if (!pending) noteError('continuation line without a header');
       else pending.push(line);
@@ -135,10 +146,6 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, limits: S
   }
   if (firstError !== undefined || startLine === undefined) fatal(firstError ?? 'unreadable start line');
   return { start: startLine as StartLine, headers, contentLength };
-}
-
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 /** Returns the header, or the reason it is malformed. */

@@ -30,8 +30,6 @@ function checkCommon(m: SipMessage): void {
   for (const via of vias) parseVia(via);
   const maxForwards = getHeader(m, 'Max-Forwards');
   if (maxForwards !== undefined) parseMaxForwards(maxForwards);
-  // Contact steers where later requests go (registrations, dialog targets), so a bad one is refused up front.
-  for (const contact of getHeaders(m, 'Contact')) if (contact !== '*') parseNameAddr(contact);
 }
 
 /** Throws SipParseError (to be answered 400) unless the request is fit for the transaction layer. */
@@ -41,6 +39,10 @@ export function validateRequest(m: SipRequest): void {
     const cseq = parseCSeq(getHeader(m, 'CSeq') as string);
     // §8.1.1.5: the CSeq method MUST match the request's method (RFC 4475 §3.1.2.17, §3.1.2.18).
     if (cseq.method !== m.method) fail(`CSeq method ${cseq.method} does not match ${m.method}`);
+    // A request's Contact becomes a registration or a dialog's remote target, so a bad one is refused up front
+    // (RFC 4475 §3.1.2.13). A Contact with a scheme other than sip/sips/tel is refused too; a registrar that
+    // wants to answer 416 instead should look at the scheme before calling this.
+    for (const contact of getHeaders(m, 'Contact')) if (contact !== '*') parseNameAddr(contact);
   });
 }
 
