@@ -1,5 +1,6 @@
 import { getHeader, parseCSeq, parseVia, splitHeaderValues } from '../message/headers.js';
 import { SipParseError, type SipLimits, type SipRequest, type SipResponse } from '../message/types.js';
+import { validateRequest } from '../message/validate.js';
 import {
   InviteClientTransaction,
   NonInviteClientTransaction,
@@ -133,6 +134,8 @@ export class SipStack {
     let key: string;
     try {
       key = serverKey(message);
+      // Mismatched CSeq methods, repeated or missing mandatory headers (RFC 4475 §3.1.2.17-18, §3.3): refused here.
+      validateRequest(message);
     } catch (error) {
       if (message.method !== 'ACK') this.replyStateless(message, source, 400, `Bad Request (${(error as Error).message})`);
       return;

@@ -118,3 +118,19 @@ test('random and mutated datagrams never bring the SIP port down', async () => {
   assert.match(text, /^SIP\/2\.0 200 OK/);
   socket.close();
 });
+
+test('a request whose CSeq method does not match (RFC 4475 mismatch01) is answered 400', async () => {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const request = Buffer.from(
+    'OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKmismatch\r\nMax-Forwards: 70\r\n' +
+      'From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: mismatch-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
+  );
+  const answer = new Promise<string>((resolve) => socket.on('message', (data) => resolve(data.toString('latin1'))));
+  const retransmit = setInterval(() => socket.send(request, telephony.sipPort, '127.0.0.1'), 500);
+  socket.send(request, telephony.sipPort, '127.0.0.1');
+  const text = await Promise.race([answer, new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no answer')), 5_000))]);
+  clearInterval(retransmit);
+  socket.close();
+  assert.match(text, /^SIP\/2\.0 400 /);
+});
