@@ -3,6 +3,7 @@ import { DevCarrier } from './carriers/dev-carrier.js';
 import { answerInboundCall } from './carriers/inbound-calls.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
+import { TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
 import { CallEngine, type EngineTimers } from './core/calls/call-engine.js';
 import type { Services } from './core/services.js';
@@ -17,6 +18,8 @@ export interface Telephony {
   readonly sipPort: number;
   readonly devCarrier: DevCarrier | undefined;
   readonly trunks: readonly TrunkConfig[];
+  /** Per trunk: whether it answers OPTIONS, and its registration. */
+  readonly trunkStatus: readonly TrunkStatus[];
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
   readonly sipEndpoint: SipEndpoint;
   close(): Promise<void>;
@@ -61,6 +64,8 @@ export async function startTelephony(config: Config, services: Services, logger:
   }
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
+  const upkeep = new TrunkUpkeep(ua, trunks);
+  upkeep.start();
   logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 
   let closing: Promise<void> | undefined;
@@ -70,10 +75,12 @@ export async function startTelephony(config: Config, services: Services, logger:
     sipPort,
     devCarrier,
     trunks,
+    trunkStatus: upkeep.statuses,
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {
         await engine.shutdown();
+        await upkeep.stop();
         await devCarrier?.stop();
         await stack.stop();
       })();

@@ -114,6 +114,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-lost-final-response.xml',
       'uac-call-dialplane.xml',
       'uas-options.xml',
+      // Played against Dialplane's own REGISTER client in test/integration/sipp/trunk-upkeep.test.ts.
+      'uas-register.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -1,0 +1,222 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { computeDigestCredentials, formatDigestCredentials, isSupportedDigestChallenge } from '../sip/auth/digest.js';
+import { getHeader, getHeaders, parseAuthChallenge } from '../sip/message/headers.js';
+import type { SipResponse } from '../sip/message/types.js';
+import type { SipEndpoint } from '../sip/transport/types.js';
+import { buildRequest } from '../sip/ua/build.js';
+import { newCallId, newTag } from '../sip/ua/ids.js';
+import type { SipUserAgent } from '../sip/ua/user-agent.js';
+import { trunkEndpoint, type TrunkConfig } from './trunks.js';
+
+/** Named intervals of trunk upkeep; all injectable. */
+export interface UpkeepTimings {
+  /** Expiry asked for in REGISTER. */
+  readonly registerExpiresS: number;
+  /** Refresh this long before the granted expiry runs out (or at half of a shorter grant). */
+  readonly refreshMarginS: number;
+  /** After a failed REGISTER, try again after this long. */
+  readonly registerRetryS: number;
+  /** OPTIONS keepalive interval; 0 sends none. */
+  readonly keepaliveS: number;
+}
+
+export const DEFAULT_UPKEEP: UpkeepTimings = Object.freeze({
+  registerExpiresS: 3_600,
+  refreshMarginS: 60,
+  registerRetryS: 30,
+  keepaliveS: 30,
+});
+
+export interface TrunkStatus {
+  readonly name: string;
+  /** Last OPTIONS answered (any response means the trunk is alive). */
+  reachable: boolean | undefined;
+  /** REGISTER state, when the trunk registers. */
+  registered: boolean | undefined;
+  registeredUntil: Date | undefined;
+  lastError: string | undefined;
+}
+
+interface Timers {
+  start(ms: number, fire: () => void): { cancel(): void };
+}
+
+const realTimers: Timers = {
+  start(ms, fire) {
+    const handle = setTimeout(fire, ms);
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+/**
+ * Keeps trunks in shape: REGISTER (answering digest challenges) refreshed before the granted expiry, and OPTIONS
+ * keepalives that record whether each trunk answers. Stopping unregisters (Expires: 0).
+ */
+export class TrunkUpkeep {
+  readonly statuses: TrunkStatus[];
+  private readonly handles = new Set<{ cancel(): void }>();
+  private stopped = false;
+  private readonly callIds = new Map<string, { callId: string; tag: string; cseq: number }>();
+
+  constructor(
+    private readonly ua: SipUserAgent,
+    private readonly trunks: readonly TrunkConfig[],
+    private readonly timings: UpkeepTimings = DEFAULT_UPKEEP,
+    private readonly timers: Timers = realTimers,
+  ) {
+    this.statuses = trunks.map((t) => ({ name: t.name, reachable: undefined, registered: undefined, registeredUntil: undefined, lastError: undefined }));
+  }
+
+  start(): void {
+    this.trunks.forEach((trunk, index) => {
+      if (trunk.register) void this.register(trunk, index, this.timings.registerExpiresS);
+      if (this.timings.keepaliveS > 0) void this.keepalive(trunk, index);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const handle of this.handles) handle.cancel();
+    this.handles.clear();
+    await Promise.all(
+      this.trunks.map((trunk, index) => (trunk.register && this.statuses[index]?.registered ? this.register(trunk, index, 0) : undefined)),
+    );
+  }
+
+  private later(seconds: number, fire: () => void): void {
+    if (this.stopped) return;
+    const handle = this.timers.start(seconds * 1000, () => {
+      this.handles.delete(handle);
+      fire();
+    });
+    this.handles.add(handle);
+  }
+
+  private async target(trunk: TrunkConfig): Promise<SipEndpoint> {
+    return trunkEndpoint(trunk, isIP(trunk.host) ? trunk.host : (await lookup(trunk.host)).address);
+  }
+
+  private async keepalive(trunk: TrunkConfig, index: number): Promise<void> {
+    const status = this.statuses[index]!;
+    try {
+      const target = await this.target(trunk);
+      const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+      const uri = `sip:${host}:${trunk.port}`;
+      const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(trunk.transport).host, port: undefined, params: [], headers: [] };
+      const options = buildRequest({
+        method: 'OPTIONS',
+        uri,
+        from: { displayName: undefined, uri: from, params: [['tag', newTag()]] },
+        to: { displayName: undefined, uri: { ...from, user: undefined, host, port: trunk.port }, params: [] },
+        callId: newCallId(this.ua.stack.transports.host),
+        cseq: 1,
+        via: this.ua.stack.transports.local(trunk.transport),
+      });
+      const response = await this.send(options, target);
+      status.reachable = response !== undefined;
+      status.lastError = response ? undefined : 'no answer to OPTIONS';
+    } catch (error) {
+      status.reachable = false;
+      status.lastError = error instanceof Error ? error.message : String(error);
+    }
+    this.later(this.timings.keepaliveS, () => void this.keepalive(trunk, index));
+  }
+
+  /** One REGISTER (with one digest retry); schedules the refresh from the expiry the registrar granted. */
+  private async register(trunk: TrunkConfig, index: number, expiresS: number): Promise<void> {
+    const status = this.statuses[index]!;
+    try {
+      const target = await this.target(trunk);
+      let response = await this.sendRegister(trunk, target, expiresS, undefined);
+      if (response && (response.status === 401 || response.status === 407)) {
+        response = await this.sendRegister(trunk, target, expiresS, response);
+      }
+      if (response && response.status >= 200 && response.status < 300) {
+        const granted = expiresS === 0 ? 0 : grantedExpiry(response, expiresS);
+        status.registered = granted > 0;
+        status.registeredUntil = granted > 0 ? new Date(Date.now() + granted * 1000) : undefined;
+        status.lastError = undefined;
+        if (granted > 0) {
+          const refreshIn = granted > 2 * this.timings.refreshMarginS ? granted - this.timings.refreshMarginS : granted / 2;
+          this.later(refreshIn, () => void this.register(trunk, index, this.timings.registerExpiresS));
+        }
+        return;
+      }
+      status.registered = false;
+      status.lastError = response ? `REGISTER answered ${response.status} ${response.reason}` : 'no answer to REGISTER';
+    } catch (error) {
+      status.registered = false;
+      status.lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (expiresS > 0) this.later(this.timings.registerRetryS, () => void this.register(trunk, index, this.timings.registerExpiresS));
+  }
+
+  private sendRegister(trunk: TrunkConfig, target: SipEndpoint, expiresS: number, challenge: SipResponse | undefined): Promise<SipResponse | undefined> {
+    // One Call-ID per registration binding, with CSeq increasing across refreshes (RFC 3261 §10.2.4).
+    let binding = this.callIds.get(trunk.name);
+    if (!binding) {
+      binding = { callId: newCallId(this.ua.stack.transports.host), tag: newTag(), cseq: 0 };
+      this.callIds.set(trunk.name, binding);
+    }
+    binding.cseq += 1;
+    const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+    const registrar = `sip:${host}:${trunk.port}`;
+    const aor = { scheme: 'sip' as const, user: trunk.username ?? 'dialplane', password: undefined, host, port: undefined, params: [], headers: [] };
+    const headers = [{ name: 'Expires', value: String(expiresS) }];
+    if (challenge && trunk.username && trunk.password) {
+      const proxy = challenge.status === 407;
+      const parsed = getHeaders(challenge, proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate')
+        .map((value) => {
+          try {
+            return parseAuthChallenge(value);
+          } catch {
+            return undefined;
+          }
+        })
+        .find((c) => c !== undefined && isSupportedDigestChallenge(c));
+      if (!parsed) return Promise.resolve(challenge);
+      const digest = computeDigestCredentials({
+        challenge: parsed,
+        credentials: { username: trunk.username, password: trunk.password },
+        method: 'REGISTER',
+        uri: registrar,
+      });
+      headers.push({ name: proxy ? 'Proxy-Authorization' : 'Authorization', value: formatDigestCredentials(digest) });
+    }
+    const register = buildRequest({
+      method: 'REGISTER',
+      uri: registrar,
+      from: { displayName: undefined, uri: aor, params: [['tag', binding.tag]] },
+      to: { displayName: undefined, uri: aor, params: [] },
+      callId: binding.callId,
+      cseq: binding.cseq,
+      via: this.ua.stack.transports.local(trunk.transport),
+      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane'),
+      headers,
+    });
+    return this.send(register, target);
+  }
+
+  private send(request: Parameters<SipUserAgent['stack']['request']>[0], target: SipEndpoint): Promise<SipResponse | undefined> {
+    return new Promise((resolve) => {
+      this.ua.stack.request(request, target, {
+        onResponse: (response) => {
+          if (response.status >= 200) resolve(response);
+        },
+        onTimeout: () => resolve(undefined),
+        onTransportError: () => resolve(undefined),
+      });
+    });
+  }
+}
+
+/** The expiry the registrar granted: the Contact's expires parameter, else the Expires header, else what we asked. */
+function grantedExpiry(response: SipResponse, asked: number): number {
+  const contact = getHeader(response, 'Contact');
+  const fromContact = contact ? /;\s*expires=(\d+)/i.exec(contact)?.[1] : undefined;
+  const header = getHeader(response, 'Expires');
+  const value = Number(fromContact ?? header ?? asked);
+  return Number.isFinite(value) && value >= 0 ? value : asked;
+}
