@@ -3,7 +3,7 @@ import { DevCarrier } from './carriers/dev-carrier.js';
 import { answerInboundCall } from './carriers/inbound-calls.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
-import { TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
+import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
 import { CallEngine, type EngineTimers } from './core/calls/call-engine.js';
 import type { Services } from './core/services.js';
@@ -64,7 +64,7 @@ export async function startTelephony(config: Config, services: Services, logger:
   }
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
-  const upkeep = new TrunkUpkeep(ua, trunks);
+  const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS });
   upkeep.start();
   logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 

@@ -45,6 +45,7 @@ export interface Config {
     readonly register: boolean;
     readonly callerIdFormat: 'e164' | 'national';
     readonly prefix: string | undefined;
+    readonly keepaliveS: number;
   };
 }
 
@@ -334,6 +335,14 @@ export const configSchema: readonly ConfigEntry[] = [
     default: undefined,
     secret: false,
     description: 'Tech prefix put before every dialled number (some carriers route by it).',
+  },
+  {
+    variable: 'DIALPLANE_TRUNK_KEEPALIVE_S',
+    path: 'trunk.keepaliveS',
+    type: { kind: 'integer', min: 0, max: 3_600 },
+    default: 30,
+    secret: false,
+    description: 'Seconds between OPTIONS keepalives to each trunk; 0 sends none.',
   },
 ];
 

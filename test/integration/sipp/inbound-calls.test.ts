@@ -26,6 +26,8 @@ before(async () => {
   const config = loadConfig({
     DIALPLANE_DATA_DIR: '/nonexistent-unused',
     DIALPLANE_SIP_PORT: '0',
+    // SIPp's scenarios expect exactly their call: no OPTIONS keepalives in between.
+    DIALPLANE_TRUNK_KEEPALIVE_S: '0',
     DIALPLANE_RTP_PORTS: '32000-32999',
     DIALPLANE_TRUNK: 'sip:127.0.0.1:9;transport=udp',
   });

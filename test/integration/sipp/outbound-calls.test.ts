@@ -24,6 +24,8 @@ async function engineFor(trunks: string[], extra: Record<string, string> = {}): 
   const config = loadConfig({
     DIALPLANE_DATA_DIR: '/nonexistent-unused',
     DIALPLANE_SIP_PORT: '0',
+    // SIPp's scenarios expect exactly their call: no OPTIONS keepalives in between.
+    DIALPLANE_TRUNK_KEEPALIVE_S: '0',
     DIALPLANE_RTP_PORTS: '31000-31999',
     DIALPLANE_TRUNK: trunks.join(','),
     ...extra,
