@@ -11,10 +11,10 @@ export class CallsRepository {
     this.db = database.db;
   }
 
-  async insert(call: CallRow, event: CallEventInput): Promise<void> {
+  async insert(call: CallRow, events: readonly CallEventInput[]): Promise<void> {
     await this.database.write(async (trx) => {
       await trx.insertInto('calls').values(call).execute();
-      await trx.insertInto('call_events').values(event).execute();
+      await trx.insertInto('call_events').values([...events]).execute();
     });
   }
 

@@ -1,5 +1,6 @@
 import { DialplaneError } from '../../errors.js';
-import type { Call, CallService } from './call-service.js';
+import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
+import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, type EndReason } from './hangup-causes.js';
 
 /** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
@@ -52,6 +53,10 @@ interface LiveCall {
   readonly call: Call;
   leg: OutboundLeg | undefined;
   trunk: number;
+  /** The state as last written: this engine is the call's one writer, so it never needs to read it back. */
+  state: CallState;
+  /** SIP particulars learnt since the last write, stored with the next one. */
+  pending: SipDetails;
   answered: boolean;
   /** Set when we decided to end the call; the leg's end event then carries this reason. */
   ending: EndReason | undefined;
@@ -90,15 +95,27 @@ export class CallEngine {
       throw new DialplaneError('capacity_exceeded', `No outbound capacity: ${this.maxCalls} calls in progress`);
     }
     if (this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
-    const call = await this.calls.create({ ...input, direction: 'outbound' });
+    const call = await this.calls.create({ ...input, direction: 'outbound', dialing: { trunk: this.signaling.trunkNames[0] ?? '' } });
     let settle = () => undefined as void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
-    const entry: LiveCall = { call, leg: undefined, trunk: 0, answered: false, ending: undefined, ringTimer: undefined, durationTimer: undefined, settled, settle, chain: Promise.resolve() };
+    const entry: LiveCall = {
+      call,
+      leg: undefined,
+      trunk: 0,
+      state: 'dialing',
+      pending: {},
+      answered: false,
+      ending: undefined,
+      ringTimer: undefined,
+      durationTimer: undefined,
+      settled,
+      settle,
+      chain: Promise.resolve(),
+    };
     this.live.set(call.id, entry);
-    await this.calls.advance(call.id, 'dialing');
     entry.ringTimer = this.timers.start('RingTimeout', input.ringTimeoutS * 1000, () => this.stop(entry, 'ring_timeout'));
     this.dial(entry);
-    return (await this.calls.get(call.accountId, call.id)) ?? call;
+    return call;
   }
 
   /** Hang-up by API: CANCEL if still ringing, BYE if answered. Resolves with the ended call. */
@@ -124,14 +141,15 @@ export class CallEngine {
 
   private dial(entry: LiveCall): void {
     const { call } = entry;
-    const trunkName = this.signaling.trunkNames[entry.trunk] ?? '';
     const leg = this.signaling.dial({ callId: call.id, from: call.from, to: call.to, trunk: entry.trunk }, {
-      onStarted: (sipCallId) => this.write(entry, () => this.calls.attachSip(call.id, { trunk: trunkName, sipCallId })),
-      onProgress: (state, status, reason) => this.write(entry, () => this.calls.advance(call.id, state, { sipStatus: status, sipReason: reason })),
+      onStarted: (sipCallId) => {
+        entry.pending = { ...entry.pending, sipCallId };
+      },
+      onProgress: (state, status, reason) => this.advance(entry, state, { sipStatus: status, sipReason: reason }),
       onAnswered: (status, reason) => {
         entry.answered = true;
         entry.ringTimer?.cancel();
-        this.write(entry, () => this.calls.advance(call.id, 'answered', { sipStatus: status, sipReason: reason }));
+        this.advance(entry, 'answered', { sipStatus: status, sipReason: reason });
         if (entry.ending) {
           // Hung up while the 200 was on its way: the leg sends BYE itself; the call still ends for our reason.
           return;
@@ -142,7 +160,19 @@ export class CallEngine {
       onEnded: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
     });
     entry.leg = leg;
-    this.write(entry, () => this.calls.attachSip(call.id, { trunk: trunkName }));
+  }
+
+  private advance(entry: LiveCall, to: 'ringing' | 'early_media' | 'answered', sip: SipDetail): void {
+    if (entry.state === 'ended' || !canTransition(entry.state, to)) return;
+    entry.state = to;
+    const details = this.takePending(entry);
+    this.write(entry, () => this.calls.advance(entry.call.id, to, sip, details));
+  }
+
+  private takePending(entry: LiveCall): SipDetails {
+    const details = entry.pending;
+    entry.pending = {};
+    return details;
   }
 
   private onFailed(entry: LiveCall, failure: LegFailure): void {
@@ -153,6 +183,7 @@ export class CallEngine {
     const status = failure.kind === 'response' ? failure.status : undefined;
     if (shouldFailOver(status) && entry.trunk + 1 < this.signaling.trunkNames.length) {
       entry.trunk += 1;
+      entry.pending = { ...entry.pending, trunk: this.signaling.trunkNames[entry.trunk] ?? '' };
       this.dial(entry);
       return;
     }
@@ -179,7 +210,10 @@ export class CallEngine {
     this.ending.set(id, entry.settled);
     entry.ringTimer?.cancel();
     entry.durationTimer?.cancel();
-    void this.write(entry, () => this.calls.end(id, end)).finally(() => {
+    const known = { state: entry.state };
+    entry.state = 'ended';
+    const details = this.takePending(entry);
+    void this.write(entry, () => this.calls.end(id, end, known, details)).finally(() => {
       this.ending.delete(id);
       entry.settle();
     });

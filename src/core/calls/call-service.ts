@@ -30,6 +30,8 @@ export interface Call {
 }
 
 export interface CreateCallInput {
+  /** An outbound call about to be dialled is stored with its `queued` and `dialing` events in one write. */
+  readonly dialing?: { readonly trunk: string };
   readonly accountId: string;
   readonly direction: 'outbound' | 'inbound';
   readonly from: string;
@@ -46,6 +48,19 @@ export interface SipDetail {
 
 export interface EndInput extends SipDetail {
   readonly reason: EndReason;
+}
+
+/** The SIP particulars of a call, written along with its next state change. */
+export interface SipDetails {
+  readonly trunk?: string;
+  readonly sipCallId?: string;
+}
+
+function detailColumns(details: SipDetails): { trunk?: string; sip_call_id?: string } {
+  return {
+    ...(details.trunk !== undefined ? { trunk: details.trunk } : {}),
+    ...(details.sipCallId !== undefined ? { sip_call_id: details.sipCallId } : {}),
+  };
 }
 
 export type CallListener = (event: CallEvent, call: Call) => void;
@@ -78,14 +93,14 @@ export class CallService {
       direction: input.direction,
       from_number: input.from,
       to_number: input.to,
-      state: 'queued',
+      state: input.dialing ? 'dialing' : 'queued',
       outcome: null,
       hangup_cause: null,
       hangup_cause_code: null,
       end_reason: null,
       sip_status: null,
       sip_reason: null,
-      trunk: null,
+      trunk: input.dialing?.trunk ?? null,
       sip_call_id: null,
       ring_timeout_s: input.ringTimeoutS,
       max_duration_s: input.maxDurationS,
@@ -95,23 +110,24 @@ export class CallService {
       answered_at: null,
       ended_at: null,
     };
-    const event = eventRow(row.id, 'queued', now, {});
-    await this.store.calls.insert(row, event);
+    const events = [eventRow(row.id, 'queued', now, {}), ...(input.dialing ? [eventRow(row.id, 'dialing', now, {})] : [])];
+    await this.store.calls.insert(row, events);
     const call = toCall(row);
-    this.emit(toEvent(event), call);
+    for (const event of events) this.emit(toEvent(event), call);
     return call;
   }
 
-  async attachSip(callId: string, details: { trunk?: string; sipCallId?: string }): Promise<void> {
-    await this.store.calls.update(callId, {
-      ...(details.trunk !== undefined ? { trunk: details.trunk } : {}),
-      ...(details.sipCallId !== undefined ? { sip_call_id: details.sipCallId } : {}),
-      updated_at: isoNow(this.clock),
-    });
+  async attachSip(callId: string, details: SipDetails): Promise<void> {
+    await this.store.calls.update(callId, { ...detailColumns(details), updated_at: isoNow(this.clock) });
   }
 
   /** Moves a live call forward (dialing, ringing, early_media, answered); undefined if that step is not allowed now. */
-  async advance(callId: string, to: Exclude<CallState, 'queued' | 'ended'>, sip: SipDetail = {}): Promise<Call | undefined> {
+  async advance(
+    callId: string,
+    to: Exclude<CallState, 'queued' | 'ended'>,
+    sip: SipDetail = {},
+    details: SipDetails = {},
+  ): Promise<Call | undefined> {
     const from = LIVE_STATES.filter((state) => canTransition(state, to));
     const now = isoNow(this.clock);
     const row = await this.store.calls.transition(
@@ -123,6 +139,7 @@ export class CallService {
         ...(to === 'answered' ? { answered_at: now } : {}),
         ...(sip.sipStatus !== undefined ? { sip_status: sip.sipStatus } : {}),
         ...(sip.sipReason !== undefined ? { sip_reason: sip.sipReason } : {}),
+        ...detailColumns(details),
       },
       eventRow(callId, to, now, sip),
     );
@@ -136,11 +153,12 @@ export class CallService {
    * Ends a call once, with the outcome and Q.850 cause from the one mapping table: a SIP failure status when the
    * far end refused, otherwise the reason it ended. Ending an ended call changes nothing and returns undefined.
    */
-  async end(callId: string, input: EndInput): Promise<Call | undefined> {
+  async end(callId: string, input: EndInput, known?: { readonly state: CallState }, details: SipDetails = {}): Promise<Call | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.store.calls.findAny(callId);
-      if (!current || current.state === 'ended') return undefined;
-      const answered = current.state === 'answered';
+      // The call's one writer (the engine) knows the state; anyone else reads it.
+      const state = attempt === 0 && known ? known.state : (await this.store.calls.findAny(callId))?.state;
+      if (state === undefined || state === 'ended') return undefined;
+      const answered = state === 'answered';
       const { outcome, cause } =
         input.reason === 'sip_failure' && input.sipStatus !== undefined && !answered
           ? resultForSipStatus(input.sipStatus)
@@ -155,8 +173,9 @@ export class CallService {
       };
       const row = await this.store.calls.transition(
         callId,
-        [current.state],
+        [state],
         {
+          ...detailColumns(details),
           state: 'ended',
           outcome,
           hangup_cause: cause.name,

@@ -19,6 +19,7 @@ export interface SipTransportsOptions {
 
 const DEFAULT_TCP_IDLE_MS = 120_000;
 const MAX_TCP_CONNECTIONS = 1_000;
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
  * UDP and TCP for SIP (RFC 3261 §18) on one port number. Inbound bytes become messages here or are refused here:
@@ -113,6 +114,14 @@ export class SipTransports {
       });
       socket.bind(port, this.options.host, () => {
         socket.off('error', reject);
+        // Bursts of responses (hundreds of calls answering at once) overflow the default ~200 KB receive buffer, and
+        // every datagram dropped there costs a retransmission. The kernel caps this at net.core.rmem_max.
+        try {
+          socket.setRecvBufferSize(UDP_BUFFER_BYTES);
+          socket.setSendBufferSize(UDP_BUFFER_BYTES);
+        } catch {
+          // Not permitted here: the default buffer still works, only with more retransmissions under load.
+        }
         // Errors after binding (ICMP unreachable surfacing on send) are per-send, reported by send's callback.
         socket.on('error', () => undefined);
         resolve(socket);
