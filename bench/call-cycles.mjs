@@ -267,6 +267,8 @@ async function runDialplane(opts, dir, dp) {
     DIALPLANE_TRUNK: `sip:${HOST}:${uasPorts.sip};transport=udp`,
     DIALPLANE_RTP_PORTS: '30000-39999',
     DIALPLANE_MAX_CALLS: '2000',
+    // SIPp's uas takes any new Call-ID for a call that must start with INVITE: no OPTIONS keepalives here.
+    DIALPLANE_TRUNK_KEEPALIVE_S: '0',
     DIALPLANE_LOG_LEVEL: 'warn',
   };
   const config = dp.loadConfig(env, { cwd: dir });

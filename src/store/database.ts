@@ -2,6 +2,7 @@ import { Kysely, Migrator, sql } from 'kysely';
 import type { DatabaseDialect } from '../config/config.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
+import { SqliteGroupCommit } from './dialects/sqlite-group-commit.js';
 import { migrationProvider } from './migrations.js';
 import type { Tables } from './schema.js';
 
@@ -11,8 +12,8 @@ export interface Database {
   readonly db: Db;
   readonly dialect: DatabaseDialect;
   /**
-   * Runs fn in a write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE) so two connections never
-   * deadlock upgrading read locks, and the busy timeout queues them instead; PostgreSQL uses an ordinary transaction.
+   * Runs fn in a write transaction. On SQLite writes are group-committed (see SqliteGroupCommit) under BEGIN IMMEDIATE,
+   * so two connections never deadlock upgrading read locks; PostgreSQL uses an ordinary transaction per call.
    */
   write<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
@@ -33,10 +34,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       : createSqliteDialect(options.url);
   const db = new Kysely<Tables>({ dialect: kyselyDialect });
   let closed = false;
+  const groupCommit = options.dialect === 'sqlite' ? new SqliteGroupCommit(db) : undefined;
   const database: Database = {
     db,
     dialect: options.dialect,
-    write: options.dialect === 'sqlite' ? (fn) => sqliteImmediate(db, fn) : (fn) => db.transaction().execute(fn),
+    write: groupCommit ? (fn) => groupCommit.write(fn) : (fn) => db.transaction().execute(fn),
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -55,20 +57,6 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     }
   }
   return database;
-}
-
-async function sqliteImmediate<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
-  return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
-    try {
-      const result = await fn(connection);
-      await sql`commit`.execute(connection);
-      return result;
-    } catch (error) {
-      await sql`rollback`.execute(connection).catch(() => undefined);
-      throw error;
-    }
-  });
 }
 
 export async function migrate(database: Database): Promise<void> {
