@@ -8,7 +8,7 @@ import { createServices, type Services } from '../../../src/core/services.js';
 import { createStore } from '../../../src/store/store.js';
 import { startTelephony, type Telephony } from '../../../src/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
-import { describeSippResult, describeWithSipp, parseSippMessages, startSipp, type SippOptions } from '../../helpers/sipp.js';
+import { describeSippResult, describeWithSipp, digestCredentialValid, parseSippMessages, sipHeader, startSipp, type SippOptions } from '../../helpers/sipp.js';
 
 /**
  * Dialplane's telephony engine against SIPp as the independent carrier: every outbound case of the issue, on UDP and
@@ -102,10 +102,10 @@ await describeWithSipp('outbound calls against SIPp', () => {
     ['uas-decline.xml', 603, 'rejected', 'CALL_REJECTED'],
     ['uas-not-found.xml', 404, 'unallocated', 'UNALLOCATED_NUMBER'],
   ];
-  for (const [scenario, status, outcome, cause] of refusals) {
-    test(`${status}: ${outcome} / ${cause}, the final response ACKed`, async (t) => {
-      const uas = await sipp({ scenario, t });
-      const telephony = await engineFor([`sip:${uas.address}`]);
+  for (const [scenario, status, outcome, cause] of refusals) for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] ${status}: ${outcome} / ${cause}, the final response ACKed`, async (t) => {
+      const uas = await sipp({ scenario, transport, t });
+      const telephony = await engineFor([`sip:${uas.address};transport=${transport}`]);
       try {
         const call = await placeAndWait(telephony, '+14155550100');
         assert.equal(call.outcome, outcome);
@@ -119,14 +119,15 @@ await describeWithSipp('outbound calls against SIPp', () => {
     });
   }
 
-  test('503 from the first trunk fails over to the second, which answers', async (t) => {
-    const down = await sipp({ scenario: 'uas-unavailable.xml', t });
-    const up = await sipp({ scenario: 'uas-answer-remote-bye.xml', keys: { hold_ms: 300 }, t });
-    const telephony = await engineFor([`sip:${down.address}`, `sip:${up.address}`]);
+  for (const transport of ['udp', 'tcp'] as const) test(`[${transport}] 503 from the first trunk fails over to the second, which answers`, async (t) => {
+    const down = await sipp({ scenario: 'uas-unavailable.xml', transport, t });
+    const up = await sipp({ scenario: 'uas-answer-remote-bye.xml', transport, keys: { hold_ms: 300 }, t });
+    const backup = `sip:${up.address};transport=${transport}`;
+    const telephony = await engineFor([`sip:${down.address};transport=${transport}`, backup]);
     try {
       const call = await placeAndWait(telephony, '+14155550100');
       assert.equal(call.outcome, 'completed');
-      assert.equal(call.trunk, `sip:${up.address}`);
+      assert.equal(call.trunk, backup);
       assert.equal((await down.done).code, 0);
       assert.equal((await up.done).code, 0);
     } finally {
@@ -148,9 +149,9 @@ await describeWithSipp('outbound calls against SIPp', () => {
     }
   });
 
-  test('no answer: our CANCEL at the ring timeout, 487, outcome no_answer', async (t) => {
-    const uas = await sipp({ scenario: 'uas-no-answer.xml', t });
-    const telephony = await engineFor([`sip:${uas.address}`]);
+  for (const transport of ['udp', 'tcp'] as const) test(`[${transport}] no answer: our CANCEL at the ring timeout, 487, outcome no_answer`, async (t) => {
+    const uas = await sipp({ scenario: 'uas-no-answer.xml', transport, t });
+    const telephony = await engineFor([`sip:${uas.address};transport=${transport}`]);
     try {
       const call = await placeAndWait(telephony, '+14155550100', { ring: 1 });
       assert.equal(call.outcome, 'no_answer');
@@ -164,9 +165,9 @@ await describeWithSipp('outbound calls against SIPp', () => {
     }
   });
 
-  test('183 with SDP (early media), then 200', async (t) => {
-    const uas = await sipp({ scenario: 'uas-early-media.xml', keys: { early_ms: 300 }, t });
-    const telephony = await engineFor([`sip:${uas.address}`]);
+  for (const transport of ['udp', 'tcp'] as const) test(`[${transport}] 183 with SDP (early media), then 200`, async (t) => {
+    const uas = await sipp({ scenario: 'uas-early-media.xml', transport, keys: { early_ms: 300 }, t });
+    const telephony = await engineFor([`sip:${uas.address};transport=${transport}`]);
     try {
       const call = await placeAndWait(telephony, '+14155550100', { max: 1 });
       assert.deepEqual(await states(call), ['queued', 'dialing', 'early_media', 'answered', 'ended']);
@@ -177,10 +178,10 @@ await describeWithSipp('outbound calls against SIPp', () => {
     }
   });
 
-  for (const [scenario, status] of [['uas-auth-401.xml', 401], ['uas-auth-407.xml', 407]] as const) {
-    test(`a ${status} digest challenge is answered with the trunk's credentials (SIPp checks them)`, async (t) => {
-      const uas = await sipp({ scenario, keys: { user: 'dialplane', password: 'secret' }, t });
-      const telephony = await engineFor([`sip:${uas.address}`], {
+  for (const [scenario, status] of [['uas-auth-401.xml', 401], ['uas-auth-407.xml', 407]] as const) for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a ${status} digest challenge is answered with the trunk's credentials (SIPp checks them)`, async (t) => {
+      const uas = await sipp({ scenario, transport, keys: { user: 'dialplane', password: 'secret' }, t });
+      const telephony = await engineFor([`sip:${uas.address};transport=${transport}`], {
         DIALPLANE_TRUNK_USERNAME: 'dialplane',
         DIALPLANE_TRUNK_PASSWORD: 'secret',
       });
@@ -189,6 +190,14 @@ await describeWithSipp('outbound calls against SIPp', () => {
         assert.equal(call.outcome, 'completed', JSON.stringify(call));
         const result = await uas.done;
         assert.equal(result.code, 0, describeSippResult(result));
+        // SIPp's verifyauth only reads Authorization; the password behind a Proxy-Authorization is checked here.
+        const header = status === 401 ? 'Authorization' : 'Proxy-Authorization';
+        const credentials = parseSippMessages(result.messages)
+          .map((m) => sipHeader(m.text, header))
+          .find((value) => value !== undefined);
+        assert.ok(credentials, `an INVITE carried ${header}`);
+        assert.ok(digestCredentialValid(credentials, 'INVITE', 'secret'), credentials);
+        assert.ok(!digestCredentialValid(credentials, 'INVITE', 'not-the-password'));
       } finally {
         await telephony.close();
       }
@@ -206,6 +215,24 @@ await describeWithSipp('outbound calls against SIPp', () => {
       assert.notEqual(call.outcome, 'completed');
       assert.ok(call.sipStatus === 403 || call.sipStatus === 401, String(call.sipStatus));
       await uas.stop();
+    } finally {
+      await telephony.close();
+    }
+  });
+
+  test('national caller-ID format and a tech prefix are what the trunk receives', async (t) => {
+    const uas = await sipp({ scenario: 'uas-busy.xml', t });
+    const telephony = await engineFor([`sip:${uas.address}`], {
+      DIALPLANE_TRUNK_CALLER_ID_FORMAT: 'national',
+      DIALPLANE_TRUNK_PREFIX: '999',
+    });
+    try {
+      await placeAndWait(telephony, '+972527121102');
+      const result = await uas.done;
+      const invite = parseSippMessages(result.messages).find((m) => m.text.startsWith('INVITE '));
+      assert.ok(invite);
+      assert.match(invite.text, /^INVITE sip:9990527121102@/);
+      assert.match(sipHeader(invite.text, 'From') ?? '', /sip:4155551234@/);
     } finally {
       await telephony.close();
     }
