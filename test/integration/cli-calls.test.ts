@@ -70,3 +70,49 @@ test('dev call-in: the simulated network calls one of our numbers, and a number 
   const refused = await runCli(env, ['dev', 'call-in', '--from', '+14155550111', '--to', '+14155559999', '--json']);
   assert.equal(JSON.parse(refused.stdout).sip_status, 404);
 });
+
+test('a call left ringing by a crash (kill -9) is ended at the next start with crash_recovery', async () => {
+  const crashDir = await mkdtemp(join(tmpdir(), 'dialplane-crash-'));
+  const port = await freePort();
+  const crashEnv = testEnv({
+    DIALPLANE_DATA_DIR: crashDir,
+    DIALPLANE_HTTP_PORT: String(port),
+    DIALPLANE_RTP_PORTS: '34000-34999',
+    DIALPLANE_ADMIN_TOKEN: 'crash-test-admin-token-0123456789',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { authorization: 'Bearer crash-test-admin-token-0123456789', 'content-type': 'application/json' };
+  let first: ServerProcess | undefined = spawnServe(crashEnv);
+  let second: ServerProcess | undefined;
+  try {
+    await waitReady(base, first);
+    const { accounts } = (await (await fetch(`${base}/admin/v1/accounts`, { headers })).json()) as { accounts: Array<{ id: string }> };
+    const accountId = accounts[0]!.id;
+    const placed = await fetch(`${base}/admin/v1/accounts/${accountId}/calls`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ from: FROM, to: '+14155550480', ring_timeout_s: 120 }),
+    });
+    const callId = ((await placed.json()) as { call: { id: string } }).call.id;
+    const state = async () =>
+      ((await (await fetch(`${base}/admin/v1/accounts/${accountId}/calls/${callId}`, { headers })).json()) as {
+        call: { state: string; end_reason: string | null; outcome: string | null };
+        events: Array<{ state: string }>;
+      });
+    for (let i = 0; i < 100 && (await state()).call.state !== 'ringing'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await state()).call.state, 'ringing');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    first = undefined;
+    second = spawnServe(crashEnv);
+    await waitReady(base, second);
+    const after = await state();
+    assert.equal(after.call.state, 'ended');
+    assert.equal(after.call.end_reason, 'crash_recovery');
+    assert.deepEqual(after.events.map((e) => e.state), ['queued', 'dialing', 'ringing', 'ended']);
+  } finally {
+    await killHard(first);
+    await killHard(second);
+    await rm(crashDir, { recursive: true, force: true });
+  }
+});
