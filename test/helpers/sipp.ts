@@ -5,9 +5,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { describe, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './processes.js';
 
 /**
  * SIPp (Debian package sip-tester, binary `sipp`) as the independent carrier in Dialplane's SIP tests.
@@ -23,18 +23,9 @@ import { fileURLToPath } from 'node:url';
 export const SIPP_BIN = process.env.DIALPLANE_TEST_SIPP ?? 'sipp';
 const sippRequired = process.env.CI === 'true';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(new URL(import.meta.url)));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the test helper');
-    dir = parent;
-  }
-  return dir;
-}
 
 /** test/sipp/ in the source tree (the XML scenarios are not compiled, so the same path from src or dist). */
-export const SIPP_SCENARIO_DIR = join(repoRoot(), 'test', 'sipp');
+export const SIPP_SCENARIO_DIR = join(ROOT, 'test', 'sipp');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Availability

@@ -1,5 +1,6 @@
 import type { SipRequest, SipResponse } from '../message/types.js';
-import { timerDurations, type SipTimerBase, type TimerHandle, type TimerScheduler } from './timers.js';
+import type { SipTimerBase, TimerScheduler } from './timers.js';
+import { TransactionCore } from './transaction-core.js';
 
 /** What a client transaction tells its user (the UAC core / dialog layer). */
 export interface ClientTransactionUser {
@@ -20,50 +21,22 @@ export interface ClientTransactionOptions {
   readonly user: ClientTransactionUser;
 }
 
-abstract class ClientTransactionBase<S extends string> {
-  protected readonly durations: ReturnType<typeof timerDurations>;
-  private readonly handles = new Map<string, TimerHandle>();
-  abstract state: S | 'terminated';
+abstract class ClientTransactionBase<S extends string> extends TransactionCore<SipRequest> {
+  abstract override state: S | 'terminated';
 
   constructor(protected readonly options: ClientTransactionOptions) {
-    this.durations = timerDurations(options.base, options.reliable);
+    super({
+      reliable: options.reliable,
+      timers: options.timers,
+      base: options.base,
+      send: options.send,
+      onTerminated: () => options.user.onTerminated?.(),
+      onTransportError: (error) => options.user.onTransportError(error),
+    });
   }
 
   get request(): SipRequest {
     return this.options.request;
-  }
-
-  /** Ends the transaction at once (the layer drops it); idempotent. */
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.state = 'terminated';
-    for (const handle of this.handles.values()) handle.cancel();
-    this.handles.clear();
-    this.options.user.onTerminated?.();
-  }
-
-  protected transmit(message: SipRequest): boolean {
-    try {
-      this.options.send(message);
-      return true;
-    } catch (error) {
-      this.terminate();
-      this.options.user.onTransportError(error instanceof Error ? error : new Error(String(error)));
-      return false;
-    }
-  }
-
-  protected timer(name: Parameters<TimerScheduler['start']>[0], ms: number, fire: () => void): void {
-    this.handles.get(name)?.cancel();
-    this.handles.set(name, this.options.timers.start(name, ms, () => {
-      this.handles.delete(name);
-      fire();
-    }));
-  }
-
-  protected stop(name: string): void {
-    this.handles.get(name)?.cancel();
-    this.handles.delete(name);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { SipRequest, SipResponse } from '../message/types.js';
-import { timerDurations, type SipTimerBase, type TimerHandle, type TimerName, type TimerScheduler } from './timers.js';
+import type { SipTimerBase, TimerScheduler } from './timers.js';
+import { TransactionCore } from './transaction-core.js';
 
 export interface ServerTransactionUser {
   /** Timer H: our non-2xx final response to an INVITE was never ACKed. */
@@ -19,50 +20,22 @@ export interface ServerTransactionOptions {
   readonly trying?: (request: SipRequest) => SipResponse;
 }
 
-abstract class ServerTransactionBase {
-  protected readonly durations: ReturnType<typeof timerDurations>;
-  private readonly handles = new Map<TimerName, TimerHandle>();
+abstract class ServerTransactionBase extends TransactionCore<SipResponse> {
   protected lastResponse: SipResponse | undefined;
-  abstract state: string;
 
   constructor(protected readonly options: ServerTransactionOptions) {
-    this.durations = timerDurations(options.base, options.reliable);
+    super({
+      reliable: options.reliable,
+      timers: options.timers,
+      base: options.base,
+      send: options.send,
+      onTerminated: () => options.user.onTerminated?.(),
+      onTransportError: (error) => options.user.onTransportError?.(error),
+    });
   }
 
   get request(): SipRequest {
     return this.options.request;
-  }
-
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.state = 'terminated';
-    for (const handle of this.handles.values()) handle.cancel();
-    this.handles.clear();
-    this.options.user.onTerminated?.();
-  }
-
-  protected transmit(message: SipResponse): boolean {
-    try {
-      this.options.send(message);
-      return true;
-    } catch (error) {
-      this.terminate();
-      this.options.user.onTransportError?.(error instanceof Error ? error : new Error(String(error)));
-      return false;
-    }
-  }
-
-  protected timer(name: TimerName, ms: number, fire: () => void): void {
-    this.handles.get(name)?.cancel();
-    this.handles.set(name, this.options.timers.start(name, ms, () => {
-      this.handles.delete(name);
-      fire();
-    }));
-  }
-
-  protected stop(name: TimerName): void {
-    this.handles.get(name)?.cancel();
-    this.handles.delete(name);
   }
 
   protected lingerThenTerminate(name: 'I' | 'J' | 'L', ms: number): void {
