@@ -24,7 +24,10 @@ export interface TrunkSettings {
   readonly prefix: string | undefined;
 }
 
-/** `sip:host[:port][;transport=udp|tcp]`, comma-separated, in failover order; the credentials apply to each. */
+/**
+ * `sip:[user[:password]@]host[:port][;transport=udp|tcp]`, comma-separated, in failover order. Credentials written in
+ * a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME / _PASSWORD.
+ */
 export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
   return settings.uri
     .split(',')
@@ -37,12 +40,13 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         throw new Error(`trunk ${name}: transport must be udp or tcp`);
       }
       return {
-        name,
+        // The name shows in call records and logs: never with a password in it.
+        name: uri.password === undefined ? name : name.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@'),
         transport: transport === 'tcp' ? 'tcp' : 'udp',
         host: uri.host.replace(/^\[|\]$/g, ''),
         port: uri.port ?? 5060,
-        username: settings.username,
-        password: settings.password,
+        username: uri.user ?? settings.username,
+        password: uri.user !== undefined ? uri.password : settings.password,
         register: settings.register,
         callerIdFormat: settings.callerIdFormat,
         prefix: settings.prefix,

@@ -291,10 +291,16 @@ export const configSchema: readonly ConfigEntry[] = [
   {
     variable: 'DIALPLANE_TRUNK',
     path: 'trunk.uri',
-    type: { kind: 'string', expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp, comma-separated', valid: isTrunkList },
+    type: {
+      kind: 'string',
+      expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp, comma-separated',
+      valid: isTrunkList,
+      redact: (value) => value.replace(/(sips?:[^:@,;\s]+:)[^@,;\s]+@/gi, '$1********@'),
+    },
     default: 'dev',
     secret: false,
-    description: 'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer.',
+    description:
+      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@.',
   },
   {
     variable: 'DIALPLANE_TRUNK_USERNAME',
