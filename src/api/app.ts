@@ -67,6 +67,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.http.trustProxy,
     return503OnClosing: true,
     logController: new RequestLogController(),
+    // A child logger per request (to bind its id) is paid by every request, but only debug lines use it; errors add
+    // the id themselves.
+    childLoggerFactory: (logger, bindings, options) =>
+      logger.level === 'debug' || logger.level === 'trace' ? logger.child(bindings, options) : logger,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
   });
   app.decorateRequest('principal', undefined);
@@ -84,7 +88,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
     route.onRequest = [guard, ...existing];
   });
-  app.addHook('onResponse', async (request, reply) => httpMetrics.observe(request, reply));
+  // Metrics too are attached per route with its pattern closed over (reading request.routeOptions builds an object
+  // on every call); unmatched requests are counted by the not-found handler.
+  app.addHook('onRoute', (route) => {
+    const observe = async (request: FastifyRequest, reply: FastifyReply) => httpMetrics.observe(route.url, request, reply);
+    const existing = route.onResponse ? (Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]) : [];
+    route.onResponse = [...existing, observe];
+  });
 
   const formatFor = (request: FastifyRequest): FaceErrorFormat => {
     const faceName = request.routeOptions.config?.dialplane?.face;
@@ -96,7 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const known = toDialplaneError(error);
-    if (known.code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
+    if (known.code === 'internal_error') request.log.error({ err: error, reqId: request.id }, 'unhandled error');
     const { status, body } = formatFor(request).format(known);
     void reply.headers(known.headers).status(status).send(body);
   });
@@ -110,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           })
         : new DialplaneError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
     const { status, body } = formatFor(request).format(error);
+    reply.raw.once('finish', () => httpMetrics.observe('unmatched', request, reply));
     void reply.headers(error.headers).status(status).send(body);
   });
 

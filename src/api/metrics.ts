@@ -3,7 +3,8 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** Request counts and latencies by route pattern (never the raw URL, whose ids would explode the label set). */
 export function createHttpMetrics(registry: Registry): {
-  observe(request: FastifyRequest, reply: FastifyReply): void;
+  /** `route` is the pattern the request matched, or 'unmatched'. */
+  observe(route: string, request: FastifyRequest, reply: FastifyReply): void;
 } {
   const requests = new Counter({
     name: 'dialplane_http_requests_total',
@@ -21,8 +22,7 @@ export function createHttpMetrics(registry: Registry): {
   // Label children are looked up once per (method, route, status) rather than hashed on every request.
   const children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
   return {
-    observe(request, reply) {
-      const route = request.routeOptions.url ?? 'unmatched';
+    observe(route, request, reply) {
       const key = `${request.method} ${route} ${reply.statusCode}`;
       let child = children.get(key);
       if (!child) {
