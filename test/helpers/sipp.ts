@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { describe, type TestContext } from 'node:test';
-import { ROOT } from './processes.js';
+import { ROOT, freePort } from './processes.js';
 
 /**
  * SIPp (Debian package sip-tester, binary `sipp`) as the independent carrier in Dialplane's SIP tests.
@@ -109,17 +109,7 @@ export function freeUdpPort(): Promise<number> {
 }
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it; it is released before returning). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freeTcpPort = freePort;
 
 function portFree(port: number, kind: 'udp' | 'tcp', host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
