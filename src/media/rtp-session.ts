@@ -1,0 +1,139 @@
+import type { Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import type { MediaClock } from './media-clock.js';
+import { isRtcp, parseRtp, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
+import { ReceiverStats } from './rtp/sequence.js';
+
+export interface RtpEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface RtpSessionOptions {
+  /** The leg's RTP socket (from the port pool); the session owns its 'message' events from now on. */
+  readonly socket: Socket;
+  /** Where the SDP says to send; replaced by where the peer's packets really come from (symmetric RTP). */
+  readonly remote: RtpEndpoint;
+  readonly payloadType: number;
+  readonly clock: MediaClock;
+  /** RTP timestamp units per packet: 160 for 20 ms at 8 kHz. */
+  readonly samplesPerPacket?: number;
+  readonly onPacket?: (packet: RtpPacket) => void;
+}
+
+/**
+ * One leg's RTP: a random SSRC, sequence and timestamp origin (RFC 3550 §5.1), paced sending on the shared media
+ * clock, and symmetric RTP — after the first packet from the peer we send to where it came from, which is what gets
+ * audio through NATs that rewrote the SDP's address.
+ */
+export class RtpSession {
+  readonly ssrc: number;
+  readonly stats = new ReceiverStats({ minSequential: 1 });
+  private sequence: number;
+  private timestamp: number;
+  private remote: RtpEndpoint;
+  private queue: Buffer[] = [];
+  private onDrained: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+  private latched = false;
+  sent = 0;
+  received = 0;
+
+  constructor(private readonly options: RtpSessionOptions) {
+    const random = randomBytes(10);
+    this.ssrc = random.readUInt32BE(0);
+    this.sequence = random.readUInt16BE(4);
+    this.timestamp = random.readUInt32BE(6);
+    this.remote = options.remote;
+    options.socket.on('message', (data, from) => this.receive(data, { address: from.address, port: from.port }));
+  }
+
+  get destination(): RtpEndpoint {
+    return this.remote;
+  }
+
+  /** Queues payloads (one per packet) to go out one per clock tick; resolves when the last has been sent. */
+  play(payloads: readonly Buffer[]): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.queue.push(...payloads);
+    this.unsubscribe ??= this.options.clock.subscribe(() => this.tick());
+    return new Promise((resolve) => {
+      const previous = this.onDrained;
+      this.onDrained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Stops what is playing (barge-in); the pending play() resolves. */
+  stopPlaying(): void {
+    this.queue = [];
+    this.drained();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPlaying();
+    this.options.socket.removeAllListeners('message');
+  }
+
+  private tick(): void {
+    const payload = this.queue.shift();
+    if (!payload) {
+      this.drained();
+      return;
+    }
+    this.sendPacket(payload, this.sent === 0);
+    if (this.queue.length === 0) this.drained();
+  }
+
+  private drained(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    const done = this.onDrained;
+    this.onDrained = undefined;
+    done?.();
+  }
+
+  private sendPacket(payload: Buffer, marker: boolean): void {
+    const packet = serializeRtp({
+      version: 2,
+      padding: false,
+      marker,
+      payloadType: this.options.payloadType,
+      sequenceNumber: this.sequence,
+      timestamp: this.timestamp,
+      ssrc: this.ssrc,
+      csrcs: [],
+      payload,
+    });
+    this.sequence = (this.sequence + 1) & 0xffff;
+    this.timestamp = (this.timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
+    this.sent += 1;
+    this.options.socket.send(packet, this.remote.port, this.remote.address);
+  }
+
+  private receive(data: Buffer, from: RtpEndpoint): void {
+    if (this.closed || isRtcp(data)) return;
+    let packet: RtpPacket;
+    try {
+      packet = parseRtp(data);
+    } catch {
+      return; // Not RTP: a stray or hostile datagram is dropped, never fatal.
+    }
+    // Latch once, on the first valid packet; afterwards only that source is heard, so a stray sender cannot
+    // redirect the stream.
+    if (!this.latched) {
+      this.latched = true;
+      this.remote = from;
+    } else if (from.address !== this.remote.address || from.port !== this.remote.port) {
+      return;
+    }
+    this.received += 1;
+    this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
+    this.options.onPacket?.(packet);
+  }
+}
