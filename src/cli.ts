@@ -43,6 +43,8 @@ program
   .action(async () => {
     const cfg = config();
     const logger = createLogger(cfg);
+    // A bug in one call's handling must not drop every other call: log it loudly and keep serving.
+    process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
     const server = await startServer(cfg, logger);
     if (server.bootstrap) {
       const b = server.bootstrap;

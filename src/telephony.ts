@@ -49,7 +49,13 @@ export async function startTelephony(config: Config, services: Services, logger:
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
   const ua = new SipUserAgent(stack, {
-    onInvite: (incoming) => answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger }),
+    onInvite: (incoming) => {
+      answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger }).catch((err: unknown) => {
+        // A failure of ours (the database, most likely) must still give the caller a final answer.
+        logger.error({ err }, 'inbound call failed');
+        incoming.respond(500, 'Server Internal Error');
+      });
+    },
   });
   const sipPort = await stack.start();
 
