@@ -1,9 +1,12 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core/calls/call-engine.js';
+import type { CallSignaling, DialRequest, LegEvents, LegMedia, OutboundLeg } from '../core/calls/call-engine.js';
+import { encodeG711 } from '../media/codecs/g711.js';
+import { MediaClock } from '../media/media-clock.js';
+import { RtpSession } from '../media/rtp-session.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
-import { createOffer } from '../sdp/index.js';
+import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
@@ -13,8 +16,11 @@ import { trunkEndpoint, type TrunkConfig } from './trunks.js';
  * Places call legs through SIP trunks: formats the numbers as the trunk wants them, reserves an RTP port for the
  * SDP offer, and turns the INVITE's progress into the engine's leg events.
  */
+const SAMPLES_PER_PACKET = 160;
+
 export class SipTrunkSignaling implements CallSignaling {
   readonly trunkNames: readonly string[];
+  private readonly clock = new MediaClock();
 
   constructor(
     private readonly ua: SipUserAgent,
@@ -25,12 +31,33 @@ export class SipTrunkSignaling implements CallSignaling {
     this.trunkNames = trunks.map((t) => t.name);
   }
 
+  /** The answered leg's RTP, on the port the offer reserved; undefined when the answer is unusable. */
+  private media(offer: string, answer: Buffer, rtp: RtpPortReservation): { rtp: RtpSession; codec: 'PCMU' | 'PCMA' } | undefined {
+    try {
+      const negotiated = applyAnswer(parseSdp(offer), parseSdp(answer.toString('utf8')));
+      const session = new RtpSession({
+        socket: rtp.rtp,
+        remote: negotiated.remote,
+        payloadType: negotiated.codec.payloadType,
+        clock: this.clock,
+      });
+      return { rtp: session, codec: negotiated.codec.name };
+    } catch {
+      return undefined;
+    }
+  }
+
   dial(request: DialRequest, events: LegEvents): OutboundLeg {
     const trunk = this.trunks[request.trunk];
     let invite: OutboundInvite | undefined;
     let rtp: RtpPortReservation | undefined;
     let hungUpEarly = false;
-    const release = () => void rtp?.release();
+    let offer = '';
+    let session: { rtp: RtpSession; codec: 'PCMU' | 'PCMA' } | undefined;
+    const release = () => {
+      session?.rtp.close();
+      void rtp?.release();
+    };
 
     const start = async () => {
       if (!trunk) throw new Error(`no trunk ${request.trunk}`);
@@ -42,6 +69,7 @@ export class SipTrunkSignaling implements CallSignaling {
         return;
       }
       const to = dialString(request.to, trunk);
+      offer = createOffer({ address: this.mediaAddress, port: rtp.port });
       const target = trunkEndpoint(trunk, address);
       const hostPart = `${trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host}:${trunk.port}`;
       invite = this.ua.invite(
@@ -51,13 +79,16 @@ export class SipTrunkSignaling implements CallSignaling {
           from: sipUri(callerId(request.from, trunk), this.mediaAddress),
           to: sipUri(to, trunk.host),
           contact: this.ua.contact(trunk.transport),
-          sdp: Buffer.from(createOffer({ address: this.mediaAddress, port: rtp.port })),
+          sdp: Buffer.from(offer),
           ...(trunk.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {
           onProvisional: (status, reason, sdp) =>
             events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
-          onAnswered: (status, reason) => events.onAnswered(status, reason),
+          onAnswered: (status, reason, answer) => {
+            session = this.media(offer, answer, rtp!);
+            events.onAnswered(status, reason, session && legMedia(session));
+          },
           onFailed: (failure) => {
             release();
             events.onFailed(
@@ -83,6 +114,23 @@ export class SipTrunkSignaling implements CallSignaling {
       },
     };
   }
+}
+
+function legMedia({ rtp, codec }: { rtp: RtpSession; codec: 'PCMU' | 'PCMA' }): LegMedia {
+  return {
+    play(samples) {
+      const encoded = encodeG711(samples, codec);
+      const frames: Buffer[] = [];
+      for (let at = 0; at < encoded.length; at += SAMPLES_PER_PACKET) {
+        const frame = encoded.subarray(at, at + SAMPLES_PER_PACKET);
+        // The last frame is padded with silence so every packet is a whole 20 ms.
+        frames.push(frame.length === SAMPLES_PER_PACKET ? frame : Buffer.concat([frame, Buffer.alloc(SAMPLES_PER_PACKET - frame.length, codec === 'PCMU' ? 0xff : 0xd5)]));
+      }
+      return rtp.play(frames);
+    },
+    stop: () => rtp.stopPlaying(),
+    onAudio: (listener) => rtp.listen((packet) => listener(packet.payload)),
+  };
 }
 
 /** The number as the trunk wants it: E.164 with '+', or national digits, after the tech prefix. */

@@ -33,6 +33,7 @@ export class RtpSession {
   private timestamp: number;
   private remote: RtpEndpoint;
   private queue: Buffer[] = [];
+  private readonly listeners = new Set<(packet: RtpPacket) => void>();
   private onDrained: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
@@ -51,6 +52,12 @@ export class RtpSession {
 
   get destination(): RtpEndpoint {
     return this.remote;
+  }
+
+  /** Hears every accepted packet; returns the unsubscribe. */
+  listen(listener: (packet: RtpPacket) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Queues payloads (one per packet) to go out one per clock tick; resolves when the last has been sent. */
@@ -135,5 +142,6 @@ export class RtpSession {
     this.received += 1;
     this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
     this.options.onPacket?.(packet);
+    for (const listener of this.listeners) listener(packet);
   }
 }

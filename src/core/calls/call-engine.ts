@@ -17,11 +17,21 @@ export type LegFailure =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'transport'; readonly message: string };
 
+/** The audio of an answered leg, as the call verbs use it. */
+export interface LegMedia {
+  /** Plays 8 kHz 16-bit PCM into the call; resolves when the last packet has left. */
+  play(samples: Int16Array): Promise<void>;
+  /** Stops what is playing (barge-in). */
+  stop(): void;
+  /** Hears the far end's audio packets (their payloads as sent, in the negotiated codec). */
+  onAudio(listener: (payload: Buffer) => void): () => void;
+}
+
 export interface LegEvents {
   /** The request left (the SIP Call-ID, for correlating with the carrier's records). */
   onStarted(sipCallId: string): void;
   onProgress(state: 'ringing' | 'early_media', status: number, reason: string): void;
-  onAnswered(status: number, reason: string): void;
+  onAnswered(status: number, reason: string, media?: LegMedia): void;
   onFailed(failure: LegFailure): void;
   onEnded(by: 'remote' | 'local'): void;
 }
@@ -58,6 +68,7 @@ interface LiveCall {
   /** SIP particulars learnt since the last write, stored with the next one. */
   pending: SipDetails;
   answered: boolean;
+  media: LegMedia | undefined;
   /** Set when we decided to end the call; the leg's end event then carries this reason. */
   ending: EndReason | undefined;
   ringTimer: { cancel(): void } | undefined;
@@ -104,6 +115,7 @@ export class CallEngine {
       trunk: 0,
       state: 'dialing',
       pending: {},
+      media: undefined,
       answered: false,
       ending: undefined,
       ringTimer: undefined,
@@ -127,6 +139,15 @@ export class CallEngine {
     return this.calls.get(accountId, callId);
   }
 
+  /** The answered call's audio, or not_found when the call is not live and answered. */
+  media(accountId: string, callId: string): LegMedia {
+    const entry = this.live.get(callId);
+    if (!entry || entry.call.accountId !== accountId || !entry.media) {
+      throw new DialplaneError('not_found', 'no answered call in progress with that id');
+    }
+    return entry.media;
+  }
+
   /** Resolves when the call has ended (for the CLI's live view and tests). */
   async whenEnded(callId: string): Promise<void> {
     await (this.live.get(callId)?.settled ?? this.ending.get(callId));
@@ -146,8 +167,9 @@ export class CallEngine {
         entry.pending = { ...entry.pending, sipCallId };
       },
       onProgress: (state, status, reason) => this.advance(entry, state, { sipStatus: status, sipReason: reason }),
-      onAnswered: (status, reason) => {
+      onAnswered: (status, reason, media) => {
         entry.answered = true;
+        entry.media = media;
         entry.ringTimer?.cancel();
         this.advance(entry, 'answered', { sipStatus: status, sipReason: reason });
         if (entry.ending) {

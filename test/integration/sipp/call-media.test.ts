@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../../src/config/config.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { createServices, type Services } from '../../../src/core/services.js';
+import { encodeG711 } from '../../../src/media/codecs/g711.js';
+import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
+import { createStore } from '../../../src/store/store.js';
+import { startTelephony } from '../../../src/telephony.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import { describeWithSipp, startSipp } from '../../helpers/sipp.js';
+
+/** A text-to-speech prompt played into an answered call reaches SIPp, whose -rtp_echo sends it back intact. */
+let db: TestDatabase;
+let services: Services;
+let accountId: string;
+const tts = new FliteEngine();
+
+before(async () => {
+  db = await createTestDatabase('sqlite');
+  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  accountId = (await services.accounts.create({ name: 'Media', email: 'media@example.com' })).account.id;
+  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+});
+after(async () => {
+  await tts.close();
+  await db.close();
+});
+
+await describeWithSipp('media in calls', () => {
+  test('a TTS prompt played after the answer comes back from SIPp -rtp_echo byte for byte', async (t) => {
+    const uas = await startSipp({ scenario: 'uas-answer-wait-bye.xml', rtpEcho: true, timeoutSeconds: 20, t });
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '36000-36999',
+      DIALPLANE_TRUNK: `sip:${uas.address}`,
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    try {
+      const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press one to confirm.');
+      const answered = new Promise<string>((resolve) =>
+        services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)),
+      );
+      const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 30 });
+      assert.equal(await answered, call.id);
+      const media = telephony.engine.media(accountId, call.id);
+      const echoed: Buffer[] = [];
+      media.onAudio((payload) => echoed.push(payload));
+      await media.play(prompt.samples);
+      for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 20));
+      const sent = encodeG711(prompt.samples, 'PCMU');
+      const packets = Math.ceil(sent.length / 160);
+      assert.equal(echoed.length, packets, `${echoed.length} of ${packets} packets came back`);
+      assert.ok(Buffer.concat(echoed).subarray(0, sent.length).equals(sent), 'the audio came back intact');
+      await telephony.engine.hangup(accountId, call.id);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+    } finally {
+      await telephony.close();
+      await uas.stop();
+    }
+  });
+});
