@@ -5,7 +5,8 @@ import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
-import { CallEngine, type EngineTimers } from './core/calls/call-engine.js';
+import { CallEngine, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
+import { MediaClock } from './media/media-clock.js';
 import type { Services } from './core/services.js';
 import { RtpPortPool } from './media/rtp-ports.js';
 import { SipStack } from './sip/ua/sip-stack.js';
@@ -20,6 +21,10 @@ export interface Telephony {
   readonly trunks: readonly TrunkConfig[];
   /** Per trunk: whether it answers OPTIONS, and its registration. */
   readonly trunkStatus: readonly TrunkStatus[];
+  /** The media of a live answered call, inbound or outbound. */
+  mediaFor(callId: string): LegMedia | undefined;
+  /** Hears every key pressed in any call. */
+  onDigit(listener: (callId: string, digit: string) => void): () => void;
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
   readonly sipEndpoint: SipEndpoint;
   close(): Promise<void>;
@@ -47,10 +52,26 @@ export async function startTelephony(config: Config, services: Services, logger:
   if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
+  const clock = new MediaClock();
+  const inboundMedia = new Map<string, LegMedia>();
+  const digitListeners = new Set<(callId: string, digit: string) => void>();
+  const watchDigits = (callId: string, media: LegMedia) =>
+    media.onDigit((digit) => {
+      logger.info({ callId, digit }, 'key pressed');
+      for (const listener of digitListeners) listener(callId, digit);
+    });
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
   const ua = new SipUserAgent(stack, {
     onInvite: (incoming) => {
-      answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger }).catch((err: unknown) => {
+      const onMedia = (callId: string, media: LegMedia | undefined) => {
+        if (media) {
+          inboundMedia.set(callId, media);
+          watchDigits(callId, media);
+        } else {
+          inboundMedia.delete(callId);
+        }
+      };
+      answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger, clock, onMedia }).catch((err: unknown) => {
         // A failure of ours (the database, most likely) must still give the caller a final answer.
         logger.error({ err }, 'inbound call failed');
         incoming.respond(500, 'Server Internal Error');
@@ -68,8 +89,13 @@ export async function startTelephony(config: Config, services: Services, logger:
   } else {
     trunks = parseTrunks(config.trunk);
   }
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
+  services.calls.subscribe((event) => {
+    if (event.state !== 'answered') return;
+    const media = engine.mediaOf(event.callId);
+    if (media) watchDigits(event.callId, media);
+  });
   const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS });
   upkeep.start();
   logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
@@ -82,6 +108,11 @@ export async function startTelephony(config: Config, services: Services, logger:
     devCarrier,
     trunks,
     trunkStatus: upkeep.statuses,
+    mediaFor: (callId) => inboundMedia.get(callId) ?? engine.mediaOf(callId),
+    onDigit(listener) {
+      digitListeners.add(listener);
+      return () => digitListeners.delete(listener);
+    },
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {

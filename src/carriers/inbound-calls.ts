@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Services } from '../core/services.js';
+import { CallMedia } from '../media/call-media.js';
+import type { MediaClock } from '../media/media-clock.js';
 import type { RtpPortPool } from '../media/rtp-ports.js';
 import { negotiateAnswer, parseSdp } from '../sdp/index.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
@@ -13,6 +15,9 @@ export interface InboundContext {
   readonly rtpPorts: RtpPortPool;
   readonly mediaAddress: string;
   readonly logger: Logger;
+  readonly clock: MediaClock;
+  /** The answered call's media, for the verbs and listeners above; undefined again when it ends. */
+  readonly onMedia: (callId: string, media: CallMedia | undefined) => void;
 }
 
 const INBOUND_MAX_DURATION_S = 3_600;
@@ -32,11 +37,10 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     return;
   }
   let rtp;
-  let answerSdp: Buffer;
+  let answer;
   try {
     rtp = await context.rtpPorts.reserve();
-    const answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port });
-    answerSdp = Buffer.from(answer.answerSdp);
+    answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port });
   } catch {
     void rtp?.release();
     incoming.respond(488, 'Not Acceptable Here');
@@ -51,7 +55,18 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     ringTimeoutS: 0,
     maxDurationS: INBOUND_MAX_DURATION_S,
   });
-  const release = () => void rtp.release();
+  const media = new CallMedia({
+    socket: rtp.rtp,
+    remote: answer.remote,
+    codec: answer.codec,
+    telephoneEvent: answer.telephoneEvent,
+    clock: context.clock,
+  });
+  const release = () => {
+    media.close();
+    context.onMedia(call.id, undefined);
+    void rtp.release();
+  };
   let timer: NodeJS.Timeout | undefined;
   const session = context.ua.accept(incoming, {
     onCanceled: () => {
@@ -72,7 +87,8 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   await services.calls.attachSip(call.id, { sipCallId: session.callId });
   await services.calls.advance(call.id, 'ringing');
   session.ring();
-  session.answer(answerSdp);
+  session.answer(Buffer.from(answer.answerSdp));
+  context.onMedia(call.id, media);
   await services.calls.advance(call.id, 'answered', { sipStatus: 200, sipReason: 'OK' });
 }
 

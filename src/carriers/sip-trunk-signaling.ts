@@ -1,10 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import type { CallSignaling, DialRequest, LegEvents, LegMedia, OutboundLeg } from '../core/calls/call-engine.js';
-import { encodeG711 } from '../media/codecs/g711.js';
+import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core/calls/call-engine.js';
 import { MediaClock } from '../media/media-clock.js';
-import { RtpSession } from '../media/rtp-session.js';
+import { CallMedia } from '../media/call-media.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
 import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
@@ -16,32 +15,30 @@ import { trunkEndpoint, type TrunkConfig } from './trunks.js';
  * Places call legs through SIP trunks: formats the numbers as the trunk wants them, reserves an RTP port for the
  * SDP offer, and turns the INVITE's progress into the engine's leg events.
  */
-const SAMPLES_PER_PACKET = 160;
-
 export class SipTrunkSignaling implements CallSignaling {
   readonly trunkNames: readonly string[];
-  private readonly clock = new MediaClock();
 
   constructor(
     private readonly ua: SipUserAgent,
     private readonly trunks: readonly TrunkConfig[],
     private readonly rtpPorts: RtpPortPool,
     private readonly mediaAddress: string,
+    private readonly clock: MediaClock,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
 
   /** The answered leg's RTP, on the port the offer reserved; undefined when the answer is unusable. */
-  private media(offer: string, answer: Buffer, rtp: RtpPortReservation): { rtp: RtpSession; codec: 'PCMU' | 'PCMA' } | undefined {
+  private media(offer: string, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
     try {
       const negotiated = applyAnswer(parseSdp(offer), parseSdp(answer.toString('utf8')));
-      const session = new RtpSession({
+      return new CallMedia({
         socket: rtp.rtp,
         remote: negotiated.remote,
-        payloadType: negotiated.codec.payloadType,
+        codec: negotiated.codec,
+        telephoneEvent: negotiated.telephoneEvent,
         clock: this.clock,
       });
-      return { rtp: session, codec: negotiated.codec.name };
     } catch {
       return undefined;
     }
@@ -53,9 +50,9 @@ export class SipTrunkSignaling implements CallSignaling {
     let rtp: RtpPortReservation | undefined;
     let hungUpEarly = false;
     let offer = '';
-    let session: { rtp: RtpSession; codec: 'PCMU' | 'PCMA' } | undefined;
+    let session: CallMedia | undefined;
     const release = () => {
-      session?.rtp.close();
+      session?.close();
       void rtp?.release();
     };
 
@@ -87,7 +84,7 @@ export class SipTrunkSignaling implements CallSignaling {
             events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
           onAnswered: (status, reason, answer) => {
             session = this.media(offer, answer, rtp!);
-            events.onAnswered(status, reason, session && legMedia(session));
+            events.onAnswered(status, reason, session);
           },
           onFailed: (failure) => {
             release();
@@ -114,23 +111,6 @@ export class SipTrunkSignaling implements CallSignaling {
       },
     };
   }
-}
-
-function legMedia({ rtp, codec }: { rtp: RtpSession; codec: 'PCMU' | 'PCMA' }): LegMedia {
-  return {
-    play(samples) {
-      const encoded = encodeG711(samples, codec);
-      const frames: Buffer[] = [];
-      for (let at = 0; at < encoded.length; at += SAMPLES_PER_PACKET) {
-        const frame = encoded.subarray(at, at + SAMPLES_PER_PACKET);
-        // The last frame is padded with silence so every packet is a whole 20 ms.
-        frames.push(frame.length === SAMPLES_PER_PACKET ? frame : Buffer.concat([frame, Buffer.alloc(SAMPLES_PER_PACKET - frame.length, codec === 'PCMU' ? 0xff : 0xd5)]));
-      }
-      return rtp.play(frames);
-    },
-    stop: () => rtp.stopPlaying(),
-    onAudio: (listener) => rtp.listen((packet) => listener(packet.payload)),
-  };
 }
 
 /** The number as the trunk wants it: E.164 with '+', or national digits, after the tech prefix. */

@@ -229,6 +229,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-lost-final-response.xml': { retrans_ms: '500' },
   'uac-call-dialplane.xml': { caller: 'sipp', hold_ms: '1000', audio: 'off' },
   'uas-register.xml': { user: 'dialplane', password: 'secret', expires: '3600' },
+  'uac-dtmf-dialplane.xml': { caller: 'sipp', hold_ms: '1500' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -116,6 +116,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-options.xml',
       // Played against Dialplane's own REGISTER client in test/integration/sipp/trunk-upkeep.test.ts.
       'uas-register.xml',
+      // Played against Dialplane's key detection in test/integration/sipp/call-media.test.ts.
+      'uac-dtmf-dialplane.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -25,6 +25,8 @@ export interface LegMedia {
   stop(): void;
   /** Hears the far end's audio packets (their payloads as sent, in the negotiated codec). */
   onAudio(listener: (payload: Buffer) => void): () => void;
+  /** Hears the keys the far end presses (RFC 4733 events or in-band tones), one call per digit. */
+  onDigit(listener: (digit: string) => void): () => void;
 }
 
 export interface LegEvents {
@@ -146,6 +148,11 @@ export class CallEngine {
       throw new DialplaneError('not_found', 'no answered call in progress with that id');
     }
     return entry.media;
+  }
+
+  /** The media of a live answered call, whatever its account (for the telephony layer). */
+  mediaOf(callId: string): LegMedia | undefined {
+    return this.live.get(callId)?.media;
   }
 
   /** Resolves when the call has ended (for the CLI's live view and tests). */

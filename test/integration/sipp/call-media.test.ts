@@ -63,3 +63,32 @@ await describeWithSipp('media in calls', () => {
     }
   });
 });
+
+await describeWithSipp('keys pressed in calls', () => {
+  test('SIPp calls in and plays an RFC 2833 digit: Dialplane reports "1" once', async (t) => {
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '37000-37999',
+      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    try {
+      const digits: string[] = [];
+      telephony.onDigit((_callId, digit) => digits.push(digit));
+      const uac = await startSipp({
+        scenario: 'uac-dtmf-dialplane.xml',
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: '+14155551234',
+        timeoutSeconds: 15,
+        t,
+      });
+      const result = await uac.done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(digits, ['1']);
+    } finally {
+      await telephony.close();
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import type { LegMedia } from '../core/calls/call-engine.js';
+import { decodeG711, encodeG711, type G711Law } from './codecs/g711.js';
+import { DtmfToneDetector } from './dtmf/goertzel.js';
+import { Rfc4733Receiver } from './dtmf/rfc4733.js';
+import type { MediaClock } from './media-clock.js';
+import type { RtpEndpoint } from './rtp-session.js';
+import { RtpSession } from './rtp-session.js';
+import type { Socket } from 'node:dgram';
+
+const SAMPLES_PER_PACKET = 160;
+/** Peers that ignore the negotiated number often send telephone-events as 96 or 101; both are accepted. */
+const TOLERATED_EVENT_TYPES = [96, 101];
+
+export interface CallMediaOptions {
+  readonly socket: Socket;
+  readonly remote: RtpEndpoint;
+  readonly codec: { readonly name: G711Law; readonly payloadType: number };
+  /** The negotiated telephone-event payload type, if the peer agreed to RFC 4733. */
+  readonly telephoneEvent: number | undefined;
+  readonly clock: MediaClock;
+}
+
+/**
+ * One call leg's audio: prompts out as paced G.711, and keys in, whether the peer sends RFC 4733 events (on the
+ * negotiated payload type, or 96/101 from peers that ignore it) or plain tones in the audio (Goertzel). A digit heard
+ * both ways is reported once.
+ */
+export class CallMedia implements LegMedia {
+  readonly rtp: RtpSession;
+  private readonly events = new Rfc4733Receiver();
+  private readonly tones = new DtmfToneDetector();
+  private readonly digitListeners = new Set<(digit: string) => void>();
+  /** RTP timestamp of the last event digit, to drop the in-band copy some peers send along with it. */
+  private lastEventDigitAt = -Infinity;
+
+  constructor(private readonly options: CallMediaOptions) {
+    this.rtp = new RtpSession({
+      socket: options.socket,
+      remote: options.remote,
+      payloadType: options.codec.payloadType,
+      clock: options.clock,
+    });
+    const eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
+    this.rtp.listen((packet) => {
+      if (eventTypes.has(packet.payloadType) && packet.payloadType !== options.codec.payloadType) {
+        for (const digit of this.events.push(packet.timestamp, packet.marker, packet.payload)) {
+          this.lastEventDigitAt = performance.now();
+          this.emit(digit.digit);
+        }
+        return;
+      }
+      if (packet.payloadType !== options.codec.payloadType) return;
+      const digits = this.tones.push(decodeG711(packet.payload, options.codec.name));
+      for (const digit of digits) {
+        if (performance.now() - this.lastEventDigitAt > 500) this.emit(digit);
+      }
+    });
+  }
+
+  play(samples: Int16Array): Promise<void> {
+    const { name } = this.options.codec;
+    const encoded = encodeG711(samples, name);
+    const silence = name === 'PCMU' ? 0xff : 0xd5;
+    const frames: Buffer[] = [];
+    for (let at = 0; at < encoded.length; at += SAMPLES_PER_PACKET) {
+      const frame = encoded.subarray(at, at + SAMPLES_PER_PACKET);
+      // The last frame is padded with silence so that every packet carries a whole 20 ms.
+      frames.push(frame.length === SAMPLES_PER_PACKET ? frame : Buffer.concat([frame, Buffer.alloc(SAMPLES_PER_PACKET - frame.length, silence)]));
+    }
+    return this.rtp.play(frames);
+  }
+
+  stop(): void {
+    this.rtp.stopPlaying();
+  }
+
+  onAudio(listener: (payload: Buffer) => void): () => void {
+    return this.rtp.listen((packet) => {
+      if (packet.payloadType === this.options.codec.payloadType) listener(packet.payload);
+    });
+  }
+
+  onDigit(listener: (digit: string) => void): () => void {
+    this.digitListeners.add(listener);
+    return () => this.digitListeners.delete(listener);
+  }
+
+  close(): void {
+    this.rtp.close();
+    this.digitListeners.clear();
+  }
+
+  private emit(digit: string): void {
+    for (const listener of this.digitListeners) {
+      try {
+        listener(digit);
+      } catch {
+        // A listener's failure is its own; the media path goes on.
+      }
+    }
+  }
+}
