@@ -32,6 +32,7 @@ export class CallMedia implements LegMedia {
   private readonly digitListeners = new Set<(digit: string) => void>();
   /** RTP timestamp of the last event digit, to drop the in-band copy some peers send along with it. */
   private lastEventDigitAt = -Infinity;
+  private readonly eventTypes: ReadonlySet<number>;
 
   constructor(private readonly options: CallMediaOptions) {
     this.rtp = new RtpSession({
@@ -40,9 +41,9 @@ export class CallMedia implements LegMedia {
       payloadType: options.codec.payloadType,
       clock: options.clock,
     });
-    const eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
+    this.eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
     this.rtp.listen((packet) => {
-      if (eventTypes.has(packet.payloadType) && packet.payloadType !== options.codec.payloadType) {
+      if (this.isTelephoneEvent(packet.payloadType)) {
         for (const digit of this.events.push(packet.timestamp, packet.marker, packet.payload)) {
           this.lastEventDigitAt = performance.now();
           this.emit(digit.digit);
@@ -55,6 +56,18 @@ export class CallMedia implements LegMedia {
         if (performance.now() - this.lastEventDigitAt > 500) this.emit(digit);
       }
     });
+  }
+
+  get codec(): { readonly name: G711Law; readonly payloadType: number } {
+    return this.options.codec;
+  }
+
+  get telephoneEvent(): number | undefined {
+    return this.options.telephoneEvent;
+  }
+
+  isTelephoneEvent(payloadType: number): boolean {
+    return this.eventTypes.has(payloadType) && payloadType !== this.options.codec.payloadType;
   }
 
   play(samples: Int16Array): Promise<void> {

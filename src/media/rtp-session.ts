@@ -105,6 +105,34 @@ export class RtpSession {
     done?.();
   }
 
+  /**
+   * Relays a packet from elsewhere (a bridged leg) at once, under this session's SSRC and sequence. `timestamp` is
+   * already in this session's timeline (the bridge maps it), so the far end sees one continuous stream.
+   */
+  forward(payload: Buffer, payloadType: number, marker: boolean, timestamp: number): void {
+    if (this.closed) return;
+    const packet = serializeRtp({
+      version: 2,
+      padding: false,
+      marker,
+      payloadType,
+      sequenceNumber: this.sequence,
+      timestamp: timestamp >>> 0,
+      ssrc: this.ssrc,
+      csrcs: [],
+      payload,
+    });
+    this.sequence = (this.sequence + 1) & 0xffff;
+    this.timestamp = (timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
+    this.sent += 1;
+    this.options.socket.send(packet, this.remote.port, this.remote.address);
+  }
+
+  /** The timestamp the next packet sent by this session will carry. */
+  get nextTimestamp(): number {
+    return this.timestamp;
+  }
+
   private sendPacket(payload: Buffer, marker: boolean): void {
     const packet = serializeRtp({
       version: 2,

@@ -1,0 +1,41 @@
+import { transcode } from './codecs/g711.js';
+import type { CallMedia } from './call-media.js';
+import type { RtpPacket } from './rtp/rtp-packet.js';
+
+/**
+ * Joins two legs: every audio packet one side sends is relayed to the other at once, transcoded when the legs chose
+ * different G.711 laws, under the receiving leg's own SSRC and sequence, with timestamps mapped into its timeline;
+ * telephone-events cross too, on the payload type the other side negotiated. Stopping the bridge leaves both legs up.
+ */
+export class MediaBridge {
+  private readonly stops: Array<() => void> = [];
+  relayed = 0;
+
+  constructor(
+    a: CallMedia,
+    b: CallMedia,
+  ) {
+    this.stops.push(this.relay(a, b), this.relay(b, a));
+  }
+
+  stop(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  private relay(from: CallMedia, to: CallMedia): () => void {
+    // The first packet fixes the offset between the two timelines; later ones keep their spacing.
+    let offset: number | undefined;
+    return from.rtp.listen((packet: RtpPacket) => {
+      offset ??= (to.rtp.nextTimestamp - packet.timestamp) >>> 0;
+      const timestamp = (packet.timestamp + offset) >>> 0;
+      if (packet.payloadType === from.codec.payloadType) {
+        const payload = from.codec.name === to.codec.name ? packet.payload : transcode(packet.payload, from.codec.name, to.codec.name);
+        to.rtp.forward(payload, to.codec.payloadType, packet.marker, timestamp);
+        this.relayed += 1;
+      } else if (from.isTelephoneEvent(packet.payloadType) && to.telephoneEvent !== undefined) {
+        to.rtp.forward(packet.payload, to.telephoneEvent, packet.marker, timestamp);
+        this.relayed += 1;
+      }
+    });
+  }
+}
