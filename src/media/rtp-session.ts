@@ -34,6 +34,7 @@ export class RtpSession {
   private remote: RtpEndpoint;
   private queue: Buffer[] = [];
   private readonly listeners = new Set<(packet: RtpPacket) => void>();
+  private readonly sentListeners = new Set<(payloadType: number, payload: Buffer) => void>();
   private onDrained: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
@@ -58,6 +59,12 @@ export class RtpSession {
   listen(listener: (packet: RtpPacket) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Hears every packet this session sends (for recording our side of the call). */
+  listenSent(listener: (payloadType: number, payload: Buffer) => void): () => void {
+    this.sentListeners.add(listener);
+    return () => this.sentListeners.delete(listener);
   }
 
   /** Queues payloads (one per packet) to go out one per clock tick; resolves when the last has been sent. */
@@ -126,6 +133,7 @@ export class RtpSession {
     this.timestamp = (timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
     this.options.socket.send(packet, this.remote.port, this.remote.address);
+    for (const listener of this.sentListeners) listener(payloadType, payload);
   }
 
   /** The timestamp the next packet sent by this session will carry. */
@@ -149,6 +157,7 @@ export class RtpSession {
     this.timestamp = (this.timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
     this.options.socket.send(packet, this.remote.port, this.remote.address);
+    for (const listener of this.sentListeners) listener(this.options.payloadType, payload);
   }
 
   private receive(data: Buffer, from: RtpEndpoint): void {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, test } from 'node:test';
-import { transcode } from '../../../src/media/codecs/g711.js';
+import { encodeG711, transcode } from '../../../src/media/codecs/g711.js';
+import { CallRecorder } from '../../../src/media/recorder.js';
 import { MediaBridge } from '../../../src/media/bridge.js';
 import { CallMedia } from '../../../src/media/call-media.js';
 import { MediaClock } from '../../../src/media/media-clock.js';
@@ -81,4 +82,46 @@ test('audio crosses both ways, transcoded PCMU <-> PCMA, re-stamped per leg; key
   assert.equal(phoneB.received.length, 11, 'nothing crosses once the bridge is stopped');
   legA.close();
   legB.close();
+});
+
+test('a recording holds both directions, aligned, for as long as it ran', async () => {
+  const clock = new MediaClock();
+  const phone = await peer();
+  const reservation = await pool.reserve();
+  reservations.push(reservation);
+  const leg = new CallMedia({ socket: reservation.rtp, remote: { address: '127.0.0.1', port: phone.port }, codec: { name: 'PCMU', payloadType: 0 }, telephoneEvent: 101, clock });
+  const recorder = new CallRecorder(leg, clock);
+  // The phone talks for 1 s (a loud tone, paced by its own clock); we say 0.5 s of a different tone.
+  const tone = (hz: number, samples: number) => Int16Array.from({ length: samples }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+  const phoneFrames = encodeG711(tone(440, 8000), 'PCMU');
+  let sent = 0;
+  const stopPhone = new MediaClock().subscribe(() => {
+    if (sent >= 50) return;
+    phone.socket.send(
+      serializeRtp({ version: 2, padding: false, marker: sent === 0, payloadType: 0, sequenceNumber: sent, timestamp: sent * 160, ssrc: 7, csrcs: [], payload: phoneFrames.subarray(sent * 160, sent * 160 + 160) }),
+      reservation.port,
+      '127.0.0.1',
+    );
+    sent += 1;
+  });
+  await leg.play(tone(1000, 4000));
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  stopPhone();
+  recorder.stop();
+  assert.ok(recorder.seconds >= 1.2 && recorder.seconds <= 1.5, `${recorder.seconds} s recorded`);
+  const wav = recorder.toWav('split');
+  assert.equal(wav.readUInt16LE(22), 2, 'two channels');
+  const frames = (wav.length - 44) / 4;
+  const energy = (channel: number, from: number, to: number) => {
+    let sum = 0;
+    for (let i = Math.floor(from * 8000); i < Math.min(frames, Math.floor(to * 8000)); i++) sum += Math.abs(wav.readInt16LE(44 + i * 4 + channel * 2));
+    return sum / ((to - from) * 8000);
+  };
+  assert.ok(energy(0, 0.1, 0.9) > 2000, 'the far end is on the left');
+  assert.ok(energy(1, 0.05, 0.45) > 2000, 'our prompt is on the right');
+  assert.ok(energy(1, 0.7, 1.1) < 100, 'and stops after 0.5 s');
+  const mixed = recorder.toWav('mixed');
+  assert.equal(mixed.readUInt16LE(22), 1);
+  assert.equal((mixed.length - 44) / 2, frames);
+  leg.close();
 });
