@@ -5,6 +5,7 @@ import { loadConfig } from '../../../src/config/config.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices, type Services } from '../../../src/core/services.js';
 import { encodeG711 } from '../../../src/media/codecs/g711.js';
+import { sayAndCollect } from '../../../src/core/calls/verbs.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { createStore } from '../../../src/store/store.js';
 import { startTelephony } from '../../../src/telephony.js';
@@ -87,6 +88,44 @@ await describeWithSipp('keys pressed in calls', () => {
       const result = await uac.done;
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(digits, ['1']);
+    } finally {
+      await telephony.close();
+    }
+  });
+});
+
+await describeWithSipp('say and collect', () => {
+  test('a prompt is interrupted by the key SIPp presses (barge-in) and the key is collected', async (t) => {
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '37000-37999',
+      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    try {
+      const prompt = await tts.synthesize('Welcome. To confirm your appointment, press one. To cancel it, press two. To hear this again, stay on the line.');
+      const collected = new Promise<Awaited<ReturnType<typeof sayAndCollect>>>((resolve) => {
+        services.calls.subscribe((event) => {
+          if (event.state !== 'answered') return;
+          const media = telephony.mediaFor(event.callId);
+          if (media) void sayAndCollect(media, { prompt: prompt.samples, bargeIn: true, maxDigits: 1, firstDigitTimeoutMs: 5_000, interDigitTimeoutMs: 3_000 }).then(resolve);
+        });
+      });
+      const started = performance.now();
+      const uac = await startSipp({
+        scenario: 'uac-dtmf-dialplane.xml',
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: '+14155551234',
+        timeoutSeconds: 15,
+        t,
+      });
+      const result = await collected;
+      assert.deepEqual(result, { digits: '1', reason: 'max_digits' });
+      const promptSeconds = prompt.samples.length / 8000;
+      assert.ok((performance.now() - started) / 1000 < promptSeconds, 'collected before the prompt would have ended');
+      assert.equal((await uac.done).code, 0);
     } finally {
       await telephony.close();
     }
