@@ -1,4 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { CallMedia } from '../media/call-media.js';
+import { MediaClock } from '../media/media-clock.js';
 import { createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
@@ -27,12 +29,19 @@ export const DEV_RING_MS = 1_000;
 export const DEV_EARLY_MEDIA_MS = 2_000;
 export const DEV_CALLEE_MAX_MS = 600_000;
 
-type Behaviour = (typeof DEV_NUMBER_BEHAVIOURS)[keyof typeof DEV_NUMBER_BEHAVIOURS] | { kind: 'answer' };
+type Behaviour =
+  | (typeof DEV_NUMBER_BEHAVIOURS)[keyof typeof DEV_NUMBER_BEHAVIOURS]
+  | { kind: 'answer' }
+  | { kind: 'press_keys'; keys: string };
+
+/** A callee that answers, talks (a tone), then presses keys: a number ending in 7 and three keys (…7123 presses 1, 2, 3). */
+export const DEV_KEYS_DELAY_MS = 1_000;
 
 export function behaviourFor(number: string): Behaviour {
   const digits = number.replace(/\D/g, '');
-  const suffix = digits.slice(-4) as keyof typeof DEV_NUMBER_BEHAVIOURS;
-  return DEV_NUMBER_BEHAVIOURS[suffix] ?? { kind: 'answer' };
+  const suffix = digits.slice(-4);
+  if (suffix.startsWith('7') && suffix.length === 4) return { kind: 'press_keys', keys: suffix.slice(1) };
+  return DEV_NUMBER_BEHAVIOURS[suffix as keyof typeof DEV_NUMBER_BEHAVIOURS] ?? { kind: 'answer' };
 }
 
 export interface DevCarrierOptions {
@@ -54,6 +63,7 @@ export class DevCarrier {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly media = new Set<Socket>();
   private readonly sessions = new Set<InboundInvite>();
+  private readonly clock = new MediaClock();
 
   constructor(private readonly options: DevCarrierOptions) {
     this.stack = new SipStack({ host: options.host, port: options.port ?? 0, ...(options.timerBase ? { timerBase: options.timerBase } : {}) });
@@ -98,9 +108,11 @@ export class DevCarrier {
     }
     let answerSdp: Buffer;
     let socket: Socket;
+    let answer: ReturnType<typeof negotiateAnswer>;
     try {
-      socket = await this.echoSocket();
-      const answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), {
+      // A key-pressing callee talks and presses rather than echoing, so its socket is left to its media session.
+      socket = await this.echoSocket(behaviour.kind !== 'press_keys');
+      answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), {
         address: this.options.host,
         port: socket.address().port,
       });
@@ -111,7 +123,13 @@ export class DevCarrier {
     }
     const session = this.ua.accept(incoming, {
       onCanceled: () => this.drop(session, socket),
-      onConfirmed: () => this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup()),
+      onConfirmed: () => {
+        this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup());
+        if (behaviour.kind !== 'press_keys') return;
+        const talking = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock });
+        void talking.play(tone(DEV_KEYS_DELAY_MS));
+        this.later(DEV_KEYS_DELAY_MS, () => void talking.pressKeys(behaviour.keys).catch(() => undefined));
+      },
       onAckTimeout: () => this.drop(session, socket),
       onEnded: () => this.drop(session, socket),
     });
@@ -177,11 +195,11 @@ export class DevCarrier {
   }
 
   /** A callee's media: RTP sent back where it came from, so the caller hears itself. */
-  private echoSocket(): Promise<Socket> {
+  private echoSocket(echo = true): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket = createSocket(this.options.host.includes(':') ? 'udp6' : 'udp4');
       socket.once('error', reject);
-      socket.on('message', (packet, from) => socket.send(packet, from.port, from.address));
+      if (echo) socket.on('message', (packet, from) => socket.send(packet, from.port, from.address));
       socket.bind(0, this.options.host, () => {
         socket.off('error', reject);
         socket.on('error', () => undefined);
@@ -199,6 +217,11 @@ export interface CallInResult {
   readonly reason: string;
   readonly endedBy?: 'remote' | 'local';
   readonly durationMs: number;
+}
+
+/** What a dev callee says before pressing keys: a 425 Hz tone, loud enough to be heard, quiet enough to be polite. */
+function tone(ms: number): Int16Array {
+  return Int16Array.from({ length: (ms * 8000) / 1000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 425 * i) / 8000)));
 }
 
 function devUri(user: string, host: string): SipUri {

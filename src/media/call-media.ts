@@ -1,7 +1,7 @@
 import type { LegMedia } from '../core/calls/call-engine.js';
 import { decodeG711, encodeG711, type G711Law } from './codecs/g711.js';
 import { DtmfToneDetector } from './dtmf/goertzel.js';
-import { Rfc4733Receiver } from './dtmf/rfc4733.js';
+import { Rfc4733Receiver, rfc4733Packets } from './dtmf/rfc4733.js';
 import type { MediaClock } from './media-clock.js';
 import type { RtpEndpoint } from './rtp-session.js';
 import { RtpSession } from './rtp-session.js';
@@ -85,6 +85,25 @@ export class CallMedia implements LegMedia {
 
   stop(): void {
     this.rtp.stopPlaying();
+  }
+
+  /**
+   * Presses keys toward the far end as RFC 4733 telephone-events on the negotiated payload type: for each key a start
+   * packet (marker), updates every 50 ms and three end packets, all carrying the event's start timestamp.
+   */
+  async pressKeys(keys: string, durationMs = 100, gapMs = 100): Promise<void> {
+    const payloadType = this.options.telephoneEvent;
+    if (payloadType === undefined) throw new Error('the far end did not agree to telephone-events');
+    for (const key of keys) {
+      const startedAt = this.rtp.nextTimestamp;
+      const started = performance.now();
+      for (const packet of rfc4733Packets(key, { durationMs })) {
+        const wait = packet.sendOffsetMs - (performance.now() - started);
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        this.rtp.forward(packet.payload, payloadType, packet.marker, startedAt);
+      }
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
   }
 
   onAudio(listener: (payload: Buffer) => void): () => void {

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../../src/config/config.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { createServices, type Services } from '../../../src/core/services.js';
+import { createStore } from '../../../src/store/store.js';
+import { startTelephony, type Telephony } from '../../../src/telephony.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+
+/** The dev carrier's callees over real SIP and RTP on loopback: one that talks and presses keys. */
+let db: TestDatabase;
+let services: Services;
+let accountId: string;
+let telephony: Telephony;
+
+before(async () => {
+  db = await createTestDatabase('sqlite');
+  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  accountId = (await services.accounts.create({ name: 'Dev', email: 'dev@example.com' })).account.id;
+  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+  const config = loadConfig({ DIALPLANE_DATA_DIR: '/nonexistent-unused', DIALPLANE_SIP_PORT: '0', DIALPLANE_RTP_PORTS: '40000-40999' });
+  telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+});
+after(async () => {
+  await telephony.close();
+  await db.close();
+});
+
+test('a callee on …7123 answers, talks, then presses 1, 2, 3 as RFC 4733 events', async () => {
+  const heard: string[] = [];
+  let audio = 0;
+  const answered = new Promise<string>((resolve) => services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)));
+  telephony.onDigit((_callId, digit) => heard.push(digit));
+  const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155557123', ringTimeoutS: 10, maxDurationS: 30 });
+  assert.equal(await answered, call.id);
+  telephony.mediaFor(call.id)!.onAudio(() => void (audio += 1));
+  for (let i = 0; i < 60 && heard.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(heard, ['1', '2', '3']);
+  assert.ok(audio >= 30, `the callee talked before pressing (${audio} packets)`);
+  await telephony.engine.hangup(accountId, call.id);
+});
