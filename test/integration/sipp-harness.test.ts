@@ -118,6 +118,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-register.xml',
       // Played against Dialplane's key detection in test/integration/sipp/call-media.test.ts.
       'uac-dtmf-dialplane.xml',
+      // Played against Dialplane's media bridge in test/integration/sipp/call-media.test.ts.
+      'uas-answer-play.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

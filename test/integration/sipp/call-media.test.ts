@@ -4,7 +4,9 @@ import pino from 'pino';
 import { loadConfig } from '../../../src/config/config.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices, type Services } from '../../../src/core/services.js';
-import { encodeG711 } from '../../../src/media/codecs/g711.js';
+import { encodeG711, transcode } from '../../../src/media/codecs/g711.js';
+import { MediaBridge } from '../../../src/media/bridge.js';
+import type { CallMedia } from '../../../src/media/call-media.js';
 import { sayAndCollect } from '../../../src/core/calls/verbs.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { createStore } from '../../../src/store/store.js';
@@ -128,6 +130,56 @@ await describeWithSipp('say and collect', () => {
       assert.equal((await uac.done).code, 0);
     } finally {
       await telephony.close();
+    }
+  });
+});
+
+await describeWithSipp('bridged calls', () => {
+  test('two SIPp peers bridged by Dialplane: speech from one reaches the other and its echo comes back, PCMA <-> PCMU', async (t) => {
+    const talker = await startSipp({ scenario: 'uas-answer-play.xml', timeoutSeconds: 20, t });
+    const echo = await startSipp({ scenario: 'uas-answer-wait-bye.xml', rtpEcho: true, timeoutSeconds: 20, t });
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '41000-41999',
+      DIALPLANE_TRUNK: `sip:${talker.address}`,
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const toTalker = await startTelephony(config, services, pino({ level: 'silent' }));
+    const toEcho = await startTelephony({ ...config, trunk: { ...config.trunk, uri: `sip:${echo.address}` }, sip: { ...config.sip, rtpPorts: '42000-42999' } }, services, pino({ level: 'silent' }));
+    try {
+      const answered = (telephony: typeof toTalker, to: string) =>
+        new Promise<string>((resolve) => {
+          services.calls.subscribe((event, call) => event.state === 'answered' && call.to === to && resolve(event.callId));
+          void telephony.engine.place({ accountId, from: '+14155551234', to, ringTimeoutS: 10, maxDurationS: 30 });
+        });
+      const [a, b] = await Promise.all([answered(toTalker, '+14155550201'), answered(toEcho, '+14155550202')]);
+      const legA = toTalker.mediaFor(a) as CallMedia;
+      const legB = toEcho.mediaFor(b) as CallMedia;
+      assert.equal(legA.codec.name, 'PCMA');
+      assert.equal(legB.codec.name, 'PCMU');
+      const fromTalker: Buffer[] = [];
+      const fromEcho: Buffer[] = [];
+      const sentToTalker: Buffer[] = [];
+      legA.onAudio((payload) => fromTalker.push(payload));
+      legB.onAudio((payload) => fromEcho.push(payload));
+      legA.rtp.listenSent((_pt, payload) => sentToTalker.push(payload));
+      const bridge = new MediaBridge(legA, legB);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      bridge.stop();
+      assert.ok(fromTalker.length >= 50, `speech from the talker: ${fromTalker.length} packets`);
+      // What B echoed is what A said, transcoded to B's law; what went back to A is that echo, transcoded again.
+      const expected = fromTalker.slice(0, fromEcho.length).map((p) => transcode(p, 'PCMA', 'PCMU'));
+      assert.ok(fromEcho.length >= fromTalker.length - 5, `echoed ${fromEcho.length} of ${fromTalker.length}`);
+      fromEcho.forEach((payload, i) => assert.ok(payload.equals(expected[i]!), `echoed packet ${i}`));
+      assert.equal(sentToTalker.length, fromEcho.length);
+      sentToTalker.forEach((payload, i) => assert.ok(payload.equals(transcode(fromEcho[i]!, 'PCMU', 'PCMA')), `returned packet ${i}`));
+      await Promise.all([toTalker.engine.hangup(accountId, a), toEcho.engine.hangup(accountId, b)]);
+      assert.equal((await talker.done).code, 0);
+      assert.equal((await echo.done).code, 0);
+    } finally {
+      await toTalker.close();
+      await toEcho.close();
     }
   });
 });

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../../src/config/config.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { createServices, type Services } from '../../../src/core/services.js';
+import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
+import { createStore } from '../../../src/store/store.js';
+import { startTelephony } from '../../../src/telephony.js';
+import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+
+/**
+ * A real softphone (baresip) auto-answers Dialplane's outbound call, hears a text-to-speech prompt (its dump of the
+ * received audio holds about the prompt's length of sound) and presses 5, which Dialplane reports.
+ */
+let db: TestDatabase;
+let services: Services;
+let accountId: string;
+const tts = new FliteEngine();
+
+before(async () => {
+  db = await createTestDatabase('sqlite');
+  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  accountId = (await services.accounts.create({ name: 'Baresip', email: 'baresip@example.com' })).account.id;
+  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+});
+after(async () => {
+  await tts.close();
+  await db.close();
+});
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+await describeWithBaresip('a softphone in a call (baresip)', () => {
+  test('baresip auto-answers, hears the prompt and presses 5: Dialplane reports "5", the call completes', async (t) => {
+    const phone = await startBaresip({ user: '+14155550100', maxSeconds: 60, t });
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '39000-39999',
+      DIALPLANE_TRUNK: `sip:${phone.address}`,
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    try {
+      const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press five to confirm.');
+      const promptSeconds = prompt.samples.length / 8000;
+      const answered = new Promise<string>((resolve) =>
+        services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)),
+      );
+      const digits: { callId: string; digit: string }[] = [];
+      let digitHeard: () => void = () => undefined;
+      const firstDigit = new Promise<void>((resolve) => (digitHeard = resolve));
+      telephony.onDigit((callId, digit) => {
+        digits.push({ callId, digit });
+        digitHeard();
+      });
+
+      const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 30 });
+      assert.equal(await within(answered, 10_000, 'answer'), call.id);
+      await phone.waitEvent('CALL_ESTABLISHED', 5000);
+      const media = telephony.mediaFor(call.id);
+      assert.ok(media, 'the answered call has media');
+      await media.play(prompt.samples);
+      // Let the last packets through baresip's jitter buffer before it answers the prompt.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(digits, [], 'no key before baresip pressed one');
+
+      const sent = await phone.command('sndcode', '5');
+      assert.ok(sent.ok, `sndcode failed: ${sent.data}`);
+      await within(firstDigit, 5000, `digit 5 from baresip\n${phone.output().slice(-3000)}`);
+      // A key held for baresip's tone length must still be reported once.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(digits, [{ callId: call.id, digit: '5' }]);
+
+      await telephony.engine.hangup(accountId, call.id);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+      await phone.waitEvent('CALL_CLOSED', 5000);
+
+      const received = await phone.receivedAudio();
+      assert.equal(received.length, 1, `one dump of received audio, got ${received.length}`);
+      const heard = received[0]!;
+      assert.equal(heard.sampleRate, 8000);
+      const audible = audibleSeconds(heard);
+      t.diagnostic(`prompt ${promptSeconds.toFixed(2)} s; baresip received ${(heard.samples.length / 8000).toFixed(2)} s, ${audible.toFixed(2)} s audible`);
+      // Flite's speech has pauses between words: most of it, and never more than was sent, must be audible.
+      assert.ok(
+        audible >= promptSeconds * 0.5 && audible <= promptSeconds + 0.5,
+        `baresip heard ${audible.toFixed(2)} s of sound for a ${promptSeconds.toFixed(2)} s prompt`,
+      );
+    } finally {
+      await telephony.close();
+      await phone.stop();
+    }
+  });
+});
