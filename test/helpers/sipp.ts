@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -269,6 +269,8 @@ export interface SippOptions {
   readonly mediaPort?: number;
   /** -rtp_echo: echo RTP received on the media ports. */
   readonly rtpEcho?: boolean;
+  /** A `pcap` link to /usr/share/sip-tester in sipp's working directory, for the built-in uac_pcap. */
+  readonly pcapLink?: boolean;
   /** -trace_msg into the result's `messages`. Default true. */
   readonly traceMessages?: boolean;
   /** Further sipp arguments, appended last. */
@@ -495,6 +497,8 @@ async function launchSipp(
   args.push(...(options.args ?? []));
   if (options.remote) args.push(options.remote);
 
+  // Built-in uac_pcap plays pcap/*.pcap relative to its working directory: give it the Debian package's files there.
+  if (options.pcapLink) symlinkSync('/usr/share/sip-tester', join(dir, 'pcap'));
   const wrapperArgs = ['-k', '2', `${outerTimeoutSeconds}s`, SIPP_BIN, ...args];
   const command = `timeout ${wrapperArgs.join(' ')}`;
   // detached: its own process group, so stop() and the exit hook reach sipp behind the timeout wrapper.

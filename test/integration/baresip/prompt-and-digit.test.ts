@@ -96,6 +96,8 @@ await describeWithBaresip('a softphone in a call (baresip)', () => {
         `baresip heard ${audible.toFixed(2)} s of sound for a ${promptSeconds.toFixed(2)} s prompt`,
       );
     } finally {
+      // DIALPLANE_TEST_BARESIP_LOG=1: baresip's own log (SIP, SDP, DTMF) on stderr.
+      if (process.env.DIALPLANE_TEST_BARESIP_LOG) process.stderr.write(`--- baresip ---\n${phone.output()}\n`);
       await telephony.close();
       await phone.stop();
     }

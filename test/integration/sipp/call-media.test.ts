@@ -183,3 +183,38 @@ await describeWithSipp('bridged calls', () => {
     }
   });
 });
+
+await describeWithSipp("SIPp's uac_pcap", () => {
+  test('G.711 speech and then an RFC 2833 "1" into a Dialplane call: the audio is heard and the key reported', async (t) => {
+    const config = loadConfig({
+      DIALPLANE_DATA_DIR: '/nonexistent-unused',
+      DIALPLANE_SIP_PORT: '0',
+      DIALPLANE_RTP_PORTS: '43000-43999',
+      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+    });
+    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    try {
+      const digits: string[] = [];
+      let audio = 0;
+      telephony.onDigit((_callId, digit) => digits.push(digit));
+      services.calls.subscribe((event) => {
+        if (event.state === 'answered') telephony.mediaFor(event.callId)?.onAudio(() => void (audio += 1));
+      });
+      const uac = await startSipp({
+        scenario: 'uac_pcap',
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: '+14155551234',
+        pcapLink: true,
+        timeoutSeconds: 30,
+        t,
+      });
+      const result = await uac.done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(digits, ['1']);
+      assert.ok(audio >= 100, `speech packets heard: ${audio}`);
+    } finally {
+      await telephony.close();
+    }
+  });
+});
