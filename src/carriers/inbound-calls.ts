@@ -57,6 +57,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   });
   const media = new CallMedia({
     socket: rtp.rtp,
+    rtcpSocket: rtp.rtcp,
     remote: answer.remote,
     codec: answer.codec,
     telephoneEvent: answer.telephoneEvent,

@@ -34,6 +34,7 @@ export class SipTrunkSignaling implements CallSignaling {
       const negotiated = applyAnswer(parseSdp(offer), parseSdp(answer.toString('utf8')));
       return new CallMedia({
         socket: rtp.rtp,
+        rtcpSocket: rtp.rtcp,
         remote: negotiated.remote,
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,

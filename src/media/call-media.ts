@@ -13,6 +13,8 @@ const TOLERATED_EVENT_TYPES = [96, 101];
 
 export interface CallMediaOptions {
   readonly socket: Socket;
+  /** The RTCP socket of the pair; reports are sent when given. */
+  readonly rtcpSocket?: Socket;
   readonly remote: RtpEndpoint;
   readonly codec: { readonly name: G711Law; readonly payloadType: number };
   /** The negotiated telephone-event payload type, if the peer agreed to RFC 4733. */
@@ -40,6 +42,7 @@ export class CallMedia implements LegMedia {
       remote: options.remote,
       payloadType: options.codec.payloadType,
       clock: options.clock,
+      ...(options.rtcpSocket ? { rtcpSocket: options.rtcpSocket } : {}),
     });
     this.eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
     this.rtp.listen((packet) => {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import type { MediaClock } from './media-clock.js';
+import { sdesCname, serializeRtcpCompound } from './rtp/rtcp-packet.js';
 import { isRtcp, parseRtp, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
 import { ReceiverStats } from './rtp/sequence.js';
 
@@ -19,7 +20,16 @@ export interface RtpSessionOptions {
   /** RTP timestamp units per packet: 160 for 20 ms at 8 kHz. */
   readonly samplesPerPacket?: number;
   readonly onPacket?: (packet: RtpPacket) => void;
+  /** The leg's RTCP socket (RTP port + 1): reports go to the peer's RTP port + 1 (RFC 3550 §11). */
+  readonly rtcpSocket?: Socket;
+  /** How often reports are sent (RFC 3550 §6.2's minimum for small sessions is 5 s). */
+  readonly rtcpIntervalMs?: number;
+  readonly cname?: string;
 }
+
+export const RTCP_INTERVAL_MS = 5_000;
+/** Seconds between 1900 (NTP's epoch) and 1970 (Unix's). */
+const NTP_EPOCH_OFFSET = 2_208_988_800n;
 
 /**
  * One leg's RTP: a random SSRC, sequence and timestamp origin (RFC 3550 §5.1), paced sending on the shared media
@@ -39,6 +49,9 @@ export class RtpSession {
   private unsubscribe: (() => void) | undefined;
   private closed = false;
   private latched = false;
+  private octets = 0;
+  private receivedFrom: number | undefined;
+  private rtcpTimer: NodeJS.Timeout | undefined;
   sent = 0;
   received = 0;
 
@@ -49,6 +62,46 @@ export class RtpSession {
     this.timestamp = random.readUInt32BE(6);
     this.remote = options.remote;
     options.socket.on('message', (data, from) => this.receive(data, { address: from.address, port: from.port }));
+    if (options.rtcpSocket) {
+      options.rtcpSocket.on('message', () => undefined);
+      this.rtcpTimer = setInterval(() => this.sendReport(), options.rtcpIntervalMs ?? RTCP_INTERVAL_MS);
+      this.rtcpTimer.unref();
+    }
+  }
+
+  /**
+   * A Sender Report when we have sent since the last one, else a Receiver Report, with a reception block for the
+   * peer when we hear it, and our CNAME (SDES) in the same compound packet.
+   */
+  buildReport(): Buffer {
+    const reports =
+      this.receivedFrom !== undefined && this.received > 0
+        ? [{ ssrc: this.receivedFrom, ...this.stats.report() }]
+        : [];
+    const sdes = sdesCname(this.ssrc, this.options.cname ?? `dialplane@${this.options.socket.address().address}`);
+    if (this.sent > 0) {
+      const now = Date.now();
+      const seconds = BigInt(Math.floor(now / 1000)) + NTP_EPOCH_OFFSET;
+      const fraction = BigInt(Math.floor(((now % 1000) / 1000) * 2 ** 32));
+      return serializeRtcpCompound([
+        {
+          type: 'sr',
+          ssrc: this.ssrc,
+          ntpTimestamp: (seconds << 32n) | fraction,
+          rtpTimestamp: this.timestamp,
+          packetCount: this.sent >>> 0,
+          octetCount: this.octets >>> 0,
+          reports,
+        },
+        sdes,
+      ]);
+    }
+    return serializeRtcpCompound([{ type: 'rr', ssrc: this.ssrc, reports }, sdes]);
+  }
+
+  private sendReport(): void {
+    if (this.closed || !this.options.rtcpSocket) return;
+    this.options.rtcpSocket.send(this.buildReport(), this.remote.port + 1, this.remote.address);
   }
 
   get destination(): RtpEndpoint {
@@ -92,6 +145,8 @@ export class RtpSession {
     this.closed = true;
     this.stopPlaying();
     this.options.socket.removeAllListeners('message');
+    if (this.rtcpTimer) clearInterval(this.rtcpTimer);
+    this.options.rtcpSocket?.removeAllListeners('message');
   }
 
   private tick(): void {
@@ -132,6 +187,7 @@ export class RtpSession {
     this.sequence = (this.sequence + 1) & 0xffff;
     this.timestamp = (timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
+    this.octets += payload.length;
     this.options.socket.send(packet, this.remote.port, this.remote.address);
     for (const listener of this.sentListeners) listener(payloadType, payload);
   }
@@ -156,6 +212,7 @@ export class RtpSession {
     this.sequence = (this.sequence + 1) & 0xffff;
     this.timestamp = (this.timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
+    this.octets += payload.length;
     this.options.socket.send(packet, this.remote.port, this.remote.address);
     for (const listener of this.sentListeners) listener(this.options.payloadType, payload);
   }
@@ -177,6 +234,7 @@ export class RtpSession {
       return;
     }
     this.received += 1;
+    this.receivedFrom = packet.ssrc;
     this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
     this.options.onPacket?.(packet);
     for (const listener of this.listeners) listener(packet);

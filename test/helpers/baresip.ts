@@ -292,7 +292,8 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   await writeFile(join(dir, 'source.wav'), encodeWav(options.sourceSamples ?? new Int16Array(8000 * seconds), 8000));
   await mkdir(join(dir, 'dump'));
 
-  const args = ['-f', dir, '-t', String(seconds), '-v'];
+  // DIALPLANE_TEST_BARESIP_LOG=1 adds baresip's SIP trace (-s) to its output.
+  const args = ['-f', dir, '-t', String(seconds), '-v', ...(process.env.DIALPLANE_TEST_BARESIP_LOG ? ['-s'] : [])];
   const child = spawn(BARESIP_BIN, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   installExitHook();
@@ -424,9 +425,21 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
     });
   };
 
+  // sndfile finalises a dump's WAV header when the call's audio is destroyed, just after baresip reports
+  // CALL_CLOSED: wait (up to 2 s) for the RIFF size to match the file before reading it.
   const receivedAudio = async (): Promise<Wav[]> => {
     const names = (await readdir(join(dir, 'dump'))).filter((n) => n.endsWith('-dec.wav')).sort();
-    return Promise.all(names.map(async (n) => decodeWav(await readFile(join(dir, 'dump', n)))));
+    return Promise.all(
+      names.map(async (n) => {
+        const deadline = Date.now() + 2000;
+        for (;;) {
+          const bytes = await readFile(join(dir, 'dump', n));
+          const complete = bytes.length >= 12 && bytes.readUInt32LE(4) === bytes.length - 8;
+          if (complete || Date.now() > deadline) return decodeWav(bytes);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }),
+    );
   };
 
   return {
