@@ -51,3 +51,22 @@ test('resampling keeps the duration', () => {
   const pcm = resampleTo8k({ sampleRate: 22050, samples: new Int16Array(44100) });
   assert.equal(pcm.samples.length, 16000);
 });
+
+test('an audio file prompt: a 16 kHz WAV on disk is loaded at 8 kHz', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadAudioFile } = await import('../../../../src/media/tts/audio-file.js');
+  const dir = await mkdtemp(join(tmpdir(), 'dialplane-prompt-'));
+  try {
+    const file = join(dir, 'welcome.wav');
+    await writeFile(file, writeWav({ sampleRate: 16000, samples: new Int16Array(32000).fill(1200) }));
+    const pcm = await loadAudioFile(file);
+    assert.equal(pcm.sampleRate, 8000);
+    assert.equal(pcm.samples.length, 16000);
+    assert.equal(pcm.samples[100], 1200);
+    await assert.rejects(loadAudioFile(join(dir, 'missing.wav')));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
