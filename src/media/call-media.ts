@@ -20,12 +20,17 @@ export interface CallMediaOptions {
   /** The negotiated telephone-event payload type, if the peer agreed to RFC 4733. */
   readonly telephoneEvent: number | undefined;
   readonly clock: MediaClock;
+  /**
+   * Listen for keys as tones in the audio too. Default: only when the peer did not agree to telephone-events, as
+   * Asterisk's "auto" mode does; tone detection costs more than relaying the packet.
+   */
+  readonly inbandDtmf?: boolean;
 }
 
 /**
  * One call leg's audio: prompts out as paced G.711, and keys in, whether the peer sends RFC 4733 events (on the
- * negotiated payload type, or 96/101 from peers that ignore it) or plain tones in the audio (Goertzel). A digit heard
- * both ways is reported once.
+ * negotiated payload type, or 96/101 from peers that ignore it) or plain tones in the audio (Goertzel, by default
+ * only for peers that did not agree to telephone-events). A digit heard both ways is reported once.
  */
 export class CallMedia implements LegMedia {
   readonly rtp: RtpSession;
@@ -44,6 +49,7 @@ export class CallMedia implements LegMedia {
       clock: options.clock,
       ...(options.rtcpSocket ? { rtcpSocket: options.rtcpSocket } : {}),
     });
+    const inband = options.inbandDtmf ?? options.telephoneEvent === undefined;
     this.eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
     this.rtp.listen((packet) => {
       if (this.isTelephoneEvent(packet.payloadType)) {
@@ -53,7 +59,7 @@ export class CallMedia implements LegMedia {
         }
         return;
       }
-      if (packet.payloadType !== options.codec.payloadType) return;
+      if (packet.payloadType !== options.codec.payloadType || !inband) return;
       const digits = this.tones.push(decodeG711(packet.payload, options.codec.name));
       for (const digit of digits) {
         if (performance.now() - this.lastEventDigitAt > 500) this.emit(digit);

@@ -125,3 +125,21 @@ test('a recording holds both directions, aligned, for as long as it ran', async 
   assert.equal((mixed.length - 44) / 2, frames);
   leg.close();
 });
+
+test('keys as tones in the audio are heard from a peer without telephone-events (and, on request, from any peer)', async () => {
+  const { generateDtmf } = await import('../../unit/media/dtmf/dtmf-signals.js');
+  const clock = new MediaClock();
+  const phone = await peer();
+  const reservation = await pool.reserve();
+  reservations.push(reservation);
+  const leg = new CallMedia({ socket: reservation.rtp, remote: { address: '127.0.0.1', port: phone.port }, codec: { name: 'PCMU', payloadType: 0 }, telephoneEvent: undefined, clock });
+  const heard: string[] = [];
+  leg.onDigit((digit) => heard.push(digit));
+  const audio = encodeG711(Int16Array.from(generateDtmf('7', 200, { amplitude: 8000 })), 'PCMU');
+  for (let i = 0; i * 160 < audio.length; i++) {
+    phone.socket.send(packet(0, i, i * 160, audio.subarray(i * 160, i * 160 + 160)), reservation.port, '127.0.0.1');
+  }
+  await settle();
+  assert.deepEqual(heard, ['7']);
+  leg.close();
+});

@@ -1,0 +1,57 @@
+// Child process for bench/media-relay.mjs: Dialplane's media relay alone, from dist/ (RtpPortPool, CallMedia,
+// MediaClock, MediaBridge exactly as the server wires a bridged call), with nothing else in the process.
+// Driven over IPC (fork):
+//   { type: 'setup', phones: [{ a, b }], portMin, portMax }  -> { type: 'ready', legs: [{ a, b }] }
+//        (phones[i].a / .b: UDP ports of call i's phone A / phone B on 127.0.0.1; legs[i].a / .b: the reserved RTP
+//         ports phone A / phone B must send to)
+//   { type: 'stop' }  -> { type: 'stopped', relayed }  then exits.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot, HOST } from './common.mjs';
+
+const media = (file) => import(pathToFileURL(join(repoRoot, 'dist', 'src', 'media', file)).href);
+const { RtpPortPool } = await media('rtp-ports.js');
+const { CallMedia } = await media('call-media.js');
+const { MediaClock } = await media('media-clock.js');
+const { MediaBridge } = await media('bridge.js');
+
+const codec = { name: 'PCMU', payloadType: 0 };
+let pool;
+const reservations = [];
+const bridges = [];
+
+async function setup({ phones, portMin, portMax }) {
+  pool = new RtpPortPool({ min: portMin, max: portMax }, HOST);
+  const clock = new MediaClock();
+  const legs = [];
+  for (const phone of phones) {
+    const ra = await pool.reserve();
+    const rb = await pool.reserve();
+    reservations.push(ra, rb);
+    for (const r of [ra, rb]) {
+      r.rtp.on('error', (error) => console.error(`relay socket ${r.port}: ${error.message}`));
+      r.rtcp.on('error', () => undefined);
+    }
+    const legA = new CallMedia({ socket: ra.rtp, rtcpSocket: ra.rtcp, remote: { address: HOST, port: phone.a }, codec, telephoneEvent: 101, clock });
+    const legB = new CallMedia({ socket: rb.rtp, rtcpSocket: rb.rtcp, remote: { address: HOST, port: phone.b }, codec, telephoneEvent: 101, clock });
+    bridges.push(new MediaBridge(legA, legB));
+    legs.push({ a: ra.port, b: rb.port });
+  }
+  return legs;
+}
+
+process.on('message', async (message) => {
+  try {
+    if (message.type === 'setup') {
+      process.send({ type: 'ready', legs: await setup(message) });
+    } else if (message.type === 'stop') {
+      const relayed = bridges.reduce((sum, b) => sum + b.relayed, 0);
+      for (const b of bridges) b.stop();
+      await Promise.all(reservations.map((r) => r.release()));
+      process.send({ type: 'stopped', relayed }, () => process.exit(0));
+    }
+  } catch (error) {
+    process.send({ type: 'error', message: String(error?.stack ?? error) }, () => process.exit(1));
+  }
+});
+process.on('disconnect', () => process.exit(0));
