@@ -3,6 +3,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HOST, trackChild, sleep } from './common.mjs';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -175,11 +178,13 @@ export function sdpAudioPort(sdp) {
  * answers an ng ping. Returns { child, ng, stderr() }.
  */
 export async function startRtpengine({ binary, ngPort, portMin, portMax, extraArgs = [], timeoutMs = 10_000 }) {
+  // rtpengine writes its pid file wherever it is told (there is no "none"): into a temporary directory, removed after.
+  const pidDir = mkdtempSync(join(tmpdir(), 'dialplane-rtpengine-'));
   const args = [
     '--config-file=none',
     '--table=-1',
     '--foreground',
-    '--pidfile=none',
+    `--pidfile=${join(pidDir, 'rtpengine.pid')}`,
     `--interface=${HOST}`,
     `--listen-ng=${HOST}:${ngPort}`,
     `--port-min=${portMin}`,
@@ -189,6 +194,7 @@ export async function startRtpengine({ binary, ngPort, portMin, portMax, extraAr
     ...extraArgs,
   ];
   const child = trackChild(spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  child.once('exit', () => rmSync(pidDir, { recursive: true, force: true }));
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d.toString()).slice(-8_000);
