@@ -50,7 +50,6 @@ export class SipTrunkSignaling implements CallSignaling {
     let invite: OutboundInvite | undefined;
     let rtp: RtpPortReservation | undefined;
     let hungUpEarly = false;
-    let offer = '';
     let session: CallMedia | undefined;
     const release = () => {
       session?.close();
@@ -60,14 +59,15 @@ export class SipTrunkSignaling implements CallSignaling {
     const start = async () => {
       if (!trunk) throw new Error(`no trunk ${request.trunk}`);
       const address = isIP(trunk.host) ? trunk.host : (await lookup(trunk.host)).address;
-      rtp = await this.rtpPorts.reserve();
+      const reservation = await this.rtpPorts.reserve();
+      rtp = reservation;
       if (hungUpEarly) {
         release();
         events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
         return;
       }
       const to = dialString(request.to, trunk);
-      offer = createOffer({ address: this.mediaAddress, port: rtp.port });
+      const offer = createOffer({ address: this.mediaAddress, port: reservation.port });
       const target = trunkEndpoint(trunk, address);
       const hostPart = `${trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host}:${trunk.port}`;
       invite = this.ua.invite(
@@ -84,7 +84,7 @@ export class SipTrunkSignaling implements CallSignaling {
           onProvisional: (status, reason, sdp) =>
             events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
           onAnswered: (status, reason, answer) => {
-            session = this.media(offer, answer, rtp!);
+            session = this.media(offer, answer, reservation);
             events.onAnswered(status, reason, session);
           },
           onFailed: (failure) => {
