@@ -4,8 +4,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { freeUdpPortBlock } from './sipp.js';
+import { describeWithPeer, requirePeer, type SystemPeer } from './peers.js';
 
 /**
  * baresip (Debian package baresip-core, 1.0.0) as an independent SIP phone in Dialplane's media tests.
@@ -22,7 +23,6 @@ import { freeUdpPortBlock } from './sipp.js';
 export const BARESIP_BIN = process.env.DIALPLANE_TEST_BARESIP ?? 'baresip';
 export const BARESIP_MODULE_DIR = process.env.DIALPLANE_TEST_BARESIP_MODULES ?? '/usr/lib/baresip/modules';
 const MODULES = ['g711', 'aufile', 'alsa', 'sndfile', 'account', 'menu', 'ctrl_tcp'] as const;
-const baresipRequired = process.env.CI === 'true';
 const INSTALL_HINT = 'install the Debian package baresip-core (apt-get install baresip-core)';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -52,39 +52,18 @@ export async function baresipAvailable(): Promise<boolean> {
   return (await baresipProblem()) === undefined;
 }
 
-/** For one test: true when it can run; else skipped with a visible message, or a failure when CI=true. */
-export async function requireBaresip(t: TestContext): Promise<boolean> {
-  const problem = await baresipProblem();
-  if (problem === undefined) return true;
-  if (baresipRequired) throw new Error(`baresip is required (CI=true) but unavailable: ${problem}; ${INSTALL_HINT}`);
-  process.stderr.write(`[skip] ${t.name}: baresip unavailable (${problem})\n`);
-  t.skip(`baresip unavailable: ${problem}; ${INSTALL_HINT}`);
-  return false;
-}
 
-/**
- * A suite that needs baresip: skipped with a visible message when it is absent, a failing suite when CI=true.
- * Call at top level with await (ESM), like describeWithSipp.
- */
-export async function describeWithBaresip(
+const peer: SystemPeer = { label: 'baresip', hint: INSTALL_HINT, problem: baresipProblem };
+
+/** For one test: true when it can run; else skipped with a visible message, or a failure when CI=true. */
+export const requireBaresip = (t: TestContext): Promise<boolean> => requirePeer(peer, t);
+
+/** A suite that needs baresip, by the same rule. Call at top level with await (ESM). */
+export const describeWithBaresip = (
   name: string,
   suite: () => void,
   options: { readonly concurrency?: number | boolean; readonly timeout?: number } = {},
-): Promise<void> {
-  const problem = await baresipProblem();
-  if (problem === undefined) {
-    describe(name, options, suite);
-    return;
-  }
-  if (baresipRequired) {
-    describe(name, () => {
-      throw new Error(`baresip is required (CI=true) but unavailable: ${problem}; ${INSTALL_HINT}`);
-    });
-    return;
-  }
-  process.stderr.write(`[skip] ${name}: baresip unavailable (${problem})\n`);
-  describe(name, { skip: `baresip unavailable: ${problem}; ${INSTALL_HINT}` }, () => undefined);
-}
+): Promise<void> => describeWithPeer(peer, name, suite, options);
 
 // ---------------------------------------------------------------------------------------------------------------
 // WAV files

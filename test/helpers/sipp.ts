@@ -6,8 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { describe, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { ROOT, freePort } from './processes.js';
+import { describeWithPeer, requirePeer, type SystemPeer } from './peers.js';
 
 /**
  * SIPp (Debian package sip-tester, binary `sipp`) as the independent carrier in Dialplane's SIP tests.
@@ -21,7 +22,6 @@ import { ROOT, freePort } from './processes.js';
 
 /** The sipp binary: DIALPLANE_TEST_SIPP, else `sipp` on PATH. */
 export const SIPP_BIN = process.env.DIALPLANE_TEST_SIPP ?? 'sipp';
-const sippRequired = process.env.CI === 'true';
 
 
 /** test/sipp/ in the source tree (the XML scenarios are not compiled, so the same path from src or dist). */
@@ -53,44 +53,18 @@ export async function sippAvailable(): Promise<boolean> {
 
 const INSTALL_HINT = 'install the Debian package sip-tester (apt-get install sip-tester)';
 
-/**
- * For a test that needs SIPp: true when it can run. Without sipp it skips the test with a visible message and
- * returns false on a plain `npm test`, and throws (failing the test) when CI=true, where sipp must be installed.
- *
- *   test('...', async (t) => { if (!(await requireSipp(t))) return; ... });
- */
-export async function requireSipp(t: TestContext): Promise<boolean> {
-  const problem = await sippProblem();
-  if (problem === undefined) return true;
-  if (sippRequired) throw new Error(`SIPp is required (CI=true) but unavailable: ${problem}; ${INSTALL_HINT}`);
-  process.stderr.write(`[skip] ${t.name}: SIPp unavailable (${problem})\n`);
-  t.skip(`SIPp unavailable: ${problem}; ${INSTALL_HINT}`);
-  return false;
-}
 
-/**
- * A suite that needs SIPp, by the same rule: skipped with a visible message when sipp is absent, a failing suite
- * when CI=true. Call at top level with await (ESM), like describeEachDialect.
- */
-export async function describeWithSipp(
+const peer: SystemPeer = { label: 'SIPp', hint: INSTALL_HINT, problem: sippProblem };
+
+/** For one test: true when it can run; else skipped with a visible message, or a failure when CI=true. */
+export const requireSipp = (t: TestContext): Promise<boolean> => requirePeer(peer, t);
+
+/** A suite that needs SIPp, by the same rule. Call at top level with await (ESM). */
+export const describeWithSipp = (
   name: string,
   suite: () => void,
   options: { readonly concurrency?: number | boolean; readonly timeout?: number } = {},
-): Promise<void> {
-  const problem = await sippProblem();
-  if (problem === undefined) {
-    describe(name, options, suite);
-    return;
-  }
-  if (sippRequired) {
-    describe(name, () => {
-      throw new Error(`SIPp is required (CI=true) but unavailable: ${problem}; ${INSTALL_HINT}`);
-    });
-    return;
-  }
-  process.stderr.write(`[skip] ${name}: SIPp unavailable (${problem})\n`);
-  describe(name, { skip: `SIPp unavailable: ${problem}; ${INSTALL_HINT}` }, () => undefined);
-}
+): Promise<void> => describeWithPeer(peer, name, suite, options);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ports

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pino from 'pino';
-import { loadConfig } from '../../../src/config/config.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices, type Services } from '../../../src/core/services.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { createStore } from '../../../src/store/store.js';
-import { startTelephony } from '../../../src/telephony.js';
+import { startTestTelephony } from '../../helpers/telephony.js';
 import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
 
@@ -42,14 +40,7 @@ function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise
 await describeWithBaresip('a softphone in a call (baresip)', () => {
   test('baresip auto-answers, hears the prompt and presses 5: Dialplane reports "5", the call completes', async (t) => {
     const phone = await startBaresip({ user: '+14155550100', maxSeconds: 60, t });
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '39000-39999',
-      DIALPLANE_TRUNK: `sip:${phone.address}`,
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    const telephony = await startTestTelephony(services, { rtpPorts: '39000-39999', trunk: `sip:${phone.address}` });
     try {
       const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press five to confirm.');
       const promptSeconds = prompt.samples.length / 8000;

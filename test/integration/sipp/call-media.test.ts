@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pino from 'pino';
-import { loadConfig } from '../../../src/config/config.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices, type Services } from '../../../src/core/services.js';
 import { encodeG711, transcode } from '../../../src/media/codecs/g711.js';
@@ -10,7 +8,7 @@ import type { CallMedia } from '../../../src/media/call-media.js';
 import { sayAndCollect } from '../../../src/core/calls/verbs.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { createStore } from '../../../src/store/store.js';
-import { startTelephony } from '../../../src/telephony.js';
+import { NO_TRUNK, startTestTelephony } from '../../helpers/telephony.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
 import { describeWithSipp, startSipp } from '../../helpers/sipp.js';
 
@@ -34,14 +32,7 @@ after(async () => {
 await describeWithSipp('media in calls', () => {
   test('a TTS prompt played after the answer comes back from SIPp -rtp_echo byte for byte', async (t) => {
     const uas = await startSipp({ scenario: 'uas-answer-wait-bye.xml', rtpEcho: true, timeoutSeconds: 20, t });
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '36000-36999',
-      DIALPLANE_TRUNK: `sip:${uas.address}`,
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    const telephony = await startTestTelephony(services, { rtpPorts: '36000-36999', trunk: `sip:${uas.address}` });
     try {
       const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press one to confirm.');
       const answered = new Promise<string>((resolve) =>
@@ -69,14 +60,7 @@ await describeWithSipp('media in calls', () => {
 
 await describeWithSipp('keys pressed in calls', () => {
   test('SIPp calls in and plays an RFC 2833 digit: Dialplane reports "1" once', async (t) => {
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '37000-37999',
-      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    const telephony = await startTestTelephony(services, { rtpPorts: '37000-37999', trunk: NO_TRUNK });
     try {
       const digits: string[] = [];
       telephony.onDigit((_callId, digit) => digits.push(digit));
@@ -98,14 +82,7 @@ await describeWithSipp('keys pressed in calls', () => {
 
 await describeWithSipp('say and collect', () => {
   test('a prompt is interrupted by the key SIPp presses (barge-in) and the key is collected', async (t) => {
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '37000-37999',
-      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    const telephony = await startTestTelephony(services, { rtpPorts: '37000-37999', trunk: NO_TRUNK });
     try {
       const prompt = await tts.synthesize('Welcome. To confirm your appointment, press one. To cancel it, press two. To hear this again, stay on the line.');
       const collected = new Promise<Awaited<ReturnType<typeof sayAndCollect>>>((resolve) => {
@@ -138,15 +115,8 @@ await describeWithSipp('bridged calls', () => {
   test('two SIPp peers bridged by Dialplane: speech from one reaches the other and its echo comes back, PCMA <-> PCMU', async (t) => {
     const talker = await startSipp({ scenario: 'uas-answer-play.xml', timeoutSeconds: 20, t });
     const echo = await startSipp({ scenario: 'uas-answer-wait-bye.xml', rtpEcho: true, timeoutSeconds: 20, t });
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '41000-41999',
-      DIALPLANE_TRUNK: `sip:${talker.address}`,
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const toTalker = await startTelephony(config, services, pino({ level: 'silent' }));
-    const toEcho = await startTelephony({ ...config, trunk: { ...config.trunk, uri: `sip:${echo.address}` }, sip: { ...config.sip, rtpPorts: '42000-42999' } }, services, pino({ level: 'silent' }));
+    const toTalker = await startTestTelephony(services, { rtpPorts: '41000-41999', trunk: `sip:${talker.address}` });
+    const toEcho = await startTestTelephony(services, { rtpPorts: '42000-42999', trunk: `sip:${echo.address}` });
     try {
       const answered = (telephony: typeof toTalker, to: string) =>
         new Promise<string>((resolve) => {
@@ -186,14 +156,7 @@ await describeWithSipp('bridged calls', () => {
 
 await describeWithSipp("SIPp's uac_pcap", () => {
   test('G.711 speech and then an RFC 2833 "1" into a Dialplane call: the audio is heard and the key reported', async (t) => {
-    const config = loadConfig({
-      DIALPLANE_DATA_DIR: '/nonexistent-unused',
-      DIALPLANE_SIP_PORT: '0',
-      DIALPLANE_RTP_PORTS: '43000-43999',
-      DIALPLANE_TRUNK: 'sip:127.0.0.1:9',
-      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-    });
-    const telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+    const telephony = await startTestTelephony(services, { rtpPorts: '43000-43999', trunk: NO_TRUNK });
     try {
       const digits: string[] = [];
       let audio = 0;
