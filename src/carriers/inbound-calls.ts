@@ -85,8 +85,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       void services.calls.end(call.id, { reason: by === 'remote' ? 'remote_hangup' : 'local_hangup' });
     },
   });
-  await services.calls.attachSip(call.id, { sipCallId: session.callId });
-  await services.calls.advance(call.id, 'ringing');
+  await services.calls.advance(call.id, 'ringing', {}, { sipCallId: session.callId });
   session.ring();
   session.answer(Buffer.from(answer.answerSdp));
   context.onMedia(call.id, media);

@@ -1,4 +1,5 @@
 import { parseUri } from '../sip/message/headers.js';
+import type { Config } from '../config/config.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 
 export interface TrunkConfig {
@@ -15,14 +16,8 @@ export interface TrunkConfig {
   readonly prefix: string | undefined;
 }
 
-export interface TrunkSettings {
-  readonly uri: string;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  readonly register: boolean;
-  readonly callerIdFormat: 'e164' | 'national';
-  readonly prefix: string | undefined;
-}
+/** The trunk part of the configuration (keepalives are the upkeep's business, not a trunk's). */
+export type TrunkSettings = Omit<Config['trunk'], 'keepaliveS'>;
 
 /**
  * `sip:[user[:password]@]host[:port][;transport=udp|tcp]`, comma-separated, in failover order. Credentials written in

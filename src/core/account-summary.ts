@@ -1,4 +1,3 @@
-import type { Store } from '../store/store.js';
 import type { AccountService, User } from './accounts.js';
 import type { AccountChanges } from './account-changes.js';
 import type { Clock } from './clock.js';
@@ -29,7 +28,7 @@ export class AccountSummaryService {
   private readonly versions = new Map<string, number>();
 
   constructor(
-    private readonly parts: { accounts: AccountService; numbers: NumberService; credits: CreditService; store: Store },
+    private readonly parts: { accounts: AccountService; numbers: NumberService; credits: CreditService },
     private readonly clock: Clock,
     changes: AccountChanges,
     private readonly ttlMs: number,

@@ -53,7 +53,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     numbers,
     credits,
     prices: new PriceService(store, clock),
-    summaries: new AccountSummaryService({ accounts, numbers, credits, store }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
+    summaries: new AccountSummaryService({ accounts, numbers, credits }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
     calls: new CallService(store, clock, options.onListenerError),
     defaultCountry: options.defaultCountry,

@@ -41,10 +41,6 @@ export class CallsRepository {
     });
   }
 
-  async update(id: string, changes: CallChanges): Promise<void> {
-    await this.db.updateTable('calls').set(changes).where('id', '=', id).execute();
-  }
-
   async findById(accountId: string, id: string): Promise<CallRow | undefined> {
     return this.db
       .selectFrom('calls')

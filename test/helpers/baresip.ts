@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { freeUdpPortBlock } from './sipp.js';
-import { describeWithPeer, requirePeer, type SystemPeer } from './peers.js';
+import { describeWithPeer, killGroup, requirePeer, trackPeerProcess, type SystemPeer } from './peers.js';
 
 /**
  * baresip (Debian package baresip-core, 1.0.0) as an independent SIP phone in Dialplane's media tests.
@@ -187,29 +187,6 @@ export interface BaresipHandle {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) killGroup(child, 'SIGKILL');
-  });
-}
 
 const OUTPUT_LIMIT = 256 * 1024;
 
@@ -274,8 +251,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   // DIALPLANE_TEST_BARESIP_LOG=1 adds baresip's SIP trace (-s) to its output.
   const args = ['-f', dir, '-t', String(seconds), '-v', ...(process.env.DIALPLANE_TEST_BARESIP_LOG ? ['-s'] : [])];
   const child = spawn(BARESIP_BIN, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  installExitHook();
+  const untrack = trackPeerProcess(child);
   let output = '';
   const append = (chunk: string): void => {
     output = (output + chunk).slice(-OUTPUT_LIMIT);
@@ -292,7 +268,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   let ended = false;
   void exited.then(() => {
     ended = true;
-    live.delete(child);
+    untrack();
   });
 
   let socket: Socket | undefined;

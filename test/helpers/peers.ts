@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { describe, type TestContext } from 'node:test';
 
 /**
@@ -44,4 +45,39 @@ export async function describeWithPeer(
   }
   process.stderr.write(`[skip] ${name}: ${peer.label} unavailable (${problem})\n`);
   describe(name, { skip: `${peer.label} unavailable: ${problem}; ${peer.hint}` }, () => undefined);
+}
+
+/** Signals a peer's whole process group (peers run detached, behind `timeout` wrappers). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const live = new Map<ChildProcess, () => void>();
+let exitHookInstalled = false;
+
+/**
+ * Keeps a peer process on the list the exit hook kills (with its cleanup, e.g. removing its temporary directory),
+ * so no peer outlives the test process; returns the call that takes it off once it has exited.
+ */
+export function trackPeerProcess(child: ChildProcess, cleanup: () => void = () => undefined): () => void {
+  live.set(child, cleanup);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const [process_, clean] of live) {
+        killGroup(process_, 'SIGKILL');
+        clean();
+      }
+    });
+  }
+  return () => live.delete(child);
 }

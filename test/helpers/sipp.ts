@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { TestContext } from 'node:test';
 import { ROOT, freePort } from './processes.js';
-import { describeWithPeer, requirePeer, type SystemPeer } from './peers.js';
+import { describeWithPeer, killGroup, requirePeer, trackPeerProcess, type SystemPeer } from './peers.js';
 
 /**
  * SIPp (Debian package sip-tester, binary `sipp`) as the independent carrier in Dialplane's SIP tests.
@@ -304,33 +304,6 @@ export interface SippHandle {
   stop(): Promise<SippResult>;
 }
 
-/** Runs alive, with their temporary directories: the exit hook kills them and removes those. */
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const [child, dir] of live) {
-      killGroup(child, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-}
 
 function resolveScenario(scenario: string): { args: string[]; name: string } {
   if (!scenario.endsWith('.xml')) {
@@ -477,8 +450,7 @@ async function launchSipp(
   const command = `timeout ${wrapperArgs.join(' ')}`;
   // detached: its own process group, so stop() and the exit hook reach sipp behind the timeout wrapper.
   const child = spawn('timeout', wrapperArgs, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.set(child, dir);
-  installExitHook();
+  const untrack = trackPeerProcess(child, () => rmSync(dir, { recursive: true, force: true }));
 
   let stdout = '';
   let stderr = '';
@@ -503,7 +475,7 @@ async function launchSipp(
 
   let stopRequested = false;
   const done: Promise<SippResult> = exited.then(async ({ code, signal }) => {
-    live.delete(child);
+    untrack();
     release();
     const [csv, messages, errors] = await Promise.all([
       readOptional(files.stats),

@@ -1,6 +1,9 @@
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.js';
-import type { Services } from '../../src/core/services.js';
+import { systemClock } from '../../src/core/clock.js';
+import { createServices, type Services } from '../../src/core/services.js';
+import { createStore } from '../../src/store/store.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
 import { startTelephony, type Telephony } from '../../src/telephony.js';
 
 /**
@@ -24,3 +27,21 @@ export async function startTestTelephony(
 
 /** A trunk that answers nothing, for tests where calls only come in. */
 export const NO_TRUNK = 'sip:127.0.0.1:9';
+
+export const CALLER_NUMBER = '+14155551234';
+
+export interface CallingAccount {
+  readonly db: TestDatabase;
+  readonly services: Services;
+  readonly accountId: string;
+}
+
+/** A fresh SQLite database with one account owning CALLER_NUMBER (voice and SMS): what every call test starts from. */
+export async function createCallingAccount(name: string): Promise<CallingAccount> {
+  const db = await createTestDatabase('sqlite');
+  const services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.com`;
+  const accountId = (await services.accounts.create({ name, email })).account.id;
+  await services.numbers.add(accountId, { number: CALLER_NUMBER, type: 'purchased' });
+  return { db, services, accountId };
+}

@@ -117,10 +117,6 @@ export class CallService {
     return call;
   }
 
-  async attachSip(callId: string, details: SipDetails): Promise<void> {
-    await this.store.calls.update(callId, { ...detailColumns(details), updated_at: isoNow(this.clock) });
-  }
-
   /** Moves a live call forward (dialing, ringing, early_media, answered); undefined if that step is not allowed now. */
   async advance(
     callId: string,

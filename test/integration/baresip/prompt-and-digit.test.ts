@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { systemClock } from '../../../src/core/clock.js';
-import { createServices, type Services } from '../../../src/core/services.js';
+import type { Services } from '../../../src/core/services.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
-import { createStore } from '../../../src/store/store.js';
-import { startTestTelephony } from '../../helpers/telephony.js';
+import { createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
 import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import type { TestDatabase } from '../../helpers/databases.js';
 
 /**
  * A real softphone (baresip) auto-answers Dialplane's outbound call, hears a text-to-speech prompt (its dump of the
@@ -18,10 +16,7 @@ let accountId: string;
 const tts = new FliteEngine();
 
 before(async () => {
-  db = await createTestDatabase('sqlite');
-  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
-  accountId = (await services.accounts.create({ name: 'Baresip', email: 'baresip@example.com' })).account.id;
-  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+  ({ db, services, accountId } = await createCallingAccount('Baresip'));
 });
 after(async () => {
   await tts.close();

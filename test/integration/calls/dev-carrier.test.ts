@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../../src/config/config.js';
-import { systemClock } from '../../../src/core/clock.js';
-import { createServices, type Services } from '../../../src/core/services.js';
-import { createStore } from '../../../src/store/store.js';
+import type { Services } from '../../../src/core/services.js';
 import { startTelephony, type Telephony } from '../../../src/telephony.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import type { TestDatabase } from '../../helpers/databases.js';
+import { createCallingAccount } from '../../helpers/telephony.js';
 
 /** The dev carrier's callees over real SIP and RTP on loopback: one that talks and presses keys. */
 let db: TestDatabase;
@@ -15,10 +14,7 @@ let accountId: string;
 let telephony: Telephony;
 
 before(async () => {
-  db = await createTestDatabase('sqlite');
-  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
-  accountId = (await services.accounts.create({ name: 'Dev', email: 'dev@example.com' })).account.id;
-  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+  ({ db, services, accountId } = await createCallingAccount('Dev'));
   const config = loadConfig({ DIALPLANE_DATA_DIR: '/nonexistent-unused', DIALPLANE_SIP_PORT: '0', DIALPLANE_RTP_PORTS: '40000-40999' });
   telephony = await startTelephony(config, services, pino({ level: 'silent' }));
 });

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { systemClock } from '../../../src/core/clock.js';
-import { createServices, type Services } from '../../../src/core/services.js';
+import type { Services } from '../../../src/core/services.js';
 import { encodeG711, transcode } from '../../../src/media/codecs/g711.js';
 import { MediaBridge } from '../../../src/media/bridge.js';
 import type { CallMedia } from '../../../src/media/call-media.js';
 import { sayAndCollect } from '../../../src/core/calls/verbs.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
-import { createStore } from '../../../src/store/store.js';
-import { NO_TRUNK, startTestTelephony } from '../../helpers/telephony.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import { createCallingAccount, NO_TRUNK, startTestTelephony } from '../../helpers/telephony.js';
+import type { TestDatabase } from '../../helpers/databases.js';
 import { describeWithSipp, startSipp } from '../../helpers/sipp.js';
 
 /** A text-to-speech prompt played into an answered call reaches SIPp, whose -rtp_echo sends it back intact. */
@@ -19,10 +17,7 @@ let accountId: string;
 const tts = new FliteEngine();
 
 before(async () => {
-  db = await createTestDatabase('sqlite');
-  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
-  accountId = (await services.accounts.create({ name: 'Media', email: 'media@example.com' })).account.id;
-  await services.numbers.add(accountId, { number: '+14155551234', type: 'purchased' });
+  ({ db, services, accountId } = await createCallingAccount('Media'));
 });
 after(async () => {
   await tts.close();

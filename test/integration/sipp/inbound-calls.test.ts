@@ -4,12 +4,11 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import pino from 'pino';
 import { loadConfig } from '../../../src/config/config.js';
-import { systemClock } from '../../../src/core/clock.js';
-import { createServices, type Services } from '../../../src/core/services.js';
-import { createStore } from '../../../src/store/store.js';
+import type { Services } from '../../../src/core/services.js';
 import { startTelephony, type Telephony } from '../../../src/telephony.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import type { TestDatabase } from '../../helpers/databases.js';
 import { describeSippResult, describeWithSipp, startSipp } from '../../helpers/sipp.js';
+import { createCallingAccount } from '../../helpers/telephony.js';
 
 /** SIPp as the calling carrier with Dialplane answering; and a SIP port fed garbage that keeps serving. */
 let db: TestDatabase;
@@ -19,10 +18,7 @@ let telephony: Telephony;
 const NUMBER = '+14155551234';
 
 before(async () => {
-  db = await createTestDatabase('sqlite');
-  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
-  accountId = (await services.accounts.create({ name: 'In', email: 'in@example.com' })).account.id;
-  await services.numbers.add(accountId, { number: NUMBER, type: 'purchased' });
+  ({ db, services, accountId } = await createCallingAccount('In'));
   const config = loadConfig({
     DIALPLANE_DATA_DIR: '/nonexistent-unused',
     DIALPLANE_SIP_PORT: '0',

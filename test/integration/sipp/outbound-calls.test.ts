@@ -3,12 +3,11 @@ import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../../src/config/config.js';
 import type { Call } from '../../../src/core/calls/call-service.js';
-import { systemClock } from '../../../src/core/clock.js';
-import { createServices, type Services } from '../../../src/core/services.js';
-import { createStore } from '../../../src/store/store.js';
+import type { Services } from '../../../src/core/services.js';
 import { startTelephony, type Telephony } from '../../../src/telephony.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
+import type { TestDatabase } from '../../helpers/databases.js';
 import { describeSippResult, describeWithSipp, digestCredentialValid, parseSippMessages, sipHeader, startSipp, type SippOptions } from '../../helpers/sipp.js';
+import { createCallingAccount } from '../../helpers/telephony.js';
 
 /**
  * Dialplane's telephony engine against SIPp as the independent carrier: every outbound case of the issue, on UDP and
@@ -54,10 +53,7 @@ async function sipp(options: SippOptions) {
 }
 
 before(async () => {
-  db = await createTestDatabase('sqlite');
-  services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
-  accountId = (await services.accounts.create({ name: 'SIPp', email: 'sipp@example.com' })).account.id;
-  await services.numbers.add(accountId, { number: FROM, type: 'purchased' });
+  ({ db, services, accountId } = await createCallingAccount('SIPp'));
 });
 after(async () => db.close());
 
