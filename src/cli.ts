@@ -299,6 +299,150 @@ program
     }
   });
 
+const webhooks = program.command('webhooks').description('webhook endpoints and the delivery log');
+const endpoints = webhooks.command('endpoints').description('where events are delivered');
+endpoints
+  .command('add <url>')
+  .addOption(accountOption())
+  .option('--events <types>', 'comma-separated event types (call.answered, call.*, *)', '*')
+  .option('--description <text>', 'what the endpoint is for')
+  .option('--secret <secret>', 'signing secret (default: generated, shown once)')
+  .option('--signature-header <name>', 'also send the plain body HMAC in this header')
+  .option('--json', 'machine-readable output')
+  .action(async (url: string, o: JsonOption & { account?: string; events: string; description?: string; secret?: string; signatureHeader?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.createEndpoint(await resolveAccount(client, o.account), {
+        url,
+        event_types: o.events.split(',').map((t) => t.trim()).filter(Boolean),
+        ...(o.description !== undefined ? { description: o.description } : {}),
+        ...(o.secret !== undefined ? { secret: o.secret } : {}),
+        ...(o.signatureHeader !== undefined ? { signature_header: o.signatureHeader } : {}),
+      });
+      printResult(Boolean(o.json), result, () =>
+        `endpoint ${result.endpoint.id} -> ${result.endpoint.url}\nsigning secret (shown once): ${result.endpoint.secret}`,
+      );
+    }),
+  );
+endpoints
+  .command('list')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listEndpoints(await resolveAccount(client, o.account));
+      printResult(Boolean(o.json), result, () => table(result.endpoints, ['id', 'url', 'event_types', 'status', 'secret', 'rotating']));
+    }),
+  );
+endpoints
+  .command('rm <endpointId>')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (endpointId: string, o: JsonOption & { account?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.deleteEndpoint(await resolveAccount(client, o.account), endpointId);
+      printResult(Boolean(o.json), result, () => `deleted ${endpointId}; its pending deliveries are cancelled`);
+    }),
+  );
+for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  endpoints
+    .command(`${name} <endpointId>`)
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (endpointId: string, o: JsonOption & { account?: string }) =>
+      withAdmin(o.json, async (client) => {
+        const result = await client.setEndpointEnabled(await resolveAccount(client, o.account), endpointId, enabled);
+        printResult(Boolean(o.json), result, () => `${endpointId} ${result.endpoint.status}`);
+      }),
+    );
+}
+endpoints
+  .command('rotate <endpointId>')
+  .description('new signing secret; the old one keeps signing until --finish')
+  .addOption(accountOption())
+  .option('--secret <secret>', 'the new secret (default: generated)')
+  .option('--finish', 'stop signing with the previous secret')
+  .option('--json', 'machine-readable output')
+  .action(async (endpointId: string, o: JsonOption & { account?: string; secret?: string; finish?: boolean }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.rotateEndpointSecret(await resolveAccount(client, o.account), endpointId, {
+        ...(o.secret !== undefined ? { secret: o.secret } : {}),
+        ...(o.finish ? { finish: true } : {}),
+      });
+      printResult(Boolean(o.json), result, () =>
+        o.finish ? `${endpointId} signs with one secret again` : `new signing secret (shown once): ${result.endpoint.secret}`,
+      );
+    }),
+  );
+webhooks
+  .command('deliveries')
+  .description('the delivery log, newest first')
+  .option('--account <id>', 'only this account')
+  .option('--endpoint <id>', 'only this endpoint')
+  .option('--event <id>', 'only this event')
+  .option('--status <status>', 'pending, delivering, delivered, failed or cancelled')
+  .option('--limit <n>', 'how many', '50')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string; endpoint?: string; event?: string; status?: string; limit: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.listDeliveries({
+        ...(o.account ? { account_id: o.account } : {}),
+        ...(o.endpoint ? { endpoint_id: o.endpoint } : {}),
+        ...(o.event ? { event_id: o.event } : {}),
+        ...(o.status ? { status: o.status as 'pending' } : {}),
+        limit: Number(o.limit),
+      });
+      printResult(Boolean(o.json), result, () =>
+        table(result.deliveries, ['id', 'event_type', 'status', 'attempts', 'last_status_code', 'last_error', 'url', 'created_at']),
+      );
+    }),
+  );
+webhooks
+  .command('show <deliveryId>')
+  .description('a delivery, its payload and every attempt')
+  .option('--json', 'machine-readable output')
+  .action(async (deliveryId: string, o: JsonOption) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.getDelivery(deliveryId);
+      printResult(Boolean(o.json), result, () =>
+        `${result.delivery.id} (event ${result.delivery.event_id}, ${result.delivery.event_type}) -> ${result.delivery.url}: ${result.delivery.status}\n` +
+        `payload: ${result.payload}\n` +
+        table(result.attempts, ['attempt', 'started_at', 'latency_ms', 'status_code', 'result', 'error']),
+      );
+    }),
+  );
+webhooks
+  .command('resend <deliveryId>')
+  .description('deliver again: same event id and body, a new delivery')
+  .option('--json', 'machine-readable output')
+  .action(async (deliveryId: string, o: JsonOption) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.resendDelivery(deliveryId);
+      printResult(Boolean(o.json), result, () => `queued ${result.delivery.id} (event ${result.delivery.event_id})`);
+    }),
+  );
+webhooks
+  .command('test <url>')
+  .description('send a test event to a URL now and report the outcome')
+  .addOption(accountOption())
+  .option('--secret <secret>', 'sign with this secret')
+  .option('--signature-header <name>', 'also send the plain body HMAC in this header')
+  .option('--json', 'machine-readable output')
+  .action(async (url: string, o: JsonOption & { account?: string; secret?: string; signatureHeader?: string }) =>
+    withAdmin(o.json, async (client) => {
+      const result = await client.testWebhook(await resolveAccount(client, o.account), {
+        url,
+        ...(o.secret !== undefined ? { secret: o.secret } : {}),
+        ...(o.signatureHeader !== undefined ? { signature_header: o.signatureHeader } : {}),
+      });
+      printResult(Boolean(o.json), result, () =>
+        result.delivered
+          ? `delivered: HTTP ${String(result.status_code)} in ${result.latency_ms} ms`
+          : `not delivered: ${result.error ?? `HTTP ${String(result.status_code)}`}`,
+      );
+      if (!result.delivered) process.exitCode = 1;
+    }),
+  );
+
 const dev = program.command('dev').description('the dev carrier (DIALPLANE_TRUNK=dev)');
 dev
   .command('call-in')

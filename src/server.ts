@@ -14,10 +14,12 @@ import { createServices, type Services } from './core/services.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
 import { startTelephony, type Telephony } from './telephony.js';
+import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly telephony: Telephony;
+  readonly webhooks: WebhookDelivery;
   readonly services: Services;
   readonly url: string;
   readonly bootstrap: BootstrapResult | undefined;
@@ -46,6 +48,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   });
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
+  // Before telephony: calls a crash left live are ended at its start, and their final events are delivered.
+  const webhooks = startWebhookDelivery(config.webhooks, services, logger);
   const telephony = await startTelephony(config, services, logger);
 
   const metrics = new Registry();
@@ -74,6 +78,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   return {
     app,
     telephony,
+    webhooks,
     services,
     url: address,
     bootstrap,
@@ -82,6 +87,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         clearInterval(usageTimer);
         await app.close();
         await telephony.close();
+        await webhooks.close();
         await services.keys.flushUsage().catch(() => undefined);
         rateStore.close();
         if (!config.admin.token) await rm(join(config.dataDir, ADMIN_TOKEN_FILE), { force: true });

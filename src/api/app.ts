@@ -8,6 +8,7 @@ import { DialplaneError, isDialplaneError } from '../errors.js';
 import { registerAdminCallRoutes } from './admin/admin-call-routes.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerDevRoutes } from './admin/dev-routes.js';
+import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallEngine } from '../core/calls/call-engine.js';
 import { authenticate } from './auth.js';
@@ -127,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
   registerAdminRoutes(app, deps.services);
+  registerAdminWebhookRoutes(app, deps.services);
   if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   for (const face of faces) face.register(app, deps.services);

@@ -7,6 +7,7 @@ import { createServices } from '../core/services.js';
 import { ADMIN_TOKEN_FILE } from '../server.js';
 import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/store.js';
+import { createHttpSender } from '../webhooks/sender.js';
 
 export type AdminClient = AdminOperations & { readonly mode: 'server' | 'database'; close(): Promise<void> };
 
@@ -42,6 +43,15 @@ export async function connectAdmin(config: Config): Promise<AdminClient> {
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
   });
+  // Without a server, a test delivery is sent from here, through the same guard; re-sends wait for the server.
+  services.webhooks.attach({
+    notify: () => undefined,
+    send: createHttpSender({
+      allowPrivate: config.webhooks.allowPrivate,
+      connectTimeoutMs: config.webhooks.connectTimeoutMs,
+      timeoutMs: config.webhooks.timeoutMs,
+    }),
+  });
   return { ...adminOperations(services), mode: 'database', close: () => database.close() };
 }
 
@@ -73,7 +83,7 @@ async function adminToken(config: Config): Promise<string> {
 }
 
 function httpClient(baseUrl: string, token: string): AdminClient {
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => {
     const response = await fetch(`${baseUrl}/admin/v1${path}`, {
       method,
       headers: {
@@ -106,5 +116,29 @@ function httpClient(baseUrl: string, token: string): AdminClient {
     createApp: (id, body) => call('POST', `${account(id)}/apps`, body) as ReturnType<Ops['createApp']>,
     credits: (id) => call('GET', `${account(id)}/credits`) as ReturnType<Ops['credits']>,
     addCredits: (id, body) => call('POST', `${account(id)}/credits`, body) as ReturnType<Ops['addCredits']>,
+    listEndpoints: (id) => call('GET', `${account(id)}/webhooks/endpoints`) as ReturnType<Ops['listEndpoints']>,
+    createEndpoint: (id, body) =>
+      call('POST', `${account(id)}/webhooks/endpoints`, body) as ReturnType<Ops['createEndpoint']>,
+    deleteEndpoint: (id, endpointId) =>
+      call('DELETE', `${account(id)}/webhooks/endpoints/${encodeURIComponent(endpointId)}`) as ReturnType<Ops['deleteEndpoint']>,
+    setEndpointEnabled: (id, endpointId, enabled) =>
+      call(
+        'POST',
+        `${account(id)}/webhooks/endpoints/${encodeURIComponent(endpointId)}/${enabled ? 'enable' : 'disable'}`,
+      ) as ReturnType<Ops['setEndpointEnabled']>,
+    rotateEndpointSecret: (id, endpointId, body) =>
+      call('POST', `${account(id)}/webhooks/endpoints/${encodeURIComponent(endpointId)}/rotate-secret`, body) as ReturnType<
+        Ops['rotateEndpointSecret']
+      >,
+    listDeliveries: (query) => {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+      return call('GET', `/webhooks/deliveries?${params.toString()}`) as ReturnType<Ops['listDeliveries']>;
+    },
+    getDelivery: (deliveryId) =>
+      call('GET', `/webhooks/deliveries/${encodeURIComponent(deliveryId)}`) as ReturnType<Ops['getDelivery']>,
+    resendDelivery: (deliveryId) =>
+      call('POST', `/webhooks/deliveries/${encodeURIComponent(deliveryId)}/resend`, {}) as ReturnType<Ops['resendDelivery']>,
+    testWebhook: (id, body) => call('POST', `${account(id)}/webhooks/test`, body) as ReturnType<Ops['testWebhook']>,
   };
 }

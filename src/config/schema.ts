@@ -47,6 +47,18 @@ export interface Config {
     readonly prefix: string | undefined;
     readonly keepaliveS: number;
   };
+  readonly webhooks: {
+    /** Deliver to loopback and private addresses (never to metadata or unspecified ones). */
+    readonly allowPrivate: boolean;
+    readonly maxAttempts: number;
+    readonly horizonS: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxDelayMs: number;
+    readonly connectTimeoutMs: number;
+    readonly timeoutMs: number;
+    readonly concurrency: number;
+    readonly endpointConcurrency: number;
+  };
 }
 
 /** Names the file holding optional JSON configuration. Not a schema entry: it says where settings come from. */
@@ -349,6 +361,80 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 30,
     secret: false,
     description: 'Seconds between OPTIONS keepalives to each trunk; 0 sends none.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_ALLOW_PRIVATE',
+    path: 'webhooks.allowPrivate',
+    type: { kind: 'boolean' },
+    // The embedded setup (the dev carrier) posts to receivers on this machine; with a real trunk the guard is on.
+    default: (context) => context.resolved('trunk.uri') === 'dev',
+    secret: false,
+    description:
+      'Deliver webhooks to loopback and private addresses (RFC 1918, ULA, link-local). On by default only with DIALPLANE_TRUNK=dev; metadata and unspecified addresses are always refused.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_MAX_ATTEMPTS',
+    path: 'webhooks.maxAttempts',
+    type: { kind: 'integer', min: 1, max: 100 },
+    default: 10,
+    secret: false,
+    description: 'Attempts per webhook delivery, the first included, before it is marked failed.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_HORIZON_S',
+    path: 'webhooks.horizonS',
+    type: { kind: 'integer', min: 1, max: 30 * 86_400 },
+    default: 86_400,
+    secret: false,
+    description: 'No webhook retry is scheduled later than this many seconds after the first attempt.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_RETRY_BASE_MS',
+    path: 'webhooks.retryBaseMs',
+    type: { kind: 'integer', min: 1, max: 86_400_000 },
+    default: 30_000,
+    secret: false,
+    description: 'Delay before the first webhook retry; each later one waits 2.9 times longer, with jitter.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_RETRY_MAX_DELAY_MS',
+    path: 'webhooks.retryMaxDelayMs',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: 7 * 3_600_000,
+    secret: false,
+    description: 'Longest wait between two webhook attempts (a Retry-After header may ask for longer).',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_CONNECT_TIMEOUT_MS',
+    path: 'webhooks.connectTimeoutMs',
+    type: { kind: 'integer', min: 10, max: 120_000 },
+    default: 5_000,
+    secret: false,
+    description: 'Time allowed to resolve and connect to a webhook receiver (TLS handshake included).',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_TIMEOUT_MS',
+    path: 'webhooks.timeoutMs',
+    type: { kind: 'integer', min: 10, max: 300_000 },
+    default: 10_000,
+    secret: false,
+    description: 'Time allowed for a whole webhook request, until the response has been read.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_CONCURRENCY',
+    path: 'webhooks.concurrency',
+    type: { kind: 'integer', min: 1, max: 10_000 },
+    default: 64,
+    secret: false,
+    description: 'Webhook requests in flight at once, over all receivers.',
+  },
+  {
+    variable: 'DIALPLANE_WEBHOOK_ENDPOINT_CONCURRENCY',
+    path: 'webhooks.endpointConcurrency',
+    type: { kind: 'integer', min: 1, max: 10_000 },
+    default: 8,
+    secret: false,
+    description: 'Webhook requests in flight at once to one endpoint, so a slow receiver cannot hold up the others.',
   },
 ];
 

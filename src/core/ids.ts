@@ -15,7 +15,19 @@ export function randomBase62(length: number): string {
   return out;
 }
 
-export type IdPrefix = 'acct' | 'user' | 'key' | 'app' | 'pn' | 'txn' | 'hold' | 'price' | 'call';
+export type IdPrefix =
+  | 'acct'
+  | 'user'
+  | 'key'
+  | 'app'
+  | 'pn'
+  | 'txn'
+  | 'hold'
+  | 'price'
+  | 'call'
+  | 'evt'
+  | 'whe'
+  | 'whd';
 
 /** Public identifiers carry their kind (`pn_…`, `user_…`), as the DialAnyone document shows them. */
 export function newId(prefix: IdPrefix): string {

@@ -9,6 +9,7 @@ import { CreditService } from './credits.js';
 import { GatewayAppService } from './gateway-apps.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
+import { WebhookService } from './webhooks.js';
 
 /** Every business rule of the platform, reached through one object the API, the CLI and the engines share. */
 export interface Services {
@@ -23,6 +24,7 @@ export interface Services {
   readonly summaries: AccountSummaryService;
   readonly changes: AccountChanges;
   readonly calls: CallService;
+  readonly webhooks: WebhookService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -44,6 +46,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
   const accounts = new AccountService(store, clock, changes);
   const numbers = new NumberService(store, clock, options.defaultCountry, changes);
   const credits = new CreditService(store, clock, changes);
+  const webhooks = new WebhookService(store, clock);
   return {
     store,
     clock,
@@ -55,7 +58,8 @@ export function createServices(store: Store, options: ServicesOptions): Services
     prices: new PriceService(store, clock),
     summaries: new AccountSummaryService({ accounts, numbers, credits }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
-    calls: new CallService(store, clock, options.onListenerError),
+    calls: new CallService(store, clock, options.onListenerError, webhooks),
+    webhooks,
     defaultCountry: options.defaultCountry,
   };
 }

@@ -11,10 +11,12 @@ export class CallsRepository {
     this.db = database.db;
   }
 
-  async insert(call: CallRow, events: readonly CallEventInput[]): Promise<void> {
-    await this.database.write(async (trx) => {
+  /** `also` runs in the same transaction (the webhook outbox), so what it writes is stored exactly when the call is. */
+  async insert<T>(call: CallRow, events: readonly CallEventInput[], also?: (trx: Db) => Promise<T>): Promise<T | undefined> {
+    return this.database.write(async (trx) => {
       await trx.insertInto('calls').values(call).execute();
       await trx.insertInto('call_events').values([...events]).execute();
+      return also?.(trx);
     });
   }
 
@@ -27,6 +29,7 @@ export class CallsRepository {
     from: readonly CallsTable['state'][],
     changes: CallChanges,
     event: CallEventInput,
+    also?: (trx: Db, row: CallRow) => Promise<unknown>,
   ): Promise<CallRow | undefined> {
     return this.database.write(async (trx) => {
       const row = await trx
@@ -36,7 +39,10 @@ export class CallsRepository {
         .where('state', 'in', from)
         .returningAll()
         .executeTakeFirst();
-      if (row) await trx.insertInto('call_events').values(event).execute();
+      if (row) {
+        await trx.insertInto('call_events').values(event).execute();
+        await also?.(trx, row);
+      }
       return row;
     });
   }

@@ -132,6 +132,73 @@ export interface CallEventsTable {
   end_reason: string | null;
 }
 
+export type WebhookEndpointStatus = 'enabled' | 'disabled';
+
+export interface WebhookEndpointsTable {
+  id: string;
+  account_id: string;
+  url: string;
+  description: string;
+  /** JSON array of event types; ["*"] is every event. */
+  event_types: string;
+  /** Name of the payload format a face registered (`dialplane` is the platform's own). */
+  format: string;
+  /** Header carrying the plain HMAC of the body, for faces that promise one; null sends only X-Dialplane-Signature. */
+  signature_header: string | null;
+  /** Secret. Empty text: deliveries are not signed. */
+  secret: string;
+  /** The secret before the last rotation, still signed with until it is dropped. */
+  previous_secret: string | null;
+  status: WebhookEndpointStatus;
+  disabled_reason: string | null;
+  /** Bookkeeping for the face that created the endpoint (a DialAnyone subscription, a key's call URL). */
+  owner: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed' | 'cancelled';
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  /** Shared by every delivery of one event, and kept by re-sends: the receiver's de-duplication key. */
+  event_id: string;
+  account_id: string;
+  endpoint_id: string | null;
+  /** What the per-target concurrency cap counts: the endpoint, or the URL of a one-off delivery. */
+  target_key: string;
+  url: string;
+  event_type: string;
+  /** The exact bytes sent, fixed when the event is written so every attempt signs the same body. */
+  payload: string;
+  signature_header: string | null;
+  /** Secret of a one-off delivery (a test); deliveries to an endpoint use the endpoint's current secrets. */
+  secret: string | null;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** Epoch milliseconds. */
+  next_attempt_at: number;
+  lease_until: number | null;
+  first_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  final_reason: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  seq: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  started_at: string;
+  latency_ms: number;
+  status_code: number | null;
+  error: string | null;
+  /** delivered, retry, failed or disabled (the endpoint answered 410). */
+  result: string;
+}
+
 export interface Tables {
   accounts: AccountsTable;
   users: UsersTable;
@@ -143,6 +210,9 @@ export interface Tables {
   prices: PricesTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -157,3 +227,6 @@ export type CreditHoldRow = Selectable<CreditHoldsTable>;
 export type PriceRow = Selectable<PricesTable>;
 export type CallRow = Selectable<CallsTable>;
 export type CallEventRow = Selectable<CallEventsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

@@ -6,6 +6,7 @@ import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
+import { WebhooksRepository } from './webhooks-repository.js';
 
 /** Every repository over one database; core services receive this and never see SQL. */
 export interface Store {
@@ -17,6 +18,7 @@ export interface Store {
   readonly credits: CreditsRepository;
   readonly prices: PricesRepository;
   readonly calls: CallsRepository;
+  readonly webhooks: WebhooksRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -30,5 +32,6 @@ export function createStore(database: Database): Store {
     credits: new CreditsRepository(db),
     prices: new PricesRepository(db),
     calls: new CallsRepository(db),
+    webhooks: new WebhooksRepository(db),
   };
 }

@@ -38,6 +38,8 @@ export interface GuardedRequestInit {
   readonly body?: Buffer;
   /** Whole-request budget: resolution, connection, request and response. */
   readonly timeoutMs: number;
+  /** Budget for resolution and connection (TLS handshake included); defaults to timeoutMs. */
+  readonly connectTimeoutMs?: number;
   /** Largest response body accepted; default 1 MiB. */
   readonly maxResponseBytes?: number;
 }
@@ -157,8 +159,9 @@ export const defaultConnect: Connector = (address, port, useTls, servername, sig
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-function timeoutError(ms: number): Error {
-  return Object.assign(new Error(`webhook request timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
+function timeoutError(ms: number, phase: 'request' | 'connect' = 'request'): Error {
+  const what = phase === 'connect' ? 'connection' : 'request';
+  return Object.assign(new Error(`webhook ${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
 }
 
 /** Reject when the signal aborts; `onLateValue` disposes of a value that arrives after that. */
@@ -277,6 +280,11 @@ export async function guardedRequest(
 
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(timeoutError(init.timeoutMs)), init.timeoutMs);
+  const connectMs = init.connectTimeoutMs ?? init.timeoutMs;
+  let connectTimer: NodeJS.Timeout | undefined = setTimeout(
+    () => controller.abort(timeoutError(connectMs, 'connect')),
+    connectMs,
+  );
   const { signal } = controller;
   try {
     // Resolve exactly once; the addresses checked here are the only ones ever connected to.
@@ -316,10 +324,13 @@ export async function guardedRequest(
           { host: target.hostname, address },
         );
       }
+      clearTimeout(connectTimer);
+      connectTimer = undefined;
       return await exchange(socket, address, target, init, signal);
     }
     throw lastError;
   } finally {
     clearTimeout(timer);
+    clearTimeout(connectTimer);
   }
 }

@@ -6,6 +6,7 @@ import { creditsToMinor, minorToCredits } from '../../core/money.js';
 import type { Capability, NumberType, PhoneNumber } from '../../core/numbers.js';
 import type { Services } from '../../core/services.js';
 import { DialplaneError } from '../../errors.js';
+import { webhookOperations } from './admin-webhook-operations.js';
 
 /**
  * The admin operations in their wire shape (snake_case JSON). The admin HTTP API serves them, and the CLI calls
@@ -94,6 +95,7 @@ export interface AddCreditsBody {
 export function adminOperations(services: Services) {
   const ensureAccount = (accountId: string) => services.accounts.get(accountId);
   return {
+    ...webhookOperations(services),
     async listAccounts() {
       return { accounts: (await services.accounts.list()).map(accountView) };
     },

@@ -2,8 +2,10 @@ import { DialplaneError } from '../../errors.js';
 import type { CallEventInput } from '../../store/calls-repository.js';
 import type { CallRow } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
+import type { Db } from '../../store/database.js';
 import { isoNow, type Clock } from '../clock.js';
 import { newId } from '../ids.js';
+import type { WebhookService } from '../webhooks.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
 
@@ -78,6 +80,7 @@ export class CallService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly onListenerError: (error: unknown) => void = () => undefined,
+    private readonly webhooks?: WebhookService,
   ) {}
 
   subscribe(listener: CallListener): () => void {
@@ -111,8 +114,9 @@ export class CallService {
       ended_at: null,
     };
     const events = [eventRow(row.id, 'queued', now, {}), ...(input.dialing ? [eventRow(row.id, 'dialing', now, {})] : [])];
-    await this.store.calls.insert(row, events);
     const call = toCall(row);
+    const queued = await this.store.calls.insert(row, events, (trx) => this.enqueueWebhooks(trx, call, events));
+    if (queued) this.webhooks?.notify();
     for (const event of events) this.emit(toEvent(event), call);
     return call;
   }
@@ -126,6 +130,7 @@ export class CallService {
   ): Promise<Call | undefined> {
     const from = LIVE_STATES.filter((state) => canTransition(state, to));
     const now = isoNow(this.clock);
+    let queued = 0;
     const row = await this.store.calls.transition(
       callId,
       from,
@@ -138,8 +143,10 @@ export class CallService {
         ...detailColumns(details),
       },
       eventRow(callId, to, now, sip),
+      async (trx, updated) => (queued = await this.enqueueWebhooks(trx, toCall(updated), [eventRow(callId, to, now, sip)])),
     );
     if (!row) return undefined;
+    if (queued) this.webhooks?.notify();
     const call = toCall(row);
     this.emit(toEvent(eventRow(callId, to, now, sip)), call);
     return call;
@@ -167,6 +174,7 @@ export class CallService {
         hangup_cause_code: cause.code,
         end_reason: input.reason,
       };
+      let queued = 0;
       const row = await this.store.calls.transition(
         callId,
         [state],
@@ -183,8 +191,10 @@ export class CallService {
           ...(input.sipReason !== undefined ? { sip_reason: input.sipReason } : {}),
         },
         event,
+        async (trx, updated) => (queued = await this.enqueueWebhooks(trx, toCall(updated), [event])),
       );
       if (row) {
+        if (queued) this.webhooks?.notify();
         const call = toCall(row);
         this.emit(toEvent(event), call);
         return call;
@@ -219,6 +229,18 @@ export class CallService {
     return ended;
   }
 
+  /** One `call.<state>` webhook event per stored call event, written in the same transaction. */
+  private async enqueueWebhooks(trx: Db, call: Call, events: readonly CallEventInput[]): Promise<number> {
+    if (!this.webhooks) return 0;
+    let count = 0;
+    for (const row of events) {
+      const event = toEvent(row);
+      const data = callWebhookData(call, event);
+      count += await this.webhooks.enqueue(trx, this.webhooks.event(call.accountId, `call.${event.state}`, data, event.at));
+    }
+    return count;
+  }
+
   private emit(event: CallEvent, call: Call): void {
     for (const listener of this.listeners) {
       try {
@@ -229,6 +251,28 @@ export class CallService {
       }
     }
   }
+}
+
+/** A call event as webhook data: the call as it is after the event, and the event's own particulars. */
+export function callWebhookData(call: Call, event: CallEvent): Record<string, unknown> {
+  return {
+    call_id: call.id,
+    direction: call.direction,
+    from: call.from,
+    to: call.to,
+    state: event.state,
+    at: event.at,
+    sip_status: event.sipStatus ?? null,
+    sip_reason: event.sipReason ?? null,
+    outcome: event.outcome ?? null,
+    hangup_cause: event.cause?.name ?? null,
+    hangup_cause_code: event.cause?.code ?? null,
+    end_reason: event.endReason ?? null,
+    created_at: call.createdAt,
+    answered_at: call.answeredAt,
+    ended_at: call.endedAt,
+    metadata: call.metadata,
+  };
 }
 
 function eventRow(callId: string, state: CallState, at: string, sip: SipDetail): CallEventInput {

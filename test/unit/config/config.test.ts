@@ -75,7 +75,25 @@ describe('loadConfig defaults', () => {
       auth: { keyCacheTtlMs: 60_000 },
       sip: { host: '127.0.0.1', port: 5060, rtpPorts: '20000-29999', maxCalls: 200 },
       trunk: { uri: 'dev', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined, keepaliveS: 30 },
+      webhooks: {
+        allowPrivate: true,
+        maxAttempts: 10,
+        horizonS: 86_400,
+        retryBaseMs: 30_000,
+        retryMaxDelayMs: 25_200_000,
+        connectTimeoutMs: 5_000,
+        timeoutMs: 10_000,
+        concurrency: 64,
+        endpointConcurrency: 8,
+      },
     });
+  });
+
+  test('private webhook targets are allowed only in the embedded setup (the dev carrier), unless set', () => {
+    assert.equal(load().webhooks.allowPrivate, true);
+    assert.equal(load({ DIALPLANE_TRUNK: 'sip:127.0.0.1:5090' }).webhooks.allowPrivate, false);
+    assert.equal(load({ DIALPLANE_TRUNK: 'sip:127.0.0.1:5090', DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate, true);
+    assert.equal(load({ DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'no' }).webhooks.allowPrivate, false);
   });
 
   test('every row is reported as coming from the default', () => {

@@ -1,0 +1,300 @@
+import type { AttemptRecord, ClaimedDelivery, OutboxStore } from '../webhooks/dispatcher.js';
+import type { Database, Db } from './database.js';
+import type {
+  WebhookAttemptRow,
+  WebhookDeliveriesTable,
+  WebhookDeliveryRow,
+  WebhookDeliveryStatus,
+  WebhookEndpointRow,
+  WebhookEndpointsTable,
+} from './schema.js';
+
+export type NewDeliveryRow = WebhookDeliveryRow;
+export type EndpointChanges = Partial<Omit<WebhookEndpointsTable, 'id' | 'account_id' | 'created_at'>>;
+
+export interface DeliveryFilter {
+  readonly accountId?: string;
+  readonly endpointId?: string;
+  readonly eventId?: string;
+  readonly status?: WebhookDeliveryStatus;
+  readonly limit: number;
+  readonly before?: { readonly createdAt: string; readonly id: string };
+}
+
+/** Candidates looked at per claim, as a multiple of the room left: room for skipping capped targets. */
+const CANDIDATE_FACTOR = 4;
+
+/**
+ * Webhook endpoints, the outbox of deliveries and the log of their attempts. Deliveries are inserted through a
+ * caller's transaction (`insertDeliveries(trx, …)`), so an event is stored exactly when the change that caused it is.
+ */
+export class WebhooksRepository implements OutboxStore {
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
+
+  // --- endpoints --------------------------------------------------------------------------------------------------
+
+  async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
+    await this.database.write((trx) => trx.insertInto('webhook_endpoints').values(row).execute());
+  }
+
+  async updateEndpoint(accountId: string, id: string, changes: EndpointChanges): Promise<WebhookEndpointRow | undefined> {
+    return this.database.write((trx) =>
+      trx
+        .updateTable('webhook_endpoints')
+        .set(changes)
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst(),
+    );
+  }
+
+  /** Deletes an endpoint; its deliveries stay in the log, the pending ones cancelled. */
+  async deleteEndpoint(accountId: string, id: string, now: string): Promise<boolean> {
+    return this.database.write(async (trx) => {
+      const found = await trx
+        .selectFrom('webhook_endpoints')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!found) return false;
+      await cancelPending(trx, id, 'endpoint_deleted', now);
+      await trx.updateTable('webhook_deliveries').set({ endpoint_id: null }).where('endpoint_id', '=', id).execute();
+      await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async findEndpoint(accountId: string, id: string): Promise<WebhookEndpointRow | undefined> {
+    return this.db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  async listEndpoints(accountId: string, owner?: string): Promise<WebhookEndpointRow[]> {
+    let query = this.db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId);
+    if (owner !== undefined) query = query.where('owner', '=', owner);
+    return query.orderBy('created_at').orderBy('id').execute();
+  }
+
+  /** Enabled endpoints of an account, read inside the caller's transaction. */
+  async enabledEndpoints(trx: Db, accountId: string): Promise<WebhookEndpointRow[]> {
+    return trx
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'enabled')
+      .execute();
+  }
+
+  // --- outbox -----------------------------------------------------------------------------------------------------
+
+  async insertDeliveries(trx: Db, rows: readonly NewDeliveryRow[]): Promise<void> {
+    if (rows.length > 0) await trx.insertInto('webhook_deliveries').values([...rows]).execute();
+  }
+
+  async claimDue(input: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    saturated: readonly string[];
+    perTargetRoom: (targetKey: string) => number;
+  }): Promise<ClaimedDelivery[]> {
+    const { now, limit, leaseMs, saturated, perTargetRoom } = input;
+    if (limit <= 0) return [];
+    return this.database.write(async (trx) => {
+      let query = trx
+        .selectFrom('webhook_deliveries')
+        .select(['id', 'target_key'])
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now);
+      if (saturated.length > 0) query = query.where('target_key', 'not in', [...saturated]);
+      const candidates = await query
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(limit * CANDIDATE_FACTOR)
+        .execute();
+      const taken = new Map<string, number>();
+      const ids: string[] = [];
+      for (const candidate of candidates) {
+        const used = taken.get(candidate.target_key) ?? 0;
+        if (used >= perTargetRoom(candidate.target_key)) continue;
+        taken.set(candidate.target_key, used + 1);
+        ids.push(candidate.id);
+        if (ids.length === limit) break;
+      }
+      if (ids.length === 0) return [];
+      const rows = await trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'delivering', lease_until: now + leaseMs })
+        .where('id', 'in', ids)
+        .where('status', '=', 'pending')
+        .returningAll()
+        .execute();
+      const endpointIds = [...new Set(rows.map((row) => row.endpoint_id).filter((id): id is string => id !== null))];
+      const endpoints =
+        endpointIds.length === 0
+          ? []
+          : await trx
+              .selectFrom('webhook_endpoints')
+              .select(['id', 'secret', 'previous_secret'])
+              .where('id', 'in', endpointIds)
+              .execute();
+      const secretsOf = new Map(endpoints.map((e) => [e.id, [e.secret, ...(e.previous_secret ? [e.previous_secret] : [])]]));
+      return rows
+        .sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1))
+        .map((row) => ({
+          id: row.id,
+          eventId: row.event_id,
+          endpointId: row.endpoint_id,
+          targetKey: row.target_key,
+          url: row.url,
+          eventType: row.event_type,
+          payload: row.payload,
+          signatureHeader: row.signature_header,
+          secrets: row.endpoint_id ? (secretsOf.get(row.endpoint_id) ?? []) : row.secret ? [row.secret] : [],
+          attempts: row.attempts,
+          firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
+        }));
+    });
+  }
+
+  async complete(record: AttemptRecord): Promise<void> {
+    const { delivery, decision } = record;
+    const startedIso = new Date(record.startedAt).toISOString();
+    const doneIso = new Date(record.startedAt + record.latencyMs).toISOString();
+    const result =
+      decision.action === 'delivered'
+        ? 'delivered'
+        : decision.action === 'retry'
+          ? 'retry'
+          : decision.action === 'disable_endpoint'
+            ? 'disabled'
+            : 'failed';
+    const common: Partial<WebhookDeliveriesTable> = {
+      attempts: record.attempt,
+      lease_until: null,
+      first_attempt_at: delivery.firstAttemptAt ?? record.startedAt,
+      last_status_code: record.statusCode,
+      last_error: record.error,
+    };
+    const changes: Partial<WebhookDeliveriesTable> =
+      decision.action === 'delivered'
+        ? { ...common, status: 'delivered', completed_at: doneIso }
+        : decision.action === 'retry'
+          ? { ...common, status: 'pending', next_attempt_at: decision.at }
+          : {
+              ...common,
+              status: 'failed',
+              completed_at: doneIso,
+              final_reason: decision.action === 'disable_endpoint' ? 'endpoint_gone' : decision.reason,
+            };
+    await this.database.write(async (trx) => {
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: delivery.id,
+          attempt: record.attempt,
+          started_at: startedIso,
+          latency_ms: Math.round(record.latencyMs),
+          status_code: record.statusCode,
+          error: record.error,
+          result,
+        })
+        .execute();
+      await trx
+        .updateTable('webhook_deliveries')
+        .set(changes)
+        .where('id', '=', delivery.id)
+        .where('status', '=', 'delivering')
+        .execute();
+      if (decision.action === 'disable_endpoint' && delivery.endpointId) {
+        await trx
+          .updateTable('webhook_endpoints')
+          .set({ status: 'disabled', disabled_reason: 'receiver answered 410 Gone', updated_at: doneIso })
+          .where('id', '=', delivery.endpointId)
+          .execute();
+        await cancelPending(trx, delivery.endpointId, 'endpoint_disabled', doneIso);
+      }
+    });
+  }
+
+  async releaseExpiredLeases(now: number): Promise<number> {
+    const result = await this.database.write((trx) =>
+      trx
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', lease_until: null })
+        .where('status', '=', 'delivering')
+        .where('lease_until', '<', now)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows);
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+  }
+
+  // --- the delivery log -------------------------------------------------------------------------------------------
+
+  async listDeliveries(filter: DeliveryFilter): Promise<WebhookDeliveryRow[]> {
+    let query = this.db.selectFrom('webhook_deliveries').selectAll();
+    if (filter.accountId !== undefined) query = query.where('account_id', '=', filter.accountId);
+    if (filter.endpointId !== undefined) query = query.where('endpoint_id', '=', filter.endpointId);
+    if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    const before = filter.before;
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+  }
+
+  async findDelivery(id: string, accountId?: string): Promise<WebhookDeliveryRow | undefined> {
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id);
+    if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+    return query.executeTakeFirst();
+  }
+
+  async attempts(deliveryId: string): Promise<WebhookAttemptRow[]> {
+    return this.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', '=', deliveryId).orderBy('seq').execute();
+  }
+
+  async countByStatus(accountId?: string): Promise<Record<WebhookDeliveryStatus, number>> {
+    let query = this.db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .groupBy('status');
+    if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+    const counts: Record<WebhookDeliveryStatus, number> = { pending: 0, delivering: 0, delivered: 0, failed: 0, cancelled: 0 };
+    for (const row of await query.execute()) counts[row.status] = Number(row.n);
+    return counts;
+  }
+}
+
+async function cancelPending(trx: Db, endpointId: string, reason: string, now: string): Promise<void> {
+  await trx
+    .updateTable('webhook_deliveries')
+    .set({ status: 'cancelled', final_reason: reason, completed_at: now, lease_until: null })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .execute();
+}

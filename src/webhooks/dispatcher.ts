@@ -1,0 +1,299 @@
+/**
+ * The webhook dispatcher: takes due deliveries from the outbox, sends each through the sender, and writes back what
+ * the retry policy decided, attempt by attempt. Delivery is at least once: a delivery is leased while it is being
+ * sent, and a lease that expires (the process died mid-attempt) makes it due again.
+ *
+ * Concurrency is bounded twice: at most `concurrency` requests in flight overall and at most `perTargetConcurrency`
+ * to one target (an endpoint, or the URL of a one-off delivery), so one slow receiver holds only its own share.
+ *
+ * Time comes from `now` and the one named timer from `timers`; both are injected so tests can move time.
+ */
+import { decide, type AttemptOutcome, type RetryDecision, type RetryPolicy } from './retry-policy.js';
+
+/** A delivery leased for one attempt. */
+export interface ClaimedDelivery {
+  readonly id: string;
+  readonly eventId: string;
+  readonly endpointId: string | null;
+  readonly targetKey: string;
+  readonly url: string;
+  readonly eventType: string;
+  readonly payload: string;
+  readonly signatureHeader: string | null;
+  /** Current secret first; during a rotation the previous one follows. Empty: unsigned. */
+  readonly secrets: readonly string[];
+  /** Attempts made before this one. */
+  readonly attempts: number;
+  /** Epoch ms of the first attempt, when there was one. */
+  readonly firstAttemptAt: number | null;
+}
+
+/** What the sender reports for one attempt. `refused` is the SSRF guard's answer: permanent for this URL. */
+export type SendResult =
+  | { readonly outcome: AttemptOutcome; readonly error?: string }
+  | { readonly outcome: { readonly kind: 'refused' }; readonly error: string };
+
+export type Sender = (delivery: ClaimedDelivery, attempt: number) => Promise<SendResult>;
+
+export type AttemptDecision = RetryDecision | { action: 'give_up'; reason: 'target_refused' };
+
+export interface AttemptRecord {
+  readonly delivery: ClaimedDelivery;
+  /** 1-based. */
+  readonly attempt: number;
+  readonly startedAt: number;
+  readonly latencyMs: number;
+  readonly statusCode: number | null;
+  readonly error: string | null;
+  readonly decision: AttemptDecision;
+}
+
+/** The outbox as the dispatcher needs it; the store implements it over SQLite or PostgreSQL. */
+export interface OutboxStore {
+  /**
+   * Leases up to `limit` pending deliveries due at `now` (oldest due first), never more than `perTarget[key]`
+   * more for a target, and none for a target in `saturated`.
+   */
+  claimDue(input: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    saturated: readonly string[];
+    perTargetRoom: (targetKey: string) => number;
+  }): Promise<ClaimedDelivery[]>;
+  /** Writes the attempt and its consequence (delivered, next attempt, failed, endpoint disabled) in one write. */
+  complete(record: AttemptRecord): Promise<void>;
+  /** Makes deliveries whose lease ran out due again; returns how many. */
+  releaseExpiredLeases(now: number): Promise<number>;
+  /** When the earliest pending delivery is due, if any. */
+  nextDueAt(): Promise<number | undefined>;
+}
+
+export interface DispatcherTimers {
+  start(name: 'webhook.wake', ms: number, fire: () => void): { cancel(): void };
+}
+
+export const realDispatcherTimers: DispatcherTimers = {
+  start(_name, ms, fire) {
+    const handle = setTimeout(fire, ms);
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
+
+export interface DispatcherOptions {
+  readonly store: OutboxStore;
+  readonly send: Sender;
+  readonly policy: RetryPolicy;
+  readonly concurrency: number;
+  readonly perTargetConcurrency: number;
+  /** How long one attempt may hold its delivery; longer than the request timeout. */
+  readonly leaseMs: number;
+  /** Longest sleep between looks at the outbox (other processes write to it too, leases expire). */
+  readonly pollMs?: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  readonly timers?: DispatcherTimers;
+  readonly onError?: (error: unknown) => void;
+  /** Called after every attempt has been recorded (metrics, tests). */
+  readonly onAttempt?: (record: AttemptRecord) => void;
+}
+
+const DEFAULT_POLL_MS = 1_000;
+
+export class WebhookDispatcher {
+  private readonly inFlight = new Map<string, number>();
+  private active = 0;
+  private running = false;
+  private stopped = true;
+  private pumping = false;
+  private pumpAgain = false;
+  private wake: { cancel(): void } | undefined;
+  private wakeAt: number | undefined;
+  private leasesCheckedAt: number | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly timers: DispatcherTimers;
+  private readonly pollMs: number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.timers = options.timers ?? realDispatcherTimers;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    if (options.concurrency < 1 || options.perTargetConcurrency < 1) {
+      throw new RangeError('webhook dispatcher: concurrency limits must be at least 1');
+    }
+  }
+
+  /** Starts delivering: leases left by a previous process are released once they expire. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopped = false;
+    this.notify();
+  }
+
+  /** A delivery was written: look at the outbox soon (coalesced with other notifications). */
+  notify(): void {
+    if (this.stopped || this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      void this.pump();
+    });
+  }
+
+  /** Requests in flight now. */
+  get inFlightCount(): number {
+    return this.active;
+  }
+
+  /** Stops taking deliveries and waits for the attempts in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.running = false;
+    this.wake?.cancel();
+    this.wake = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    await this.idle();
+  }
+
+  /** Resolves when nothing is in flight and no look at the outbox is under way. */
+  idle(): Promise<void> {
+    if (this.active === 0 && !this.pumping) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** One look at the outbox: claim what is due and start it, then sleep until the next delivery is due. */
+  async pump(): Promise<void> {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      // A notification that arrives while this look is under way (even while it computes the next wake) is
+      // served by another round here, never dropped.
+      while (!this.stopped) {
+        this.pumpAgain = false;
+        await this.claimAndStart();
+        if (this.pumpAgain) continue;
+        await this.scheduleWake();
+        if (!this.pumpAgain) break;
+      }
+    } catch (error) {
+      this.options.onError?.(error);
+      if (!this.stopped) this.armWake(this.pollMs);
+    } finally {
+      this.pumping = false;
+      this.settleIdle();
+    }
+  }
+
+  private async claimAndStart(): Promise<void> {
+    const { store, concurrency, perTargetConcurrency, leaseMs } = this.options;
+    if (this.leasesCheckedAt === undefined || this.now() - this.leasesCheckedAt >= this.pollMs) {
+      this.leasesCheckedAt = this.now();
+      await store.releaseExpiredLeases(this.leasesCheckedAt);
+    }
+    while (!this.stopped && this.active < concurrency) {
+      const saturated = [...this.inFlight].filter(([, n]) => n >= perTargetConcurrency).map(([key]) => key);
+      const claimed = await store.claimDue({
+        now: this.now(),
+        limit: concurrency - this.active,
+        leaseMs,
+        saturated,
+        perTargetRoom: (key) => perTargetConcurrency - (this.inFlight.get(key) ?? 0),
+      });
+      if (claimed.length === 0) return;
+      for (const delivery of claimed) this.startAttempt(delivery);
+    }
+  }
+
+  private async scheduleWake(): Promise<void> {
+    const next = await this.options.store.nextDueAt();
+    const now = this.now();
+    // A delivery already due that was not claimed waits for room (its target's cap, the overall cap): the attempt
+    // that finishes and makes room looks again, so there is nothing to wake for until then.
+    const delay = next === undefined || next <= now ? this.pollMs : Math.min(this.pollMs, next - now);
+    this.armWake(delay);
+  }
+
+  private armWake(delay: number): void {
+    if (delay <= 0) {
+      this.notify();
+      return;
+    }
+    const at = this.now() + delay;
+    if (this.wake && this.wakeAt !== undefined && this.wakeAt <= at) return;
+    this.wake?.cancel();
+    this.wakeAt = at;
+    this.wake = this.timers.start('webhook.wake', delay, () => {
+      this.wake = undefined;
+      this.wakeAt = undefined;
+      // Through notify, so the look at the outbox reads the clock after the timer's turn has finished.
+      this.notify();
+    });
+  }
+
+  private startAttempt(delivery: ClaimedDelivery): void {
+    this.active += 1;
+    this.inFlight.set(delivery.targetKey, (this.inFlight.get(delivery.targetKey) ?? 0) + 1);
+    void this.attempt(delivery).finally(() => {
+      this.active -= 1;
+      const left = (this.inFlight.get(delivery.targetKey) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(delivery.targetKey);
+      else this.inFlight.set(delivery.targetKey, left);
+      if (!this.stopped) this.notify();
+      this.settleIdle();
+    });
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const attempt = delivery.attempts + 1;
+    const startedAt = this.now();
+    let result: SendResult;
+    try {
+      result = await this.options.send(delivery, attempt);
+    } catch (error) {
+      result = { outcome: { kind: 'network' }, error: error instanceof Error ? error.message : String(error) };
+    }
+    const finishedAt = this.now();
+    const outcome = result.outcome;
+    const decision: AttemptDecision =
+      outcome.kind === 'refused'
+        ? { action: 'give_up', reason: 'target_refused' }
+        : decide(this.options.policy, {
+            attempt,
+            firstAttemptAt: delivery.firstAttemptAt ?? startedAt,
+            now: finishedAt,
+            outcome,
+            random: this.random,
+          });
+    const record: AttemptRecord = {
+      delivery,
+      attempt,
+      startedAt,
+      latencyMs: Math.max(0, finishedAt - startedAt),
+      statusCode: outcome.kind === 'status' ? outcome.status : null,
+      error: result.error ?? null,
+      decision,
+    };
+    try {
+      await this.options.store.complete(record);
+      this.options.onAttempt?.(record);
+    } catch (error) {
+      // The lease runs out and the delivery is attempted again: at least once, never lost.
+      this.options.onError?.(error);
+    }
+  }
+
+  private settleIdle(): void {
+    if (this.active !== 0 || this.pumping) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
