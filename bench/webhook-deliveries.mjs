@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// Webhook deliveries per second to a local receiver, with the SQLite outbox.
+//
+//   npx tsc -p tsconfig.json && node bench/webhook-deliveries.mjs [--rate=1200] [--duration=10] [--burst=10000]
+//                                                                  [--endpoint-concurrency=8]
+//
+// The receiver is a separate process (plain node:http on 127.0.0.1, 200 to everything) that records, for every
+// request, the time from the event's creation to its arrival. Dialplane's outbox is a fresh SQLite file; the real
+// WebhookService writes each event in its own transaction (as a call state change does) and the real dispatcher
+// delivers it through the SSRF guard and signer, with the default concurrency limits unless told otherwise.
+//
+// Three runs, in one process:
+//   anchor    the same receiver hit by the same guarded, signed request, `concurrency` at a time, with no outbox:
+//             the ceiling the HTTP path alone allows on this machine;
+//   paced     --rate events/s for --duration s: delivered/s and event-to-delivery latency (p50, p99, max);
+//   burst     --burst events written as fast as possible: how fast the dispatcher drains the outbox.
+// Targets: at least 1,000 deliveries/s sustained; p99 event-to-delivery under 100 ms with a healthy receiver.
+// Exit code 0 when measured (whether or not the targets are met), 1 when something failed.
+import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { installCleanupHandlers, makeTempDir, percentile, printHeader, removeTempDir, repoRoot, requireBuild, sleep, trackChild } from './lib/common.mjs';
+
+const now = () => performance.timeOrigin + performance.now();
+
+if (process.argv[2] === '--receiver') {
+  // The receiver process: reports counts and latencies to the parent on request.
+  let latencies = [];
+  let count = 0;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const arrived = now();
+      count += 1;
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (typeof body.data?.t === 'number') latencies.push(arrived - body.data.t);
+      } catch {
+        // the anchor's body carries the same field; anything else is counted only
+      }
+      res.writeHead(200).end();
+    });
+  });
+  server.keepAliveTimeout = 1_000;
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  process.on('message', (msg) => {
+    if (msg === 'reset') {
+      latencies = [];
+      count = 0;
+      process.send({ reset: true });
+    } else if (msg === 'report') {
+      process.send({ count, latencies });
+    } else if (msg === 'exit') {
+      server.close();
+      process.exit(0);
+    }
+  });
+} else {
+  await main();
+}
+
+function parseArgs(argv) {
+  const opts = { rate: 1200, duration: 10, burst: 10_000, endpointConcurrency: 8 };
+  for (const arg of argv) {
+    const match = /^--(rate|duration|burst|endpoint-concurrency)=(\d+)$/.exec(arg);
+    if (!match) throw new Error(`unknown argument ${arg}; see the comment at the top of bench/webhook-deliveries.mjs`);
+    const key = match[1] === 'endpoint-concurrency' ? 'endpointConcurrency' : match[1];
+    opts[key] = Number(match[2]);
+  }
+  if (!(opts.rate >= 1 && opts.rate <= 20_000)) throw new Error('--rate must be 1..20000');
+  if (!(opts.duration >= 1 && opts.duration <= 120)) throw new Error('--duration must be 1..120');
+  if (!(opts.burst >= 1 && opts.burst <= 100_000)) throw new Error('--burst must be 1..100000');
+  return opts;
+}
+
+function ask(child, message, key) {
+  return new Promise((resolve) => {
+    const onMessage = (reply) => {
+      if (key in reply) {
+        child.off('message', onMessage);
+        resolve(reply);
+      }
+    };
+    child.on('message', onMessage);
+    child.send(message);
+  });
+}
+
+function summary(latencies) {
+  const sorted = Float64Array.from(latencies).sort();
+  const f = (p) => `${percentile(sorted, p).toFixed(2)} ms`;
+  return sorted.length === 0 ? 'no samples' : `p50 ${f(50)}, p99 ${f(99)}, max ${sorted[sorted.length - 1].toFixed(2)} ms`;
+}
+
+async function main() {
+  installCleanupHandlers();
+  requireBuild();
+  const opts = parseArgs(process.argv.slice(2));
+  printHeader('webhook deliveries per second, SQLite outbox');
+  const dist = (p) => join(repoRoot, 'dist', 'src', p);
+  const { openDatabase } = await import(dist('store/database.js'));
+  const { createStore } = await import(dist('store/store.js'));
+  const { createServices } = await import(dist('core/services.js'));
+  const { systemClock } = await import(dist('core/clock.js'));
+  const { startWebhookDelivery } = await import(dist('webhook-delivery.js'));
+  const { createHttpSender } = await import(dist('webhooks/sender.js'));
+  const pino = (await import('pino')).default;
+
+  const receiver = trackChild(fork(fileURLToPath(import.meta.url), ['--receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const { port } = await new Promise((resolve) => receiver.once('message', resolve));
+  const url = `http://127.0.0.1:${port}/hook`;
+  const tmp = makeTempDir('dialplane-bench-webhooks-');
+  const config = {
+    allowPrivate: true,
+    maxAttempts: 10,
+    horizonS: 86_400,
+    retryBaseMs: 30_000,
+    retryMaxDelayMs: 25_200_000,
+    connectTimeoutMs: 5_000,
+    timeoutMs: 10_000,
+    concurrency: 64,
+    endpointConcurrency: opts.endpointConcurrency,
+  };
+  let database;
+  let delivery;
+  try {
+    // Anchor: the same signed, guarded request with no outbox, as many in flight as the endpoint cap allows.
+    const send = createHttpSender({ allowPrivate: true, connectTimeoutMs: 5_000, timeoutMs: 10_000 });
+    const anchorCount = Math.min(opts.burst, 5_000);
+    await ask(receiver, 'reset', 'reset');
+    let next = 0;
+    const anchorStart = now();
+    const worker = async () => {
+      while (next < anchorCount) {
+        const i = next++;
+        const payload = JSON.stringify({ id: `evt_${i}`, type: 'bench.event', data: { i, t: now() } });
+        const result = await send(
+          { id: `whd_${i}`, eventId: `evt_${i}`, endpointId: null, targetKey: url, url, eventType: 'bench.event', payload, signatureHeader: null, secrets: ['whsec_bench'], attempts: 0, firstAttemptAt: null },
+          1,
+        );
+        if (result.outcome.kind !== 'status' || result.outcome.status !== 200) throw new Error(`anchor request failed: ${result.error}`);
+      }
+    };
+    await Promise.all(Array.from({ length: opts.endpointConcurrency }, worker));
+    const anchorSeconds = (now() - anchorStart) / 1000;
+    const anchorRate = anchorCount / anchorSeconds;
+
+    database = await openDatabase({ url: join(tmp, 'bench.sqlite'), dialect: 'sqlite' });
+    const services = createServices(createStore(database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+    const { account } = await services.accounts.create({ name: 'Bench', email: 'bench@example.com' });
+    await services.webhooks.createEndpoint(account.id, { url, secret: 'whsec_bench_secret_0123456789' });
+    delivery = startWebhookDelivery(config, services, pino({ level: 'silent' }));
+    const emit = (i) => services.webhooks.emit(services.webhooks.event(account.id, 'bench.event', { i, t: now() }));
+
+    async function drained(expected, limitMs) {
+      const deadline = Date.now() + limitMs;
+      for (;;) {
+        const { count } = await ask(receiver, 'report', 'count');
+        if (count >= expected || Date.now() > deadline) return count;
+        await sleep(50);
+      }
+    }
+
+    // Paced: one event per transaction at --rate, scheduled against the start so the rate does not drift.
+    await ask(receiver, 'reset', 'reset');
+    const total = opts.rate * opts.duration;
+    const pacedStart = now();
+    const writes = [];
+    for (let i = 0; i < total; i++) {
+      const due = pacedStart + (i * 1000) / opts.rate;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      writes.push(emit(i));
+    }
+    await Promise.all(writes);
+    const emitted = now();
+    const pacedReceived = await drained(total, 30_000);
+    const pacedEnd = now();
+    const paced = await ask(receiver, 'report', 'count');
+    const pacedRate = pacedReceived / ((pacedEnd - pacedStart) / 1000);
+
+    // Burst: everything written as fast as the writer can, then drained.
+    await ask(receiver, 'reset', 'reset');
+    const burstStart = now();
+    const burstWrites = [];
+    for (let i = 0; i < opts.burst; i++) burstWrites.push(emit(i));
+    await Promise.all(burstWrites);
+    const burstWritten = now();
+    const burstReceived = await drained(opts.burst, 60_000);
+    const burstEnd = now();
+    const burst = await ask(receiver, 'report', 'count');
+    const counts = await services.store.webhooks.countByStatus(account.id);
+
+    console.log(`receiver: separate process, 127.0.0.1:${port}; endpoint concurrency ${opts.endpointConcurrency}, overall ${config.concurrency}`);
+    console.log('');
+    console.log(`anchor (no outbox)   ${anchorCount} signed requests in ${anchorSeconds.toFixed(2)} s: ${anchorRate.toFixed(0)} requests/s`);
+    console.log(
+      `paced ${opts.rate}/s x ${opts.duration} s  written in ${((emitted - pacedStart) / 1000).toFixed(2)} s; ` +
+        `delivered ${pacedReceived}/${total} at ${pacedRate.toFixed(0)}/s; event-to-delivery ${summary(paced.latencies)}`,
+    );
+    console.log(
+      `burst ${opts.burst}          written in ${((burstWritten - burstStart) / 1000).toFixed(2)} s; ` +
+        `delivered ${burstReceived}/${opts.burst} in ${((burstEnd - burstStart) / 1000).toFixed(2)} s: ` +
+        `${(burstReceived / ((burstEnd - burstStart) / 1000)).toFixed(0)}/s; event-to-delivery ${summary(burst.latencies)}`,
+    );
+    console.log(`outbox after the runs: ${JSON.stringify(counts)}`);
+    console.log(`targets: >= 1,000 deliveries/s sustained, p99 event-to-delivery < 100 ms`);
+  } finally {
+    await delivery?.close();
+    await database?.close();
+    receiver.send('exit');
+    removeTempDir(tmp);
+  }
+}
