@@ -443,6 +443,88 @@ webhooks
     }),
   );
 
+/** A request to the running server's admin API; errors become AdminCommandError with the server's code. */
+async function serverRequest<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const { baseUrl, token } = await connectServer(config());
+  const response = await fetch(`${baseUrl}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const payload = (await response.json()) as T & { error?: { code: string; message: string } };
+  if (!response.ok) throw new AdminCommandError(payload.error?.message ?? `HTTP ${response.status}`, payload.error?.code ?? 'error');
+  return payload;
+}
+
+async function accountOf(account: string | undefined): Promise<string> {
+  const client = await connectAdmin(config());
+  try {
+    return await resolveAccount(client, account);
+  } finally {
+    await client.close();
+  }
+}
+
+interface SmsView {
+  id: string;
+  direction: string;
+  from: string;
+  to: string;
+  message: string;
+  segments: number;
+  status: string;
+  cost: number;
+  error_code: string | null;
+  created_at: string;
+}
+
+const sms = program.command('sms').description('SMS through the running server');
+sms
+  .command('send')
+  .requiredOption('--from <number>', 'an SMS number of the account')
+  .requiredOption('--to <number>', 'the recipient')
+  .requiredOption('--message <text>', 'the text (split into segments as needed)')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { from: string; to: string; message: string; account?: string }) => {
+    const accountId = await accountOf(o.account);
+    const result = await serverRequest<{ message: SmsView }>('POST', `/accounts/${encodeURIComponent(accountId)}/sms`, {
+      from: o.from,
+      to: o.to,
+      message: o.message,
+    });
+    printResult(Boolean(o.json), result, () =>
+      `${result.message.id} queued: ${result.message.segments} segment(s), ${result.message.cost.toFixed(2)} credits`,
+    );
+  });
+sms
+  .command('list')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { account?: string }) => {
+    const accountId = await accountOf(o.account);
+    const result = await serverRequest<{ messages: SmsView[] }>('GET', `/accounts/${encodeURIComponent(accountId)}/sms`);
+    printResult(Boolean(o.json), result, () =>
+      table(result.messages, ['id', 'direction', 'from', 'to', 'segments', 'status', 'error_code', 'created_at']),
+    );
+  });
+sms
+  .command('show <messageId>')
+  .addOption(accountOption())
+  .option('--json', 'machine-readable output')
+  .action(async (messageId: string, o: JsonOption & { account?: string }) => {
+    const accountId = await accountOf(o.account);
+    const result = await serverRequest<{ message: SmsView; history: Array<{ status: string; at: string; error_code: string | null }> }>(
+      'GET',
+      `/accounts/${encodeURIComponent(accountId)}/sms/${encodeURIComponent(messageId)}`,
+    );
+    printResult(Boolean(o.json), result, () =>
+      `${result.message.id} ${result.message.from} -> ${result.message.to}: ${result.message.status}\n` +
+      `${result.message.message}\n` +
+      table(result.history, ['at', 'status', 'error_code']),
+    );
+  });
+
 const dev = program.command('dev').description('the dev carrier (DIALPLANE_TRUNK=dev)');
 dev
   .command('call-in')
@@ -468,6 +550,27 @@ dev
         ? `answered (${String(body.sip_status)}), ended by ${String(body.ended_by)} after ${String(body.duration_ms)} ms`
         : `not answered: ${String(body.sip_status ?? '')} ${String(body.sip_reason)}`,
     );
+  });
+
+dev
+  .command('sms-in')
+  .description('the dev SMSC delivers an SMS to one of your numbers through the running server')
+  .requiredOption('--from <number>', 'the sending number')
+  .requiredOption('--to <number>', 'one of your numbers')
+  .requiredOption('--body <text>', 'the text')
+  .option('--json', 'machine-readable output')
+  .action(async (o: JsonOption & { from: string; to: string; body: string }) => {
+    const result = await serverRequest<{ from: string; to: string; parts: number }>('POST', '/dev/sms-in', {
+      from: o.from,
+      to: o.to,
+      message: o.body,
+    }).catch((error: unknown) => {
+      if (error instanceof AdminCommandError && error.code === 'route_not_found') {
+        throw new AdminCommandError('the dev SMSC is not running (DIALPLANE_SMSC is not dev)', error.code);
+      }
+      throw error;
+    });
+    printResult(Boolean(o.json), result, () => `delivered to ${result.to} in ${result.parts} part(s)`);
   });
 
 function humanEvent(event: Record<string, unknown>): string {

@@ -15,11 +15,13 @@ import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
 import { startTelephony, type Telephony } from './telephony.js';
 import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
+import { startMessaging, type Messaging } from './messaging.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly telephony: Telephony;
   readonly webhooks: WebhookDelivery;
+  readonly messaging: Messaging;
   readonly services: Services;
   readonly url: string;
   readonly bootstrap: BootstrapResult | undefined;
@@ -45,12 +47,15 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     clock: systemClock,
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
+    smsMaxSegments: config.sms.maxSegments,
+    onListenerError: (err: unknown) => logger.error({ err }, 'event listener failed'),
   });
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
   // Before telephony: calls a crash left live are ended at its start, and their final events are delivered.
   const webhooks = startWebhookDelivery(config.webhooks, services, logger);
   const telephony = await startTelephony(config, services, logger);
+  const messaging = await startMessaging(config.sms, services, logger);
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
@@ -67,6 +72,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     ...(telephony.devCarrier
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),
+    ...(messaging.devSmsc ? { devSmsIn: (input: { from: string; to: string; text: string }) => messaging.devSmsc!.injectInbound(input) } : {}),
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));
@@ -79,6 +85,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     app,
     telephony,
     webhooks,
+    messaging,
     services,
     url: address,
     bootstrap,
@@ -87,6 +94,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         clearInterval(usageTimer);
         await app.close();
         await telephony.close();
+        await messaging.close();
+        await services.sms.settled();
         await webhooks.close();
         await services.keys.flushUsage().catch(() => undefined);
         rateStore.close();

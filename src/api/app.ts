@@ -9,6 +9,7 @@ import { registerAdminCallRoutes } from './admin/admin-call-routes.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerDevRoutes } from './admin/dev-routes.js';
 import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
+import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallEngine } from '../core/calls/call-engine.js';
 import { authenticate } from './auth.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   readonly engine?: CallEngine;
   /** The dev carrier's call into one of our numbers, when the dev carrier runs. */
   readonly devCallIn?: (input: { from: string; to: string; holdMs: number }) => Promise<CallInResult>;
+  /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
+  readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
 }
 
 /** The faces served by this app. A face only translates its document to core calls. */
@@ -131,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminWebhookRoutes(app, deps.services);
   if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
+  registerAdminSmsRoutes(app, deps.services);
+  if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   for (const face of faces) face.register(app, deps.services);
   return app;
 }

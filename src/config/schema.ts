@@ -59,6 +59,12 @@ export interface Config {
     readonly concurrency: number;
     readonly endpointConcurrency: number;
   };
+  readonly sms: {
+    /** "dev", or smpp://system_id:password@host:port. */
+    readonly smsc: string;
+    readonly maxSegments: number;
+    readonly window: number;
+  };
 }
 
 /** Names the file holding optional JSON configuration. Not a schema entry: it says where settings come from. */
@@ -435,6 +441,35 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 8,
     secret: false,
     description: 'Webhook requests in flight at once to one endpoint, so a slow receiver cannot hold up the others.',
+  },
+  {
+    variable: 'DIALPLANE_SMSC',
+    path: 'sms.smsc',
+    type: {
+      kind: 'string',
+      expected: 'dev, or smpp://system_id:password@host:port',
+      valid: (value) => value === 'dev' || /^smpp:\/\/[^\s:@/]+:[^\s@/]*@[^\s:/]+:\d{1,5}\/?$/i.test(value),
+      redact: (value) => value.replace(/^(smpp:\/\/[^:@/]+:)[^@/]*@/i, '$1********@'),
+    },
+    default: 'dev',
+    secret: false,
+    description: 'Where SMS go: the built-in dev SMSC on loopback, or an SMSC over SMPP v3.4 (the password is masked in dialplane config).',
+  },
+  {
+    variable: 'DIALPLANE_SMS_MAX_SEGMENTS',
+    path: 'sms.maxSegments',
+    type: { kind: 'integer', min: 1, max: 255 },
+    default: 10,
+    secret: false,
+    description: 'Most segments one SMS may take; a longer message is refused.',
+  },
+  {
+    variable: 'DIALPLANE_SMPP_WINDOW',
+    path: 'sms.window',
+    type: { kind: 'integer', min: 1, max: 1_000 },
+    default: 10,
+    secret: false,
+    description: 'submit_sm requests outstanding at once toward the SMSC.',
   },
 ];
 

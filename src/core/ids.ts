@@ -27,7 +27,8 @@ export type IdPrefix =
   | 'call'
   | 'evt'
   | 'whe'
-  | 'whd';
+  | 'whd'
+  | 'msg';
 
 /** Public identifiers carry their kind (`pn_…`, `user_…`), as the DialAnyone document shows them. */
 export function newId(prefix: IdPrefix): string {

@@ -9,6 +9,7 @@ import { CreditService } from './credits.js';
 import { GatewayAppService } from './gateway-apps.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
+import { SmsService } from './sms.js';
 import { WebhookService } from './webhooks.js';
 
 /** Every business rule of the platform, reached through one object the API, the CLI and the engines share. */
@@ -25,6 +26,7 @@ export interface Services {
   readonly changes: AccountChanges;
   readonly calls: CallService;
   readonly webhooks: WebhookService;
+  readonly sms: SmsService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -37,6 +39,8 @@ export interface ServicesOptions {
   readonly summaryCacheTtlMs?: number;
   /** Where errors thrown by event listeners (user-facing code) are reported. */
   readonly onListenerError?: (error: unknown) => void;
+  /** Most segments one SMS may take (DIALPLANE_SMS_MAX_SEGMENTS). */
+  readonly smsMaxSegments?: number;
 }
 
 export function createServices(store: Store, options: ServicesOptions): Services {
@@ -47,6 +51,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
   const numbers = new NumberService(store, clock, options.defaultCountry, changes);
   const credits = new CreditService(store, clock, changes);
   const webhooks = new WebhookService(store, clock);
+  const prices = new PriceService(store, clock);
   return {
     store,
     clock,
@@ -55,11 +60,16 @@ export function createServices(store: Store, options: ServicesOptions): Services
     apps: new GatewayAppService(store, clock, keys, options.defaultCountry),
     numbers,
     credits,
-    prices: new PriceService(store, clock),
+    prices,
     summaries: new AccountSummaryService({ accounts, numbers, credits }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
     calls: new CallService(store, clock, options.onListenerError, webhooks),
     webhooks,
+    sms: new SmsService(store, clock, { credits, prices, numbers, webhooks }, {
+      maxSegments: options.smsMaxSegments ?? 10,
+      defaultCountry: options.defaultCountry,
+      ...(options.onListenerError ? { onError: options.onListenerError } : {}),
+    }),
     defaultCountry: options.defaultCountry,
   };
 }

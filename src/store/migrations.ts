@@ -244,6 +244,54 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery_id', 'seq']).execute();
   },
+
+  '0004_sms': async (db, dialect) => {
+    const money = dialect === 'postgres' ? 'bigint' : 'integer';
+    await db.schema
+      .createTable('sms_messages')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('direction', 'text', (c) => c.notNull())
+      .addColumn('from_number', 'text', (c) => c.notNull())
+      .addColumn('to_number', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('encoding', 'text', (c) => c.notNull())
+      .addColumn('segments', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('price_minor', money, (c) => c.notNull())
+      .addColumn('error_code', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('sent_at', 'text')
+      .addColumn('completed_at', 'text')
+      .execute();
+    await db.schema.createIndex('sms_messages_account_created').on('sms_messages').columns(['account_id', 'created_at']).execute();
+    await db.schema.createIndex('sms_messages_status').on('sms_messages').column('status').execute();
+
+    await db.schema
+      .createTable('sms_parts')
+      .addColumn('message_id', 'text', (c) => c.notNull().references('sms_messages.id'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('smsc_id', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('error_code', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sms_parts_pk', ['message_id', 'seq'])
+      .execute();
+    await db.schema.createIndex('sms_parts_smsc_id').on('sms_parts').column('smsc_id').execute();
+
+    await db.schema
+      .createTable('sms_events')
+      .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+        dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
+      .addColumn('message_id', 'text', (c) => c.notNull().references('sms_messages.id'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('error_code', 'text')
+      .execute();
+    await db.schema.createIndex('sms_events_message').on('sms_events').columns(['message_id', 'seq']).execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

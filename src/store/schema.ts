@@ -199,6 +199,46 @@ export interface WebhookAttemptsTable {
   result: string;
 }
 
+export type SmsStatus = 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'received';
+
+export interface SmsMessagesTable {
+  id: string;
+  account_id: string;
+  direction: 'outbound' | 'inbound';
+  from_number: string;
+  to_number: string;
+  body: string;
+  /** Outbound: GSM-7 or UCS-2. Inbound: as the SMSC's data_coding said (LATIN-1, binary too). */
+  encoding: 'GSM-7' | 'UCS-2' | 'LATIN-1' | 'binary';
+  segments: number;
+  status: SmsStatus;
+  /** Per-segment price times segments, charged when the message was accepted. */
+  price_minor: number;
+  error_code: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+  completed_at: string | null;
+}
+
+export interface SmsPartsTable {
+  message_id: string;
+  seq: number;
+  /** The SMSC's message id from submit_sm_resp; receipts name it. */
+  smsc_id: string | null;
+  status: 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed';
+  error_code: string | null;
+  updated_at: string;
+}
+
+export interface SmsEventsTable {
+  seq: Generated<number>;
+  message_id: string;
+  status: SmsStatus;
+  at: string;
+  error_code: string | null;
+}
+
 export interface Tables {
   accounts: AccountsTable;
   users: UsersTable;
@@ -213,6 +253,9 @@ export interface Tables {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  sms_messages: SmsMessagesTable;
+  sms_parts: SmsPartsTable;
+  sms_events: SmsEventsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -230,3 +273,6 @@ export type CallEventRow = Selectable<CallEventsTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
+export type SmsMessageRow = Selectable<SmsMessagesTable>;
+export type SmsPartRow = Selectable<SmsPartsTable>;
+export type SmsEventRow = Selectable<SmsEventsTable>;

@@ -6,6 +6,7 @@ import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
+import { SmsRepository } from './sms-repository.js';
 import { WebhooksRepository } from './webhooks-repository.js';
 
 /** Every repository over one database; core services receive this and never see SQL. */
@@ -19,6 +20,7 @@ export interface Store {
   readonly prices: PricesRepository;
   readonly calls: CallsRepository;
   readonly webhooks: WebhooksRepository;
+  readonly sms: SmsRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -33,5 +35,6 @@ export function createStore(database: Database): Store {
     prices: new PricesRepository(db),
     calls: new CallsRepository(db),
     webhooks: new WebhooksRepository(db),
+    sms: new SmsRepository(db),
   };
 }

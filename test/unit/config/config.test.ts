@@ -86,7 +86,16 @@ describe('loadConfig defaults', () => {
         concurrency: 64,
         endpointConcurrency: 8,
       },
+      sms: { smsc: 'dev', maxSegments: 10, window: 10 },
     });
+  });
+
+  test('an SMSC URL is checked and its password masked', () => {
+    const config = load({ DIALPLANE_SMSC: 'smpp://esme:s3cret@127.0.0.1:2775' });
+    assert.equal(config.sms.smsc, 'smpp://esme:s3cret@127.0.0.1:2775');
+    const row = describeConfig(config).find((r) => r.variable === 'DIALPLANE_SMSC');
+    assert.equal(row?.value, 'smpp://esme:********@127.0.0.1:2775');
+    assert.throws(() => load({ DIALPLANE_SMSC: 'http://127.0.0.1:2775' }), /DIALPLANE_SMSC/);
   });
 
   test('private webhook targets are allowed only in the embedded setup (the dev carrier), unless set', () => {

@@ -1,0 +1,405 @@
+import { DialplaneError } from '../errors.js';
+import type { Db } from '../store/database.js';
+import type { SmsMessageRow, SmsPartRow, SmsStatus } from '../store/schema.js';
+import type { SmsPartStatus } from '../store/sms-repository.js';
+import type { Store } from '../store/store.js';
+import { segment, SmsTooLongError, type Segmentation, type SmsEncoding } from '../sms/segmenter.js';
+import { isoNow, type Clock } from './clock.js';
+import type { CreditService } from './credits.js';
+import { newId } from './ids.js';
+import type { NumberService } from './numbers.js';
+import { normalizePhoneNumber } from './phone-number.js';
+import type { PriceService } from './prices.js';
+import type { WebhookService } from './webhooks.js';
+
+export interface SmsMessage {
+  readonly id: string;
+  readonly accountId: string;
+  readonly direction: 'outbound' | 'inbound';
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+  readonly encoding: SmsMessageRow['encoding'];
+  readonly segments: number;
+  readonly status: SmsStatus;
+  readonly priceMinor: number;
+  readonly errorCode: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly sentAt: string | null;
+  readonly completedAt: string | null;
+}
+
+export interface SmsStatusEvent {
+  readonly status: SmsStatus;
+  readonly at: string;
+  readonly errorCode: string | null;
+}
+
+/** What the SMS engine does with a message: submit every part; resolves per part as the SMSC answers. */
+export interface SmsCarrierPort {
+  submit(message: {
+    readonly from: string;
+    readonly to: string;
+    readonly dataCoding: number;
+    readonly parts: ReadonlyArray<{ readonly udh?: Buffer; readonly payload: Buffer }>;
+    /** Called once per part when the SMSC accepted it, with its id. */
+    readonly onPartAccepted?: (seq: number, smscId: string) => void;
+  }): Promise<{ readonly smscIds: readonly string[] }>;
+}
+
+export interface SmsQuote {
+  readonly encoding: SmsEncoding;
+  readonly segments: number;
+  readonly priceMinor: number;
+  readonly perSegmentMinor: number;
+}
+
+export interface SendSmsInput {
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+}
+
+export interface SmsOptions {
+  readonly maxSegments: number;
+  readonly defaultCountry: string;
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+export interface SmsReceipt {
+  readonly smscId: string;
+  readonly status: 'delivered' | 'undelivered' | 'failed' | 'sent';
+  readonly errorCode?: string | null;
+}
+
+const MAX_BODY = 1_600;
+const EARLY_RECEIPT_MS = 60_000;
+const MAX_EARLY_RECEIPTS = 10_000;
+const STATUS_RANK: Readonly<Record<SmsStatus, number>> = { queued: 0, sent: 1, delivered: 2, undelivered: 2, failed: 2, received: 2 };
+
+/**
+ * The status of a whole message from its parts: failed when any part failed; undelivered when any part could not
+ * be delivered; delivered when all were; sent when all were accepted; otherwise still queued. A status never moves
+ * back, and a final one never changes.
+ */
+export function aggregateSmsStatus(current: SmsStatus, parts: readonly SmsPartStatus[]): SmsStatus {
+  let next: SmsStatus;
+  if (parts.includes('failed')) next = 'failed';
+  else if (parts.includes('undelivered')) next = 'undelivered';
+  else if (parts.length > 0 && parts.every((p) => p === 'delivered')) next = 'delivered';
+  else if (parts.length > 0 && parts.every((p) => p !== 'queued')) next = 'sent';
+  else next = 'queued';
+  return STATUS_RANK[next] > STATUS_RANK[current] ? next : current;
+}
+
+/**
+ * SMS as the platform knows it: a message is priced per segment and charged when accepted, persisted with its
+ * parts and status history, and submitted through the carrier; receipts move it to delivered or undelivered. Each
+ * status change writes its webhook event (`sms.queued`, `sms.sent`, `sms.delivered`, `sms.undelivered`,
+ * `sms.failed`, `sms.received`) in the same transaction.
+ */
+export class SmsService {
+  private carrier: SmsCarrierPort | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Receipts that arrived before their part's acceptance was stored, by SMSC id; applied once it is. */
+  private readonly earlyReceipts = new Map<string, { receipt: SmsReceipt; at: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly deps: { credits: CreditService; prices: PriceService; numbers: NumberService; webhooks: WebhookService },
+    private readonly options: SmsOptions,
+  ) {}
+
+  attachCarrier(carrier: SmsCarrierPort | undefined): void {
+    this.carrier = carrier;
+  }
+
+  /** Encoding, segments and price of a text, or the error it would get. */
+  async quote(accountId: string, to: string, body: string): Promise<SmsQuote> {
+    const segmentation = this.segmentation(body);
+    const perSegmentMinor = await this.deps.prices.lookup('sms', accountId, to);
+    return {
+      encoding: segmentation.encoding,
+      segments: segmentation.segments,
+      perSegmentMinor,
+      priceMinor: perSegmentMinor * segmentation.segments,
+    };
+  }
+
+  /**
+   * Checks, charges and stores a message, then submits it without waiting for the SMSC: the returned message is
+   * `queued`. `from` must be a number of the account with the SMS capability.
+   */
+  async send(accountId: string, input: SendSmsInput): Promise<SmsMessage> {
+    const from = normalizePhoneNumber(input.from, this.options.defaultCountry, 'from');
+    const to = normalizePhoneNumber(input.to, this.options.defaultCountry, 'to');
+    if (typeof input.body !== 'string' || input.body.length === 0 || input.body.length > MAX_BODY) {
+      throw new DialplaneError('validation_failed', `message must be 1 to ${MAX_BODY} characters`, { field: 'message' });
+    }
+    const owned = (await this.deps.numbers.list(accountId)).find((n) => n.number === from);
+    if (!owned) throw new DialplaneError('validation_failed', `from ${from} is not a number of this account`, { field: 'from' });
+    if (!owned.capabilities.includes('sms')) {
+      throw new DialplaneError('validation_failed', `from ${from} cannot send SMS`, { field: 'from' });
+    }
+    if (!this.carrier) throw new DialplaneError('not_ready', 'no SMS carrier is connected');
+    const segmentation = this.segmentation(input.body);
+    const perSegment = await this.deps.prices.lookup('sms', accountId, to);
+    const priceMinor = perSegment * segmentation.segments;
+    const id = newId('msg');
+    // Charged first: a message the balance cannot cover is refused before anything is stored or sent.
+    if (priceMinor > 0) await this.deps.credits.debit(accountId, priceMinor, `SMS to ${to} (${segmentation.segments} segment${segmentation.segments === 1 ? '' : 's'})`, id);
+    const now = isoNow(this.clock);
+    const row: SmsMessageRow = {
+      id,
+      account_id: accountId,
+      direction: 'outbound',
+      from_number: from,
+      to_number: to,
+      body: input.body,
+      encoding: segmentation.encoding,
+      segments: segmentation.segments,
+      status: 'queued',
+      price_minor: priceMinor,
+      error_code: null,
+      created_at: now,
+      updated_at: now,
+      sent_at: null,
+      completed_at: null,
+    };
+    const parts: SmsPartRow[] = segmentation.parts.map((_, seq) => ({
+      message_id: id,
+      seq,
+      smsc_id: null,
+      status: 'queued',
+      error_code: null,
+      updated_at: now,
+    }));
+    let queued = 0;
+    await this.store.sms.insert(row, parts, async (trx, message) => (queued = await this.enqueue(trx, message)));
+    if (queued) this.deps.webhooks.notify();
+    this.track(this.submit(row, segmentation));
+    return toMessage(row);
+  }
+
+  /**
+   * A delivery receipt from the SMSC for one part. A receipt can overtake the write that stores its part's SMSC id;
+   * it then waits (bounded in number and time) and is applied when that write lands. Ids never stored are another
+   * system's messages and are forgotten.
+   */
+  async onReceipt(receipt: SmsReceipt): Promise<void> {
+    if (receipt.status === 'sent') return;
+    if (!(await this.applyReceipt(receipt))) {
+      const now = Date.now();
+      for (const [id, early] of this.earlyReceipts) {
+        if (now - early.at > EARLY_RECEIPT_MS || this.earlyReceipts.size >= MAX_EARLY_RECEIPTS) this.earlyReceipts.delete(id);
+        else break;
+      }
+      this.earlyReceipts.set(receipt.smscId, { receipt, at: now });
+    }
+  }
+
+  private async applyReceipt(receipt: SmsReceipt): Promise<boolean> {
+    const change = await this.store.sms.updatePart(
+      { smscId: receipt.smscId },
+      { status: receipt.status, errorCode: receipt.errorCode ?? null },
+      isoNow(this.clock),
+      aggregateSmsStatus,
+      (trx, message) => this.enqueueIfMoved(trx, message),
+    );
+    if (change?.moved) this.deps.webhooks.notify();
+    return change !== undefined;
+  }
+
+  /** A message from the network to one of our numbers; dropped (returns undefined) when no account holds `to`. */
+  async onInbound(input: { from: string; to: string; text: string; encoding: SmsMessageRow['encoding']; segments: number }): Promise<SmsMessage | undefined> {
+    const to = safeNormalize(input.to, this.options.defaultCountry);
+    const from = safeNormalize(input.from, this.options.defaultCountry) ?? input.from;
+    if (!to) return undefined;
+    const number = await this.store.numbers.findByNumber(to);
+    if (!number || !number.sms) return undefined;
+    const now = isoNow(this.clock);
+    const row: SmsMessageRow = {
+      id: newId('msg'),
+      account_id: number.account_id,
+      direction: 'inbound',
+      from_number: from,
+      to_number: to,
+      body: input.text,
+      encoding: input.encoding,
+      segments: input.segments,
+      status: 'received',
+      price_minor: 0,
+      error_code: null,
+      created_at: now,
+      updated_at: now,
+      sent_at: null,
+      completed_at: now,
+    };
+    let queued = 0;
+    await this.store.sms.insert(row, [], async (trx, message) => (queued = await this.enqueue(trx, message)));
+    if (queued) this.deps.webhooks.notify();
+    return toMessage(row);
+  }
+
+  async get(accountId: string, id: string): Promise<SmsMessage> {
+    const row = await this.store.sms.findById(accountId, id);
+    if (!row) throw new DialplaneError('not_found', 'message not found');
+    return toMessage(row);
+  }
+
+  async list(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<SmsMessage[]> {
+    return (await this.store.sms.list(accountId, limit, before)).map(toMessage);
+  }
+
+  async history(accountId: string, id: string): Promise<SmsStatusEvent[]> {
+    await this.get(accountId, id);
+    return (await this.store.sms.events(id)).map((e) => ({ status: e.status, at: e.at, errorCode: e.error_code }));
+  }
+
+  /** At start: messages a crash left before every part was accepted have their unaccepted parts sent. */
+  async resumeUnsent(): Promise<number> {
+    const rows = await this.store.sms.unsent();
+    for (const row of rows) {
+      const parts = await this.store.sms.parts(row.id);
+      const segmentation = this.segmentation(row.body, parts.length);
+      this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
+    }
+    return rows.length;
+  }
+
+  /** Resolves when every submission started so far has been answered (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private segmentation(body: string, maxSegments = this.options.maxSegments): Segmentation {
+    try {
+      return segment(body, { maxSegments: Math.max(maxSegments, 1) });
+    } catch (error) {
+      if (error instanceof SmsTooLongError) {
+        throw new DialplaneError('validation_failed', `message needs ${error.segments} segments; at most ${error.maxSegments} are sent`, {
+          field: 'message',
+          segments: error.segments,
+          max_segments: error.maxSegments,
+        });
+      }
+      throw error;
+    }
+  }
+
+  private async submit(row: SmsMessageRow, segmentation: Segmentation, skip: ReadonlySet<number> = new Set()): Promise<void> {
+    const carrier = this.carrier;
+    if (!carrier) return;
+    const seqs = segmentation.parts.map((_, seq) => seq).filter((seq) => !skip.has(seq));
+    if (seqs.length === 0) return;
+    const accepted: Array<Promise<void>> = [];
+    try {
+      await carrier.submit({
+        from: row.from_number,
+        to: row.to_number,
+        dataCoding: segmentation.dataCoding,
+        parts: seqs.map((seq) => segmentation.parts[seq]!),
+        onPartAccepted: (index, smscId) => {
+          accepted.push(this.partAccepted(row.id, seqs[index]!, smscId));
+        },
+      });
+    } catch (error) {
+      await Promise.allSettled(accepted);
+      const code = String((error as { commandStatus?: unknown }).commandStatus ?? (error as { code?: unknown }).code ?? 'submit_failed');
+      const failed = await this.store.sms.failUnsent(row.id, code, isoNow(this.clock), (trx, message) => this.enqueue(trx, message));
+      if (failed) {
+        this.deps.webhooks.notify();
+        // Nothing of it reached the network: the charge is given back.
+        if (Number(row.price_minor) > 0 && !skip.size && accepted.length === 0) {
+          await this.deps.credits.add(row.account_id, Number(row.price_minor), `refund: SMS ${row.id} refused by the SMSC`, row.id);
+        }
+      }
+      this.options.onError?.(error, `SMS ${row.id} was refused by the SMSC`);
+      return;
+    }
+    await Promise.all(accepted);
+  }
+
+  private async partAccepted(messageId: string, seq: number, smscId: string): Promise<void> {
+    try {
+      const change = await this.store.sms.updatePart(
+        { messageId, seq },
+        { status: 'sent', smscId },
+        isoNow(this.clock),
+        aggregateSmsStatus,
+        (trx, message) => this.enqueueIfMoved(trx, message),
+      );
+      if (change?.moved) this.deps.webhooks.notify();
+      const early = this.earlyReceipts.get(smscId);
+      if (early) {
+        this.earlyReceipts.delete(smscId);
+        await this.applyReceipt(early.receipt);
+      }
+    } catch (error) {
+      this.options.onError?.(error, `SMS ${messageId} part ${seq}: could not record its acceptance`);
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const guarded = work.catch((error: unknown) => this.options.onError?.(error, 'SMS submission'));
+    this.inFlight.add(guarded);
+    void guarded.finally(() => this.inFlight.delete(guarded));
+  }
+
+  private enqueueIfMoved(trx: Db, message: SmsMessageRow): Promise<number> {
+    return this.enqueue(trx, message);
+  }
+
+  private enqueue(trx: Db, message: SmsMessageRow): Promise<number> {
+    const webhooks = this.deps.webhooks;
+    return webhooks.enqueue(trx, webhooks.event(message.account_id, `sms.${message.status}`, smsWebhookData(toMessage(message)), message.updated_at));
+  }
+}
+
+export function smsWebhookData(message: SmsMessage): Record<string, unknown> {
+  return {
+    message_id: message.id,
+    direction: message.direction,
+    from: message.from,
+    to: message.to,
+    body: message.body,
+    encoding: message.encoding,
+    segments: message.segments,
+    status: message.status,
+    error_code: message.errorCode,
+    created_at: message.createdAt,
+    sent_at: message.sentAt,
+    completed_at: message.completedAt,
+  };
+}
+
+function safeNormalize(number: string, country: string): string | undefined {
+  try {
+    // SMPP carries international numbers without the plus (TON 1).
+    return normalizePhoneNumber(/^\d{8,15}$/.test(number) ? `+${number}` : number, country);
+  } catch {
+    return undefined;
+  }
+}
+
+export function toMessage(row: SmsMessageRow): SmsMessage {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    direction: row.direction,
+    from: row.from_number,
+    to: row.to_number,
+    body: row.body,
+    encoding: row.encoding,
+    segments: Number(row.segments),
+    status: row.status,
+    priceMinor: Number(row.price_minor),
+    errorCode: row.error_code,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+    completedAt: row.completed_at,
+  };
+}
