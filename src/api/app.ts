@@ -60,7 +60,7 @@ export interface AppDeps {
 }
 
 /** The faces served by this app. A face only translates its document to core calls. */
-const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services): void }[] = [
+const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services, engine?: CallEngine): void }[] = [
   dialAnyoneFace,
 ];
 
@@ -136,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   registerAdminSmsRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
-  for (const face of faces) face.register(app, deps.services);
+  for (const face of faces) face.register(app, deps.services, deps.engine);
   return app;
 }
 

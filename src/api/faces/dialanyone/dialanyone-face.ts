@@ -1,16 +1,21 @@
 import type { FastifyInstance } from 'fastify';
+import type { CallEngine } from '../../../core/calls/call-engine.js';
 import type { Services } from '../../../core/services.js';
 import { standardErrorBody, type FaceErrorFormat } from '../../faces.js';
 import { registerMeRoute } from './me-route.js';
+import { registerCallRoutes } from './call-routes.js';
 import { registerSmsReadRoutes } from './sms-routes.js';
+import { registerWebhookRoutes } from './webhook-routes.js';
 
 /** DialAnyone's documented error body is {"error":{"code","message","details"}}, the standard shape. */
 const errors: FaceErrorFormat = { name: 'dialanyone', prefixes: ['/api/v1/'], format: standardErrorBody };
 
 export const dialAnyoneFace = {
   errors,
-  register(app: FastifyInstance, services: Services): void {
+  register(app: FastifyInstance, services: Services, engine?: CallEngine): void {
     registerMeRoute(app, services);
     registerSmsReadRoutes(app, services);
+    if (engine) registerCallRoutes(app, services, engine);
+    registerWebhookRoutes(app, services);
   },
 };
