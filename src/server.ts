@@ -14,6 +14,7 @@ import { createServices, type Services } from './core/services.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
 import { startTelephony, type Telephony } from './telephony.js';
+import { TwoLegCalls } from './core/calls/two-leg-calls.js';
 import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
 import { startMessaging, type Messaging } from './messaging.js';
 
@@ -56,6 +57,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const webhooks = startWebhookDelivery(config.webhooks, services, logger);
   const telephony = await startTelephony(config, services, logger);
   const messaging = await startMessaging(config.sms, services, logger);
+  const twoLegCalls = new TwoLegCalls(services, telephony.engine, (a, b) => telephony.bridge(a, b), {
+    onError: (err: unknown, context: string) => logger.error({ err }, context),
+  });
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
@@ -69,6 +73,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     adminToken,
     ready: () => database.ping(),
     engine: telephony.engine,
+    twoLegCalls,
     ...(telephony.devCarrier
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),

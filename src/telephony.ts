@@ -6,6 +6,8 @@ import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
 import { CallEngine, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
+import { MediaBridge } from './media/bridge.js';
+import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
 import type { Services } from './core/services.js';
 import { RtpPortPool } from './media/rtp-ports.js';
@@ -23,6 +25,8 @@ export interface Telephony {
   readonly trunkStatus: readonly TrunkStatus[];
   /** The media of a live answered call, inbound or outbound. */
   mediaFor(callId: string): LegMedia | undefined;
+  /** Joins the audio of two answered calls; undefined when either has no media. */
+  bridge(a: string, b: string): (() => void) | undefined;
   /** Hears every key pressed in any call. */
   onDigit(listener: (callId: string, digit: string) => void): () => void;
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
@@ -109,6 +113,13 @@ export async function startTelephony(config: Config, services: Services, logger:
     trunks,
     trunkStatus: upkeep.statuses,
     mediaFor: (callId) => inboundMedia.get(callId) ?? engine.mediaOf(callId),
+    bridge(a, b) {
+      const legA = inboundMedia.get(a) ?? engine.mediaOf(a);
+      const legB = inboundMedia.get(b) ?? engine.mediaOf(b);
+      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
+      const joined = new MediaBridge(legA, legB);
+      return () => joined.stop();
+    },
     onDigit(listener) {
       digitListeners.add(listener);
       return () => digitListeners.delete(listener);

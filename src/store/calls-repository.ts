@@ -74,6 +74,31 @@ export class CallsRepository {
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 
+  /** The legs placed for a call (its second leg), oldest first. */
+  async children(accountId: string, parentId: string): Promise<CallRow[]> {
+    return this.db
+      .selectFrom('calls')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('parent_call_id', '=', parentId)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Calls that are not a leg of another call. */
+  async listTop(accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<CallRow[]> {
+    let query = this.db.selectFrom('calls').selectAll().where('account_id', '=', accountId).where('parent_call_id', 'is', null);
+    if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+
   async events(callId: string): Promise<CallEventRow[]> {
     return this.db.selectFrom('call_events').selectAll().where('call_id', '=', callId).orderBy('seq').execute();
   }

@@ -292,6 +292,11 @@ const migrations: Record<string, DialectMigration> = {
       .execute();
     await db.schema.createIndex('sms_events_message').on('sms_events').columns(['message_id', 'seq']).execute();
   },
+
+  '0005_call_legs': async (db) => {
+    await db.schema.alterTable('calls').addColumn('parent_call_id', 'text').execute();
+    await db.schema.createIndex('calls_parent').on('calls').column('parent_call_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

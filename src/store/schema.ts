@@ -113,6 +113,8 @@ export interface CallsTable {
   ring_timeout_s: number;
   max_duration_s: number;
   metadata: string | null;
+  /** The call this leg belongs to (the second leg of a two-leg call), or null. */
+  parent_call_id: string | null;
   created_at: string;
   updated_at: string;
   answered_at: string | null;

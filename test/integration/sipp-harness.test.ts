@@ -120,6 +120,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-dtmf-dialplane.xml',
       // Played against Dialplane's media bridge in test/integration/sipp/call-media.test.ts.
       'uas-answer-play.xml',
+      // Played against Dialplane's two-leg calls in test/integration/sipp/two-leg-calls.test.ts.
+      'uas-two-leg.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -59,6 +59,7 @@ export interface PlaceCallInput {
   readonly ringTimeoutS: number;
   readonly maxDurationS: number;
   readonly metadata?: Record<string, unknown> | null;
+  readonly parentCallId?: string | null;
 }
 
 interface LiveCall {
@@ -148,6 +149,11 @@ export class CallEngine {
       throw new DialplaneError('not_found', 'no answered call in progress with that id');
     }
     return entry.media;
+  }
+
+  /** Whether the call is still live in this engine. */
+  isLive(callId: string): boolean {
+    return this.live.has(callId);
   }
 
   /** The media of a live answered call, whatever its account (for the telephony layer). */

@@ -26,6 +26,7 @@ export interface Call {
   readonly ringTimeoutS: number;
   readonly maxDurationS: number;
   readonly metadata: Record<string, unknown> | null;
+  readonly parentCallId: string | null;
   readonly createdAt: string;
   readonly answeredAt: string | null;
   readonly endedAt: string | null;
@@ -41,6 +42,7 @@ export interface CreateCallInput {
   readonly ringTimeoutS: number;
   readonly maxDurationS: number;
   readonly metadata?: Record<string, unknown> | null;
+  readonly parentCallId?: string | null;
 }
 
 export interface SipDetail {
@@ -108,6 +110,7 @@ export class CallService {
       ring_timeout_s: input.ringTimeoutS,
       max_duration_s: input.maxDurationS,
       metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+      parent_call_id: input.parentCallId ?? null,
       created_at: now,
       updated_at: now,
       answered_at: null,
@@ -212,6 +215,14 @@ export class CallService {
 
   async list(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<Call[]> {
     return (await this.store.calls.list(accountId, limit, before)).map(toCall);
+  }
+
+  async legs(accountId: string, callId: string): Promise<Call[]> {
+    return (await this.store.calls.children(accountId, callId)).map(toCall);
+  }
+
+  async listTop(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<Call[]> {
+    return (await this.store.calls.listTop(accountId, limit, before)).map(toCall);
   }
 
   async events(accountId: string, callId: string): Promise<CallEvent[]> {
@@ -325,6 +336,7 @@ export function toCall(row: CallRow): Call {
     ringTimeoutS: Number(row.ring_timeout_s),
     maxDurationS: Number(row.max_duration_s),
     metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, unknown>) : null,
+    parentCallId: row.parent_call_id,
     createdAt: row.created_at,
     answeredAt: row.answered_at,
     endedAt: row.ended_at,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { CallEngine } from '../../../core/calls/call-engine.js';
+import type { TwoLegCalls } from '../../../core/calls/two-leg-calls.js';
 import type { Services } from '../../../core/services.js';
 import { standardErrorBody, type FaceErrorFormat } from '../../faces.js';
 import { registerMeRoute } from './me-route.js';
@@ -12,10 +12,10 @@ const errors: FaceErrorFormat = { name: 'dialanyone', prefixes: ['/api/v1/'], fo
 
 export const dialAnyoneFace = {
   errors,
-  register(app: FastifyInstance, services: Services, engine?: CallEngine): void {
+  register(app: FastifyInstance, services: Services, calls?: TwoLegCalls): void {
     registerMeRoute(app, services);
     registerSmsReadRoutes(app, services);
-    if (engine) registerCallRoutes(app, services, engine);
+    if (calls) registerCallRoutes(app, services, calls);
     registerWebhookRoutes(app, services);
   },
 };

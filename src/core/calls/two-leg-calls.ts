@@ -1,0 +1,355 @@
+import { DialplaneError } from '../../errors.js';
+import { isE164 } from '../phone-number.js';
+import type { Services } from '../services.js';
+import type { CallEngine } from './call-engine.js';
+import type { Call } from './call-service.js';
+import type { CallEvent } from './call-state.js';
+import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S } from './place-call.js';
+
+/** Joins the audio of two answered calls; returns what stops it, or undefined when either has no media. */
+export type BridgeLegs = (a: string, b: string) => (() => void) | undefined;
+
+export interface TwoLegRequest {
+  readonly userNumber: string;
+  readonly targetNumber: string;
+  readonly ringTimeoutS?: number;
+  readonly maxDurationS?: number;
+}
+
+/** How a two-leg call is going, or how it went. */
+export type TwoLegStatus =
+  | 'initiating'
+  | 'ringing_user'
+  | 'connecting'
+  | 'in_progress'
+  | 'completed'
+  | 'busy'
+  | 'no_answer'
+  | 'failed'
+  | 'canceled';
+
+export interface TwoLegCall {
+  readonly id: string;
+  readonly accountId: string;
+  readonly userNumber: string;
+  readonly targetNumber: string;
+  readonly status: TwoLegStatus;
+  /** Both legs' per-minute prices, in minor units. */
+  readonly perMinuteMinor: number;
+  readonly userLeg: Call;
+  readonly targetLeg: Call | undefined;
+  /** What was charged, once both legs have ended; null while live. */
+  readonly chargedMinor: number | null;
+  readonly createdAt: string;
+}
+
+export interface TwoLegOptions {
+  /** The billing period: a started period of an answered leg is charged. 60 s; tests shorten it. */
+  readonly minuteMs?: number;
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+interface Live {
+  readonly accountId: string;
+  readonly userCallId: string;
+  targetCallId: string | undefined;
+  readonly userNumber: string;
+  readonly targetNumber: string;
+  readonly userPrice: number;
+  readonly targetPrice: number;
+  readonly ringTimeoutS: number;
+  readonly maxDurationS: number;
+  /** Credit holds reserving what the call may cost, in the order taken. */
+  readonly holds: Array<{ id: string; amount: number }>;
+  /** Per leg: when it was answered (ms) and the timer that reserves its next minute. */
+  readonly answered: Map<string, number>;
+  readonly minuteTimers: Map<string, NodeJS.Timeout>;
+  readonly ended: Set<string>;
+  stopBridge: (() => void) | undefined;
+  /** The target's INVITE is being placed: the call cannot settle until its leg is known. */
+  placingTarget: boolean;
+  ending: boolean;
+  settled: boolean;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * A call that rings the user's number first and, when it answers, dials the target with the user's number as caller
+ * ID and joins the two. Both legs are billed per started minute. Credits are reserved before anything is dialled
+ * (one minute of both legs) and one more minute of a leg is reserved before each of its minutes starts; when that
+ * reserve is refused the call ends, so concurrent calls can never spend more than the balance. At the end the
+ * charge is captured from the reserves and the rest released.
+ */
+export class TwoLegCalls {
+  private readonly live = new Map<string, Live>();
+  private readonly byLeg = new Map<string, Live>();
+  private readonly minuteMs: number;
+
+  constructor(
+    private readonly services: Services,
+    readonly engine: CallEngine,
+    private readonly bridge: BridgeLegs,
+    private readonly options: TwoLegOptions = {},
+  ) {
+    this.minuteMs = options.minuteMs ?? MINUTE_MS;
+    services.calls.subscribe((event, call) => this.onEvent(event, call));
+  }
+
+  /** Per-minute price of both legs, in minor units. */
+  async perMinute(accountId: string, userNumber: string, targetNumber: string): Promise<{ user: number; target: number }> {
+    const [user, target] = await Promise.all([
+      this.services.prices.lookup('voice', accountId, userNumber),
+      this.services.prices.lookup('voice', accountId, targetNumber),
+    ]);
+    return { user, target };
+  }
+
+  async start(accountId: string, request: TwoLegRequest): Promise<TwoLegCall> {
+    const userNumber = e164(request.userNumber, 'user_number');
+    const targetNumber = e164(request.targetNumber, 'target_number');
+    const owned = (await this.services.numbers.list(accountId)).find((n) => n.number === userNumber);
+    if (!owned || !owned.capabilities.includes('voice')) {
+      throw new DialplaneError('validation_failed', `user_number ${userNumber} is not a voice number of this account`, {
+        field: 'user_number',
+      });
+    }
+    if (userNumber === targetNumber) {
+      throw new DialplaneError('validation_failed', 'target_number must differ from user_number', { field: 'target_number' });
+    }
+    const prices = await this.perMinute(accountId, userNumber, targetNumber);
+    // The first minute of both legs is reserved before any INVITE leaves: refused, nothing is dialled.
+    const first = prices.user + prices.target;
+    const hold = await this.services.credits.hold(accountId, first, null);
+    let userLeg: Call;
+    try {
+      userLeg = await this.engine.place({
+        accountId,
+        from: userNumber,
+        to: userNumber,
+        ringTimeoutS: request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S,
+        maxDurationS: request.maxDurationS ?? DEFAULT_MAX_DURATION_S,
+        metadata: { two_leg: { role: 'user', user_number: userNumber, target_number: targetNumber, user_price_minor: prices.user, target_price_minor: prices.target } },
+      });
+    } catch (error) {
+      await this.services.credits.release(accountId, hold.id).catch(() => undefined);
+      throw error;
+    }
+    const entry: Live = {
+      accountId,
+      userCallId: userLeg.id,
+      targetCallId: undefined,
+      userNumber,
+      targetNumber,
+      userPrice: prices.user,
+      targetPrice: prices.target,
+      ringTimeoutS: request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S,
+      maxDurationS: request.maxDurationS ?? DEFAULT_MAX_DURATION_S,
+      holds: [{ id: hold.id, amount: first }],
+      answered: new Map(),
+      minuteTimers: new Map(),
+      ended: new Set(),
+      stopBridge: undefined,
+      placingTarget: false,
+      ending: false,
+      settled: false,
+    };
+    this.live.set(userLeg.id, entry);
+    this.byLeg.set(userLeg.id, entry);
+    return this.view(userLeg, undefined, prices.user + prices.target, null);
+  }
+
+  /** A two-leg call as it is now; another account's is not_found. */
+  async get(accountId: string, callId: string): Promise<TwoLegCall> {
+    const user = await this.services.calls.get(accountId, callId);
+    if (user.parentCallId !== null) throw new DialplaneError('not_found', 'call not found');
+    const [target] = await this.services.calls.legs(accountId, callId);
+    return this.fromLegs(user, target);
+  }
+
+  async list(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<TwoLegCall[]> {
+    const tops = await this.services.calls.listTop(accountId, limit, before);
+    return Promise.all(tops.map(async (user) => this.fromLegs(user, (await this.services.calls.legs(accountId, user.id))[0])));
+  }
+
+  /** Hangs up both legs; resolves with the call once both have ended. */
+  async hangup(accountId: string, callId: string): Promise<TwoLegCall> {
+    const current = await this.get(accountId, callId);
+    const entry = this.live.get(callId);
+    if (entry) {
+      entry.ending = true;
+      await Promise.all([
+        this.engine.hangup(accountId, entry.userCallId),
+        entry.targetCallId ? this.engine.hangup(accountId, entry.targetCallId) : Promise.resolve(undefined),
+      ]);
+      await this.whenSettled(callId);
+    } else if (current.targetLeg === undefined) {
+      await this.engine.hangup(accountId, callId);
+    }
+    return this.get(accountId, callId);
+  }
+
+  /** Resolves when the call's charge has been settled (tests, shutdown). */
+  async whenSettled(callId: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.live.has(callId) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private fromLegs(user: Call, target: Call | undefined): TwoLegCall {
+    const meta = (user.metadata?.two_leg ?? {}) as { user_price_minor?: number; target_price_minor?: number };
+    const userPrice = Number(meta.user_price_minor ?? 0);
+    const targetPrice = Number(meta.target_price_minor ?? 0);
+    const done = user.state === 'ended' && (target === undefined || target.state === 'ended') && !this.live.has(user.id);
+    const charged = done ? legCharge(user, userPrice, this.minuteMs) + (target ? legCharge(target, targetPrice, this.minuteMs) : 0) : null;
+    return this.view(user, target, userPrice + targetPrice, charged);
+  }
+
+  private view(user: Call, target: Call | undefined, perMinuteMinor: number, chargedMinor: number | null): TwoLegCall {
+    const meta = (user.metadata?.two_leg ?? {}) as { target_number?: string };
+    return {
+      id: user.id,
+      accountId: user.accountId,
+      userNumber: user.to,
+      targetNumber: meta.target_number ?? target?.to ?? '',
+      status: statusOf(user, target),
+      perMinuteMinor,
+      userLeg: user,
+      targetLeg: target,
+      chargedMinor,
+      createdAt: user.createdAt,
+    };
+  }
+
+  private onEvent(event: CallEvent, call: Call): void {
+    const entry = this.byLeg.get(call.id);
+    if (!entry) return;
+    void this.react(entry, event, call).catch((error: unknown) => this.options.onError?.(error, `two-leg call ${entry.userCallId}`));
+  }
+
+  private async react(entry: Live, event: CallEvent, call: Call): Promise<void> {
+    const isUser = call.id === entry.userCallId;
+    if (event.state === 'answered') {
+      entry.answered.set(call.id, Date.parse(event.at));
+      this.scheduleMinute(entry, call.id, isUser ? entry.userPrice : entry.targetPrice, 1);
+      if (isUser) {
+        if (entry.ending) return;
+        entry.placingTarget = true;
+        try {
+          const target = await this.engine.place({
+            accountId: entry.accountId,
+            from: entry.userNumber,
+            to: entry.targetNumber,
+            ringTimeoutS: entry.ringTimeoutS,
+            maxDurationS: entry.maxDurationS,
+            parentCallId: entry.userCallId,
+            metadata: { two_leg: { role: 'target' } },
+          });
+          entry.targetCallId = target.id;
+          this.byLeg.set(target.id, entry);
+          entry.placingTarget = false;
+          // The user hung up while the target was being dialled.
+          if (entry.ending) this.endAll(entry);
+        } catch (error) {
+          entry.placingTarget = false;
+          this.options.onError?.(error, `two-leg call ${entry.userCallId}: the target could not be dialled`);
+          this.endAll(entry);
+          if (entry.ended.has(entry.userCallId)) await this.settle(entry);
+        }
+      } else {
+        entry.stopBridge = this.bridge(entry.userCallId, call.id);
+      }
+      return;
+    }
+    if (event.state !== 'ended') return;
+    entry.ended.add(call.id);
+    const timer = entry.minuteTimers.get(call.id);
+    if (timer) clearTimeout(timer);
+    entry.minuteTimers.delete(call.id);
+    entry.stopBridge?.();
+    entry.stopBridge = undefined;
+    // One leg gone ends the other.
+    this.endAll(entry);
+    const targetDone = entry.targetCallId === undefined ? !entry.placingTarget : entry.ended.has(entry.targetCallId);
+    if (entry.ended.has(entry.userCallId) && targetDone) await this.settle(entry);
+  }
+
+  private endAll(entry: Live): void {
+    entry.ending = true;
+    for (const id of [entry.userCallId, entry.targetCallId]) {
+      if (id && !entry.ended.has(id) && this.engine.isLive(id)) {
+        void this.engine.hangup(entry.accountId, id).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Before minute n+1 of a leg starts, reserve it; refused, the call ends (the balance is spent). */
+  private scheduleMinute(entry: Live, legId: string, price: number, minutes: number): void {
+    const answeredAt = entry.answered.get(legId) ?? Date.now();
+    // The first minute of each leg is in the first reserve; reserve the next one shortly before it starts.
+    const due = answeredAt + minutes * this.minuteMs - Math.min(1_000, this.minuteMs / 10);
+    const timer = setTimeout(() => {
+      entry.minuteTimers.delete(legId);
+      if (entry.ended.has(legId) || entry.settled) return;
+      this.services.credits
+        .hold(entry.accountId, price, null)
+        .then((hold) => {
+          entry.holds.push({ id: hold.id, amount: price });
+          if (!entry.ended.has(legId)) this.scheduleMinute(entry, legId, price, minutes + 1);
+        })
+        .catch(() => this.endAll(entry));
+    }, Math.max(0, due - Date.now()));
+    timer.unref();
+    entry.minuteTimers.set(legId, timer);
+  }
+
+  private async settle(entry: Live): Promise<void> {
+    if (entry.settled) return;
+    entry.settled = true;
+    for (const timer of entry.minuteTimers.values()) clearTimeout(timer);
+    const user = await this.services.calls.get(entry.accountId, entry.userCallId);
+    const target = entry.targetCallId ? await this.services.calls.get(entry.accountId, entry.targetCallId) : undefined;
+    let charge = legCharge(user, entry.userPrice, this.minuteMs) + (target ? legCharge(target, entry.targetPrice, this.minuteMs) : 0);
+    const description = `call ${entry.userNumber} <-> ${entry.targetNumber}`;
+    for (const hold of entry.holds) {
+      const take = Math.min(charge, hold.amount);
+      charge -= take;
+      try {
+        if (take > 0) await this.services.credits.capture(entry.accountId, hold.id, take, description);
+        else await this.services.credits.release(entry.accountId, hold.id);
+      } catch (error) {
+        this.options.onError?.(error, `two-leg call ${entry.userCallId}: settling hold ${hold.id}`);
+      }
+    }
+    this.live.delete(entry.userCallId);
+    this.byLeg.delete(entry.userCallId);
+    if (entry.targetCallId) this.byLeg.delete(entry.targetCallId);
+  }
+}
+
+function e164(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !isE164(value)) {
+    throw new DialplaneError('invalid_phone_number', `${field} must be an E.164 number such as +14155551234`, { field });
+  }
+  return value;
+}
+
+/** Started billing periods of an answered leg, times its price. */
+export function legCharge(leg: Call, priceMinor: number, minuteMs = MINUTE_MS): number {
+  if (leg.answeredAt === null) return 0;
+  const end = leg.endedAt === null ? Date.now() : Date.parse(leg.endedAt);
+  const ms = Math.max(0, end - Date.parse(leg.answeredAt));
+  return Math.max(1, Math.ceil(ms / minuteMs)) * priceMinor;
+}
+
+function statusOf(user: Call, target: Call | undefined): TwoLegStatus {
+  const failed = (leg: Call): TwoLegStatus =>
+    leg.outcome === 'busy' ? 'busy' : leg.outcome === 'no_answer' ? 'no_answer' : leg.outcome === 'canceled' ? 'canceled' : 'failed';
+  if (target === undefined) {
+    if (user.state === 'ended') return user.answeredAt !== null ? 'failed' : failed(user);
+    if (user.state === 'answered') return 'connecting';
+    return user.state === 'ringing' || user.state === 'early_media' ? 'ringing_user' : 'initiating';
+  }
+  if (target.answeredAt !== null) return user.state === 'ended' && target.state === 'ended' ? 'completed' : 'in_progress';
+  if (target.state === 'ended') return failed(target);
+  return 'connecting';
+}
