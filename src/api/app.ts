@@ -10,6 +10,7 @@ import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerDevRoutes } from './admin/dev-routes.js';
 import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
+import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallEngine } from '../core/calls/call-engine.js';
 import type { TwoLegCalls } from '../core/calls/two-leg-calls.js';
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   registerAdminSmsRoutes(app, deps.services);
+  registerAdminExtensionRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   for (const face of faces) face.register(app, deps.services, deps.twoLegCalls);
   return app;
