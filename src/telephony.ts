@@ -75,7 +75,17 @@ export async function startTelephony(config: Config, services: Services, logger:
           inboundMedia.delete(callId);
         }
       };
-      answerInboundCall(incoming, { ua, services, rtpPorts, mediaAddress: config.sip.host, logger, clock, onMedia }).catch((err: unknown) => {
+      answerInboundCall(incoming, {
+        ua,
+        services,
+        rtpPorts,
+        mediaAddress: config.sip.host,
+        logger,
+        clock,
+        onMedia,
+        engine: () => engine,
+        bridge: (a, b) => bridge(a, b),
+      }).catch((err: unknown) => {
         // A failure of ours (the database, most likely) must still give the caller a final answer.
         logger.error({ err }, 'inbound call failed');
         incoming.respond(500, 'Server Internal Error');
@@ -95,6 +105,13 @@ export async function startTelephony(config: Config, services: Services, logger:
   }
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
+  const bridge = (a: string, b: string): (() => void) | undefined => {
+    const legA = inboundMedia.get(a) ?? engine.mediaOf(a);
+    const legB = inboundMedia.get(b) ?? engine.mediaOf(b);
+    if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
+    const joined = new MediaBridge(legA, legB);
+    return () => joined.stop();
+  };
   services.calls.subscribe((event) => {
     if (event.state !== 'answered') return;
     const media = engine.mediaOf(event.callId);
@@ -113,13 +130,7 @@ export async function startTelephony(config: Config, services: Services, logger:
     trunks,
     trunkStatus: upkeep.statuses,
     mediaFor: (callId) => inboundMedia.get(callId) ?? engine.mediaOf(callId),
-    bridge(a, b) {
-      const legA = inboundMedia.get(a) ?? engine.mediaOf(a);
-      const legB = inboundMedia.get(b) ?? engine.mediaOf(b);
-      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
-      const joined = new MediaBridge(legA, legB);
-      return () => joined.stop();
-    },
+    bridge,
     onDigit(listener) {
       digitListeners.add(listener);
       return () => digitListeners.delete(listener);

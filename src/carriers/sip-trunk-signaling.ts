@@ -46,7 +46,7 @@ export class SipTrunkSignaling implements CallSignaling {
   }
 
   dial(request: DialRequest, events: LegEvents): OutboundLeg {
-    const trunk = this.trunks[request.trunk];
+    const trunk = request.contact ? undefined : this.trunks[request.trunk];
     let invite: OutboundInvite | undefined;
     let rtp: RtpPortReservation | undefined;
     let hungUpEarly = false;
@@ -57,8 +57,9 @@ export class SipTrunkSignaling implements CallSignaling {
     };
 
     const start = async () => {
-      if (!trunk) throw new Error(`no trunk ${request.trunk}`);
-      const address = isIP(trunk.host) ? trunk.host : (await lookup(trunk.host)).address;
+      const device = request.contact;
+      if (!trunk && !device) throw new Error(`no trunk ${request.trunk}`);
+      const address = device ? device.address : isIP(trunk!.host) ? trunk!.host : (await lookup(trunk!.host)).address;
       const reservation = await this.rtpPorts.reserve();
       rtp = reservation;
       if (hungUpEarly) {
@@ -66,19 +67,32 @@ export class SipTrunkSignaling implements CallSignaling {
         events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
         return;
       }
-      const to = dialString(request.to, trunk);
       const offer = createOffer({ address: this.mediaAddress, port: reservation.port });
-      const target = trunkEndpoint(trunk, address);
-      const hostPart = `${trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host}:${trunk.port}`;
+      const target = device ? { transport: device.transport, address, port: device.port } : trunkEndpoint(trunk!, address);
+      let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
+      if (device) {
+        // A registered device: its Contact is the Request-URI, the number it is rung for the To.
+        dialled = { requestUri: device.uri, from: sipUri(request.from, this.mediaAddress), to: sipUri(request.to, address), transport: device.transport };
+      } else {
+        const line = trunk!;
+        const to = dialString(request.to, line);
+        const hostPart = `${line.host.includes(':') ? `[${line.host}]` : line.host}:${line.port}`;
+        dialled = {
+          requestUri: `sip:${to}@${hostPart}${line.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          from: sipUri(callerId(request.from, line), this.mediaAddress),
+          to: sipUri(to, line.host),
+          transport: line.transport,
+        };
+      }
       invite = this.ua.invite(
         {
           target,
-          requestUri: `sip:${to}@${hostPart}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`,
-          from: sipUri(callerId(request.from, trunk), this.mediaAddress),
-          to: sipUri(to, trunk.host),
-          contact: this.ua.contact(trunk.transport),
+          requestUri: dialled.requestUri,
+          from: dialled.from,
+          to: dialled.to,
+          contact: this.ua.contact(dialled.transport),
           sdp: Buffer.from(offer),
-          ...(trunk.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
+          ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {
           onProvisional: (status, reason, sdp) =>

@@ -10,6 +10,16 @@ export interface DialRequest {
   readonly to: string;
   /** Index into the signalling's trunk list: the engine walks it for failover. */
   readonly trunk: number;
+  /** A registered device to ring directly instead of a trunk (its Contact and the flow it registered from). */
+  readonly contact?: DeviceContact;
+}
+
+/** Where a registered device is reached: its Contact URI, sent to the address its REGISTER came from. */
+export interface DeviceContact {
+  readonly uri: string;
+  readonly transport: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
 }
 
 export type LegFailure =
@@ -60,10 +70,13 @@ export interface PlaceCallInput {
   readonly maxDurationS: number;
   readonly metadata?: Record<string, unknown> | null;
   readonly parentCallId?: string | null;
+  /** Ring this registered device rather than dial out through the trunks. */
+  readonly contact?: DeviceContact;
 }
 
 interface LiveCall {
   readonly call: Call;
+  readonly contact: DeviceContact | undefined;
   leg: OutboundLeg | undefined;
   trunk: number;
   /** The state as last written: this engine is the call's one writer, so it never needs to read it back. */
@@ -108,12 +121,18 @@ export class CallEngine {
     if (this.live.size >= this.maxCalls) {
       throw new DialplaneError('capacity_exceeded', `No outbound capacity: ${this.maxCalls} calls in progress`);
     }
-    if (this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
-    const call = await this.calls.create({ ...input, direction: 'outbound', dialing: { trunk: this.signaling.trunkNames[0] ?? '' } });
+    if (!input.contact && this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
+    const { contact, ...create } = input;
+    const call = await this.calls.create({
+      ...create,
+      direction: 'outbound',
+      dialing: { trunk: contact ? 'device' : (this.signaling.trunkNames[0] ?? '') },
+    });
     let settle = () => undefined as void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     const entry: LiveCall = {
       call,
+      contact,
       leg: undefined,
       trunk: 0,
       state: 'dialing',
@@ -175,7 +194,8 @@ export class CallEngine {
 
   private dial(entry: LiveCall): void {
     const { call } = entry;
-    const leg = this.signaling.dial({ callId: call.id, from: call.from, to: call.to, trunk: entry.trunk }, {
+    const request = { callId: call.id, from: call.from, to: call.to, trunk: entry.trunk, ...(entry.contact ? { contact: entry.contact } : {}) };
+    const leg = this.signaling.dial(request, {
       onStarted: (sipCallId) => {
         entry.pending = { ...entry.pending, sipCallId };
       },
@@ -216,7 +236,7 @@ export class CallEngine {
       return;
     }
     const status = failure.kind === 'response' ? failure.status : undefined;
-    if (shouldFailOver(status) && entry.trunk + 1 < this.signaling.trunkNames.length) {
+    if (!entry.contact && shouldFailOver(status) && entry.trunk + 1 < this.signaling.trunkNames.length) {
       entry.trunk += 1;
       entry.pending = { ...entry.pending, trunk: this.signaling.trunkNames[entry.trunk] ?? '' };
       this.dial(entry);

@@ -4,6 +4,7 @@ import type { Services } from '../services.js';
 import type { CallEngine } from './call-engine.js';
 import type { Call } from './call-service.js';
 import type { CallEvent } from './call-state.js';
+import { legCharge, MINUTE_MS, MinuteReserve } from './minute-reserve.js';
 import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S } from './place-call.js';
 
 /** Joins the audio of two answered calls; returns what stops it, or undefined when either has no media. */
@@ -59,11 +60,8 @@ interface Live {
   readonly targetPrice: number;
   readonly ringTimeoutS: number;
   readonly maxDurationS: number;
-  /** Credit holds reserving what the call may cost, in the order taken. */
-  readonly holds: Array<{ id: string; amount: number }>;
-  /** Per leg: when it was answered (ms) and the timer that reserves its next minute. */
-  readonly answered: Map<string, number>;
-  readonly minuteTimers: Map<string, NodeJS.Timeout>;
+  /** The credits reserved for what the call may cost. */
+  readonly reserve: MinuteReserve;
   readonly ended: Set<string>;
   stopBridge: (() => void) | undefined;
   /** The target's INVITE is being placed: the call cannot settle until its leg is known. */
@@ -71,8 +69,6 @@ interface Live {
   ending: boolean;
   settled: boolean;
 }
-
-const MINUTE_MS = 60_000;
 
 /**
  * A call that rings the user's number first and, when it answers, dials the target with the user's number as caller
@@ -120,7 +116,9 @@ export class TwoLegCalls {
     const prices = await this.perMinute(accountId, userNumber, targetNumber);
     // The first minute of both legs is reserved before any INVITE leaves: refused, nothing is dialled.
     const first = prices.user + prices.target;
-    const hold = await this.services.credits.hold(accountId, first, null);
+    let entry: Live | undefined;
+    const reserve = new MinuteReserve(this.services.credits, accountId, () => entry && this.endAll(entry), this.minuteMs);
+    await reserve.reserve(first);
     let userLeg: Call;
     try {
       userLeg = await this.engine.place({
@@ -132,10 +130,10 @@ export class TwoLegCalls {
         metadata: { two_leg: { role: 'user', user_number: userNumber, target_number: targetNumber, user_price_minor: prices.user, target_price_minor: prices.target } },
       });
     } catch (error) {
-      await this.services.credits.release(accountId, hold.id).catch(() => undefined);
+      await reserve.settle(0, 'call not placed');
       throw error;
     }
-    const entry: Live = {
+    entry = {
       accountId,
       userCallId: userLeg.id,
       targetCallId: undefined,
@@ -145,9 +143,7 @@ export class TwoLegCalls {
       targetPrice: prices.target,
       ringTimeoutS: request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S,
       maxDurationS: request.maxDurationS ?? DEFAULT_MAX_DURATION_S,
-      holds: [{ id: hold.id, amount: first }],
-      answered: new Map(),
-      minuteTimers: new Map(),
+      reserve,
       ended: new Set(),
       stopBridge: undefined,
       placingTarget: false,
@@ -229,8 +225,7 @@ export class TwoLegCalls {
   private async react(entry: Live, event: CallEvent, call: Call): Promise<void> {
     const isUser = call.id === entry.userCallId;
     if (event.state === 'answered') {
-      entry.answered.set(call.id, Date.parse(event.at));
-      this.scheduleMinute(entry, call.id, isUser ? entry.userPrice : entry.targetPrice, 1);
+      entry.reserve.legAnswered(call.id, isUser ? entry.userPrice : entry.targetPrice, Date.parse(event.at));
       if (isUser) {
         if (entry.ending) return;
         entry.placingTarget = true;
@@ -262,9 +257,7 @@ export class TwoLegCalls {
     }
     if (event.state !== 'ended') return;
     entry.ended.add(call.id);
-    const timer = entry.minuteTimers.get(call.id);
-    if (timer) clearTimeout(timer);
-    entry.minuteTimers.delete(call.id);
+    entry.reserve.legEnded(call.id);
     entry.stopBridge?.();
     entry.stopBridge = undefined;
     // One leg gone ends the other.
@@ -282,44 +275,15 @@ export class TwoLegCalls {
     }
   }
 
-  /** Before minute n+1 of a leg starts, reserve it; refused, the call ends (the balance is spent). */
-  private scheduleMinute(entry: Live, legId: string, price: number, minutes: number): void {
-    const answeredAt = entry.answered.get(legId) ?? Date.now();
-    // The first minute of each leg is in the first reserve; reserve the next one shortly before it starts.
-    const due = answeredAt + minutes * this.minuteMs - Math.min(1_000, this.minuteMs / 10);
-    const timer = setTimeout(() => {
-      entry.minuteTimers.delete(legId);
-      if (entry.ended.has(legId) || entry.settled) return;
-      this.services.credits
-        .hold(entry.accountId, price, null)
-        .then((hold) => {
-          entry.holds.push({ id: hold.id, amount: price });
-          if (!entry.ended.has(legId)) this.scheduleMinute(entry, legId, price, minutes + 1);
-        })
-        .catch(() => this.endAll(entry));
-    }, Math.max(0, due - Date.now()));
-    timer.unref();
-    entry.minuteTimers.set(legId, timer);
-  }
-
   private async settle(entry: Live): Promise<void> {
     if (entry.settled) return;
     entry.settled = true;
-    for (const timer of entry.minuteTimers.values()) clearTimeout(timer);
     const user = await this.services.calls.get(entry.accountId, entry.userCallId);
     const target = entry.targetCallId ? await this.services.calls.get(entry.accountId, entry.targetCallId) : undefined;
-    let charge = legCharge(user, entry.userPrice, this.minuteMs) + (target ? legCharge(target, entry.targetPrice, this.minuteMs) : 0);
-    const description = `call ${entry.userNumber} <-> ${entry.targetNumber}`;
-    for (const hold of entry.holds) {
-      const take = Math.min(charge, hold.amount);
-      charge -= take;
-      try {
-        if (take > 0) await this.services.credits.capture(entry.accountId, hold.id, take, description);
-        else await this.services.credits.release(entry.accountId, hold.id);
-      } catch (error) {
-        this.options.onError?.(error, `two-leg call ${entry.userCallId}: settling hold ${hold.id}`);
-      }
-    }
+    const charge = legCharge(user, entry.userPrice, this.minuteMs) + (target ? legCharge(target, entry.targetPrice, this.minuteMs) : 0);
+    await entry.reserve.settle(charge, `call ${entry.userNumber} <-> ${entry.targetNumber}`, (error) =>
+      this.options.onError?.(error, `two-leg call ${entry.userCallId}: settling its reserve`),
+    );
     this.live.delete(entry.userCallId);
     this.byLeg.delete(entry.userCallId);
     if (entry.targetCallId) this.byLeg.delete(entry.targetCallId);
@@ -331,14 +295,6 @@ function e164(value: unknown, field: string): string {
     throw new DialplaneError('invalid_phone_number', `${field} must be an E.164 number such as +14155551234`, { field });
   }
   return value;
-}
-
-/** Started billing periods of an answered leg, times its price. */
-export function legCharge(leg: Call, priceMinor: number, minuteMs = MINUTE_MS): number {
-  if (leg.answeredAt === null) return 0;
-  const end = leg.endedAt === null ? Date.now() : Date.parse(leg.endedAt);
-  const ms = Math.max(0, end - Date.parse(leg.answeredAt));
-  return Math.max(1, Math.ceil(ms / minuteMs)) * priceMinor;
 }
 
 function statusOf(user: Call, target: Call | undefined): TwoLegStatus {

@@ -1,0 +1,94 @@
+import type { CreditService } from '../credits.js';
+import type { Call } from './call-service.js';
+
+export const MINUTE_MS = 60_000;
+
+/** Started billing periods of an answered leg, times its price. A leg never answered costs nothing. */
+export function legCharge(leg: Call, priceMinor: number, minuteMs = MINUTE_MS): number {
+  if (leg.answeredAt === null) return 0;
+  const end = leg.endedAt === null ? Date.now() : Date.parse(leg.endedAt);
+  const ms = Math.max(0, end - Date.parse(leg.answeredAt));
+  return Math.max(1, Math.ceil(ms / minuteMs)) * priceMinor;
+}
+
+/**
+ * Credits reserved for calls billed per started minute: a first reserve before anything is dialled, then, for every
+ * answered leg, its next minute reserved shortly before that minute starts. When a reserve is refused the balance is
+ * spent and `onExhausted` ends the call, so however many calls run at once none can spend credits it does not have.
+ * `settle` captures the charge from the reserves, oldest first, and releases the rest.
+ */
+export class MinuteReserve {
+  private readonly holds: Array<{ id: string; amount: number }> = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly ended = new Set<string>();
+  private settled = false;
+
+  constructor(
+    private readonly credits: CreditService,
+    private readonly accountId: string,
+    private readonly onExhausted: () => void,
+    private readonly minuteMs = MINUTE_MS,
+  ) {}
+
+  /** Reserves `amount` now; insufficient_credits (402) when the available balance cannot cover it. */
+  async reserve(amount: number): Promise<void> {
+    if (amount <= 0) return;
+    const hold = await this.credits.hold(this.accountId, amount, null);
+    this.holds.push({ id: hold.id, amount });
+  }
+
+  /** The leg's first minute is in the first reserve; each further minute is reserved before it starts. */
+  legAnswered(legId: string, priceMinor: number, answeredAtMs: number): void {
+    this.schedule(legId, priceMinor, answeredAtMs, 1);
+  }
+
+  legEnded(legId: string): void {
+    this.ended.add(legId);
+    const timer = this.timers.get(legId);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(legId);
+  }
+
+  /** Captures `chargeMinor` (never more than was reserved) and releases the rest; once. */
+  async settle(chargeMinor: number, description: string, onError?: (error: unknown) => void): Promise<number> {
+    if (this.settled) return 0;
+    this.settled = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    let left = chargeMinor;
+    let captured = 0;
+    for (const hold of this.holds) {
+      const take = Math.min(left, hold.amount);
+      left -= take;
+      try {
+        if (take > 0) await this.credits.capture(this.accountId, hold.id, take, description);
+        else await this.credits.release(this.accountId, hold.id);
+        captured += take;
+      } catch (error) {
+        onError?.(error);
+      }
+    }
+    return captured;
+  }
+
+  private schedule(legId: string, priceMinor: number, answeredAtMs: number, minutes: number): void {
+    const due = answeredAtMs + minutes * this.minuteMs - Math.min(1_000, this.minuteMs / 10);
+    const timer = setTimeout(() => {
+      this.timers.delete(legId);
+      if (this.settled || this.ended.has(legId)) return;
+      this.credits
+        .hold(this.accountId, priceMinor, null)
+        .then((hold) => {
+          if (this.settled) {
+            void this.credits.release(this.accountId, hold.id).catch(() => undefined);
+            return;
+          }
+          this.holds.push({ id: hold.id, amount: priceMinor });
+          if (!this.ended.has(legId)) this.schedule(legId, priceMinor, answeredAtMs, minutes + 1);
+        })
+        .catch(() => this.onExhausted());
+    }, Math.max(0, due - Date.now()));
+    timer.unref();
+    this.timers.set(legId, timer);
+  }
+}
