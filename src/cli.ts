@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config/config.js';
 import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './cli/admin-client.js';
 import { printResult, table } from './cli/output.js';
+import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 
@@ -166,6 +167,7 @@ keys
       printResult(Boolean(o.json), result, () => `revoked key ${result.key.id}`);
     }),
   );
+addKeyWebhooksCommand(keys, config);
 
 const numbers = program.command('numbers').description('phone numbers');
 numbers
