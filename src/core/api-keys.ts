@@ -60,6 +60,8 @@ export class ApiKeyService {
   /** Key id → last use in epoch ms, written out in batches. */
   private readonly pendingUsage = new Map<string, number>();
   private readonly maxEntries: number;
+  /** Told when a key is revoked or enabled again, after the change is stored (a face's webhooks follow it). */
+  private readonly enabledListeners = new Set<(accountId: string, keyId: string, enabled: boolean) => Promise<void> | void>();
 
   constructor(
     private readonly store: Store,
@@ -123,7 +125,13 @@ export class ApiKeyService {
     const row = await this.store.apiKeys.setEnabled(accountId, keyId, enabled);
     if (!row) throw new DialplaneError('not_found', 'API key not found');
     this.evict(keyId);
+    for (const listener of this.enabledListeners) await listener(accountId, keyId, enabled);
     return toInfo(row);
+  }
+
+  onEnabledChange(listener: (accountId: string, keyId: string, enabled: boolean) => Promise<void> | void): () => void {
+    this.enabledListeners.add(listener);
+    return () => this.enabledListeners.delete(listener);
   }
 
   /**

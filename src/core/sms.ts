@@ -190,14 +190,14 @@ export class SmsService {
    */
   async onReceipt(receipt: SmsReceipt): Promise<void> {
     if (receipt.status === 'sent') return;
-    if (!(await this.applyReceipt(receipt))) {
-      const now = Date.now();
-      for (const [id, early] of this.earlyReceipts) {
-        if (now - early.at > EARLY_RECEIPT_MS || this.earlyReceipts.size >= MAX_EARLY_RECEIPTS) this.earlyReceipts.delete(id);
-        else break;
-      }
-      this.earlyReceipts.set(receipt.smscId, { receipt, at: now });
+    // Parked before it is tried: whichever of this and the acceptance write comes second applies it.
+    const now = Date.now();
+    for (const [id, early] of this.earlyReceipts) {
+      if (now - early.at > EARLY_RECEIPT_MS || this.earlyReceipts.size >= MAX_EARLY_RECEIPTS) this.earlyReceipts.delete(id);
+      else break;
     }
+    this.earlyReceipts.set(receipt.smscId, { receipt, at: now });
+    if (await this.applyReceipt(receipt)) this.earlyReceipts.delete(receipt.smscId);
   }
 
   private async applyReceipt(receipt: SmsReceipt): Promise<boolean> {

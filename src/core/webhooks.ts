@@ -206,6 +206,25 @@ export class WebhookService {
   }
 
   /**
+   * Disables the enabled endpoints with one of `owners` (noting `reason`), or enables again those disabled for that
+   * same reason: what a face does when the API key its endpoints belong to is revoked or restored.
+   */
+  async setEnabledForOwners(accountId: string, owners: readonly string[], enabled: boolean, reason: string): Promise<number> {
+    let changed = 0;
+    for (const row of await this.store.webhooks.listEndpoints(accountId)) {
+      if (row.owner === null || !owners.includes(row.owner)) continue;
+      if (enabled ? row.status === 'enabled' || row.disabled_reason !== reason : row.status === 'disabled') continue;
+      await this.store.webhooks.updateEndpoint(accountId, row.id, {
+        status: enabled ? 'enabled' : 'disabled',
+        disabled_reason: enabled ? null : reason,
+        updated_at: isoNow(this.clock),
+      });
+      changed += 1;
+    }
+    return changed;
+  }
+
+  /**
    * Starts a rotation: the new secret signs first and the old one goes on signing too (a second v1 in
    * X-Dialplane-Signature) until `finishRotation`, so receivers can switch without a window of failures.
    */

@@ -537,6 +537,28 @@ await describeEachDialect('DialAnyone webhooks', (dialect) => {
     assert.equal((await t.services.webhooks.listEndpoints(accountId)).length, 0);
   });
 
+  test('a revoked key\'s subscriptions and URLs receive nothing; enabling the key again restores them', async () => {
+    const revocable = await t.services.keys.create(accountId, { name: 'revocable' });
+    const subscribed = await api('POST', '/api/v1/webhooks/subscribe', revocable.token, {
+      webhook_url: url('revoked-sub'),
+      event_types: ['incoming_sms'],
+    });
+    assert.equal(subscribed.statusCode, 201);
+    const event = () => t.services.webhooks.event(accountId, 'sms.received', { message_id: 'msg_x', from: '+14155550100', to: '+14155551234', body: 'hi' });
+    const toRevocable = async () =>
+      (await t.services.store.webhooks.listEndpoints(accountId)).filter((row) => row.url === url('revoked-sub') && row.status === 'enabled').length;
+    assert.equal(await toRevocable(), 1);
+    await t.services.keys.revoke(accountId, revocable.key.id);
+    assert.equal(await toRevocable(), 0, 'disabled with the key');
+    const before = await count('webhook_deliveries');
+    await t.services.webhooks.emit(event());
+    const written = (await t.services.webhooks.listDeliveries({ accountId, limit: 50 })).filter((d) => d.url === url('revoked-sub'));
+    assert.equal(written.filter((d) => d.status === 'pending').length, 0, 'no delivery for the revoked key');
+    await t.services.keys.setEnabled(accountId, revocable.key.id, true);
+    assert.equal(await toRevocable(), 1, 'restored with the key');
+    assert.ok((await count('webhook_deliveries')) >= before);
+  });
+
   test('real events reach per-key URLs (plain) and subscriptions (envelope), signed so verify_webhook accepts them', async (tc) => {
     // An account of its own, so only this test's endpoints take its events.
     const { account } = await t.services.accounts.create({ name: 'Events', email: 'events@example.com' });

@@ -15,6 +15,7 @@ import {
   documentEventTypes,
   keyEndpoints,
   SLOT_EVENT_TYPES,
+  slotOwner,
   subscriptionOwner,
   withKeyLock,
   type KeyEndpoints,
@@ -246,6 +247,14 @@ function listing(endpoints: KeyEndpoints): Static<typeof SubscriptionsResponse> 
 export function registerWebhookRoutes(app: FastifyInstance, services: Services): void {
   registerDialAnyoneFormats(services.webhooks);
   registerAdminKeyWebhookRoutes(app, services);
+  // A revoked key's URLs and subscriptions stop receiving events; enabling the key again restores them.
+  const unlisten = services.keys.onEnabledChange(async (accountId, keyId, enabled) => {
+    const owners = [subscriptionOwner(keyId), ...(['call', 'sms', 'legacy'] as const).map((slot) => slotOwner(keyId, slot))];
+    await services.webhooks.setEnabledForOwners(accountId, owners, enabled, 'API key revoked');
+  });
+  app.addHook('onClose', async () => {
+    unlisten();
+  });
 
   const schema = (summary: string, extra: Record<string, unknown>) => ({
     tags: ['DialAnyone'],
