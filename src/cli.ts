@@ -3,6 +3,7 @@ import { ConfigError, describeConfig, loadConfig, type Config } from './config/c
 import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './cli/admin-client.js';
 import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
+import { addExtensionCommands } from './cli/extensions-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 
@@ -592,5 +593,7 @@ function fail(error: unknown): never {
   process.stderr.write(`dialplane: ${message}\n`);
   process.exit(error instanceof ConfigError ? 2 : 1);
 }
+
+addExtensionCommands(program, { config });
 
 program.parseAsync(process.argv).catch(fail);

@@ -11,6 +11,7 @@ import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
 import type { Services } from './core/services.js';
 import { RtpPortPool } from './media/rtp-ports.js';
+import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import type { SipEndpoint } from './sip/transport/types.js';
@@ -18,6 +19,8 @@ import type { SipEndpoint } from './sip/transport/types.js';
 export interface Telephony {
   readonly engine: CallEngine;
   readonly ua: SipUserAgent;
+  /** Where the extensions' devices register. */
+  readonly registrar: Registrar;
   readonly sipPort: number;
   readonly devCarrier: DevCarrier | undefined;
   readonly trunks: readonly TrunkConfig[];
@@ -65,7 +68,13 @@ export async function startTelephony(config: Config, services: Services, logger:
       for (const listener of digitListeners) listener(callId, digit);
     });
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
+  const registrar = new Registrar({
+    lookup: (username) => services.extensions.credentialsFor(username),
+    onError: (err: unknown) => logger.error({ err }, 'registrar lookup failed'),
+  });
+  const stopForgetting = services.extensions.onDeviceRemoved((deviceId) => registrar.forgetDevice(deviceId));
   const ua = new SipUserAgent(stack, {
+    onRegister: (incoming) => void registrar.handle(incoming),
     onInvite: (incoming) => {
       const onMedia = (callId: string, media: LegMedia | undefined) => {
         if (media) {
@@ -125,6 +134,7 @@ export async function startTelephony(config: Config, services: Services, logger:
   return {
     engine,
     ua,
+    registrar,
     sipPort,
     devCarrier,
     trunks,
@@ -141,6 +151,8 @@ export async function startTelephony(config: Config, services: Services, logger:
         await engine.shutdown();
         await upkeep.stop();
         await devCarrier?.stop();
+        registrar.close();
+        stopForgetting();
         await stack.stop();
       })();
       return closing;

@@ -28,7 +28,9 @@ export type IdPrefix =
   | 'evt'
   | 'whe'
   | 'whd'
-  | 'msg';
+  | 'msg'
+  | 'ext'
+  | 'dev';
 
 /** Public identifiers carry their kind (`pn_…`, `user_…`), as the DialAnyone document shows them. */
 export function newId(prefix: IdPrefix): string {

@@ -6,6 +6,7 @@ import { CallService } from './calls/call-service.js';
 import { ApiKeyService } from './api-keys.js';
 import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
+import { ExtensionService } from './extensions.js';
 import { GatewayAppService } from './gateway-apps.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
@@ -27,6 +28,7 @@ export interface Services {
   readonly calls: CallService;
   readonly webhooks: WebhookService;
   readonly sms: SmsService;
+  readonly extensions: ExtensionService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -70,6 +72,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
       defaultCountry: options.defaultCountry,
       ...(options.onListenerError ? { onError: options.onListenerError } : {}),
     }),
+    extensions: new ExtensionService(store, clock, options.defaultCountry),
     defaultCountry: options.defaultCountry,
   };
 }

@@ -297,6 +297,38 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.alterTable('calls').addColumn('parent_call_id', 'text').execute();
     await db.schema.createIndex('calls_parent').on('calls').column('parent_call_id').execute();
   },
+
+  '0006_extensions': async (db) => {
+    await db.schema
+      .createTable('extensions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('extensions_account').on('extensions').columns(['account_id', 'created_at']).execute();
+
+    await db.schema
+      .createTable('devices')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('extension_id', 'text', (c) => c.notNull().references('extensions.id'))
+      .addColumn('username', 'text', (c) => c.notNull().unique())
+      .addColumn('ha1', 'text', (c) => c.notNull())
+      .addColumn('realm', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('devices_account').on('devices').columns(['account_id', 'created_at']).execute();
+    await db.schema.createIndex('devices_extension').on('devices').column('extension_id').execute();
+
+    // Nullable with no default: SQLite accepts a REFERENCES clause on an added column only then.
+    await db.schema
+      .alterTable('phone_numbers')
+      .addColumn('extension_id', 'text', (c) => c.references('extensions.id'))
+      .execute();
+    await db.schema.alterTable('phone_numbers').addColumn('forward_to', 'text').execute();
+    await db.schema.createIndex('phone_numbers_extension').on('phone_numbers').column('extension_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

@@ -62,6 +62,37 @@ export interface PhoneNumbersTable {
   created_at: string;
 }
 
+/**
+ * Where an inbound call to a number goes (migration 0006): the devices of one extension, a forward number, or
+ * neither (both null). Kept apart from PhoneNumbersTable so rows written without them stay valid.
+ */
+export interface PhoneNumberRoutingColumns {
+  extension_id: string | null;
+  /** E.164. */
+  forward_to: string | null;
+}
+
+/** A group of devices rung together (DialAnyone's "extension"). */
+export interface ExtensionsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  created_at: string;
+}
+
+/** A SIP phone of an extension; it registers as `username` with the digest password only its HA1 remembers. */
+export interface DevicesTable {
+  id: string;
+  account_id: string;
+  extension_id: string;
+  /** Unique across every account: the SIP digest username. */
+  username: string;
+  /** MD5(username ":" realm ":" password) as lower-case hex: the only form the password is kept in. */
+  ha1: string;
+  realm: string;
+  created_at: string;
+}
+
 export interface CreditEntriesTable {
   seq: Generated<number>;
   id: string;
@@ -246,7 +277,7 @@ export interface Tables {
   users: UsersTable;
   api_keys: ApiKeysTable;
   gateway_apps: GatewayAppsTable;
-  phone_numbers: PhoneNumbersTable;
+  phone_numbers: PhoneNumbersTable & PhoneNumberRoutingColumns;
   credit_entries: CreditEntriesTable;
   credit_holds: CreditHoldsTable;
   prices: PricesTable;
@@ -258,6 +289,8 @@ export interface Tables {
   sms_messages: SmsMessagesTable;
   sms_parts: SmsPartsTable;
   sms_events: SmsEventsTable;
+  extensions: ExtensionsTable;
+  devices: DevicesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -267,6 +300,7 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ApiKeyUpdate = Updateable<ApiKeysTable>;
 export type GatewayAppRow = Selectable<GatewayAppsTable>;
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
+export type RoutedPhoneNumberRow = Selectable<PhoneNumbersTable & PhoneNumberRoutingColumns>;
 export type CreditEntryRow = Selectable<CreditEntriesTable>;
 export type CreditHoldRow = Selectable<CreditHoldsTable>;
 export type PriceRow = Selectable<PricesTable>;
@@ -278,3 +312,5 @@ export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 export type SmsMessageRow = Selectable<SmsMessagesTable>;
 export type SmsPartRow = Selectable<SmsPartsTable>;
 export type SmsEventRow = Selectable<SmsEventsTable>;
+export type ExtensionRow = Selectable<ExtensionsTable>;
+export type DeviceRow = Selectable<DevicesTable>;

@@ -4,6 +4,7 @@ import { ApiKeysRepository } from './api-keys-repository.js';
 import { AppsRepository } from './apps-repository.js';
 import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
+import { ExtensionsRepository } from './extensions-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
 import { SmsRepository } from './sms-repository.js';
@@ -21,6 +22,7 @@ export interface Store {
   readonly calls: CallsRepository;
   readonly webhooks: WebhooksRepository;
   readonly sms: SmsRepository;
+  readonly extensions: ExtensionsRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -36,5 +38,6 @@ export function createStore(database: Database): Store {
     calls: new CallsRepository(db),
     webhooks: new WebhooksRepository(db),
     sms: new SmsRepository(db),
+    extensions: new ExtensionsRepository(db),
   };
 }

@@ -122,6 +122,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-answer-play.xml',
       // Played against Dialplane's two-leg calls in test/integration/sipp/two-leg-calls.test.ts.
       'uas-two-leg.xml',
+      // Played against Dialplane's registrar in test/integration/sipp/registrar.test.ts.
+      'uac-register-auth.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -1,5 +1,196 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { Device, Extension, NumberRoute, NumberRouting } from '../../core/extensions.js';
 import type { Services } from '../../core/services.js';
+import { DialplaneError } from '../../errors.js';
+import type { RouteSettings } from '../types.js';
+
+const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
+const security = [{ adminToken: [] }];
+const tags = ['Admin: extensions'];
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const PhoneNumberText = Type.String({ minLength: 1, maxLength: 40 });
+
+export function extensionView(e: Extension) {
+  return { id: e.id, name: e.name, created_at: e.createdAt };
+}
+
+/** Never the HA1: the password is shown once, by addDevice, and nothing derived from it after. */
+export function deviceView(d: Device) {
+  return { id: d.id, extension_id: d.extensionId, username: d.username, realm: d.realm, created_at: d.createdAt };
+}
+
+export function routeView(r: NumberRouting) {
+  return {
+    number: r.number,
+    number_id: r.numberId,
+    extension_id: r.extensionId,
+    forward_to: r.forwardTo,
+    rings: r.extensionId !== null ? 'extension' : r.forwardTo !== null ? 'forward' : 'none',
+  };
+}
+
+export interface CreateExtensionBody {
+  name: string;
+}
+
+export interface AddDeviceBody {
+  username?: string;
+}
+
+export interface RouteBody {
+  extension_id?: string;
+  forward_to?: string;
+}
+
+/** The wire shapes of the extension operations: served by the admin API, and run directly by the CLI without a server. */
+export function extensionOperations(services: Services) {
+  const ensureAccount = (accountId: string) => services.accounts.get(accountId);
+  return {
+    async listExtensions(accountId: string) {
+      await ensureAccount(accountId);
+      return { extensions: (await services.extensions.list(accountId)).map(extensionView) };
+    },
+    async createExtension(accountId: string, body: CreateExtensionBody) {
+      await ensureAccount(accountId);
+      return { extension: extensionView(await services.extensions.create(accountId, { name: body.name })) };
+    },
+    async getExtension(accountId: string, extensionId: string) {
+      await ensureAccount(accountId);
+      const extension = await services.extensions.get(accountId, extensionId);
+      const devices = await services.extensions.listDevices(accountId, extensionId);
+      return { extension: extensionView(extension), devices: devices.map(deviceView) };
+    },
+    async deleteExtension(accountId: string, extensionId: string) {
+      await ensureAccount(accountId);
+      const result = await services.extensions.delete(accountId, extensionId);
+      return {
+        extension: extensionView(result.extension),
+        deleted_device_ids: [...result.deletedDeviceIds],
+        unrouted_numbers: [...result.unroutedNumbers],
+      };
+    },
+    /** The only response that ever carries the device's password. */
+    async addDevice(accountId: string, extensionId: string, body: AddDeviceBody) {
+      await ensureAccount(accountId);
+      const { device, password } = await services.extensions.addDevice(accountId, extensionId, {
+        ...(body.username !== undefined ? { username: body.username } : {}),
+      });
+      return { device: deviceView(device), username: device.username, password, realm: device.realm };
+    },
+    async listDevices(accountId: string, extensionId?: string) {
+      await ensureAccount(accountId);
+      return { devices: (await services.extensions.listDevices(accountId, extensionId)).map(deviceView) };
+    },
+    async deleteDevice(accountId: string, deviceId: string) {
+      await ensureAccount(accountId);
+      return { device: deviceView(await services.extensions.deleteDevice(accountId, deviceId)) };
+    },
+    async listRoutes(accountId: string) {
+      await ensureAccount(accountId);
+      return { routes: (await services.extensions.routes(accountId)).map(routeView) };
+    },
+    async getRoute(accountId: string, number: string) {
+      await ensureAccount(accountId);
+      return { route: routeView(await services.extensions.getRoute(accountId, number)) };
+    },
+    /** {extension_id} rings the extension's devices, {forward_to} forwards, {} rings nothing. */
+    async setRoute(accountId: string, number: string, body: RouteBody) {
+      await ensureAccount(accountId);
+      return { route: routeView(await services.extensions.route(accountId, number, routeFromBody(body))) };
+    },
+  };
+}
+
+export type ExtensionOperations = ReturnType<typeof extensionOperations>;
+
+export function routeFromBody(body: RouteBody): NumberRoute {
+  const hasExtension = body.extension_id !== undefined;
+  const hasForward = body.forward_to !== undefined;
+  if (hasExtension && hasForward) {
+    throw new DialplaneError('validation_failed', 'give extension_id or forward_to, not both', { field: 'forward_to' });
+  }
+  if (hasExtension) return { extensionId: body.extension_id as string };
+  if (hasForward) return { forwardTo: body.forward_to as string };
+  return { none: true };
+}
+
+const CreateExtension = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+const AddDevice = Type.Object(
+  { username: Type.Optional(Type.String({ pattern: '^[a-z0-9_.-]{3,64}$', description: '3 to 64 of a-z 0-9 _ . -' })) },
+  { additionalProperties: false },
+);
+const Route = Type.Object(
+  {
+    extension_id: Type.Optional(Id),
+    forward_to: Type.Optional(PhoneNumberText),
+  },
+  { additionalProperties: false, description: '{extension_id} or {forward_to} (E.164), or {} to ring nothing' },
+);
+const DevicesQuery = Type.Object({ extension_id: Type.Optional(Id) }, { additionalProperties: false });
+
+type AccountReq = { Params: { accountId: string } };
+type ExtensionReq = { Params: { accountId: string; extensionId: string } };
+type DeviceReq = { Params: { accountId: string; deviceId: string } };
+type NumberReq = { Params: { accountId: string; number: string } };
 
 /** Extensions, their devices, and where each number rings. */
-export function registerAdminExtensionRoutes(_app: FastifyInstance, _services: Services): void {}
+export function registerAdminExtensionRoutes(app: FastifyInstance, services: Services): void {
+  const ops = extensionOperations(services);
+  const opts = (summary: string, extra: Record<string, unknown> = {}) => ({ config, schema: { tags, summary, security, ...extra } });
+  const AccountParams = Type.Object({ accountId: Id });
+  const ExtensionParams = Type.Object({ accountId: Id, extensionId: Id });
+  const DeviceParams = Type.Object({ accountId: Id, deviceId: Id });
+  const NumberParams = Type.Object({ accountId: Id, number: PhoneNumberText });
+
+  app.get<AccountReq>(
+    '/admin/v1/accounts/:accountId/extensions',
+    opts('List extensions', { params: AccountParams }),
+    async (r) => ops.listExtensions(r.params.accountId),
+  );
+  app.post<AccountReq & { Body: CreateExtensionBody }>(
+    '/admin/v1/accounts/:accountId/extensions',
+    opts('Create an extension (a group of devices rung together)', { params: AccountParams, body: CreateExtension }),
+    async (r, reply) => reply.status(201).send(await ops.createExtension(r.params.accountId, r.body)),
+  );
+  app.get<ExtensionReq>(
+    '/admin/v1/accounts/:accountId/extensions/:extensionId',
+    opts('An extension and its devices', { params: ExtensionParams }),
+    async (r) => ops.getExtension(r.params.accountId, r.params.extensionId),
+  );
+  app.delete<ExtensionReq>(
+    '/admin/v1/accounts/:accountId/extensions/:extensionId',
+    opts('Delete an extension with its devices; numbers that rang it ring nothing', { params: ExtensionParams }),
+    async (r) => ops.deleteExtension(r.params.accountId, r.params.extensionId),
+  );
+  app.post<ExtensionReq & { Body: AddDeviceBody }>(
+    '/admin/v1/accounts/:accountId/extensions/:extensionId/devices',
+    opts('Add a SIP device to an extension (its password is shown once)', { params: ExtensionParams, body: AddDevice }),
+    async (r, reply) => reply.status(201).send(await ops.addDevice(r.params.accountId, r.params.extensionId, r.body ?? {})),
+  );
+  app.get<AccountReq & { Querystring: { extension_id?: string } }>(
+    '/admin/v1/accounts/:accountId/devices',
+    opts('List devices, optionally of one extension', { params: AccountParams, querystring: DevicesQuery }),
+    async (r) => ops.listDevices(r.params.accountId, r.query.extension_id),
+  );
+  app.delete<DeviceReq>(
+    '/admin/v1/accounts/:accountId/devices/:deviceId',
+    opts('Delete a device', { params: DeviceParams }),
+    async (r) => ops.deleteDevice(r.params.accountId, r.params.deviceId),
+  );
+  app.get<AccountReq>(
+    '/admin/v1/accounts/:accountId/routes',
+    opts('Numbers that ring an extension or forward', { params: AccountParams }),
+    async (r) => ops.listRoutes(r.params.accountId),
+  );
+  app.get<NumberReq>(
+    '/admin/v1/accounts/:accountId/numbers/:number/route',
+    opts('Where a number rings (URL-encode the +: %2B)', { params: NumberParams }),
+    async (r) => ops.getRoute(r.params.accountId, r.params.number),
+  );
+  app.put<NumberReq & { Body: RouteBody }>(
+    '/admin/v1/accounts/:accountId/numbers/:number/route',
+    opts('Set where a number rings (URL-encode the +: %2B)', { params: NumberParams, body: Route }),
+    async (r) => ops.setRoute(r.params.accountId, r.params.number, r.body ?? {}),
+  );
+}

@@ -11,6 +11,8 @@ import type { IncomingRequest, SipStack } from './sip-stack.js';
 export interface UserAgentOptions {
   /** A new INVITE from outside (no To tag). Accept it with `accept`, or answer it with an error. */
   readonly onInvite: (incoming: IncomingRequest) => void;
+  /** A REGISTER (a registrar answers it). Without one, REGISTER gets 405 Method Not Allowed. */
+  readonly onRegister?: (incoming: IncomingRequest) => void;
   readonly timers?: TimerScheduler;
   readonly timerBase?: SipTimerBase;
 }
@@ -111,6 +113,11 @@ export class SipUserAgent {
     if (request.method === 'INVITE' && !hasToTag(request)) {
       if (this.inbound.has(callId)) return; // a retransmission racing its own transaction: already handled
       this.options.onInvite(incoming);
+      return;
+    }
+    if (request.method === 'REGISTER') {
+      if (this.options.onRegister) this.options.onRegister(incoming);
+      else incoming.respond(405, 'Method Not Allowed', { headers: [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }] });
       return;
     }
     if (request.method === 'CANCEL') {

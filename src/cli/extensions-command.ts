@@ -1,0 +1,232 @@
+import { Command, Option } from 'commander';
+import {
+  extensionOperations,
+  type AddDeviceBody,
+  type CreateExtensionBody,
+  type ExtensionOperations,
+  type RouteBody,
+} from '../api/admin/admin-extension-routes.js';
+import { loadConfig, type Config } from '../config/config.js';
+import { systemClock } from '../core/clock.js';
+import { createServices } from '../core/services.js';
+import { openDatabase } from '../store/database.js';
+import { createStore } from '../store/store.js';
+import { AdminCommandError, connectServer } from './admin-client.js';
+import { printResult, table } from './output.js';
+
+export interface ExtensionCommandDeps {
+  /** The configuration (read when a command runs). Default: loadConfig(). */
+  readonly config?: () => Config;
+}
+
+type Ops = Pick<
+  ExtensionOperations,
+  'listExtensions' | 'createExtension' | 'deleteExtension' | 'addDevice' | 'listDevices' | 'deleteDevice' | 'setRoute'
+>;
+
+interface ExtensionClient extends Ops {
+  listAccountIds(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
+async function connect(config: Config): Promise<ExtensionClient> {
+  let server: { baseUrl: string; token: string } | undefined;
+  try {
+    server = await connectServer(config);
+  } catch (error) {
+    if (!(error instanceof AdminCommandError && error.code === 'not_ready')) throw error;
+  }
+  if (server) return httpClient(server);
+  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
+  const services = createServices(createStore(database), {
+    clock: systemClock,
+    defaultCountry: config.phone.defaultCountry,
+    keyCacheTtlMs: config.auth.keyCacheTtlMs,
+  });
+  return {
+    ...extensionOperations(services),
+    listAccountIds: async () => (await services.accounts.list()).map((a) => a.id),
+    close: () => database.close(),
+  };
+}
+
+function httpClient(server: { baseUrl: string; token: string }): ExtensionClient {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
+    const response = await fetch(`${server.baseUrl}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const payload = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (!response.ok) throw new AdminCommandError(payload.error?.message ?? `HTTP ${response.status}`, payload.error?.code ?? 'error');
+    return payload;
+  };
+  const account = (id: string) => `/accounts/${encodeURIComponent(id)}`;
+  // The casts restate what the server's routes return: the same functions produce both shapes.
+  return {
+    listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),
+    close: async () => undefined,
+    listExtensions: (id) => call('GET', `${account(id)}/extensions`) as ReturnType<Ops['listExtensions']>,
+    createExtension: (id, body: CreateExtensionBody) => call('POST', `${account(id)}/extensions`, body) as ReturnType<Ops['createExtension']>,
+    deleteExtension: (id, extensionId) =>
+      call('DELETE', `${account(id)}/extensions/${encodeURIComponent(extensionId)}`) as ReturnType<Ops['deleteExtension']>,
+    addDevice: (id, extensionId, body: AddDeviceBody) =>
+      call('POST', `${account(id)}/extensions/${encodeURIComponent(extensionId)}/devices`, body) as ReturnType<Ops['addDevice']>,
+    listDevices: (id, extensionId) =>
+      call(
+        'GET',
+        `${account(id)}/devices${extensionId === undefined ? '' : `?extension_id=${encodeURIComponent(extensionId)}`}`,
+      ) as ReturnType<Ops['listDevices']>,
+    deleteDevice: (id, deviceId) => call('DELETE', `${account(id)}/devices/${encodeURIComponent(deviceId)}`) as ReturnType<Ops['deleteDevice']>,
+    setRoute: (id, number, body: RouteBody) =>
+      call('PUT', `${account(id)}/numbers/${encodeURIComponent(number)}/route`, body) as ReturnType<Ops['setRoute']>,
+  };
+}
+
+/** With no --account and exactly one account (a fresh install), that account is meant. */
+async function accountOf(client: ExtensionClient, account: string | undefined): Promise<string> {
+  if (account) return account;
+  const ids = await client.listAccountIds();
+  if (ids.length === 1 && ids[0]) return ids[0];
+  throw new AdminCommandError(
+    ids.length === 0 ? 'there is no account yet: run `dialplane account create`' : 'several accounts exist: pass --account <id>',
+    'validation_failed',
+  );
+}
+
+/** Where devices register, as configured (the server listens for SIP on UDP and TCP at this address). */
+export function registrarAddress(config: Config): { host: string; port: number; uri: string } {
+  const host = config.sip.host === '0.0.0.0' ? '<this server\'s address>' : config.sip.host.includes(':') ? `[${config.sip.host}]` : config.sip.host;
+  return { host: config.sip.host, port: config.sip.port, uri: `sip:${host}:${config.sip.port}` };
+}
+
+const accountOption = () => new Option('--account <id>', 'account id (optional when only one account exists)');
+
+/**
+ * Adds `extensions create|list|rm`, `devices add|list|rm` and `numbers route` (to the existing `numbers` command,
+ * or a new one). Each goes through the running server's admin API, or the database when no server runs.
+ */
+export function addExtensionCommands(program: Command, deps: ExtensionCommandDeps = {}): void {
+  const config = deps.config ?? (() => loadConfig());
+  const run = async (action: (client: ExtensionClient) => Promise<void>): Promise<void> => {
+    const client = await connect(config());
+    try {
+      await action(client);
+    } finally {
+      await client.close();
+    }
+  };
+
+  const extensions = program.command('extensions').description('extensions: groups of SIP devices rung together');
+  extensions
+    .command('create')
+    .requiredOption('--name <name>', 'a name to recognise the extension by')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { name: string; account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const result = await client.createExtension(await accountOf(client, o.account), { name: o.name });
+        printResult(Boolean(o.json), result, () => `created extension ${result.extension.id} (${result.extension.name})`);
+      }),
+    );
+  extensions
+    .command('list')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const result = await client.listExtensions(await accountOf(client, o.account));
+        printResult(Boolean(o.json), result, () => table(result.extensions, ['id', 'name', 'created_at']));
+      }),
+    );
+  extensions
+    .command('rm <extensionId>')
+    .description('delete an extension with its devices; numbers that rang it ring nothing')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (extensionId: string, o: { account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const result = await client.deleteExtension(await accountOf(client, o.account), extensionId);
+        printResult(Boolean(o.json), result, () =>
+          [
+            `deleted extension ${result.extension.id} and ${result.deleted_device_ids.length} device(s)`,
+            ...(result.unrouted_numbers.length > 0 ? [`these numbers now ring nothing: ${result.unrouted_numbers.join(', ')}`] : []),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  const devices = program.command('devices').description('SIP devices (phones) of extensions');
+  devices
+    .command('add')
+    .requiredOption('--extension <id>', 'the extension the device rings with')
+    .option('--username <username>', 'SIP username, 3-64 of a-z 0-9 _ . - (default: generated)')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { extension: string; username?: string; account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const added = await client.addDevice(await accountOf(client, o.account), o.extension, {
+          ...(o.username !== undefined ? { username: o.username } : {}),
+        });
+        const registrar = registrarAddress(config());
+        const result = { ...added, registrar };
+        printResult(Boolean(o.json), result, () =>
+          [
+            `added device ${added.device.id} to extension ${added.device.extension_id}`,
+            `  SIP username: ${added.username}`,
+            `  SIP password: ${added.password}`,
+            `  registrar:    ${registrar.uri} (UDP or TCP), realm ${added.realm}`,
+            '(store the password now: it is not shown again)',
+          ].join('\n'),
+        );
+      }),
+    );
+  devices
+    .command('list')
+    .option('--extension <id>', 'only the devices of this extension')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (o: { extension?: string; account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const result = await client.listDevices(await accountOf(client, o.account), o.extension);
+        printResult(Boolean(o.json), result, () => table(result.devices, ['id', 'extension_id', 'username', 'realm', 'created_at']));
+      }),
+    );
+  devices
+    .command('rm <deviceId>')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (deviceId: string, o: { account?: string; json?: boolean }) =>
+      run(async (client) => {
+        const result = await client.deleteDevice(await accountOf(client, o.account), deviceId);
+        printResult(Boolean(o.json), result, () => `deleted device ${result.device.id} (${result.device.username})`);
+      }),
+    );
+
+  const numbers = program.commands.find((c) => c.name() === 'numbers') ?? program.command('numbers').description('phone numbers');
+  numbers
+    .command('route <number>')
+    .description('where calls to a number ring: an extension\'s devices, a forward number, or nothing')
+    .option('--extension <id>', "ring this extension's devices")
+    .option('--forward <number>', 'forward to this number (E.164)')
+    .option('--none', 'ring nothing')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(async (number: string, o: { extension?: string; forward?: string; none?: boolean; account?: string; json?: boolean }) => {
+      const chosen = [o.extension !== undefined, o.forward !== undefined, Boolean(o.none)].filter(Boolean).length;
+      if (chosen !== 1) throw new AdminCommandError('give exactly one of --extension <id>, --forward <number> or --none', 'validation_failed');
+      const body: RouteBody = o.extension !== undefined ? { extension_id: o.extension } : o.forward !== undefined ? { forward_to: o.forward } : {};
+      await run(async (client) => {
+        const result = await client.setRoute(await accountOf(client, o.account), number, body);
+        const { route } = result;
+        printResult(Boolean(o.json), result, () =>
+          route.rings === 'extension'
+            ? `${route.number} rings extension ${route.extension_id}`
+            : route.rings === 'forward'
+              ? `${route.number} forwards to ${route.forward_to}`
+              : `${route.number} rings nothing`,
+        );
+      });
+    });
+}

@@ -1,0 +1,292 @@
+import { createHash, randomInt } from 'node:crypto';
+import { DialplaneError } from '../errors.js';
+import { isUniqueViolation } from '../store/database.js';
+import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { isoNow, type Clock } from './clock.js';
+import { newId, randomBase62 } from './ids.js';
+import { isE164, normalizePhoneNumber } from './phone-number.js';
+
+/** The digest realm devices register in; every stored HA1 is computed for it. */
+export const SIP_REALM = 'dialplane';
+
+/** A SIP digest username: lower-case letters, digits, '_', '.', '-'; 3 to 64 of them. */
+export const DEVICE_USERNAME = /^[a-z0-9_.-]{3,64}$/;
+
+/** Length of a generated device password (base62: about 143 bits). */
+export const DEVICE_PASSWORD_LENGTH = 24;
+
+const GENERATED_USERNAME_LENGTH = 12;
+const USERNAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+export interface Extension {
+  readonly id: string;
+  readonly accountId: string;
+  readonly name: string;
+  readonly createdAt: string;
+}
+
+/** A device as shown anywhere: never its HA1. */
+export interface Device {
+  readonly id: string;
+  readonly accountId: string;
+  readonly extensionId: string;
+  readonly username: string;
+  readonly realm: string;
+  readonly createdAt: string;
+}
+
+/** What the registrar needs to check a device's digest. */
+export interface DeviceCredentials {
+  readonly deviceId: string;
+  readonly accountId: string;
+  readonly extensionId: string;
+  /** MD5(username ":" realm ":" password), lower-case hex. */
+  readonly ha1: string;
+  readonly realm: string;
+}
+
+/** Where a number rings: an extension's devices, a forward number, or nowhere. */
+export type NumberRoute = { readonly extensionId: string } | { readonly forwardTo: string } | { readonly none: true };
+
+export interface NumberRouting {
+  readonly accountId: string;
+  readonly numberId: string;
+  readonly number: string;
+  readonly extensionId: string | null;
+  readonly forwardTo: string | null;
+}
+
+export interface DeletedExtensionResult {
+  readonly extension: Extension;
+  readonly deletedDeviceIds: readonly string[];
+  /** Numbers that rang this extension and now ring nowhere. */
+  readonly unroutedNumbers: readonly string[];
+}
+
+export interface ExtensionServiceOptions {
+  /** Realm of the HA1 stored for new devices. Default SIP_REALM. */
+  readonly realm?: string;
+}
+
+export function digestHa1(username: string, realm: string, password: string): string {
+  return createHash('md5').update(`${username}:${realm}:${password}`, 'utf8').digest('hex');
+}
+
+/**
+ * Extensions (groups of SIP devices rung together), their devices and where each number rings. A device's
+ * password is made here, returned once and kept only as its HA1 for the realm, which is all digest needs.
+ * Another account's extension, device or number is not_found, exactly like one that does not exist.
+ */
+export class ExtensionService {
+  readonly realm: string;
+  private readonly removedListeners = new Set<(deviceId: string) => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly defaultCountry: string,
+    options: ExtensionServiceOptions = {},
+  ) {
+    this.realm = options.realm ?? SIP_REALM;
+  }
+
+  async create(accountId: string, input: { readonly name: string }): Promise<Extension> {
+    const name = (input.name ?? '').trim();
+    if (!name || name.length > 100) {
+      throw new DialplaneError('validation_failed', 'name must be 1 to 100 characters', { field: 'name' });
+    }
+    const row: ExtensionRow = { id: newId('ext'), account_id: accountId, name, created_at: isoNow(this.clock) };
+    await this.store.extensions.insertExtension(row);
+    return toExtension(row);
+  }
+
+  async list(accountId: string): Promise<Extension[]> {
+    return (await this.store.extensions.listExtensions(accountId)).map(toExtension);
+  }
+
+  async get(accountId: string, extensionId: string): Promise<Extension> {
+    const row = await this.store.extensions.findExtension(accountId, extensionId);
+    if (!row) throw new DialplaneError('not_found', 'extension not found', { field: 'extension_id' });
+    return toExtension(row);
+  }
+
+  /** Deletes the extension with its devices; numbers that rang it are left routing nowhere. */
+  async delete(accountId: string, extensionId: string): Promise<DeletedExtensionResult> {
+    const extension = await this.get(accountId, extensionId);
+    const deleted = await this.store.extensions.deleteExtension(accountId, extensionId);
+    if (!deleted) throw new DialplaneError('not_found', 'extension not found', { field: 'extension_id' });
+    for (const id of deleted.deviceIds) this.notifyRemoved(id);
+    return { extension, deletedDeviceIds: deleted.deviceIds, unroutedNumbers: deleted.unroutedNumbers };
+  }
+
+  /**
+   * A new device of the extension. The username is the one given ([a-z0-9_.-]{3,64}, unique across accounts) or
+   * a generated one; the password is always generated and is returned here only.
+   */
+  async addDevice(
+    accountId: string,
+    extensionId: string,
+    input: { readonly username?: string | undefined } = {},
+  ): Promise<{ device: Device; password: string }> {
+    await this.get(accountId, extensionId);
+    const given = input.username;
+    if (given !== undefined && !DEVICE_USERNAME.test(given)) {
+      throw new DialplaneError('validation_failed', 'username must be 3 to 64 of a-z, 0-9, "_", "." and "-"', {
+        field: 'username',
+      });
+    }
+    const password = randomBase62(DEVICE_PASSWORD_LENGTH);
+    for (let attempt = 0; ; attempt++) {
+      const username = given ?? generateUsername();
+      const row: DeviceRow = {
+        id: newId('dev'),
+        account_id: accountId,
+        extension_id: extensionId,
+        username,
+        ha1: digestHa1(username, this.realm, password),
+        realm: this.realm,
+        created_at: isoNow(this.clock),
+      };
+      try {
+        await this.store.extensions.insertDevice(row);
+        return { device: toDevice(row), password };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        // A generated name that happened to be taken is simply drawn again; a chosen one is the caller's conflict.
+        if (given !== undefined || attempt >= 4) {
+          throw new DialplaneError('conflict', `username ${username} is already in use`, { field: 'username' });
+        }
+      }
+    }
+  }
+
+  async listDevices(accountId: string, extensionId?: string): Promise<Device[]> {
+    if (extensionId !== undefined) await this.get(accountId, extensionId);
+    return (await this.store.extensions.listDevices(accountId, extensionId)).map(toDevice);
+  }
+
+  async getDevice(accountId: string, deviceId: string): Promise<Device> {
+    const row = await this.store.extensions.findDevice(accountId, deviceId);
+    if (!row) throw new DialplaneError('not_found', 'device not found', { field: 'device_id' });
+    return toDevice(row);
+  }
+
+  async deleteDevice(accountId: string, deviceId: string): Promise<Device> {
+    const device = await this.getDevice(accountId, deviceId);
+    if (!(await this.store.extensions.deleteDevice(accountId, deviceId))) {
+      throw new DialplaneError('not_found', 'device not found', { field: 'device_id' });
+    }
+    this.notifyRemoved(deviceId);
+    return device;
+  }
+
+  /** For the registrar: the device a REGISTER's digest username names, or undefined. */
+  async credentialsFor(username: string): Promise<DeviceCredentials | undefined> {
+    if (!DEVICE_USERNAME.test(username)) return undefined;
+    const row = await this.store.extensions.findDeviceByUsername(username);
+    if (!row) return undefined;
+    return { deviceId: row.id, accountId: row.account_id, extensionId: row.extension_id, ha1: row.ha1, realm: row.realm };
+  }
+
+  /** Called with the id of every device deleted through this service (so a registrar can drop its bindings). */
+  onDeviceRemoved(listener: (deviceId: string) => void): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
+  /** Sets where a number of the account rings; the number may be written in any format the default country allows. */
+  async route(accountId: string, number: string, route: NumberRoute): Promise<NumberRouting> {
+    const e164 = normalizePhoneNumber(number, this.defaultCountry, 'number');
+    const row = await this.store.extensions.findNumber(e164);
+    if (!row || row.account_id !== accountId) throw new DialplaneError('not_found', 'number not found', { field: 'number' });
+    let columns: { extension_id: string | null; forward_to: string | null };
+    if ('extensionId' in route) {
+      await this.get(accountId, route.extensionId);
+      columns = { extension_id: route.extensionId, forward_to: null };
+    } else if ('forwardTo' in route) {
+      const forwardTo = normalizePhoneNumber(route.forwardTo, this.defaultCountry, 'forward_to');
+      if (forwardTo === e164) {
+        throw new DialplaneError('validation_failed', 'forward_to cannot be the number itself', { field: 'forward_to' });
+      }
+      columns = { extension_id: null, forward_to: forwardTo };
+    } else {
+      columns = { extension_id: null, forward_to: null };
+    }
+    if (row.voice !== 1 && (columns.extension_id !== null || columns.forward_to !== null)) {
+      throw new DialplaneError('validation_failed', `${e164} does not take voice calls`, { field: 'number' });
+    }
+    const updated = await this.store.extensions.setRoute(accountId, row.id, columns);
+    // Only a concurrent delete gets here: the extension (or the number) went away between the checks and the write.
+    if (!updated) throw new DialplaneError('not_found', 'extension not found', { field: 'extension_id' });
+    return toRouting(updated);
+  }
+
+  /** Where a number of the account rings (not_found for a number the account does not hold). */
+  async getRoute(accountId: string, number: string): Promise<NumberRouting> {
+    const e164 = normalizePhoneNumber(number, this.defaultCountry, 'number');
+    const row = await this.store.extensions.findNumber(e164);
+    if (!row || row.account_id !== accountId) throw new DialplaneError('not_found', 'number not found', { field: 'number' });
+    return toRouting(row);
+  }
+
+  /** For inbound calls: who holds the number and where it rings, or undefined when no account holds it. */
+  async routeOf(number: string): Promise<NumberRouting | undefined> {
+    let e164 = number;
+    if (!isE164(number)) {
+      try {
+        e164 = normalizePhoneNumber(number, this.defaultCountry, 'number');
+      } catch {
+        return undefined;
+      }
+    }
+    const row = await this.store.extensions.findNumber(e164);
+    return row ? toRouting(row) : undefined;
+  }
+
+  /** The account's numbers that ring an extension or forward somewhere. */
+  async routes(accountId: string): Promise<NumberRouting[]> {
+    return (await this.store.extensions.listRoutedNumbers(accountId)).map(toRouting);
+  }
+
+  private notifyRemoved(deviceId: string): void {
+    for (const listener of this.removedListeners) {
+      try {
+        listener(deviceId);
+      } catch {
+        // A listener's failure must not undo a delete that already happened.
+      }
+    }
+  }
+}
+
+function generateUsername(): string {
+  let out = '';
+  for (let i = 0; i < GENERATED_USERNAME_LENGTH; i++) out += USERNAME_ALPHABET[randomInt(USERNAME_ALPHABET.length)];
+  return out;
+}
+
+export function toExtension(row: ExtensionRow): Extension {
+  return { id: row.id, accountId: row.account_id, name: row.name, createdAt: row.created_at };
+}
+
+export function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    extensionId: row.extension_id,
+    username: row.username,
+    realm: row.realm,
+    createdAt: row.created_at,
+  };
+}
+
+function toRouting(row: RoutedPhoneNumberRow): NumberRouting {
+  return {
+    accountId: row.account_id,
+    numberId: row.id,
+    number: row.number,
+    extensionId: row.extension_id,
+    forwardTo: row.forward_to,
+  };
+}
