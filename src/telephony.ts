@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DevCarrier } from './carriers/dev-carrier.js';
-import { answerInboundCall } from './carriers/inbound-calls.js';
+import { answerInboundCall, type RingPlan } from './carriers/inbound-calls.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
@@ -94,6 +94,7 @@ export async function startTelephony(config: Config, services: Services, logger:
         onMedia,
         engine: () => engine,
         bridge: (a, b) => bridge(a, b),
+        plan: (route) => ringPlan(route.number),
       }).catch((err: unknown) => {
         // A failure of ours (the database, most likely) must still give the caller a final answer.
         logger.error({ err }, 'inbound call failed');
@@ -101,6 +102,18 @@ export async function startTelephony(config: Config, services: Services, logger:
       });
     },
   });
+  /** Where a call to one of our numbers goes: answered here, rung on devices and/or a forward number, or refused. */
+  const ringPlan = async (number: string): Promise<RingPlan> => {
+    const route = await services.extensions.routeOf(number);
+    if (!route) return { kind: 'none' };
+    if (route.answer) return { kind: 'answer' };
+    if (route.extensionId === null && route.forwardTo === null) return { kind: 'none' };
+    const devices = route.extensionId ? await services.extensions.listDevices(route.accountId, route.extensionId) : [];
+    const contacts = registrar
+      .contactsFor(devices.map((device) => device.id))
+      .map(({ uri, transport, address, port }) => ({ uri, transport, address, port }));
+    return { kind: 'ring', forwardTo: route.forwardTo, contacts };
+  };
   const sipPort = await stack.start();
 
   let devCarrier: DevCarrier | undefined;

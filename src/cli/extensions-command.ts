@@ -207,16 +207,20 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
   const numbers = program.commands.find((c) => c.name() === 'numbers') ?? program.command('numbers').description('phone numbers');
   numbers
     .command('route <number>')
-    .description('where calls to a number ring: an extension\'s devices, a forward number, or nothing')
+    .description('where calls to a number ring: an extension\'s devices, a forward number, answered here, or nothing')
     .option('--extension <id>', "ring this extension's devices")
     .option('--forward <number>', 'forward to this number (E.164)')
-    .option('--none', 'ring nothing')
+    .option('--answer', 'Dialplane answers the calls itself (driven through the API)')
+    .option('--none', 'ring nothing: calls are refused with 480')
     .addOption(accountOption())
     .option('--json', 'machine-readable output')
-    .action(async (number: string, o: { extension?: string; forward?: string; none?: boolean; account?: string; json?: boolean }) => {
-      const chosen = [o.extension !== undefined, o.forward !== undefined, Boolean(o.none)].filter(Boolean).length;
-      if (chosen !== 1) throw new AdminCommandError('give exactly one of --extension <id>, --forward <number> or --none', 'validation_failed');
-      const body: RouteBody = o.extension !== undefined ? { extension_id: o.extension } : o.forward !== undefined ? { forward_to: o.forward } : {};
+    .action(async (number: string, o: { extension?: string; forward?: string; answer?: boolean; none?: boolean; account?: string; json?: boolean }) => {
+      const chosen = [o.extension !== undefined, o.forward !== undefined, Boolean(o.answer), Boolean(o.none)].filter(Boolean).length;
+      if (chosen !== 1) {
+        throw new AdminCommandError('give exactly one of --extension <id>, --forward <number>, --answer or --none', 'validation_failed');
+      }
+      const body: RouteBody =
+        o.extension !== undefined ? { extension_id: o.extension } : o.forward !== undefined ? { forward_to: o.forward } : o.answer ? { answer: true } : {};
       await run(async (client) => {
         const result = await client.setRoute(await accountOf(client, o.account), number, body);
         const { route } = result;
@@ -225,7 +229,9 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
             ? `${route.number} rings extension ${route.extension_id}`
             : route.rings === 'forward'
               ? `${route.number} forwards to ${route.forward_to}`
-              : `${route.number} rings nothing`,
+              : route.rings === 'answer'
+                ? `${route.number} is answered by Dialplane`
+                : `${route.number} rings nothing`,
         );
       });
     });

@@ -40,6 +40,9 @@ export async function bootstrapIfEmpty(services: Services, dataDir: string): Pro
     const number = await services.numbers.add(account.id, { ...spec, capabilities: ['voice', 'sms'] });
     numbers.push({ id: number.id, number: number.number, type: number.type });
   }
+  // The first number is answered by Dialplane, so `dialplane dev call-in` reaches a live call at once; the second
+  // rings nothing until it is routed (`dialplane numbers route`).
+  await services.extensions.route(account.id, BOOTSTRAP_NUMBERS[0]!.number, { answer: true });
   const { key, token } = await services.keys.create(account.id, { name: 'bootstrap', permission: 'full' });
   const file = join(dataDir, 'bootstrap.json');
   const result: BootstrapResult = {

@@ -46,8 +46,15 @@ export interface DeviceCredentials {
   readonly realm: string;
 }
 
-/** Where a number rings: an extension's devices, a forward number, or nowhere. */
-export type NumberRoute = { readonly extensionId: string } | { readonly forwardTo: string } | { readonly none: true };
+/**
+ * Where a number rings: an extension's devices, a forward number, answered by Dialplane itself (its calls then
+ * driven through the API), or nowhere (an inbound call is refused with 480).
+ */
+export type NumberRoute =
+  | { readonly extensionId: string }
+  | { readonly forwardTo: string }
+  | { readonly answer: true }
+  | { readonly none: true };
 
 export interface NumberRouting {
   readonly accountId: string;
@@ -55,6 +62,8 @@ export interface NumberRouting {
   readonly number: string;
   readonly extensionId: string | null;
   readonly forwardTo: string | null;
+  /** Answered by Dialplane itself. */
+  readonly answer: boolean;
 }
 
 export interface DeletedExtensionResult {
@@ -200,20 +209,22 @@ export class ExtensionService {
     const e164 = normalizePhoneNumber(number, this.defaultCountry, 'number');
     const row = await this.store.extensions.findNumber(e164);
     if (!row || row.account_id !== accountId) throw new DialplaneError('not_found', 'number not found', { field: 'number' });
-    let columns: { extension_id: string | null; forward_to: string | null };
+    let columns: { extension_id: string | null; forward_to: string | null; answer_here: number };
     if ('extensionId' in route) {
       await this.get(accountId, route.extensionId);
-      columns = { extension_id: route.extensionId, forward_to: null };
+      columns = { extension_id: route.extensionId, forward_to: null, answer_here: 0 };
     } else if ('forwardTo' in route) {
       const forwardTo = normalizePhoneNumber(route.forwardTo, this.defaultCountry, 'forward_to');
       if (forwardTo === e164) {
         throw new DialplaneError('validation_failed', 'forward_to cannot be the number itself', { field: 'forward_to' });
       }
-      columns = { extension_id: null, forward_to: forwardTo };
+      columns = { extension_id: null, forward_to: forwardTo, answer_here: 0 };
+    } else if ('answer' in route) {
+      columns = { extension_id: null, forward_to: null, answer_here: 1 };
     } else {
-      columns = { extension_id: null, forward_to: null };
+      columns = { extension_id: null, forward_to: null, answer_here: 0 };
     }
-    if (row.voice !== 1 && (columns.extension_id !== null || columns.forward_to !== null)) {
+    if (row.voice !== 1 && (columns.extension_id !== null || columns.forward_to !== null || columns.answer_here === 1)) {
       throw new DialplaneError('validation_failed', `${e164} does not take voice calls`, { field: 'number' });
     }
     const updated = await this.store.extensions.setRoute(accountId, row.id, columns);
@@ -288,5 +299,6 @@ function toRouting(row: RoutedPhoneNumberRow): NumberRouting {
     number: row.number,
     extensionId: row.extension_id,
     forwardTo: row.forward_to,
+    answer: Number(row.answer_here) === 1,
   };
 }

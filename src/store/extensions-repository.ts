@@ -116,7 +116,7 @@ export class ExtensionsRepository {
   async setRoute(
     accountId: string,
     numberId: string,
-    route: { extension_id: string | null; forward_to: string | null },
+    route: { extension_id: string | null; forward_to: string | null; answer_here: number },
   ): Promise<RoutedPhoneNumberRow | undefined> {
     return this.database.write(async (trx) => {
       if (route.extension_id !== null) {
@@ -130,7 +130,7 @@ export class ExtensionsRepository {
       }
       return trx
         .updateTable('phone_numbers')
-        .set({ extension_id: route.extension_id, forward_to: route.forward_to })
+        .set({ extension_id: route.extension_id, forward_to: route.forward_to, answer_here: route.answer_here })
         .where('account_id', '=', accountId)
         .where('id', '=', numberId)
         .returningAll()
@@ -143,7 +143,7 @@ export class ExtensionsRepository {
       .selectFrom('phone_numbers')
       .selectAll()
       .where('account_id', '=', accountId)
-      .where((eb) => eb.or([eb('extension_id', 'is not', null), eb('forward_to', 'is not', null)]))
+      .where((eb) => eb.or([eb('extension_id', 'is not', null), eb('forward_to', 'is not', null), eb('answer_here', '=', 1)]))
       .orderBy('number')
       .execute();
   }

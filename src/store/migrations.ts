@@ -329,6 +329,10 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.alterTable('phone_numbers').addColumn('forward_to', 'text').execute();
     await db.schema.createIndex('phone_numbers_extension').on('phone_numbers').column('extension_id').execute();
   },
+
+  '0007_answer_here': async (db) => {
+    await db.schema.alterTable('phone_numbers').addColumn('answer_here', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

@@ -70,6 +70,8 @@ export interface PhoneNumberRoutingColumns {
   extension_id: string | null;
   /** E.164. */
   forward_to: string | null;
+  /** 1: Dialplane answers calls to the number itself (the API's programmable calls). */
+  answer_here: Generated<number>;
 }
 
 /** A group of devices rung together (DialAnyone's "extension"). */

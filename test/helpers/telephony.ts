@@ -43,5 +43,7 @@ export async function createCallingAccount(name: string): Promise<CallingAccount
   const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@example.com`;
   const accountId = (await services.accounts.create({ name, email })).account.id;
   await services.numbers.add(accountId, { number: CALLER_NUMBER, type: 'purchased' });
+  // Calls to it are answered by Dialplane, so the tests can drive them through the engine.
+  await services.extensions.route(accountId, CALLER_NUMBER, { answer: true });
   return { db, services, accountId };
 }

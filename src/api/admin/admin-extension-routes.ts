@@ -26,7 +26,7 @@ export function routeView(r: NumberRouting) {
     number_id: r.numberId,
     extension_id: r.extensionId,
     forward_to: r.forwardTo,
-    rings: r.extensionId !== null ? 'extension' : r.forwardTo !== null ? 'forward' : 'none',
+    rings: r.extensionId !== null ? 'extension' : r.forwardTo !== null ? 'forward' : r.answer ? 'answer' : 'none',
   };
 }
 
@@ -41,6 +41,8 @@ export interface AddDeviceBody {
 export interface RouteBody {
   extension_id?: string;
   forward_to?: string;
+  /** true: Dialplane answers the number's calls itself. */
+  answer?: boolean;
 }
 
 /** The wire shapes of the extension operations: served by the admin API, and run directly by the CLI without a server. */
@@ -107,11 +109,13 @@ export type ExtensionOperations = ReturnType<typeof extensionOperations>;
 export function routeFromBody(body: RouteBody): NumberRoute {
   const hasExtension = body.extension_id !== undefined;
   const hasForward = body.forward_to !== undefined;
-  if (hasExtension && hasForward) {
-    throw new DialplaneError('validation_failed', 'give extension_id or forward_to, not both', { field: 'forward_to' });
+  const answer = body.answer === true;
+  if ([hasExtension, hasForward, answer].filter(Boolean).length > 1) {
+    throw new DialplaneError('validation_failed', 'give one of extension_id, forward_to or answer', { field: hasForward ? 'forward_to' : 'answer' });
   }
   if (hasExtension) return { extensionId: body.extension_id as string };
   if (hasForward) return { forwardTo: body.forward_to as string };
+  if (answer) return { answer: true };
   return { none: true };
 }
 
@@ -124,8 +128,12 @@ const Route = Type.Object(
   {
     extension_id: Type.Optional(Id),
     forward_to: Type.Optional(PhoneNumberText),
+    answer: Type.Optional(Type.Boolean()),
   },
-  { additionalProperties: false, description: '{extension_id} or {forward_to} (E.164), or {} to ring nothing' },
+  {
+    additionalProperties: false,
+    description: '{extension_id}, {forward_to} (E.164), {answer: true} (Dialplane answers), or {} to ring nothing',
+  },
 );
 const DevicesQuery = Type.Object({ extension_id: Type.Optional(Id) }, { additionalProperties: false });
 

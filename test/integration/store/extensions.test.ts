@@ -106,7 +106,7 @@ await describeEachDialect('extensions, devices and number routes', (dialect) => 
     stop();
   });
 
-  test('a number routes to an extension, a forward number or nothing; routeOf reads it back', async () => {
+  test('a number routes to an extension, a forward number, Dialplane itself or nothing; routeOf reads it back', async () => {
     const extension = await services.extensions.create(accountId, { name: 'Ring group' });
     assert.deepEqual(await services.extensions.routeOf('+14155551234'), {
       accountId,
@@ -114,6 +114,7 @@ await describeEachDialect('extensions, devices and number routes', (dialect) => 
       number: '+14155551234',
       extensionId: null,
       forwardTo: null,
+      answer: false,
     });
     const routed = await services.extensions.route(accountId, '(415) 555-1234', { extensionId: extension.id });
     assert.equal(routed.extensionId, extension.id);
@@ -121,8 +122,11 @@ await describeEachDialect('extensions, devices and number routes', (dialect) => 
 
     const forwarded = await services.extensions.route(accountId, '+14155551234', { forwardTo: '+44 20 7946 0000' });
     assert.deepEqual([forwarded.extensionId, forwarded.forwardTo], [null, '+442079460000']);
+    const answered = await services.extensions.route(accountId, '+14155551234', { answer: true });
+    assert.deepEqual([answered.extensionId, answered.forwardTo, answered.answer], [null, null, true]);
+    assert.equal((await services.extensions.routes(accountId)).length, 1, 'an answered number is a routed one');
     const cleared = await services.extensions.route(accountId, '+14155551234', { none: true });
-    assert.deepEqual([cleared.extensionId, cleared.forwardTo], [null, null]);
+    assert.deepEqual([cleared.extensionId, cleared.forwardTo, cleared.answer], [null, null, false]);
     assert.equal(await services.extensions.routeOf('+19995550000'), undefined);
     assert.equal(await services.extensions.routeOf('not a number'), undefined);
   });
