@@ -58,6 +58,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const telephony = await startTelephony(config, services, logger);
   const messaging = await startMessaging(config.sms, services, logger);
   const twoLegCalls = new TwoLegCalls(services, telephony.engine, (a, b) => telephony.bridge(a, b), {
+    reach: (_accountId, number) => telephony.reach(number),
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
 

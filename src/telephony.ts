@@ -5,7 +5,7 @@ import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
-import { CallEngine, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
+import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
 import { MediaBridge } from './media/bridge.js';
 import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
@@ -28,6 +28,8 @@ export interface Telephony {
   readonly trunkStatus: readonly TrunkStatus[];
   /** The media of a live answered call, inbound or outbound. */
   mediaFor(callId: string): LegMedia | undefined;
+  /** What a number of ours reaches: its extension's registered devices and its forward number. */
+  reach(number: string): Promise<{ contacts: DeviceContact[]; forwardTo: string | null }>;
   /** Joins the audio of two answered calls; undefined when either has no media. */
   bridge(a: string, b: string): (() => void) | undefined;
   /** Hears every key pressed in any call. */
@@ -102,17 +104,23 @@ export async function startTelephony(config: Config, services: Services, logger:
       });
     },
   });
+  /** What a number of ours reaches: the registered devices of its extension and the number it forwards to. */
+  const reach = async (number: string): Promise<{ contacts: DeviceContact[]; forwardTo: string | null }> => {
+    const route = await services.extensions.routeOf(number);
+    if (!route) return { contacts: [], forwardTo: null };
+    const devices = route.extensionId ? await services.extensions.listDevices(route.accountId, route.extensionId) : [];
+    const contacts = registrar
+      .contactsFor(devices.map((device) => device.id))
+      .map(({ uri, transport, address, port }) => ({ uri, transport, address, port }));
+    return { contacts, forwardTo: route.forwardTo };
+  };
   /** Where a call to one of our numbers goes: answered here, rung on devices and/or a forward number, or refused. */
   const ringPlan = async (number: string): Promise<RingPlan> => {
     const route = await services.extensions.routeOf(number);
     if (!route) return { kind: 'none' };
     if (route.answer) return { kind: 'answer' };
     if (route.extensionId === null && route.forwardTo === null) return { kind: 'none' };
-    const devices = route.extensionId ? await services.extensions.listDevices(route.accountId, route.extensionId) : [];
-    const contacts = registrar
-      .contactsFor(devices.map((device) => device.id))
-      .map(({ uri, transport, address, port }) => ({ uri, transport, address, port }));
-    return { kind: 'ring', forwardTo: route.forwardTo, contacts };
+    return { kind: 'ring', ...(await reach(number)) };
   };
   const sipPort = await stack.start();
 
@@ -148,6 +156,7 @@ export async function startTelephony(config: Config, services: Services, logger:
     engine,
     ua,
     registrar,
+    reach,
     sipPort,
     devCarrier,
     trunks,

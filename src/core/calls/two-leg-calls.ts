@@ -1,7 +1,7 @@
 import { DialplaneError } from '../../errors.js';
 import { isE164 } from '../phone-number.js';
 import type { Services } from '../services.js';
-import type { CallEngine } from './call-engine.js';
+import type { CallEngine, DeviceContact } from './call-engine.js';
 import type { Call } from './call-service.js';
 import type { CallEvent } from './call-state.js';
 import { legCharge, MINUTE_MS, MinuteReserve } from './minute-reserve.js';
@@ -44,7 +44,12 @@ export interface TwoLegCall {
   readonly createdAt: string;
 }
 
+/** What an account's number reaches: its extension's registered devices and/or the number it forwards to. */
+export type ReachNumber = (accountId: string, number: string) => Promise<{ contacts: readonly DeviceContact[]; forwardTo: string | null }>;
+
 export interface TwoLegOptions {
+  /** Where the user's number rings; without it (or when it reaches nothing) the number is dialled through the trunk. */
+  readonly reach?: ReachNumber;
   /** The billing period: a started period of an answered leg is charged. 60 s; tests shorten it. */
   readonly minuteMs?: number;
   readonly onError?: (error: unknown, context: string) => void;
@@ -52,7 +57,12 @@ export interface TwoLegOptions {
 
 interface Live {
   readonly accountId: string;
+  /** The first user-side leg: its id is the call's. */
   readonly userCallId: string;
+  /** Every leg ringing the user's side (the devices of its extension ring at once). */
+  readonly userLegs: Set<string>;
+  /** The user-side leg that answered. */
+  answeredUser: string | undefined;
   targetCallId: string | undefined;
   readonly userNumber: string;
   readonly targetNumber: string;
@@ -119,14 +129,22 @@ export class TwoLegCalls {
     let entry: Live | undefined;
     const reserve = new MinuteReserve(this.services.credits, accountId, () => entry && this.endAll(entry), this.minuteMs);
     await reserve.reserve(first);
+    const reach = this.options.reach ? await this.options.reach(accountId, userNumber) : { contacts: [], forwardTo: null };
+    const dials: Array<{ to: string; contact?: DeviceContact }> =
+      reach.contacts.length > 0
+        ? reach.contacts.map((contact) => ({ to: userNumber, contact }))
+        : [{ to: reach.forwardTo ?? userNumber }];
+    const ringTimeoutS = request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S;
+    const maxDurationS = request.maxDurationS ?? DEFAULT_MAX_DURATION_S;
     let userLeg: Call;
     try {
       userLeg = await this.engine.place({
         accountId,
         from: userNumber,
-        to: userNumber,
-        ringTimeoutS: request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S,
-        maxDurationS: request.maxDurationS ?? DEFAULT_MAX_DURATION_S,
+        to: dials[0]!.to,
+        ringTimeoutS,
+        maxDurationS,
+        ...(dials[0]!.contact ? { contact: dials[0]!.contact } : {}),
         metadata: { two_leg: { role: 'user', user_number: userNumber, target_number: targetNumber, user_price_minor: prices.user, target_price_minor: prices.target } },
       });
     } catch (error) {
@@ -136,13 +154,15 @@ export class TwoLegCalls {
     entry = {
       accountId,
       userCallId: userLeg.id,
+      userLegs: new Set([userLeg.id]),
+      answeredUser: undefined,
       targetCallId: undefined,
       userNumber,
       targetNumber,
       userPrice: prices.user,
       targetPrice: prices.target,
-      ringTimeoutS: request.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S,
-      maxDurationS: request.maxDurationS ?? DEFAULT_MAX_DURATION_S,
+      ringTimeoutS,
+      maxDurationS,
       reserve,
       ended: new Set(),
       stopBridge: undefined,
@@ -150,22 +170,41 @@ export class TwoLegCalls {
       ending: false,
       settled: false,
     };
-    this.live.set(userLeg.id, entry);
-    this.byLeg.set(userLeg.id, entry);
-    return this.view(userLeg, undefined, prices.user + prices.target, null);
+    const live = entry;
+    this.byLeg.set(userLeg.id, live);
+    // Ring-all: the extension's other devices ring at the same time, as legs of the same call.
+    for (const dial of dials.slice(1)) {
+      try {
+        const alt = await this.engine.place({
+          accountId,
+          from: userNumber,
+          to: dial.to,
+          ringTimeoutS,
+          maxDurationS,
+          parentCallId: userLeg.id,
+          ...(dial.contact ? { contact: dial.contact } : {}),
+          metadata: { two_leg: { role: 'user' } },
+        });
+        live.userLegs.add(alt.id);
+        this.byLeg.set(alt.id, live);
+      } catch (error) {
+        this.options.onError?.(error, `two-leg call ${userLeg.id}: a device could not be rung`);
+      }
+    }
+    this.live.set(userLeg.id, live);
+    return this.view(userLeg, userLeg, undefined, prices.user + prices.target, null);
   }
 
   /** A two-leg call as it is now; another account's is not_found. */
   async get(accountId: string, callId: string): Promise<TwoLegCall> {
     const user = await this.services.calls.get(accountId, callId);
     if (user.parentCallId !== null) throw new DialplaneError('not_found', 'call not found');
-    const [target] = await this.services.calls.legs(accountId, callId);
-    return this.fromLegs(user, target);
+    return this.fromLegs(user, await this.services.calls.legs(accountId, callId));
   }
 
   async list(accountId: string, limit = 50, before?: { createdAt: string; id: string }): Promise<TwoLegCall[]> {
     const tops = await this.services.calls.listTop(accountId, limit, before);
-    return Promise.all(tops.map(async (user) => this.fromLegs(user, (await this.services.calls.legs(accountId, user.id))[0])));
+    return Promise.all(tops.map(async (user) => this.fromLegs(user, await this.services.calls.legs(accountId, user.id))));
   }
 
   /** Hangs up both legs; resolves with the call once both have ended. */
@@ -175,7 +214,7 @@ export class TwoLegCalls {
     if (entry) {
       entry.ending = true;
       await Promise.all([
-        this.engine.hangup(accountId, entry.userCallId),
+        ...[...entry.userLegs].map((id) => this.engine.hangup(accountId, id)),
         entry.targetCallId ? this.engine.hangup(accountId, entry.targetCallId) : Promise.resolve(undefined),
       ]);
       await this.whenSettled(callId);
@@ -191,28 +230,34 @@ export class TwoLegCalls {
     while (this.live.has(callId) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
-  private fromLegs(user: Call, target: Call | undefined): TwoLegCall {
-    const meta = (user.metadata?.two_leg ?? {}) as { user_price_minor?: number; target_price_minor?: number };
+  private fromLegs(first: Call, legs: readonly Call[]): TwoLegCall {
+    const role = (leg: Call) => (leg.metadata?.two_leg as { role?: string } | undefined)?.role;
+    const target = legs.find((leg) => role(leg) === 'target');
+    // The user's side is the leg that answered, when one of its devices did.
+    const userSide = [first, ...legs.filter((leg) => role(leg) === 'user')];
+    const user = userSide.find((leg) => leg.answeredAt !== null) ?? first;
+    const meta = (first.metadata?.two_leg ?? {}) as { user_price_minor?: number; target_price_minor?: number };
     const userPrice = Number(meta.user_price_minor ?? 0);
     const targetPrice = Number(meta.target_price_minor ?? 0);
-    const done = user.state === 'ended' && (target === undefined || target.state === 'ended') && !this.live.has(user.id);
+    const done =
+      userSide.every((leg) => leg.state === 'ended') && (target === undefined || target.state === 'ended') && !this.live.has(first.id);
     const charged = done ? legCharge(user, userPrice, this.minuteMs) + (target ? legCharge(target, targetPrice, this.minuteMs) : 0) : null;
-    return this.view(user, target, userPrice + targetPrice, charged);
+    return this.view(first, user, target, userPrice + targetPrice, charged);
   }
 
-  private view(user: Call, target: Call | undefined, perMinuteMinor: number, chargedMinor: number | null): TwoLegCall {
-    const meta = (user.metadata?.two_leg ?? {}) as { target_number?: string };
+  private view(first: Call, user: Call, target: Call | undefined, perMinuteMinor: number, chargedMinor: number | null): TwoLegCall {
+    const meta = (first.metadata?.two_leg ?? {}) as { target_number?: string; user_number?: string };
     return {
-      id: user.id,
-      accountId: user.accountId,
-      userNumber: user.to,
+      id: first.id,
+      accountId: first.accountId,
+      userNumber: meta.user_number ?? first.to,
       targetNumber: meta.target_number ?? target?.to ?? '',
       status: statusOf(user, target),
       perMinuteMinor,
       userLeg: user,
       targetLeg: target,
       chargedMinor,
-      createdAt: user.createdAt,
+      createdAt: first.createdAt,
     };
   }
 
@@ -223,11 +268,21 @@ export class TwoLegCalls {
   }
 
   private async react(entry: Live, event: CallEvent, call: Call): Promise<void> {
-    const isUser = call.id === entry.userCallId;
+    const isUser = entry.userLegs.has(call.id);
     if (event.state === 'answered') {
-      entry.reserve.legAnswered(call.id, isUser ? entry.userPrice : entry.targetPrice, Date.parse(event.at));
       if (isUser) {
-        if (entry.ending) return;
+        if (entry.answeredUser !== undefined || entry.ending) {
+          // Another device answered first, or the call is ending: this one is let go.
+          void this.engine.hangup(entry.accountId, call.id).catch(() => undefined);
+          return;
+        }
+        entry.answeredUser = call.id;
+        entry.reserve.legAnswered(call.id, entry.userPrice, Date.parse(event.at));
+        for (const other of entry.userLegs) {
+          if (other !== call.id && !entry.ended.has(other) && this.engine.isLive(other)) {
+            void this.engine.hangup(entry.accountId, other).catch(() => undefined);
+          }
+        }
         entry.placingTarget = true;
         try {
           const target = await this.engine.place({
@@ -248,27 +303,36 @@ export class TwoLegCalls {
           entry.placingTarget = false;
           this.options.onError?.(error, `two-leg call ${entry.userCallId}: the target could not be dialled`);
           this.endAll(entry);
-          if (entry.ended.has(entry.userCallId)) await this.settle(entry);
+          await this.settleIfDone(entry);
         }
       } else {
-        entry.stopBridge = this.bridge(entry.userCallId, call.id);
+        entry.reserve.legAnswered(call.id, entry.targetPrice, Date.parse(event.at));
+        if (entry.answeredUser) entry.stopBridge = this.bridge(entry.answeredUser, call.id);
       }
       return;
     }
     if (event.state !== 'ended') return;
     entry.ended.add(call.id);
     entry.reserve.legEnded(call.id);
-    entry.stopBridge?.();
-    entry.stopBridge = undefined;
-    // One leg gone ends the other.
-    this.endAll(entry);
+    const userSideOver = [...entry.userLegs].every((id) => entry.ended.has(id));
+    // A device let go after another answered (or one of several still ringing) ends nothing else.
+    if (!isUser || call.id === entry.answeredUser || userSideOver) {
+      entry.stopBridge?.();
+      entry.stopBridge = undefined;
+      this.endAll(entry);
+    }
+    await this.settleIfDone(entry);
+  }
+
+  private async settleIfDone(entry: Live): Promise<void> {
+    const userSideOver = [...entry.userLegs].every((id) => entry.ended.has(id));
     const targetDone = entry.targetCallId === undefined ? !entry.placingTarget : entry.ended.has(entry.targetCallId);
-    if (entry.ended.has(entry.userCallId) && targetDone) await this.settle(entry);
+    if (userSideOver && targetDone) await this.settle(entry);
   }
 
   private endAll(entry: Live): void {
     entry.ending = true;
-    for (const id of [entry.userCallId, entry.targetCallId]) {
+    for (const id of [...entry.userLegs, entry.targetCallId]) {
       if (id && !entry.ended.has(id) && this.engine.isLive(id)) {
         void this.engine.hangup(entry.accountId, id).catch(() => undefined);
       }
@@ -278,14 +342,14 @@ export class TwoLegCalls {
   private async settle(entry: Live): Promise<void> {
     if (entry.settled) return;
     entry.settled = true;
-    const user = await this.services.calls.get(entry.accountId, entry.userCallId);
+    const user = await this.services.calls.get(entry.accountId, entry.answeredUser ?? entry.userCallId);
     const target = entry.targetCallId ? await this.services.calls.get(entry.accountId, entry.targetCallId) : undefined;
     const charge = legCharge(user, entry.userPrice, this.minuteMs) + (target ? legCharge(target, entry.targetPrice, this.minuteMs) : 0);
     await entry.reserve.settle(charge, `call ${entry.userNumber} <-> ${entry.targetNumber}`, (error) =>
       this.options.onError?.(error, `two-leg call ${entry.userCallId}: settling its reserve`),
     );
     this.live.delete(entry.userCallId);
-    this.byLeg.delete(entry.userCallId);
+    for (const id of entry.userLegs) this.byLeg.delete(id);
     if (entry.targetCallId) this.byLeg.delete(entry.targetCallId);
   }
 }

@@ -4,6 +4,7 @@ import { TwoLegCalls, type TwoLegCall } from '../../../src/core/calls/two-leg-ca
 import { MediaBridge } from '../../../src/media/bridge.js';
 import { CallMedia } from '../../../src/media/call-media.js';
 import { createCallingAccount, CALLER_NUMBER, startTestTelephony } from '../../helpers/telephony.js';
+import { describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import { describeWithSipp, parseSippMessages, startSipp, type SippHandle } from '../../helpers/sipp.js';
 import { waitUntil } from '../../helpers/processes.js';
 
@@ -13,7 +14,7 @@ import { waitUntil } from '../../helpers/processes.js';
  * per started minute from the credits reserved before anything was dialled.
  */
 
-const PORTS = ['43000-43499', '43500-43999', '44000-44499', '44500-44999', '45000-45499'];
+const PORTS = ['43000-43499', '43500-43999', '44000-44499', '44500-44999', '45000-45499', '45500-45999', '49000-49499', '49500-49999'];
 
 interface Setup {
   readonly calls: TwoLegCalls;
@@ -21,6 +22,7 @@ interface Setup {
   readonly services: Awaited<ReturnType<typeof createCallingAccount>>['services'];
   readonly bridges: MediaBridge[];
   readonly uas: SippHandle;
+  readonly telephony: Awaited<ReturnType<typeof startTestTelephony>>;
 }
 
 async function setup(t: TestContext, ports: string, options: { credits?: number; sippCalls?: number } = {}): Promise<Setup> {
@@ -31,15 +33,20 @@ async function setup(t: TestContext, ports: string, options: { credits?: number;
   const telephony = await startTestTelephony(account.services, { rtpPorts: ports, trunk: `sip:${uas.address}` });
   t.after(() => telephony.close());
   const bridges: MediaBridge[] = [];
-  const calls = new TwoLegCalls(account.services, telephony.engine, (a, b) => {
-    const legA = telephony.mediaFor(a);
-    const legB = telephony.mediaFor(b);
-    if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
-    const bridge = new MediaBridge(legA, legB);
-    bridges.push(bridge);
-    return () => bridge.stop();
-  });
-  return { calls, accountId: account.accountId, services: account.services, bridges, uas };
+  const calls = new TwoLegCalls(
+    account.services,
+    telephony.engine,
+    (a, b) => {
+      const legA = telephony.mediaFor(a);
+      const legB = telephony.mediaFor(b);
+      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
+      const bridge = new MediaBridge(legA, legB);
+      bridges.push(bridge);
+      return () => bridge.stop();
+    },
+    { reach: (_accountId, number) => telephony.reach(number) },
+  );
+  return { calls, accountId: account.accountId, services: account.services, bridges, uas, telephony };
 }
 
 async function settled(s: Setup, id: string): Promise<TwoLegCall> {
@@ -127,6 +134,31 @@ await describeWithSipp('two-leg calls (DialAnyone POST /calls) with SIPp as the 
     assert.deepEqual(invited((await s.uas.done).messages), ['+14155550480']);
   });
 
+  test('the user is busy: the target is never dialled, the call is busy and nothing is charged', async (t) => {
+    const s = await setup(t, PORTS[5]!, { sippCalls: 1 });
+    const busy = await s.services.numbers.add(s.accountId, { number: '+14155550486', type: 'purchased' });
+    const before = await credits(s);
+    const call = await s.calls.start(s.accountId, { userNumber: busy.number, targetNumber: '+14155550100' });
+    const done = await settled(s, call.id);
+    assert.equal(done.status, 'busy');
+    assert.equal(done.userLeg.sipStatus, 486);
+    assert.equal(done.targetLeg, undefined);
+    assert.equal(done.chargedMinor, 0);
+    assert.deepEqual(await credits(s), before);
+    assert.deepEqual(invited((await s.uas.done).messages), ['+14155550486']);
+  });
+
+  test('a user number that forwards rings its forward number first', async (t) => {
+    const s = await setup(t, PORTS[6]!);
+    await s.services.extensions.route(s.accountId, CALLER_NUMBER, { forwardTo: '+14155550177' });
+    const call = await s.calls.start(s.accountId, { userNumber: CALLER_NUMBER, targetNumber: '+14155550100' });
+    await waitUntil('both legs answered', async () => (await s.calls.get(s.accountId, call.id)).status === 'in_progress', 15_000);
+    const ended = await s.calls.hangup(s.accountId, call.id);
+    assert.equal(ended.status, 'completed');
+    assert.equal(ended.userNumber, CALLER_NUMBER);
+    assert.deepEqual(invited((await s.uas.done).messages), ['+14155550177', '+14155550100']);
+  });
+
   test('credits that cannot cover the first minute of both legs: 402 and no INVITE on the wire', async (t) => {
     const s = await setup(t, PORTS[4]!, { credits: 999, sippCalls: 1 });
     await assert.rejects(s.calls.start(s.accountId, { userNumber: CALLER_NUMBER, targetNumber: '+14155550100' }), (error: unknown) => {
@@ -139,5 +171,29 @@ await describeWithSipp('two-leg calls (DialAnyone POST /calls) with SIPp as the 
     assert.deepEqual(await credits(s), { balance: 999, held: 0 });
     const result = await s.uas.stop();
     assert.deepEqual(invited(result.messages), [], 'SIPp received nothing');
+  });
+});
+
+await describeWithBaresip('two-leg calls ring the user\'s registered phone (baresip)', () => {
+  test('the user number rings its extension\'s phone; when it answers the target is dialled and joined', async (t) => {
+    const s = await setup(t, PORTS[7]!, { sippCalls: 1 });
+    const extension = await s.services.extensions.create(s.accountId, { name: 'Desk' });
+    await s.services.extensions.route(s.accountId, CALLER_NUMBER, { extensionId: extension.id });
+    const { device, password } = await s.services.extensions.addDevice(s.accountId, extension.id);
+    const phone = await startBaresip({ user: 'unregistered', t, maxSeconds: 40 });
+    const created = await phone.command(
+      'uanew',
+      `<sip:${device.username}@127.0.0.1:${s.telephony.sipPort};transport=udp>;auth_pass=${password};regint=60;answermode=auto`,
+    );
+    assert.ok(created.ok, created.data);
+    await phone.waitEvent('REGISTER_OK', 10_000);
+    const call = await s.calls.start(s.accountId, { userNumber: CALLER_NUMBER, targetNumber: '+14155550100' });
+    await phone.waitEvent('CALL_ESTABLISHED', 10_000);
+    await waitUntil('both legs answered', async () => (await s.calls.get(s.accountId, call.id)).status === 'in_progress', 15_000);
+    await waitUntil('audio relayed', () => (s.bridges[0]?.relayed ?? 0) >= 50, 10_000);
+    const ended = await s.calls.hangup(s.accountId, call.id);
+    assert.equal(ended.status, 'completed');
+    assert.equal(ended.userLeg.trunk, 'device');
+    assert.deepEqual(invited((await s.uas.done).messages), ['+14155550100'], 'only the target went out through the trunk');
   });
 });
