@@ -136,3 +136,20 @@ test('a placed call is read back by its own account only, and hung up', async ()
   assert.equal(hungUp.statusCode, 200);
   assert.equal(hungUp.json().legs.target, null);
 });
+
+test('the calls window: 100 requests a minute per key, with X-RateLimit-* headers; the 101st is 429', async () => {
+  const limited = await services.accounts.create({ name: 'Limited', email: 'limited@example.com' });
+  const key = (await services.keys.create(limited.account.id, { name: 'limited' })).token;
+  let last;
+  for (let i = 0; i < 100; i++) {
+    last = await post({ user_number: 'not-a-number', target_number: '+14155555678' }, key);
+    assert.equal(last.statusCode, 400);
+  }
+  assert.equal(last?.headers['x-ratelimit-limit'], '100');
+  assert.equal(last?.headers['x-ratelimit-remaining'], '0');
+  const refused = await post({ user_number: '+14155551234', target_number: '+14155555678' }, key);
+  assert.equal(refused.statusCode, 429);
+  assert.equal(refused.json().error.code, 'rate_limited');
+  assert.ok(Number(refused.headers['retry-after']) > 0);
+  assert.equal((await services.calls.list(limited.account.id, 10)).length, 0);
+});
