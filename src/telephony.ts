@@ -6,6 +6,7 @@ import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
+import { CALL_RESERVE_REFERENCE } from './core/calls/minute-reserve.js';
 import { MediaBridge } from './media/bridge.js';
 import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
@@ -59,6 +60,9 @@ export function parsePortRange(range: string): { min: number; max: number } {
 export async function startTelephony(config: Config, services: Services, logger: Logger): Promise<Telephony> {
   const ended = await services.calls.recoverUnfinished();
   if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
+  // Their credit reserves died with them: released, not charged (what was talked before the crash is not billed).
+  const released = await services.credits.releaseLeftover(CALL_RESERVE_REFERENCE);
+  if (released > 0) logger.warn({ count: released }, 'released credit reserves of calls the previous run left live');
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();

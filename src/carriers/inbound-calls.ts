@@ -174,7 +174,7 @@ async function ringOut(
   let winner: string | undefined;
   let over = false;
   let stopBridge: (() => void) | undefined;
-  const reserve = new MinuteReserve(services.credits, inbound.accountId, () => hangupAll());
+  const reserve = new MinuteReserve(services.credits, inbound.accountId, () => hangupAll(), undefined, inbound.id);
   const prices = new Map<string, number>();
   const hangupAll = (except?: string) => {
     for (const id of placed.keys()) if (id !== except && engine.isLive(id)) void engine.hangup(inbound.accountId, id).catch(() => undefined);

@@ -111,6 +111,16 @@ export class CreditsRepository {
     });
   }
 
+  /** Active holds whose reference starts with `prefix`, whatever their account. */
+  async activeHoldsReferencing(prefix: string): Promise<CreditHoldRow[]> {
+    return this.db
+      .selectFrom('credit_holds')
+      .selectAll()
+      .where('status', '=', 'active')
+      .where(sql<string>`substr(reference, 1, ${prefix.length})`, '=', prefix)
+      .execute();
+  }
+
   async findHold(accountId: string, holdId: string): Promise<CreditHoldRow | undefined> {
     return this.db
       .selectFrom('credit_holds')

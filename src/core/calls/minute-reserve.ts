@@ -3,6 +3,9 @@ import type { Call } from './call-service.js';
 
 export const MINUTE_MS = 60_000;
 
+/** The reference of every hold a call reserves: a run that dies leaves them active, and the next start releases them. */
+export const CALL_RESERVE_REFERENCE = 'call-reserve:';
+
 /** Started billing periods of an answered leg, times its price. A leg never answered costs nothing. */
 export function legCharge(leg: Call, priceMinor: number, minuteMs = MINUTE_MS): number {
   if (leg.answeredAt === null) return 0;
@@ -28,12 +31,18 @@ export class MinuteReserve {
     private readonly accountId: string,
     private readonly onExhausted: () => void,
     private readonly minuteMs = MINUTE_MS,
+    private callId = '',
   ) {}
+
+  /** The call the reserves are for, named in their reference once it exists. */
+  forCall(callId: string): void {
+    this.callId = callId;
+  }
 
   /** Reserves `amount` now; insufficient_credits (402) when the available balance cannot cover it. */
   async reserve(amount: number): Promise<void> {
     if (amount <= 0) return;
-    const hold = await this.credits.hold(this.accountId, amount, null);
+    const hold = await this.credits.hold(this.accountId, amount, `${CALL_RESERVE_REFERENCE}${this.callId}`);
     this.holds.push({ id: hold.id, amount });
   }
 
@@ -77,7 +86,7 @@ export class MinuteReserve {
       this.timers.delete(legId);
       if (this.settled || this.ended.has(legId)) return;
       this.credits
-        .hold(this.accountId, priceMinor, null)
+        .hold(this.accountId, priceMinor, `${CALL_RESERVE_REFERENCE}${this.callId}`)
         .then((hold) => {
           if (this.settled) {
             void this.credits.release(this.accountId, hold.id).catch(() => undefined);

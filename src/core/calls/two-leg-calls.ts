@@ -151,6 +151,7 @@ export class TwoLegCalls {
       await reserve.settle(0, 'call not placed');
       throw error;
     }
+    reserve.forCall(userLeg.id);
     entry = {
       accountId,
       userCallId: userLeg.id,
