@@ -102,6 +102,8 @@ export function aggregateSmsStatus(current: SmsStatus, parts: readonly SmsPartSt
 export class SmsService {
   private carrier: SmsCarrierPort | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per message being submitted: settles once the SMSC accepted or refused every part. */
+  private readonly submissions = new Map<string, Promise<void>>();
   /** Receipts that arrived before their part's acceptance was stored, by SMSC id; applied once it is. */
   private readonly earlyReceipts = new Map<string, { receipt: SmsReceipt; at: number }>();
 
@@ -179,8 +181,24 @@ export class SmsService {
     let queued = 0;
     await this.store.sms.insert(row, parts, async (trx, message) => (queued = await this.enqueue(trx, message)));
     if (queued) this.deps.webhooks.notify();
-    this.track(this.submit(row, segmentation));
+    const submission = this.track(this.submit(row, segmentation));
+    this.submissions.set(id, submission);
+    void submission.finally(() => this.submissions.delete(id));
     return toMessage(row);
+  }
+
+  /**
+   * The message once the SMSC has answered its submission (every part accepted: `sent`; refused: `failed`), or as it
+   * is when `timeoutMs` runs out first. One read, however long the wait.
+   */
+  async whenSubmitted(accountId: string, id: string, timeoutMs: number): Promise<SmsMessage> {
+    const submission = this.submissions.get(id);
+    if (submission) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([submission, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    return this.get(accountId, id);
   }
 
   /**
@@ -342,10 +360,11 @@ export class SmsService {
     }
   }
 
-  private track(work: Promise<void>): void {
+  private track(work: Promise<void>): Promise<void> {
     const guarded = work.catch((error: unknown) => this.options.onError?.(error, 'SMS submission'));
     this.inFlight.add(guarded);
     void guarded.finally(() => this.inFlight.delete(guarded));
+    return guarded;
   }
 
   private enqueueIfMoved(trx: Db, message: SmsMessageRow): Promise<number> {

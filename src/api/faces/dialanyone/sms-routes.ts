@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { minorToCredits } from '../../../core/money.js';
@@ -115,21 +114,12 @@ function inFaceTerms(error: unknown): unknown {
 }
 
 /**
- * Where the message stands once the SMSC answered, or the wait ran out: `sent` when every segment was accepted
- * (later receipts, delivered or not, do not change that it was sent), `failed` when the SMSC refused it, `queued`
- * when it has not answered within the wait.
+ * The document's status once the SMSC answered, or the wait ran out: `sent` when every segment was accepted (later
+ * receipts, delivered or not, do not change that it was sent), `failed` when the SMSC refused it, `queued` when it
+ * has not answered within the wait.
  */
 async function sendingOutcome(services: Services, message: SmsMessage): Promise<'sent' | 'queued' | 'failed'> {
-  const deadline = Date.now() + SEND_WAIT_MS;
-  let current = message;
-  let delay = 2;
-  while (current.status === 'queued') {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    await sleep(Math.min(delay, left));
-    delay = Math.min(delay * 2, 100);
-    current = await services.sms.get(message.accountId, message.id);
-  }
+  const current = await services.sms.whenSubmitted(message.accountId, message.id, SEND_WAIT_MS);
   if (current.status === 'queued') return 'queued';
   return current.status === 'failed' ? 'failed' : 'sent';
 }
