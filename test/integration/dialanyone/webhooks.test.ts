@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { createHttpSender } from '../../../src/webhooks/sender.js';
 import { ADMIN_TOKEN, createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/databases.js';
 import { freePort, testEnv, waitUntil } from '../../helpers/processes.js';
+import { documentVerifies } from '../../helpers/verify-webhook.js';
 import { startReceiver, type Answer, type ReceivedRequest, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const SECRET = 'zap_secret_0123456789abcdef';
@@ -41,30 +41,6 @@ const WEBHOOK_CONFIG: Config['webhooks'] = {
   concurrency: 8,
   endpointConcurrency: 4,
 };
-
-/** The document's verify_webhook, verbatim, run by python3 over the raw body as received. */
-function pythonVerifies(body: Buffer, signature: string, secret: string): boolean {
-  const script = [
-    'import hmac',
-    'import hashlib',
-    'import sys',
-    '',
-    'def verify_webhook(body, signature, secret):',
-    '    expected = hmac.new(',
-    '        secret.encode(),',
-    '        body.encode(),',
-    '        hashlib.sha256',
-    '    ).hexdigest()',
-    '    return hmac.compare_digest(expected, signature)',
-    '',
-    'body = sys.stdin.buffer.read().decode("utf-8")',
-    'print(verify_webhook(body, sys.argv[1], sys.argv[2]))',
-  ].join('\n');
-  const run = spawnSync('python3', ['-c', script, signature, secret], { input: body, encoding: 'utf8', timeout: 10_000 });
-  assert.equal(run.error, undefined, 'python3 runs');
-  assert.equal(run.status, 0, run.stderr);
-  return run.stdout.trim() === 'True';
-}
 
 function signature(request: ReceivedRequest): string | undefined {
   const value = request.headers['x-dialanyone-signature'];
@@ -239,8 +215,8 @@ await describeEachDialect('DialAnyone webhooks', (dialect) => {
     assert.match(String(sms.timestamp), DOC_TIME);
     for (const request of receiver.requests) {
       assert.equal(request.path, '/hook/zap');
-      assert.equal(pythonVerifies(request.body, signature(request)!, SECRET), true, 'verify_webhook accepts the test');
-      assert.equal(pythonVerifies(request.body, signature(request)!, 'wrong secret'), false);
+      assert.equal(documentVerifies(request.body, signature(request)!, SECRET), true, 'verify_webhook accepts the test');
+      assert.equal(documentVerifies(request.body, signature(request)!, 'wrong secret'), false);
     }
   });
 
@@ -314,7 +290,7 @@ await describeEachDialect('DialAnyone webhooks', (dialect) => {
       message: 'All webhook tests completed successfully',
       test_results: { call_test: { success: true }, sms_test: { success: true } },
     });
-    for (const request of receiver.requests) assert.equal(pythonVerifies(request.body, signature(request)!, SECRET), true);
+    for (const request of receiver.requests) assert.equal(documentVerifies(request.body, signature(request)!, SECRET), true);
 
     const failed = await api('POST', '/api/v1/webhooks/test', token, { webhook_url: url('fail-test'), event_types: ['incoming_sms'] });
     assert.equal(failed.statusCode, 200);
@@ -639,7 +615,7 @@ await describeEachDialect('DialAnyone webhooks', (dialect) => {
     assert.equal(smsEventIds.size, 1);
     for (const request of receiver.requests) {
       const secret = secrets[request.path]!;
-      assert.equal(pythonVerifies(request.body, signature(request)!, secret), true, `verify_webhook accepts ${request.path}`);
+      assert.equal(documentVerifies(request.body, signature(request)!, secret), true, `verify_webhook accepts ${request.path}`);
     }
     // Nothing else was sent: the other account's SMS, the outbound call and the later call states are not theirs.
     await waitUntil('the dispatcher is idle', async () => (await delivery.dispatcher.idle(), true), 2_000);
