@@ -53,8 +53,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   });
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
   // Before telephony: calls a crash left live are ended at its start, and their final events are delivered.
-  const webhooks = startWebhookDelivery(config.webhooks, services, logger);
+  const webhooks = startWebhookDelivery(config.webhooks, services, logger, { metrics });
   const telephony = await startTelephony(config, services, logger);
   const messaging = await startMessaging(config.sms, services, logger);
   const twoLegCalls = new TwoLegCalls(services, telephony.engine, (a, b) => telephony.bridge(a, b), {
@@ -62,8 +64,6 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
   const rateStore = new MemoryRateLimitStore();
   const app = await buildApp({
     services,

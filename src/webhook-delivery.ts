@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config } from './config/config.js';
 import type { Services } from './core/services.js';
 import { WebhookDispatcher, type DispatcherTimers } from './webhooks/dispatcher.js';
@@ -17,6 +18,8 @@ export interface WebhookDeliveryOverrides {
   readonly timers?: DispatcherTimers;
   readonly resolve?: Resolver;
   readonly connect?: Connector;
+  /** Where the delivery metrics are registered. */
+  readonly metrics?: Registry;
 }
 
 /** The retry policy the configuration describes. */
@@ -45,6 +48,29 @@ export function startWebhookDelivery(
     ...(overrides.resolve ? { resolve: overrides.resolve } : {}),
     ...(overrides.connect ? { connect: overrides.connect } : {}),
   });
+  const registers = overrides.metrics ? [overrides.metrics] : [];
+  const attempts = new Counter({
+    name: 'dialplane_webhook_attempts_total',
+    help: 'Webhook attempts by what came of them: delivered, retry, failed, disabled (410)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'dialplane_webhook_attempt_seconds',
+    help: 'Duration of webhook attempts',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  new Gauge({
+    name: 'dialplane_webhook_deliveries',
+    help: 'Webhook deliveries in the outbox by status',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      const counts = await services.store.webhooks.countByStatus();
+      for (const [status, count] of Object.entries(counts)) this.set({ status }, count);
+    },
+  });
   const dispatcher = new WebhookDispatcher({
     store: services.store.webhooks,
     send,
@@ -58,6 +84,9 @@ export function startWebhookDelivery(
     ...(overrides.timers ? { timers: overrides.timers } : {}),
     onError: (err: unknown) => logger.warn({ err }, 'webhook outbox error'),
     onAttempt: (record) => {
+      const { action } = record.decision;
+      attempts.inc({ result: action === 'delivered' ? 'delivered' : action === 'retry' ? 'retry' : action === 'disable_endpoint' ? 'disabled' : 'failed' });
+      latency.observe(record.latencyMs / 1000);
       if (record.decision.action === 'disable_endpoint') {
         logger.warn({ endpoint: record.delivery.endpointId }, 'webhook endpoint answered 410 Gone and is disabled');
       }

@@ -106,6 +106,12 @@ test('1,000 events pending, receiver down, the server killed with -9 and restart
     );
     const counts = await services.store.webhooks.countByStatus(account.id);
     assert.deepEqual(counts, { pending: 0, delivering: 0, delivered: EVENTS, failed: 0, cancelled: 0 });
+    // The restarted server's metrics count what it delivered, and the outbox by status.
+    const exposition = await (await fetch(`${base}/metrics`)).text();
+    const delivered = Number(/^dialplane_webhook_attempts_total\{result="delivered"\} (\d+)$/m.exec(exposition)?.[1] ?? 0);
+    assert.ok(delivered >= EVENTS, `${delivered} delivered attempts counted`);
+    assert.match(exposition, new RegExp(`^dialplane_webhook_deliveries\\{status="delivered"\\} ${EVENTS}$`, 'm'));
+    assert.match(exposition, /^dialplane_webhook_attempt_seconds_count \d+$/m);
     // Each delivery was attempted before the crash and again after it.
     const sample = await services.webhooks.listDeliveries({ accountId: account.id, limit: 10 });
     for (const delivery of sample) assert.ok(delivery.attempts >= 2, `${delivery.id}: ${delivery.attempts} attempts`);
