@@ -1,4 +1,5 @@
 import type { Database, Db } from './database.js';
+import { olderThan, type Cursor } from './cursor.js';
 import type { CallEventRow, CallRow, CallsTable } from './schema.js';
 
 export type CallEventInput = Omit<CallEventRow, 'seq'>;
@@ -61,16 +62,9 @@ export class CallsRepository {
     return this.db.selectFrom('calls').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async list(accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<CallRow[]> {
+  async list(accountId: string, limit: number, before?: Cursor): Promise<CallRow[]> {
     let query = this.db.selectFrom('calls').selectAll().where('account_id', '=', accountId);
-    if (before) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      );
-    }
+    if (before) query = query.where(olderThan(before));
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 
@@ -86,16 +80,9 @@ export class CallsRepository {
   }
 
   /** Calls that are not a leg of another call. */
-  async listTop(accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<CallRow[]> {
+  async listTop(accountId: string, limit: number, before?: Cursor): Promise<CallRow[]> {
     let query = this.db.selectFrom('calls').selectAll().where('account_id', '=', accountId).where('parent_call_id', 'is', null);
-    if (before) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      );
-    }
+    if (before) query = query.where(olderThan(before));
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 

@@ -1,4 +1,5 @@
 import type { Database, Db } from './database.js';
+import { olderThan, type Cursor } from './cursor.js';
 import type { SmsEventRow, SmsMessageRow, SmsPartRow, SmsStatus } from './schema.js';
 
 export type SmsPartStatus = SmsPartRow['status'];
@@ -113,16 +114,9 @@ export class SmsRepository {
     return this.db.selectFrom('sms_messages').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   }
 
-  async list(accountId: string, limit: number, before?: { createdAt: string; id: string }): Promise<SmsMessageRow[]> {
+  async list(accountId: string, limit: number, before?: Cursor): Promise<SmsMessageRow[]> {
     let query = this.db.selectFrom('sms_messages').selectAll().where('account_id', '=', accountId);
-    if (before) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      );
-    }
+    if (before) query = query.where(olderThan(before));
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   }
 

@@ -1,4 +1,5 @@
 import type { AttemptRecord, ClaimedDelivery, OutboxStore } from '../webhooks/dispatcher.js';
+import { olderThan, type Cursor } from './cursor.js';
 import type { Database, Db } from './database.js';
 import type {
   WebhookAttemptRow,
@@ -18,7 +19,7 @@ export interface DeliveryFilter {
   readonly eventId?: string;
   readonly status?: WebhookDeliveryStatus;
   readonly limit: number;
-  readonly before?: { readonly createdAt: string; readonly id: string };
+  readonly before?: Cursor;
 }
 
 /** Candidates looked at per claim, as a multiple of the room left: room for skipping capped targets. */
@@ -256,15 +257,7 @@ export class WebhooksRepository implements OutboxStore {
     if (filter.endpointId !== undefined) query = query.where('endpoint_id', '=', filter.endpointId);
     if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
-    const before = filter.before;
-    if (before) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '<', before.createdAt),
-          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-        ]),
-      );
-    }
+    if (filter.before) query = query.where(olderThan(filter.before));
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
   }
 

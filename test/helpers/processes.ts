@@ -48,15 +48,19 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs one CLI command to completion; killed after 20 s so a hung command fails the test instead of the run. */
-export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<CliResult> {
+/** Runs a program to completion; killed after `timeoutMs` so a hung one fails the test instead of the run. */
+export async function runProgram(
+  command: string,
+  args: readonly string[],
+  options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string; readonly timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -66,6 +70,11 @@ export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): P
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs one CLI command to completion; killed after 20 s. */
+export async function runCli(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<CliResult> {
+  return runProgram(process.execPath, [CLI, ...args], { env });
 }
 
 /** Parses the single JSON document a `--json` command prints, with the whole output in the failure message. */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { freePort, killHard, ok, ROOT, runCli, spawnServe, testEnv, waitReady, type ServerProcess } from '../../helpers/processes.js';
+import { freePort, killHard, ok, ROOT, runCli, runProgram, spawnServe, testEnv, waitReady, type CliResult, type ServerProcess } from '../../helpers/processes.js';
 
 /**
  * The DialAnyone document's own code examples, run against a real `dialplane serve` (dev carrier, dev SMSC) with
@@ -110,31 +110,16 @@ function shellCommands(script: string): Array<{ comment: string | undefined; wor
   return commands;
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = CliResult;
 
 /** Runs a program to completion (killed after 30 s), with no proxy between it and the loopback server. */
 async function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const clean: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!/_proxy$/i.test(name)) clean[name] = value;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...clean, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runProgram(command, args, {
+    env: { ...clean, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...env },
+    cwd: process.cwd(),
+    timeoutMs: 30_000,
   });
 }
 
