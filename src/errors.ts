@@ -8,6 +8,7 @@ export const errorRegistry = {
   invalid_json: { status: 400, message: 'The request body is not valid JSON' },
   invalid_phone_number: { status: 400, message: 'The phone number is not valid' },
   invalid_webhook_url: { status: 400, message: 'The webhook URL is not an http or https URL that can be delivered to' },
+  invalid_program: { status: 400, message: 'The call-control program is not valid' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'The request body must be JSON' },
   missing_credentials: { status: 401, message: 'No API key was provided' },
