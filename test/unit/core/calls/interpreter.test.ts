@@ -261,3 +261,21 @@ test('stop() ends the program and leaves the call up', async () => {
   assert.equal(driver.hangups, 0);
   assert.deepEqual(driver.clock.active(), []);
 });
+
+test('replace() while an action hook is in flight: the live program wins and the late answer is dropped', async () => {
+  const driver = new FakeCallDriver();
+  let answerHook: (program: unknown) => void = () => undefined;
+  driver.hookAnswer = () => new Promise((resolve) => (answerHook = resolve));
+  const { interpreter, running } = start(driver, [{ verb: 'gather', numDigits: 1, actionHook: HOOK }]);
+  await settle();
+  driver.leg.press('3');
+  await settle();
+  assert.equal(driver.hooks.length, 1);
+  interpreter.replace(validateProgram([{ verb: 'hangup' }]));
+  answerHook([{ verb: 'say', text: 'too late' }]);
+  await running;
+  assert.deepEqual(kinds(driver), ['gather', 'program']);
+  assert.equal(driver.activities[1]?.data['source'], 'live');
+  assert.ok(!driver.log.includes('speech too late'));
+  assert.equal(driver.hangups, 1);
+});
