@@ -14,7 +14,6 @@ import { createServices, type Services } from './core/services.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
 import { startTelephony, type Telephony } from './telephony.js';
-import { TwoLegCalls } from './core/calls/two-leg-calls.js';
 import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
 import { startMessaging, type Messaging } from './messaging.js';
 
@@ -59,10 +58,6 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const webhooks = startWebhookDelivery(config.webhooks, services, logger, { metrics });
   const telephony = await startTelephony(config, services, logger);
   const messaging = await startMessaging(config.sms, services, logger);
-  const twoLegCalls = new TwoLegCalls(services, telephony.engine, (a, b) => telephony.bridge(a, b), {
-    reach: (_accountId, number) => telephony.reach(number),
-    onError: (err: unknown, context: string) => logger.error({ err }, context),
-  });
 
   const rateStore = new MemoryRateLimitStore();
   const app = await buildApp({
@@ -73,8 +68,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     metrics,
     adminToken,
     ready: () => database.ping(),
-    engine: telephony.engine,
-    twoLegCalls,
+    calls: telephony.control,
     ...(telephony.devCarrier
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),

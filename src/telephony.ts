@@ -1,24 +1,36 @@
 import type { Logger } from 'pino';
 import { DevCarrier } from './carriers/dev-carrier.js';
-import { answerInboundCall, type RingPlan } from './carriers/inbound-calls.js';
+import { answerInboundCall } from './carriers/inbound-calls.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
+import { CallControl, type CallControlDeps } from './core/calls/call-control.js';
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
+import type { Call } from './core/calls/call-service.js';
+import type { CallMediaPort } from './core/calls/call-session.js';
 import { CALL_RESERVE_REFERENCE } from './core/calls/minute-reserve.js';
 import { MediaBridge } from './media/bridge.js';
 import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
+import { CallRecorder } from './media/recorder.js';
 import type { Services } from './core/services.js';
 import { RtpPortPool } from './media/rtp-ports.js';
+import { resampleTo8k } from './media/tts/http-engine.js';
+import { FliteEngine } from './media/tts/flite-engine.js';
+import { CachedTts } from './media/tts/prompt-cache.js';
+import type { TtsEngine } from './media/tts/tts-engine.js';
+import { parseWav } from './media/tts/wav.js';
 import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import type { SipEndpoint } from './sip/transport/types.js';
+import { guardedRequest } from './webhooks/guarded-request.js';
 
 export interface Telephony {
   readonly engine: CallEngine;
+  /** Every call, inbound and outbound: start, read, program, hang up. */
+  readonly control: CallControl;
   readonly ua: SipUserAgent;
   /** Where the extensions' devices register. */
   readonly registrar: Registrar;
@@ -27,17 +39,23 @@ export interface Telephony {
   readonly trunks: readonly TrunkConfig[];
   /** Per trunk: whether it answers OPTIONS, and its registration. */
   readonly trunkStatus: readonly TrunkStatus[];
-  /** The media of a live answered call, inbound or outbound. */
+  /** The media of a live answered leg, inbound or outbound. */
   mediaFor(callId: string): LegMedia | undefined;
-  /** What a number of ours reaches: its extension's registered devices and its forward number. */
-  reach(number: string): Promise<{ contacts: DeviceContact[]; forwardTo: string | null }>;
-  /** Joins the audio of two answered calls; undefined when either has no media. */
-  bridge(a: string, b: string): (() => void) | undefined;
-  /** Hears every key pressed in any call. */
-  onDigit(listener: (callId: string, digit: string) => void): () => void;
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
   readonly sipEndpoint: SipEndpoint;
   close(): Promise<void>;
+}
+
+/** What call control takes from the composition root: applications and their hooks. */
+export interface TelephonyOptions {
+  readonly application?: CallControlDeps['application'];
+  readonly hook?: CallControlDeps['hook'];
+  /** Speech engine; Flite (cached) by default. */
+  readonly tts?: TtsEngine;
+  /** Hears every bridge made (tests count relayed packets). */
+  readonly onBridge?: (bridge: MediaBridge) => void;
+  /** Hears every leg once its answer is stored, with its audio. */
+  readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void;
 }
 
 const engineTimers: EngineTimers = {
@@ -48,16 +66,37 @@ const engineTimers: EngineTimers = {
   },
 };
 
+/** The tone before a recording: 400 ms of 1 kHz. */
+const BEEP = (() => {
+  const samples = new Int16Array(3_200);
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8_000 * Math.sin((2 * Math.PI * 1_000 * i) / 8_000));
+  return samples;
+})();
+
+/** Audio prompts fetched by URL: the response size limit keeps a hostile server from filling memory. */
+const AUDIO_FETCH_TIMEOUT_MS = 10_000;
+const AUDIO_MAX_BYTES = 16 * 1024 * 1024;
+
 export function parsePortRange(range: string): { min: number; max: number } {
   const [min, max] = range.split('-').map(Number);
   return { min: min ?? 0, max: max ?? 0 };
 }
 
+function pcm8k(wav: Buffer): Int16Array {
+  const pcm = parseWav(wav);
+  return (pcm.sampleRate === 8000 ? pcm : resampleTo8k(pcm)).samples;
+}
+
 /**
- * SIP, RTP ports, trunks (or the dev carrier) and the call engine. Calls a crash left live are ended first, so
- * their final events go out before new calls start.
+ * SIP, RTP ports, trunks (or the dev carrier), the leg engine and call control. Calls a crash left live are ended
+ * first, so their final events go out before new calls start.
  */
-export async function startTelephony(config: Config, services: Services, logger: Logger): Promise<Telephony> {
+export async function startTelephony(
+  config: Config,
+  services: Services,
+  logger: Logger,
+  options: TelephonyOptions = {},
+): Promise<Telephony> {
   const ended = await services.calls.recoverUnfinished();
   if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
   // Their credit reserves died with them: released, not charged (what was talked before the crash is not billed).
@@ -66,13 +105,6 @@ export async function startTelephony(config: Config, services: Services, logger:
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
-  const inboundMedia = new Map<string, LegMedia>();
-  const digitListeners = new Set<(callId: string, digit: string) => void>();
-  const watchDigits = (callId: string, media: LegMedia) =>
-    media.onDigit((digit) => {
-      logger.info({ callId, digit }, 'key pressed');
-      for (const listener of digitListeners) listener(callId, digit);
-    });
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
@@ -82,25 +114,15 @@ export async function startTelephony(config: Config, services: Services, logger:
   const ua = new SipUserAgent(stack, {
     onRegister: (incoming) => void registrar.handle(incoming),
     onInvite: (incoming) => {
-      const onMedia = (callId: string, media: LegMedia | undefined) => {
-        if (media) {
-          inboundMedia.set(callId, media);
-          watchDigits(callId, media);
-        } else {
-          inboundMedia.delete(callId);
-        }
-      };
       answerInboundCall(incoming, {
         ua,
         services,
+        control,
         rtpPorts,
         mediaAddress: config.sip.host,
         logger,
         clock,
-        onMedia,
-        engine: () => engine,
-        bridge: (a, b) => bridge(a, b),
-        plan: (route) => ringPlan(route.number),
+        trunk: trunks[0]?.name ?? 'trunk',
       }).catch((err: unknown) => {
         // A failure of ours (the database, most likely) must still give the caller a final answer.
         logger.error({ err }, 'inbound call failed');
@@ -108,24 +130,6 @@ export async function startTelephony(config: Config, services: Services, logger:
       });
     },
   });
-  /** What a number of ours reaches: the registered devices of its extension and the number it forwards to. */
-  const reach = async (number: string): Promise<{ contacts: DeviceContact[]; forwardTo: string | null }> => {
-    const route = await services.extensions.routeOf(number);
-    if (!route) return { contacts: [], forwardTo: null };
-    const devices = route.extensionId ? await services.extensions.listDevices(route.accountId, route.extensionId) : [];
-    const contacts = registrar
-      .contactsFor(devices.map((device) => device.id))
-      .map(({ uri, transport, address, port }) => ({ uri, transport, address, port }));
-    return { contacts, forwardTo: route.forwardTo };
-  };
-  /** Where a call to one of our numbers goes: answered here, rung on devices and/or a forward number, or refused. */
-  const ringPlan = async (number: string): Promise<RingPlan> => {
-    const route = await services.extensions.routeOf(number);
-    if (!route) return { kind: 'none' };
-    if (route.answer) return { kind: 'answer' };
-    if (route.extensionId === null && route.forwardTo === null) return { kind: 'none' };
-    return { kind: 'ring', ...(await reach(number)) };
-  };
   const sipPort = await stack.start();
 
   let devCarrier: DevCarrier | undefined;
@@ -138,18 +142,54 @@ export async function startTelephony(config: Config, services: Services, logger:
     trunks = parseTrunks(config.trunk);
   }
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
-  const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
-  const bridge = (a: string, b: string): (() => void) | undefined => {
-    const legA = inboundMedia.get(a) ?? engine.mediaOf(a);
-    const legB = inboundMedia.get(b) ?? engine.mediaOf(b);
-    if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
-    const joined = new MediaBridge(legA, legB);
-    return () => joined.stop();
+  const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
+  const tts = options.tts ?? new CachedTts(new FliteEngine());
+  const media: CallMediaPort = {
+    async speech(text, voice) {
+      const pcm = await tts.synthesize(text, voice ? { voice } : {});
+      return (pcm.sampleRate === 8000 ? pcm : resampleTo8k(pcm)).samples;
+    },
+    async fetchAudio(url) {
+      const response = await guardedRequest(
+        url,
+        { method: 'GET', timeoutMs: AUDIO_FETCH_TIMEOUT_MS, maxResponseBytes: AUDIO_MAX_BYTES, headers: { accept: 'audio/wav' } },
+        { allowPrivate: config.webhooks.allowPrivate },
+      );
+      if (response.status < 200 || response.status > 299) throw new Error(`audio ${url} answered ${response.status}`);
+      return pcm8k(response.body);
+    },
+    decodeWav: pcm8k,
+    bridge(a, b) {
+      const legA = engine.mediaOf(a);
+      const legB = engine.mediaOf(b);
+      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
+      const joined = new MediaBridge(legA, legB);
+      options.onBridge?.(joined);
+      return () => joined.stop();
+    },
+    record(legId) {
+      const leg = engine.mediaOf(legId);
+      if (!(leg instanceof CallMedia)) return undefined;
+      const recorder = new CallRecorder(leg, clock);
+      return {
+        stop() {
+          recorder.stop();
+          return { wav: recorder.toWav('mixed'), durationMs: Math.round(recorder.seconds * 1000) };
+        },
+      };
+    },
+    beep: () => BEEP,
   };
-  services.calls.subscribe((event) => {
-    if (event.state !== 'answered') return;
-    const media = engine.mediaOf(event.callId);
-    if (media) watchDigits(event.callId, media);
+  const contacts = (deviceIds: readonly string[]): DeviceContact[] =>
+    registrar.contactsFor([...deviceIds]).map(({ uri, transport, address, port }) => ({ uri, transport, address, port }));
+  const control = new CallControl({
+    services,
+    engine,
+    media,
+    contacts,
+    application: options.application ?? (async () => Promise.reject(new Error('applications are not available'))),
+    hook: options.hook ?? (async () => Promise.reject(new Error('hooks are not available'))),
+    onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
   const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS });
   upkeep.start();
@@ -158,19 +198,14 @@ export async function startTelephony(config: Config, services: Services, logger:
   let closing: Promise<void> | undefined;
   return {
     engine,
+    control,
     ua,
     registrar,
-    reach,
     sipPort,
     devCarrier,
     trunks,
     trunkStatus: upkeep.statuses,
-    mediaFor: (callId) => inboundMedia.get(callId) ?? engine.mediaOf(callId),
-    bridge,
-    onDigit(listener) {
-      digitListeners.add(listener);
-      return () => digitListeners.delete(listener);
-    },
+    mediaFor: (callId) => engine.mediaOf(callId),
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {
@@ -180,6 +215,7 @@ export async function startTelephony(config: Config, services: Services, logger:
         registrar.close();
         stopForgetting();
         await stack.stop();
+        await tts.close();
       })();
       return closing;
     },

@@ -12,8 +12,7 @@ import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
-import type { CallEngine } from '../core/calls/call-engine.js';
-import type { TwoLegCalls } from '../core/calls/two-leg-calls.js';
+import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
 import { standardFormat, type FaceErrorFormat } from './faces.js';
 import { dialAnyoneFace } from './faces/dialanyone/dialanyone-face.js';
@@ -53,10 +52,8 @@ export interface AppDeps {
   readonly adminToken?: string;
   /** Throws when the server cannot serve (database unreachable). */
   readonly ready: () => Promise<void>;
-  /** The call engine, when telephony runs in this process. */
-  readonly engine?: CallEngine;
-  /** Calls that ring the user's number, then the target, and join them (DialAnyone's calls). */
-  readonly twoLegCalls?: TwoLegCalls;
+  /** Call control, when telephony runs in this process: every face's calls. */
+  readonly calls?: CallControl;
   /** The dev carrier's call into one of our numbers, when the dev carrier runs. */
   readonly devCallIn?: (input: { from: string; to: string; holdMs: number }) => Promise<CallInResult>;
   /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
@@ -64,7 +61,7 @@ export interface AppDeps {
 }
 
 /** The faces served by this app. A face only translates its document to core calls. */
-const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services, calls?: TwoLegCalls): void }[] = [
+const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services, calls?: CallControl): void }[] = [
   dialAnyoneFace,
 ];
 
@@ -136,12 +133,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
   registerAdminRoutes(app, deps.services);
   registerAdminWebhookRoutes(app, deps.services);
-  if (deps.engine) registerAdminCallRoutes(app, deps.services, deps.engine);
+  if (deps.calls) registerAdminCallRoutes(app, deps.services, deps.calls);
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
-  for (const face of faces) face.register(app, deps.services, deps.twoLegCalls);
+  for (const face of faces) face.register(app, deps.services, deps.calls);
   return app;
 }
 

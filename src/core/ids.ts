@@ -30,7 +30,8 @@ export type IdPrefix =
   | 'whd'
   | 'msg'
   | 'ext'
-  | 'dev';
+  | 'dev'
+  | 'rec';
 
 /** Public identifiers carry their kind (`pn_…`, `user_…`), as the DialAnyone document shows them. */
 export function newId(prefix: IdPrefix): string {

@@ -63,6 +63,12 @@ export class NumberService {
   async list(accountId: string): Promise<PhoneNumber[]> {
     return (await this.store.numbers.list(accountId)).map(toPhoneNumber);
   }
+
+  /** The account holding `number` for voice, whichever account that is (an inbound call's destination). */
+  async findVoiceNumber(number: string): Promise<PhoneNumber | undefined> {
+    const row = await this.store.numbers.findByNumber(number);
+    return row && row.voice === 1 ? toPhoneNumber(row) : undefined;
+  }
 }
 
 export function toPhoneNumber(row: PhoneNumberRow): PhoneNumber {

@@ -1,8 +1,9 @@
 import type { Database, Db } from './database.js';
 import { olderThan, type Cursor } from './cursor.js';
-import type { CallEventRow, CallRow, CallsTable } from './schema.js';
+import type { CallActivityRow, CallEventRow, CallRow, CallsTable, RecordingRow } from './schema.js';
 
 export type CallEventInput = Omit<CallEventRow, 'seq'>;
+export type CallActivityInput = Omit<CallActivityRow, 'seq'>;
 export type CallChanges = Partial<Omit<CallRow, 'id' | 'account_id' | 'created_at'>>;
 
 export class CallsRepository {
@@ -92,5 +93,40 @@ export class CallsRepository {
 
   async unfinished(): Promise<CallRow[]> {
     return this.db.selectFrom('calls').selectAll().where('state', '!=', 'ended').execute();
+  }
+
+  /** What an ended leg was charged. */
+  async setCost(id: string, costMinor: number): Promise<void> {
+    await this.database.write((trx) => trx.updateTable('calls').set({ cost_minor: costMinor }).where('id', '=', id).execute());
+  }
+
+  async addActivity(activity: CallActivityInput): Promise<void> {
+    await this.database.write((trx) => trx.insertInto('call_activities').values(activity).execute());
+  }
+
+  /** The activities of a call and of its legs, oldest first. */
+  async activities(callIds: readonly string[]): Promise<CallActivityRow[]> {
+    if (callIds.length === 0) return [];
+    return this.db.selectFrom('call_activities').selectAll().where('call_id', 'in', callIds).orderBy('seq').execute();
+  }
+
+  async addRecording(recording: RecordingRow): Promise<void> {
+    await this.database.write((trx) => trx.insertInto('recordings').values(recording).execute());
+  }
+
+  /** A call's recordings without their audio. */
+  async recordings(accountId: string, callIds: readonly string[]): Promise<Omit<RecordingRow, 'wav'>[]> {
+    if (callIds.length === 0) return [];
+    return this.db
+      .selectFrom('recordings')
+      .select(['id', 'account_id', 'call_id', 'duration_ms', 'created_at'])
+      .where('account_id', '=', accountId)
+      .where('call_id', 'in', callIds)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async recording(accountId: string, id: string): Promise<RecordingRow | undefined> {
+    return this.db.selectFrom('recordings').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
   }
 }

@@ -333,6 +333,35 @@ const migrations: Record<string, DialectMigration> = {
   '0007_answer_here': async (db) => {
     await db.schema.alterTable('phone_numbers').addColumn('answer_here', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   },
+
+  '0011_call_control': async (db, dialect) => {
+    const money = dialect === 'postgres' ? 'bigint' : 'integer';
+    // What a leg costs a minute (null: not billed, a device leg) and what it was charged when it ended.
+    await db.schema.alterTable('calls').addColumn('price_minor', money).execute();
+    await db.schema.alterTable('calls').addColumn('cost_minor', money).execute();
+    await db.schema.alterTable('calls').addColumn('application_id', 'text').execute();
+    await db.schema
+      .createTable('call_activities')
+      .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+        dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
+      .addColumn('call_id', 'text', (c) => c.notNull().references('calls.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('call_activities_call').on('call_activities').columns(['call_id', 'seq']).execute();
+    await db.schema
+      .createTable('recordings')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('call_id', 'text', (c) => c.notNull().references('calls.id'))
+      .addColumn('duration_ms', 'integer', (c) => c.notNull())
+      .addColumn('wav', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('recordings_call').on('recordings').column('call_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

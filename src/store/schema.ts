@@ -152,6 +152,31 @@ export interface CallsTable {
   updated_at: string;
   answered_at: string | null;
   ended_at: string | null;
+  /** Per started minute, in minor units; null for a leg that is not billed (a registered device). */
+  price_minor: number | null;
+  /** What the leg was charged once it ended. */
+  cost_minor: number | null;
+  /** The application whose program the call runs, if any. */
+  application_id: string | null;
+}
+
+/** What a call's program did: keys collected, dial outcomes, recordings, hook errors, programs started. */
+export interface CallActivitiesTable {
+  seq: Generated<number>;
+  call_id: string;
+  kind: string;
+  /** JSON. */
+  data: string;
+  at: string;
+}
+
+export interface RecordingsTable {
+  id: string;
+  account_id: string;
+  call_id: string;
+  duration_ms: number;
+  wav: Buffer;
+  created_at: string;
 }
 
 export interface CallEventsTable {
@@ -285,6 +310,8 @@ export interface Tables {
   prices: PricesTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  call_activities: CallActivitiesTable;
+  recordings: RecordingsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
@@ -308,6 +335,8 @@ export type CreditHoldRow = Selectable<CreditHoldsTable>;
 export type PriceRow = Selectable<PricesTable>;
 export type CallRow = Selectable<CallsTable>;
 export type CallEventRow = Selectable<CallEventsTable>;
+export type CallActivityRow = Selectable<CallActivitiesTable>;
+export type RecordingRow = Selectable<RecordingsTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

@@ -1,9 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { CallEngine } from '../../core/calls/call-engine.js';
+import type { CallControl } from '../../core/calls/call-control.js';
 import type { Call } from '../../core/calls/call-service.js';
 import type { CallEvent } from '../../core/calls/call-state.js';
-import { placeCall } from '../../core/calls/place-call.js';
 import type { Services } from '../../core/services.js';
 import type { RouteSettings } from '../types.js';
 
@@ -66,16 +65,16 @@ export function eventView(event: CallEvent) {
 type CallParams = { Params: { accountId: string; callId: string } };
 
 /** Calls through the admin API: what `dialplane call` uses, and the dashboard later. */
-export function registerAdminCallRoutes(app: FastifyInstance, services: Services, engine: CallEngine): void {
+export function registerAdminCallRoutes(app: FastifyInstance, services: Services, control: CallControl): void {
   app.post<{ Params: { accountId: string }; Body: { to: string; from: string; ring_timeout_s?: number; max_duration_s?: number } }>(
     '/admin/v1/accounts/:accountId/calls',
     { config, schema: { tags, security, summary: 'Place an outbound call', params: Type.Object({ accountId: Id }), body: PlaceCall } },
     async (request, reply) => {
       await services.accounts.get(request.params.accountId);
       const { body } = request;
-      const call = await placeCall(services, engine, request.params.accountId, {
+      const call = await control.start(request.params.accountId, {
         from: body.from,
-        to: body.to,
+        to: [{ type: 'phone', number: body.to }],
         ...(body.ring_timeout_s !== undefined ? { ringTimeoutS: body.ring_timeout_s } : {}),
         ...(body.max_duration_s !== undefined ? { maxDurationS: body.max_duration_s } : {}),
       });
@@ -102,7 +101,7 @@ export function registerAdminCallRoutes(app: FastifyInstance, services: Services
   app.post<CallParams>(
     '/admin/v1/accounts/:accountId/calls/:callId/hangup',
     { config, schema: { tags, security, summary: 'Hang up a call', params: Type.Object({ accountId: Id, callId: Id }) } },
-    async (request) => ({ call: callView(await engine.hangup(request.params.accountId, request.params.callId)) }),
+    async (request) => ({ call: callView((await control.hangup(request.params.accountId, request.params.callId)).call) }),
   );
 
   app.get<CallParams>(
@@ -133,8 +132,9 @@ export function registerAdminCallRoutes(app: FastifyInstance, services: Services
       // Subscribe first, then replay what is stored: nothing falls between the two.
       const pending: CallEvent[] = [];
       let replayed = false;
-      const unsubscribe = services.calls.subscribe((event) => {
-        if (event.callId !== callId) return;
+      const unsubscribe = services.calls.watch(callId, (update) => {
+        if (update.type !== 'event') return;
+        const { event } = update;
         if (replayed) write(event);
         else pending.push(event);
       });

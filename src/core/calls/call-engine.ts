@@ -58,6 +58,37 @@ export interface CallSignaling {
   dial(request: DialRequest, events: LegEvents): OutboundLeg;
 }
 
+/** What the signalling side gives the engine for an INVITE it received (the UAS side of the dialog). */
+export interface InboundSignal {
+  /** 180 Ringing. */
+  ring(): void;
+  /** 200 OK with our SDP answer: the leg's audio. */
+  answer(): LegMedia;
+  /** A final refusal before the answer. */
+  reject(status: number, reason: string): void;
+  /** BYE after the answer. */
+  hangup(): void;
+}
+
+/** How the signalling side tells the engine what the caller did. */
+export interface InboundLegEvents {
+  /** The caller gave up before the answer (CANCEL). */
+  canceled(): void;
+  /** The dialog ended after the answer: BYE from the caller (`remote`) or ours completed (`local`). */
+  ended(by: 'remote' | 'local'): void;
+}
+
+export interface ReceiveInput {
+  readonly accountId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly sipCallId: string;
+  /** The trunk it came through, or `device` for a registered device. */
+  readonly trunk: string;
+  readonly maxDurationS: number;
+  readonly priceMinor: number | null;
+}
+
 export interface EngineTimers {
   start(name: 'RingTimeout' | 'MaxDuration', ms: number, fire: () => void): { cancel(): void };
 }
@@ -72,11 +103,16 @@ export interface PlaceCallInput {
   readonly parentCallId?: string | null;
   /** Ring this registered device rather than dial out through the trunks. */
   readonly contact?: DeviceContact;
+  /** Per started minute; null for a leg that is not billed. */
+  readonly priceMinor?: number | null;
+  readonly applicationId?: string | null;
 }
 
 interface LiveCall {
   readonly call: Call;
   readonly contact: DeviceContact | undefined;
+  /** Set for a leg that called us. */
+  readonly inbound: InboundSignal | undefined;
   leg: OutboundLeg | undefined;
   trunk: number;
   /** The state as last written: this engine is the call's one writer, so it never needs to read it back. */
@@ -96,9 +132,11 @@ interface LiveCall {
 }
 
 /**
- * Drives outbound call legs through the signalling side: ring timeout (CANCEL → no_answer), maximum duration
- * (BYE → time_limit), hang-up by API before and after the answer, remote BYE, failover to the next trunk on 5xx or
- * silence but never on the callee's own refusal, and a ceiling on simultaneous calls.
+ * Drives every call leg, outbound and inbound, through the signalling side: one state machine and one ceiling on
+ * simultaneous legs (`DIALPLANE_MAX_CALLS` counts both directions); for outbound legs the ring timeout (CANCEL →
+ * no_answer) and failover to the next trunk on 5xx or silence but never on the callee's own refusal; for both the
+ * maximum duration (BYE → time_limit), RTP inactivity, hang-up by API before and after the answer (CANCEL or a
+ * final refusal, BYE), the far end's BYE, and BYE to every leg at shutdown.
  */
 export class CallEngine {
   private readonly live = new Map<string, LiveCall>();
@@ -110,6 +148,8 @@ export class CallEngine {
     private readonly signaling: CallSignaling,
     private readonly timers: EngineTimers,
     private readonly maxCalls: number,
+    /** Hears every leg once its answer is stored (operations and tests; a call's own logic watches the call). */
+    private readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void,
   ) {}
 
   get activeCalls(): number {
@@ -118,9 +158,7 @@ export class CallEngine {
 
   /** Refused with capacity_exceeded (a 503 in every face) when the ceiling is reached; nothing is created then. */
   async place(input: PlaceCallInput): Promise<Call> {
-    if (this.live.size >= this.maxCalls) {
-      throw new DialplaneError('capacity_exceeded', `No outbound capacity: ${this.maxCalls} calls in progress`);
-    }
+    this.checkCapacity();
     if (!input.contact && this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
     const { contact, ...create } = input;
     const call = await this.calls.create({
@@ -128,11 +166,72 @@ export class CallEngine {
       direction: 'outbound',
       dialing: { trunk: contact ? 'device' : (this.signaling.trunkNames[0] ?? '') },
     });
+    const entry = this.track(call, contact, undefined);
+    entry.ringTimer = this.timers.start('RingTimeout', input.ringTimeoutS * 1000, () => this.stop(entry, 'ring_timeout'));
+    this.dial(entry);
+    return call;
+  }
+
+  /**
+   * A leg that called us: stored as ringing (with its SIP Call-ID) and counted like any other. Refused with
+   * capacity_exceeded when the ceiling is reached, before anything is stored. The returned events are how the
+   * signalling side reports the caller's CANCEL and the dialog's end.
+   */
+  async receive(input: ReceiveInput, signal: InboundSignal): Promise<{ call: Call; events: InboundLegEvents }> {
+    this.checkCapacity();
+    const created = await this.calls.create({
+      accountId: input.accountId,
+      direction: 'inbound',
+      from: input.from,
+      to: input.to,
+      ringTimeoutS: 0,
+      maxDurationS: input.maxDurationS,
+      priceMinor: input.priceMinor,
+    });
+    const entry = this.track(created, undefined, signal);
+    entry.state = 'queued';
+    entry.pending = { sipCallId: input.sipCallId, trunk: input.trunk };
+    this.advance(entry, 'ringing', {});
+    signal.ring();
+    const events: InboundLegEvents = {
+      canceled: () => this.finish(entry, { reason: entry.ending ?? 'remote_hangup' }),
+      ended: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
+    };
+    return { call: created, events };
+  }
+
+  /** Answers a leg that called us (200 OK): its audio. not_found when it is not a ringing inbound leg. */
+  answer(callId: string): LegMedia {
+    const entry = this.live.get(callId);
+    if (!entry?.inbound || entry.ending) throw new DialplaneError('not_found', 'no ringing inbound call with that id');
+    if (entry.media) return entry.media;
+    const media = entry.inbound.answer();
+    this.answered(entry, media, 200, 'OK');
+    return media;
+  }
+
+  /** Refuses a leg that called us with a final status (486 when the callee was busy, ...). */
+  reject(callId: string, status: number, reason: string): void {
+    const entry = this.live.get(callId);
+    if (!entry?.inbound || entry.answered || entry.ending) return;
+    entry.ending = 'sip_failure';
+    entry.inbound.reject(status, reason);
+    this.finish(entry, { reason: 'sip_failure', sipStatus: status, sipReason: reason });
+  }
+
+  private checkCapacity(): void {
+    if (this.live.size >= this.maxCalls) {
+      throw new DialplaneError('capacity_exceeded', `No capacity: ${this.maxCalls} calls in progress`);
+    }
+  }
+
+  private track(call: Call, contact: DeviceContact | undefined, inbound: InboundSignal | undefined): LiveCall {
     let settle = () => undefined as void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     const entry: LiveCall = {
       call,
       contact,
+      inbound,
       leg: undefined,
       trunk: 0,
       state: 'dialing',
@@ -147,12 +246,10 @@ export class CallEngine {
       chain: Promise.resolve(),
     };
     this.live.set(call.id, entry);
-    entry.ringTimer = this.timers.start('RingTimeout', input.ringTimeoutS * 1000, () => this.stop(entry, 'ring_timeout'));
-    this.dial(entry);
-    return call;
+    return entry;
   }
 
-  /** Hang-up by API: CANCEL if still ringing, BYE if answered. Resolves with the ended call. */
+  /** Hang-up by API, of either direction: CANCEL (or a refusal) if still ringing, BYE if answered. Resolves with the ended call. */
   async hangup(accountId: string, callId: string): Promise<Call> {
     const entry = this.live.get(callId);
     if (!entry || entry.call.accountId !== accountId) return this.calls.get(accountId, callId);
@@ -168,6 +265,14 @@ export class CallEngine {
       throw new DialplaneError('not_found', 'no answered call in progress with that id');
     }
     return entry.media;
+  }
+
+  /** Ends a live leg for a reason of ours (time limit of a program, credits exhausted, ...); resolves when it has ended. */
+  async end(callId: string, reason: EndReason): Promise<void> {
+    const entry = this.live.get(callId);
+    if (!entry) return;
+    this.stop(entry, reason);
+    await entry.settled;
   }
 
   /** Whether the call is still live in this engine. */
@@ -200,21 +305,33 @@ export class CallEngine {
         entry.pending = { ...entry.pending, sipCallId };
       },
       onProgress: (state, status, reason) => this.advance(entry, state, { sipStatus: status, sipReason: reason }),
-      onAnswered: (status, reason, media) => {
-        entry.answered = true;
-        entry.media = media;
-        entry.ringTimer?.cancel();
-        this.advance(entry, 'answered', { sipStatus: status, sipReason: reason });
-        if (entry.ending) {
-          // Hung up while the 200 was on its way: the leg sends BYE itself; the call still ends for our reason.
-          return;
-        }
-        entry.durationTimer = this.timers.start('MaxDuration', call.maxDurationS * 1000, () => this.stop(entry, 'time_limit'));
-      },
+      onAnswered: (status, reason, media) => this.answered(entry, media, status, reason),
       onFailed: (failure) => this.onFailed(entry, failure),
       onEnded: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
     });
     entry.leg = leg;
+  }
+
+  private answered(entry: LiveCall, media: LegMedia | undefined, status: number, reason: string): void {
+    entry.answered = true;
+    entry.media = media;
+    entry.ringTimer?.cancel();
+    this.advance(entry, 'answered', { sipStatus: status, sipReason: reason });
+    if (this.onAnswered) {
+      const observe = this.onAnswered;
+      void entry.chain.then(() => {
+        try {
+          observe(entry.call, media);
+        } catch {
+          // An observer's failure is its own.
+        }
+      });
+    }
+    if (entry.ending) {
+      // Hung up while the 200 was on its way: the leg sends BYE itself; the call still ends for our reason.
+      return;
+    }
+    entry.durationTimer = this.timers.start('MaxDuration', entry.call.maxDurationS * 1000, () => this.stop(entry, 'time_limit'));
   }
 
   private advance(entry: LiveCall, to: 'ringing' | 'early_media' | 'answered', sip: SipDetail): void {
@@ -254,6 +371,17 @@ export class CallEngine {
     entry.ending = reason;
     entry.ringTimer?.cancel();
     entry.durationTimer?.cancel();
+    if (entry.inbound) {
+      if (entry.answered) {
+        entry.inbound.hangup();
+      } else {
+        // Never answered: a final refusal ends it at once (the caller is told we are going away at shutdown).
+        if (reason === 'shutdown') entry.inbound.reject(503, 'Service Unavailable');
+        else entry.inbound.reject(480, 'Temporarily Unavailable');
+        this.finish(entry, { reason });
+      }
+      return;
+    }
     if (entry.leg) entry.leg.hangup();
     else this.finish(entry, { reason });
   }

@@ -30,7 +30,32 @@ export interface Call {
   readonly createdAt: string;
   readonly answeredAt: string | null;
   readonly endedAt: string | null;
+  /** Per started minute, in minor units; null when the leg is not billed (a registered device). */
+  readonly priceMinor: number | null;
+  /** What the leg was charged, once it has ended and been settled. */
+  readonly costMinor: number | null;
+  readonly applicationId: string | null;
 }
+
+/** Something a call's program did, stored with the call: keys collected, a dial's outcome, a recording, a hook error. */
+export interface CallActivity {
+  readonly callId: string;
+  readonly kind: string;
+  readonly data: Record<string, unknown>;
+  readonly at: string;
+}
+
+export interface Recording {
+  readonly id: string;
+  readonly callId: string;
+  readonly durationMs: number;
+  readonly createdAt: string;
+}
+
+/** What a watcher of one call hears: each state change after it is stored, and each activity. */
+export type CallUpdate =
+  | { readonly type: 'event'; readonly event: CallEvent; readonly call: Call }
+  | { readonly type: 'activity'; readonly activity: CallActivity };
 
 export interface CreateCallInput {
   /** An outbound call about to be dialled is stored with its `queued` and `dialing` events in one write. */
@@ -43,6 +68,8 @@ export interface CreateCallInput {
   readonly maxDurationS: number;
   readonly metadata?: Record<string, unknown> | null;
   readonly parentCallId?: string | null;
+  readonly priceMinor?: number | null;
+  readonly applicationId?: string | null;
 }
 
 export interface SipDetail {
@@ -67,16 +94,17 @@ function detailColumns(details: SipDetails): { trunk?: string; sip_call_id?: str
   };
 }
 
-export type CallListener = (event: CallEvent, call: Call) => void;
+export type CallWatcher = (update: CallUpdate) => void;
 
 const LIVE_STATES: readonly CallState[] = ['queued', 'dialing', 'ringing', 'early_media', 'answered'];
 
 /**
  * Calls and their event history. Every state change is persisted with its event in one write, and only along the
- * state machine's edges; listeners (the faces' webhooks, the CLI's live view) hear each event after it is stored.
+ * state machine's edges; the watchers of a call (its controller, a live event stream) hear each event after it is
+ * stored. There is no listener to every call: each watches the calls it cares about.
  */
 export class CallService {
-  private readonly listeners = new Set<CallListener>();
+  private readonly watchers = new Map<string, Set<CallWatcher>>();
 
   constructor(
     private readonly store: Store,
@@ -85,9 +113,57 @@ export class CallService {
     private readonly webhooks?: WebhookService,
   ) {}
 
-  subscribe(listener: CallListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Hears one call's updates until the returned function is called. */
+  watch(callId: string, watcher: CallWatcher): () => void {
+    let set = this.watchers.get(callId);
+    if (!set) this.watchers.set(callId, (set = new Set()));
+    set.add(watcher);
+    return () => {
+      set.delete(watcher);
+      if (set.size === 0 && this.watchers.get(callId) === set) this.watchers.delete(callId);
+    };
+  }
+
+  /** Stores what a call's program did and tells the call's watchers. */
+  async activity(callId: string, kind: string, data: Record<string, unknown>): Promise<CallActivity> {
+    const at = isoNow(this.clock);
+    await this.store.calls.addActivity({ call_id: callId, kind, data: JSON.stringify(data), at });
+    const activity = { callId, kind, data, at };
+    this.notify(callId, { type: 'activity', activity });
+    return activity;
+  }
+
+  /** The activities of a call and its legs, oldest first. */
+  async activities(accountId: string, callId: string): Promise<CallActivity[]> {
+    const legs = await this.legs(accountId, callId);
+    const rows = await this.store.calls.activities([callId, ...legs.map((leg) => leg.id)]);
+    return rows.map((row) => ({ callId: row.call_id, kind: row.kind, data: JSON.parse(row.data) as Record<string, unknown>, at: row.at }));
+  }
+
+  async setCost(callId: string, costMinor: number): Promise<void> {
+    await this.store.calls.setCost(callId, costMinor);
+  }
+
+  async addRecording(accountId: string, callId: string, durationMs: number, wav: Buffer): Promise<Recording> {
+    const row = { id: newId('rec'), account_id: accountId, call_id: callId, duration_ms: durationMs, wav, created_at: isoNow(this.clock) };
+    await this.store.calls.addRecording(row);
+    return { id: row.id, callId, durationMs, createdAt: row.created_at };
+  }
+
+  async recordings(accountId: string, callIds: readonly string[]): Promise<Recording[]> {
+    return (await this.store.calls.recordings(accountId, callIds)).map((row) => ({
+      id: row.id,
+      callId: row.call_id,
+      durationMs: Number(row.duration_ms),
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** A stored recording's WAV; another account's is not_found. */
+  async recordingWav(accountId: string, recordingId: string): Promise<Buffer> {
+    const row = await this.store.calls.recording(accountId, recordingId);
+    if (!row) throw new DialplaneError('not_found', 'recording not found');
+    return Buffer.from(row.wav);
   }
 
   async create(input: CreateCallInput): Promise<Call> {
@@ -115,6 +191,9 @@ export class CallService {
       updated_at: now,
       answered_at: null,
       ended_at: null,
+      price_minor: input.priceMinor ?? null,
+      cost_minor: null,
+      application_id: input.applicationId ?? null,
     };
     const events = [eventRow(row.id, 'queued', now, {}), ...(input.dialing ? [eventRow(row.id, 'dialing', now, {})] : [])];
     const call = toCall(row);
@@ -253,11 +332,17 @@ export class CallService {
   }
 
   private emit(event: CallEvent, call: Call): void {
-    for (const listener of this.listeners) {
+    this.notify(call.id, { type: 'event', event, call });
+  }
+
+  private notify(callId: string, update: CallUpdate): void {
+    const set = this.watchers.get(callId);
+    if (!set) return;
+    for (const watcher of [...set]) {
       try {
-        listener(event, call);
+        watcher(update);
       } catch (error) {
-        // A listener (user-facing code) must never break the call path.
+        // A watcher (user-facing code) must never break the call path.
         this.onListenerError(error);
       }
     }
@@ -340,5 +425,8 @@ export function toCall(row: CallRow): Call {
     createdAt: row.created_at,
     answeredAt: row.answered_at,
     endedAt: row.ended_at,
+    priceMinor: row.price_minor === null ? null : Number(row.price_minor),
+    costMinor: row.cost_minor === null ? null : Number(row.cost_minor),
+    applicationId: row.application_id,
   };
 }

@@ -79,7 +79,8 @@ export type EndReason =
   | 'transport_error'
   | 'capacity'
   | 'shutdown'
-  | 'crash_recovery';
+  | 'crash_recovery'
+  | 'credits_exhausted';
 
 /** Results that do not come from a SIP status: timers, our own hang-ups, and recovery after a crash. */
 export function resultForEnd(reason: EndReason, answered: boolean): CallResult {

@@ -25,6 +25,8 @@ export class MinuteReserve {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly ended = new Set<string>();
   private settled = false;
+  /** Reserved ahead by `prepay` and not yet taken by a leg's first minute. */
+  private prepaid = 0;
 
   constructor(
     private readonly credits: CreditService,
@@ -44,6 +46,21 @@ export class MinuteReserve {
     if (amount <= 0) return;
     const hold = await this.credits.hold(this.accountId, amount, `${CALL_RESERVE_REFERENCE}${this.callId}`);
     this.holds.push({ id: hold.id, amount });
+  }
+
+  /** Reserves first minutes of legs not dialled yet (all or nothing): 402 when the balance cannot cover them. */
+  async prepay(amount: number): Promise<void> {
+    await this.reserve(amount);
+    this.prepaid += Math.max(0, amount);
+  }
+
+  /** A leg's first minute, before its INVITE: taken from what was prepaid when that covers it, reserved otherwise. */
+  async reserveLeg(priceMinor: number): Promise<void> {
+    if (this.prepaid >= priceMinor) {
+      this.prepaid -= priceMinor;
+      return;
+    }
+    await this.reserve(priceMinor);
   }
 
   /** The leg's first minute is in the first reserve; each further minute is reserved before it starts. */

@@ -39,9 +39,7 @@ await describeWithBaresip('a softphone in a call (baresip)', () => {
     try {
       const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press five to confirm.');
       const promptSeconds = prompt.samples.length / 8000;
-      const answered = new Promise<string>((resolve) =>
-        services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)),
-      );
+      const answered = telephony.answered().then((call) => call.id);
       const digits: { callId: string; digit: string }[] = [];
       let digitHeard: () => void = () => undefined;
       const firstDigit = new Promise<void>((resolve) => (digitHeard = resolve));

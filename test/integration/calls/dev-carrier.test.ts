@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pino from 'pino';
-import { loadConfig } from '../../../src/config/config.js';
 import type { Services } from '../../../src/core/services.js';
-import { startTelephony, type Telephony } from '../../../src/telephony.js';
 import type { TestDatabase } from '../../helpers/databases.js';
-import { createCallingAccount } from '../../helpers/telephony.js';
+import { createCallingAccount, startTestTelephony, type TestTelephony } from '../../helpers/telephony.js';
 
 /** The dev carrier's callees over real SIP and RTP on loopback: one that talks and presses keys. */
 let db: TestDatabase;
 let services: Services;
 let accountId: string;
-let telephony: Telephony;
+let telephony: TestTelephony;
 
 before(async () => {
   ({ db, services, accountId } = await createCallingAccount('Dev'));
-  const config = loadConfig({ DIALPLANE_DATA_DIR: '/nonexistent-unused', DIALPLANE_SIP_PORT: '0', DIALPLANE_RTP_PORTS: '40000-40999' });
-  telephony = await startTelephony(config, services, pino({ level: 'silent' }));
+  telephony = await startTestTelephony(services, { rtpPorts: '40000-40999', trunk: 'dev' });
 });
 after(async () => {
   await telephony.close();
@@ -26,7 +22,7 @@ after(async () => {
 test('a callee on …7123 answers, talks, then presses 1, 2, 3 as RFC 4733 events', async () => {
   const heard: string[] = [];
   let audio = 0;
-  const answered = new Promise<string>((resolve) => services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)));
+  const answered = telephony.answered().then((call) => call.id);
   telephony.onDigit((_callId, digit) => heard.push(digit));
   const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155557123', ringTimeoutS: 10, maxDurationS: 30 });
   assert.equal(await answered, call.id);

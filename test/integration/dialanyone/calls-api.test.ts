@@ -5,7 +5,6 @@ import { Registry } from 'prom-client';
 import { buildApp } from '../../../src/api/app.js';
 import { MemoryRateLimitStore } from '../../../src/api/rate-limit/memory-store.js';
 import { RateLimiter } from '../../../src/api/rate-limit/rate-limiter.js';
-import { TwoLegCalls } from '../../../src/core/calls/two-leg-calls.js';
 import type { Services } from '../../../src/core/services.js';
 import type { Telephony } from '../../../src/telephony.js';
 import { ADMIN_TOKEN } from '../../helpers/app.js';
@@ -32,7 +31,6 @@ before(async () => {
   const other = await services.accounts.create({ name: 'Other', email: 'other-calls@example.com' });
   otherToken = (await services.keys.create(other.account.id, { name: 'other' })).token;
   telephony = await startTestTelephony(services, { rtpPorts: '46000-46499', trunk: NO_TRUNK });
-  const twoLegCalls = new TwoLegCalls(services, telephony.engine, telephony.bridge);
   app = await buildApp({
     services,
     http: { bodyLimit: 4_096, trustProxy: false },
@@ -41,8 +39,7 @@ before(async () => {
     metrics: new Registry(),
     adminToken: ADMIN_TOKEN,
     ready: async () => undefined,
-    engine: telephony.engine,
-    twoLegCalls,
+    calls: telephony.control,
   });
   await app.ready();
 });

@@ -30,9 +30,7 @@ await describeWithSipp('media in calls', () => {
     const telephony = await startTestTelephony(services, { rtpPorts: '36000-36999', trunk: `sip:${uas.address}` });
     try {
       const prompt = await tts.synthesize('Your appointment is tomorrow at ten. Press one to confirm.');
-      const answered = new Promise<string>((resolve) =>
-        services.calls.subscribe((event) => event.state === 'answered' && resolve(event.callId)),
-      );
+      const answered = telephony.answered().then((call) => call.id);
       const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 30 });
       assert.equal(await answered, call.id);
       const media = telephony.engine.media(accountId, call.id);
@@ -80,13 +78,9 @@ await describeWithSipp('say and collect', () => {
     const telephony = await startTestTelephony(services, { rtpPorts: '37000-37999', trunk: NO_TRUNK });
     try {
       const prompt = await tts.synthesize('Welcome. To confirm your appointment, press one. To cancel it, press two. To hear this again, stay on the line.');
-      const collected = new Promise<Awaited<ReturnType<typeof sayAndCollect>>>((resolve) => {
-        services.calls.subscribe((event) => {
-          if (event.state !== 'answered') return;
-          const media = telephony.mediaFor(event.callId);
-          if (media) void sayAndCollect(media, { prompt: prompt.samples, bargeIn: true, maxDigits: 1, firstDigitTimeoutMs: 5_000, interDigitTimeoutMs: 3_000 }).then(resolve);
-        });
-      });
+      const collected = telephony.answered().then((call) =>
+        sayAndCollect(telephony.mediaFor(call.id)!, { prompt: prompt.samples, bargeIn: true, maxDigits: 1, firstDigitTimeoutMs: 5_000, interDigitTimeoutMs: 3_000 }),
+      );
       const started = performance.now();
       const uac = await startSipp({
         scenario: 'uac-dtmf-dialplane.xml',
@@ -115,7 +109,7 @@ await describeWithSipp('bridged calls', () => {
     try {
       const answered = (telephony: typeof toTalker, to: string) =>
         new Promise<string>((resolve) => {
-          services.calls.subscribe((event, call) => event.state === 'answered' && call.to === to && resolve(event.callId));
+          void telephony.answered((call) => call.to === to).then((call) => resolve(call.id));
           void telephony.engine.place({ accountId, from: '+14155551234', to, ringTimeoutS: 10, maxDurationS: 30 });
         });
       const [a, b] = await Promise.all([answered(toTalker, '+14155550201'), answered(toEcho, '+14155550202')]);
@@ -156,9 +150,7 @@ await describeWithSipp("SIPp's uac_pcap", () => {
       const digits: string[] = [];
       let audio = 0;
       telephony.onDigit((_callId, digit) => digits.push(digit));
-      services.calls.subscribe((event) => {
-        if (event.state === 'answered') telephony.mediaFor(event.callId)?.onAudio(() => void (audio += 1));
-      });
+      void telephony.answered().then((call) => telephony.mediaFor(call.id)?.onAudio(() => void (audio += 1)));
       const uac = await startSipp({
         scenario: 'uac_pcap',
         remote: `127.0.0.1:${telephony.sipPort}`,

@@ -97,7 +97,7 @@ await describeWithSipp('inbound calls ring their number\'s plan (SIPp as the car
     assert.equal(payload.call_id, call.id);
   });
 
-  test('a forward number rings through the trunk; its answer answers the caller; the forwarded leg is billed', async (t) => {
+  test('a forward number rings through the trunk; its answer answers the caller; both trunk legs are billed', async (t) => {
     const uas = await startSipp({ scenario: 'uas-two-leg.xml', calls: 1, timeoutSeconds: 25, t });
     const telephony = await startTestTelephony(services, { rtpPorts: '47500-47999', trunk: `sip:${uas.address}` });
     t.after(() => telephony.close());
@@ -120,7 +120,8 @@ await describeWithSipp('inbound calls ring their number\'s plan (SIPp as the car
     assert.equal(leg?.outcome, 'completed');
     await waitUntil('the leg is charged', async () => (await services.credits.balance(accountId)).heldMinor === 0, 5_000);
     const after = await services.credits.balance(accountId);
-    assert.equal(before.balanceMinor - after.balanceMinor, 500, 'one started minute of the forwarded leg');
+    assert.equal(before.balanceMinor - after.balanceMinor, 1_000, 'one started minute of the inbound leg and of the forwarded leg');
+    assert.deepEqual([call.costMinor, leg?.costMinor], [500, 500]);
     await incomingCallFor(FORWARDED, t);
   });
 });

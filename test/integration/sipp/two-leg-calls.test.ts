@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { TwoLegCalls, type TwoLegCall } from '../../../src/core/calls/two-leg-calls.js';
-import { MediaBridge } from '../../../src/media/bridge.js';
-import { CallMedia } from '../../../src/media/call-media.js';
+import { documentCall, placeDocumentCall, type DocumentCall } from '../../../src/api/faces/dialanyone/call-routes.js';
+import type { CallControl } from '../../../src/core/calls/call-control.js';
+import type { Services } from '../../../src/core/services.js';
+import type { MediaBridge } from '../../../src/media/bridge.js';
 import { createCallingAccount, CALLER_NUMBER, startTestTelephony } from '../../helpers/telephony.js';
 import { describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import { describeWithSipp, parseSippMessages, startSipp, type SippHandle } from '../../helpers/sipp.js';
@@ -11,42 +12,71 @@ import { waitUntil } from '../../helpers/processes.js';
 /**
  * DialAnyone's calls with SIPp as the carrier (test/sipp/uas-two-leg.xml answers every leg, by the number dialled):
  * the user's number rings first, the target only once the user answered, the two are joined, both legs are billed
- * per started minute from the credits reserved before anything was dialled.
+ * per started minute from the credits reserved before anything was dialled. The calls run as call-control programs;
+ * the face reads them back in the document's terms.
  */
 
 const PORTS = ['43000-43499', '43500-43999', '44000-44499', '44500-44999', '45000-45499', '45500-45999', '49000-49499', '49500-49999'];
 
+interface TwoLegCall {
+  readonly id: string;
+  readonly status: DocumentCall['status'];
+  readonly userNumber: string;
+  readonly perMinuteMinor: number;
+  readonly userLeg: DocumentCall['user'];
+  readonly targetLeg: DocumentCall['target'];
+  readonly chargedMinor: number | null;
+}
+
+function asTwoLeg(call: DocumentCall): TwoLegCall {
+  return {
+    id: call.id,
+    status: call.status,
+    userNumber: call.userNumber,
+    perMinuteMinor: call.perMinuteMinor,
+    userLeg: call.user,
+    targetLeg: call.target,
+    chargedMinor: call.costMinor,
+  };
+}
+
+/** The face's calls, as its routes make and read them. */
+class DocumentCalls {
+  constructor(
+    private readonly services: Services,
+    private readonly control: CallControl,
+  ) {}
+
+  async start(accountId: string, request: { userNumber: string; targetNumber: string; ringTimeoutS?: number }): Promise<TwoLegCall> {
+    return asTwoLeg(await placeDocumentCall(this.services, this.control, accountId, request));
+  }
+
+  async get(accountId: string, id: string): Promise<TwoLegCall> {
+    return asTwoLeg(documentCall(await this.control.view(accountId, id)));
+  }
+
+  async hangup(accountId: string, id: string): Promise<TwoLegCall> {
+    return asTwoLeg(documentCall(await this.control.hangup(accountId, id)));
+  }
+}
+
 interface Setup {
-  readonly calls: TwoLegCalls;
+  readonly calls: DocumentCalls;
   readonly accountId: string;
-  readonly services: Awaited<ReturnType<typeof createCallingAccount>>['services'];
+  readonly services: Services;
   readonly bridges: MediaBridge[];
   readonly uas: SippHandle;
   readonly telephony: Awaited<ReturnType<typeof startTestTelephony>>;
 }
 
 async function setup(t: TestContext, ports: string, options: { credits?: number; sippCalls?: number } = {}): Promise<Setup> {
-  const account = await createCallingAccount(`Two legs ${ports}`);
+  const account = await createCallingAccount(`Two legs ${ports}`, { credits: options.credits ?? 10_000 });
   t.after(() => account.db.close());
-  await account.services.credits.add(account.accountId, options.credits ?? 10_000, 'test');
   const uas = await startSipp({ scenario: 'uas-two-leg.xml', calls: options.sippCalls ?? 2, timeoutSeconds: 25, t });
   const telephony = await startTestTelephony(account.services, { rtpPorts: ports, trunk: `sip:${uas.address}` });
   t.after(() => telephony.close());
-  const bridges: MediaBridge[] = [];
-  const calls = new TwoLegCalls(
-    account.services,
-    telephony.engine,
-    (a, b) => {
-      const legA = telephony.mediaFor(a);
-      const legB = telephony.mediaFor(b);
-      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
-      const bridge = new MediaBridge(legA, legB);
-      bridges.push(bridge);
-      return () => bridge.stop();
-    },
-    { reach: (_accountId, number) => telephony.reach(number) },
-  );
-  return { calls, accountId: account.accountId, services: account.services, bridges, uas, telephony };
+  const calls = new DocumentCalls(account.services, telephony.control);
+  return { calls, accountId: account.accountId, services: account.services, bridges: telephony.bridges, uas, telephony };
 }
 
 async function settled(s: Setup, id: string): Promise<TwoLegCall> {

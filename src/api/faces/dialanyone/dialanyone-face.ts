@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { TwoLegCalls } from '../../../core/calls/two-leg-calls.js';
+import type { CallControl } from '../../../core/calls/call-control.js';
 import type { Services } from '../../../core/services.js';
 import { standardErrorBody, type FaceErrorFormat } from '../../faces.js';
 import { registerMeRoute } from './me-route.js';
@@ -12,7 +12,7 @@ const errors: FaceErrorFormat = { name: 'dialanyone', prefixes: ['/api/v1/'], fo
 
 export const dialAnyoneFace = {
   errors,
-  register(app: FastifyInstance, services: Services, calls?: TwoLegCalls): void {
+  register(app: FastifyInstance, services: Services, calls?: CallControl): void {
     registerMeRoute(app, services);
     registerSmsReadRoutes(app, services);
     if (calls) registerCallRoutes(app, services, calls);

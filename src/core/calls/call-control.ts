@@ -1,0 +1,322 @@
+import { DialplaneError } from '../../errors.js';
+import { normalizePhoneNumber } from '../phone-number.js';
+import type { Services } from '../services.js';
+import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
+import type { Call, CallActivity, Recording } from './call-service.js';
+import { CallSession, type CallMediaPort } from './call-session.js';
+import { planLegs, reachOfNumber, type DeviceContacts } from './call-targets.js';
+import { Interpreter } from './interpreter.js';
+import { validateProgram, type DialTarget, type Program } from './program.js';
+import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S, within, RING_TIMEOUT_RANGE, MAX_DURATION_RANGE } from './call-limits.js';
+
+/** What a call runs: a stored application (its program or its call hook), an inline program, or nothing. */
+export interface ApplicationSpec {
+  readonly id: string;
+  readonly callHook: string | null;
+  readonly program: Program | null;
+  readonly hookSecret: string | undefined;
+}
+
+export interface CallControlDeps {
+  readonly services: Services;
+  readonly engine: CallEngine;
+  readonly media: CallMediaPort;
+  readonly contacts: DeviceContacts;
+  /** An account's application; not_found for another account's. */
+  readonly application: (accountId: string, id: string) => Promise<ApplicationSpec>;
+  readonly hook: (url: string, body: Record<string, unknown>, secret: string | undefined) => Promise<unknown>;
+  readonly onError: (error: unknown, context: string) => void;
+  readonly minuteMs?: number;
+}
+
+export interface StartCallInput {
+  readonly from: string;
+  /** What rings first: one or more targets at once; the first to answer is the call's controlling leg. */
+  readonly to: readonly DialTarget[];
+  readonly applicationId?: string;
+  readonly program?: Program;
+  readonly ringTimeoutS?: number;
+  readonly maxDurationS?: number;
+  /** Numbers whose first minute is reserved before anything is dialled (402 when the balance cannot cover them). */
+  readonly prepayFor?: readonly string[];
+  /** Stored with the call (a face's own particulars). */
+  readonly metadata?: Record<string, unknown> | null;
+}
+
+/** An inbound call as the carrier hands it over, after the INVITE gate let it in. */
+export interface InboundCallInput {
+  readonly accountId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly sipCallId: string;
+  readonly trunk: string;
+}
+
+/** A call as the APIs show it: its legs, what its program did, its recordings and what it cost. */
+export interface CallView {
+  readonly call: Call;
+  readonly legs: readonly Call[];
+  readonly activities: readonly CallActivity[];
+  readonly recordings: readonly Recording[];
+  /** Charged so far (settled legs); null while a leg is live. */
+  readonly costMinor: number | null;
+  readonly live: boolean;
+}
+
+const INBOUND_MAX_DURATION_S = 3_600;
+/** `--answer` without an application: answered, then held for live commands (POST …/calls/{id}/program). */
+const ANSWER_PROGRAM: Program = [{ verb: 'pause', length: INBOUND_MAX_DURATION_S }];
+
+/**
+ * Call control: one model for every call. A call is a session of legs (inbound or outbound, through a trunk or to a
+ * registered device) and the bridges between them; it runs a verb program (inline, stored in an application, or
+ * returned by the application's call hook) on its controlling leg, and takes live commands: a new program, hang-up.
+ * Every face and the admin API start, read and end calls here.
+ */
+export class CallControl {
+  private readonly sessions = new Map<string, { session: CallSession; interpreter: Interpreter | undefined }>();
+
+  constructor(private readonly deps: CallControlDeps) {}
+
+  get engine(): CallEngine {
+    return this.deps.engine;
+  }
+
+  /** An outbound call: its caller ID must be a voice number of the account; rings `to`, then runs the program. */
+  async start(accountId: string, input: StartCallInput): Promise<Call> {
+    const { services } = this.deps;
+    const from = normalizePhoneNumber(input.from, services.defaultCountry, 'from');
+    const owned = (await services.numbers.list(accountId)).find((n) => n.number === from);
+    if (!owned || !owned.capabilities.includes('voice')) {
+      throw new DialplaneError('validation_failed', `from ${from} is not a voice number of this account`, { field: 'from' });
+    }
+    const ringTimeoutS = within(input.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S, RING_TIMEOUT_RANGE, 'ring_timeout');
+    const maxDurationS = within(input.maxDurationS ?? DEFAULT_MAX_DURATION_S, MAX_DURATION_RANGE, 'max_duration');
+    const application = input.applicationId ? await this.deps.application(accountId, input.applicationId) : undefined;
+    const program = input.program ? validateProgram(input.program) : undefined;
+    const first = input.to[0];
+    const rungFor = first?.type === 'phone' ? normalizePhoneNumber(first.number, services.defaultCountry, 'to') : from;
+    const plans = await planLegs(services, this.deps.contacts, accountId, input.to, rungFor);
+    if (plans.length === 0) throw new DialplaneError('validation_failed', 'nothing to ring: no target can be reached', { field: 'to' });
+    const session = this.newSession({
+      accountId,
+      direction: 'outbound',
+      from,
+      to: rungFor,
+      applicationId: application?.id ?? null,
+      hookSecret: application?.hookSecret,
+      ringTimeoutS,
+      maxDurationS,
+      metadata: input.metadata ?? null,
+    });
+    if (input.prepayFor && input.prepayFor.length > 0) {
+      const prices = await Promise.all(input.prepayFor.map((number) => services.prices.lookup('voice', accountId, number)));
+      await session.billing.prepay(prices.reduce((a, b) => a + b, 0));
+    }
+    const ringing = session.ring(plans, { callerId: from, ringTimeoutS, maxDurationS });
+    try {
+      await ringing.placed;
+    } catch (error) {
+      session.finish();
+      throw error;
+    }
+    const entry = { session, interpreter: undefined as Interpreter | undefined };
+    this.sessions.set(session.callId, entry);
+    void session.settled.then(() => this.sessions.delete(session.callId));
+    void ringing.answered
+      .then((result) => {
+        if (!result.winner) {
+          session.finish();
+          return;
+        }
+        session.takeControl(result.winner.id);
+        entry.interpreter = this.run(session, application, program);
+      })
+      .catch((error: unknown) => {
+        this.deps.onError(error, `call ${session.callId}`);
+        session.finish();
+      });
+    return services.calls.get(accountId, session.callId);
+  }
+
+  /**
+   * An INVITE to one of the account's numbers: the leg is stored and rings, its first minute reserved when it came
+   * through a trunk (refused with 402 otherwise), then the number's route decides the program: an application, an
+   * extension or a forward number (a dial), answered here (held for live commands), or nothing (480).
+   */
+  async receive(input: InboundCallInput, signal: InboundSignal): Promise<InboundLegEvents | undefined> {
+    const { services } = this.deps;
+    const billed = input.trunk !== 'device';
+    const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
+    const route = await services.extensions.routeOf(input.to);
+    const application =
+      routeApplication(route) ? await this.deps.application(input.accountId, routeApplication(route)!).catch(() => undefined) : undefined;
+    const session = this.newSession({
+      accountId: input.accountId,
+      direction: 'inbound',
+      from: input.from,
+      to: input.to,
+      applicationId: application?.id ?? null,
+      hookSecret: application?.hookSecret,
+      ringTimeoutS: DEFAULT_RING_TIMEOUT_S,
+      maxDurationS: INBOUND_MAX_DURATION_S,
+    });
+    if (priceMinor !== null) {
+      try {
+        await session.billing.reserveLeg(priceMinor);
+      } catch {
+        signal.reject(402, 'Payment Required');
+        return undefined;
+      }
+    }
+    let received;
+    try {
+      received = await this.deps.engine.receive({ ...input, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor }, signal);
+    } catch (error) {
+      await session.billing.settle(0, 'inbound call not taken');
+      throw error;
+    }
+    session.billing.forCall(received.call.id);
+    session.adoptInbound(received.call);
+    const entry = { session, interpreter: undefined as Interpreter | undefined };
+    this.sessions.set(session.callId, entry);
+    void session.settled.then(() => this.sessions.delete(session.callId));
+    const program = application ? undefined : routeProgram(route, input.from);
+    entry.interpreter = this.run(session, application, program);
+    // Nothing takes the call (no route, or an application that could not be read): 480, as for nobody there.
+    if (!entry.interpreter) this.deps.engine.reject(received.call.id, 480, 'Temporarily Unavailable');
+    return received.events;
+  }
+
+  /** A call with its legs, activities, recordings and cost; another account's is not_found. */
+  async view(accountId: string, callId: string): Promise<CallView> {
+    const { calls } = this.deps.services;
+    const call = await calls.get(accountId, callId);
+    const legs = await calls.legs(accountId, callId);
+    const all = [call, ...legs];
+    const live = all.some((leg) => leg.state !== 'ended') || this.sessions.has(callId);
+    const costMinor = live ? null : all.reduce((sum, leg) => sum + (leg.costMinor ?? 0), 0);
+    return {
+      call,
+      legs,
+      activities: await calls.activities(accountId, callId),
+      recordings: await calls.recordings(accountId, all.map((leg) => leg.id)),
+      costMinor,
+      live,
+    };
+  }
+
+  /** Hangs up every leg of the call; resolves once the call is over and settled. */
+  async hangup(accountId: string, callId: string): Promise<CallView> {
+    await this.deps.services.calls.get(accountId, callId);
+    const entry = this.sessions.get(callId);
+    if (entry) {
+      entry.interpreter?.stop();
+      const control = entry.session.controllingLeg;
+      if (control) await this.deps.engine.hangup(accountId, control);
+      entry.session.finish();
+      await entry.session.settled;
+    } else if (this.deps.engine.isLive(callId)) {
+      await this.deps.engine.hangup(accountId, callId);
+    }
+    return this.view(accountId, callId);
+  }
+
+  /** Live command: replaces what the call is doing now with `program`. */
+  async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
+    const program = validateProgram(input);
+    await this.deps.services.calls.get(accountId, callId);
+    const entry = this.sessions.get(callId);
+    if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
+      throw new DialplaneError('not_found', 'no call in progress with that id');
+    }
+    entry.session.activity('program', { source: 'live', verbs: program.length });
+    if (entry.interpreter) entry.interpreter.replace(program);
+    else entry.interpreter = this.runProgram(entry.session, program);
+  }
+
+  /** What calling one of the account's numbers reaches (its extension's phones, its forward number, or itself). */
+  reachOfNumber(accountId: string, number: string): Promise<DialTarget[]> {
+    return reachOfNumber(this.deps.services, this.deps.contacts, accountId, number);
+  }
+
+  /** Resolves once the call is over and its charge settled. */
+  async whenSettled(callId: string): Promise<void> {
+    await this.sessions.get(callId)?.session.settled;
+  }
+
+  private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {
+    const { services, engine, media, hook, onError, minuteMs } = this.deps;
+    return new CallSession(
+      {
+        services,
+        engine,
+        media,
+        hook,
+        onError,
+        plan: (accountId, targets, rungFor) => planLegs(services, this.deps.contacts, accountId, targets, rungFor),
+        ...(minuteMs !== undefined ? { minuteMs } : {}),
+      },
+      init,
+    );
+  }
+
+  /** Starts what the call runs: an application's program or its hook's answer, or an inline program. */
+  private run(session: CallSession, application: ApplicationSpec | undefined, program: Program | undefined): Interpreter | undefined {
+    if (application?.program) return this.runProgram(session, application.program);
+    if (program) return this.runProgram(session, program);
+    if (application?.callHook) {
+      const interpreter = new Interpreter(session, { onError: (error) => this.deps.onError(error, `call ${session.callId}`) });
+      const url = application.callHook;
+      void session
+        .hook(url, {})
+        .then((answer) => {
+          const next = validateProgram(answer);
+          session.activity('program', { source: 'hook', verbs: next.length });
+          return interpreter.run(next);
+        })
+        .catch(async (error: unknown) => {
+          session.activity('hook_error', hookErrorData(url, error));
+          await session.hangup();
+        })
+        .catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
+      return interpreter;
+    }
+    return undefined;
+  }
+
+  private runProgram(session: CallSession, program: Program): Interpreter {
+    const interpreter = new Interpreter(session, { onError: (error) => this.deps.onError(error, `call ${session.callId}`) });
+    void interpreter.run(program).catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
+    return interpreter;
+  }
+}
+
+/** The program a number's route stands for, when no application takes the call. */
+function routeProgram(
+  route: { extensionId: string | null; forwardTo: string | null; answer: boolean } | undefined,
+  caller: string,
+): Program | undefined {
+  if (!route) return undefined;
+  if (route.answer) return ANSWER_PROGRAM;
+  const target: DialTarget[] = [
+    ...(route.extensionId ? [{ type: 'extension' as const, extension: route.extensionId }] : []),
+    ...(route.forwardTo ? [{ type: 'phone' as const, number: route.forwardTo }] : []),
+  ];
+  if (target.length === 0) return undefined;
+  return [{ verb: 'dial', target, callerId: caller }];
+}
+
+export function hookErrorData(url: string, error: unknown): Record<string, unknown> {
+  const reason = (error as { reason?: unknown }).reason;
+  const code = (error as { code?: unknown }).code;
+  return {
+    url,
+    reason: typeof reason === 'string' ? reason : code === 'invalid_program' ? 'invalid_program' : 'error',
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+function routeApplication(route: object | undefined): string | null | undefined {
+  return (route as { applicationId?: string | null } | undefined)?.applicationId;
+}

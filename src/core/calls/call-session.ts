@@ -1,0 +1,440 @@
+import { DialplaneError } from '../../errors.js';
+import type { Services } from '../services.js';
+import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-driver.js';
+import type { CallEngine, LegMedia } from './call-engine.js';
+import type { Call, CallUpdate } from './call-service.js';
+import type { LegPlan } from './call-targets.js';
+import { legCharge, MinuteReserve, MINUTE_MS } from './minute-reserve.js';
+import type { DialTarget } from './program.js';
+import { realVerbTimers } from './verbs.js';
+
+/** What a session needs from the media side: speech, audio files, bridges, recordings. */
+export interface CallMediaPort {
+  speech(text: string, voice?: string): Promise<Int16Array>;
+  fetchAudio(url: string): Promise<Int16Array>;
+  /** Decodes a stored WAV to 8 kHz PCM. */
+  decodeWav(wav: Buffer): Int16Array;
+  /** Joins two answered legs' audio; undefined when either has none. */
+  bridge(a: string, b: string): (() => void) | undefined;
+  /** Records a leg (both directions, mixed) until stopped. */
+  record(legId: string): { stop(): { wav: Buffer; durationMs: number } } | undefined;
+  /** A short tone before a recording. */
+  beep(): Int16Array;
+}
+
+export interface SessionDeps {
+  readonly services: Services;
+  readonly engine: CallEngine;
+  readonly media: CallMediaPort;
+  /** Where each leg's targets are resolved to legs to place. */
+  readonly plan: (accountId: string, targets: readonly DialTarget[], rungFor: string) => Promise<LegPlan[]>;
+  /** POSTs JSON to a hook (signed with `secret` when there is one); the parsed answer. */
+  readonly hook: (url: string, body: Record<string, unknown>, secret: string | undefined) => Promise<unknown>;
+  readonly onError: (error: unknown, context: string) => void;
+  readonly minuteMs?: number;
+}
+
+export interface SessionInit {
+  readonly accountId: string;
+  readonly direction: 'inbound' | 'outbound';
+  /** The caller ID of legs this session places, and the number it was called at (inbound) or for (outbound). */
+  readonly from: string;
+  readonly to: string;
+  readonly applicationId: string | null;
+  readonly hookSecret: string | undefined;
+  readonly ringTimeoutS: number;
+  readonly maxDurationS: number;
+  /** Stored with the call's first leg (a face's own particulars). */
+  readonly metadata?: Record<string, unknown> | null;
+}
+
+interface Leg {
+  call: Call;
+  readonly priceMinor: number | null;
+  ended: boolean;
+  readonly unwatch: () => void;
+}
+
+/** How a ring group came out: the leg that answered, or why none did. */
+interface RingResult {
+  readonly winner: Call | undefined;
+  readonly outcome: DialResult['outcome'];
+}
+
+/**
+ * One call: its legs (the first is the call's id), their billing under one rule — every leg through a trunk costs
+ * its price per started minute, the first minute reserved before its INVITE (or before an inbound leg rings), each
+ * further minute before it starts; device legs are free — and the controlling leg the program drives. The session is
+ * over when the controlling leg ends (or no leg of an outbound call answered); once every leg has ended the charge is
+ * captured and the rest released.
+ */
+export class CallSession implements CallDriver {
+  readonly billing: MinuteReserve;
+  private readonly legs = new Map<string, Leg>();
+  private rootId: string | undefined;
+  private controlId: string | undefined;
+  private over = false;
+  private markEnded!: () => void;
+  readonly ended = new Promise<void>((resolve) => (this.markEnded = resolve));
+  private markSettled!: () => void;
+  readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
+  private settling = false;
+  /** What the last dial came to: an inbound call never answered is refused with it (486 busy, else 480). */
+  private lastDial: DialResult['outcome'] | undefined;
+  private readonly sessionAbort = new AbortController();
+  readonly timers = {
+    start: realVerbTimers.start,
+    sleep: (_name: 'Pause', ms: number, signal: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        signal.addEventListener('abort', done, { once: true });
+      }),
+  };
+
+  constructor(
+    private readonly deps: SessionDeps,
+    readonly init: SessionInit,
+  ) {
+    this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), deps.minuteMs ?? MINUTE_MS);
+  }
+
+  get callId(): string {
+    if (!this.rootId) throw new Error('the session has no leg yet');
+    return this.rootId;
+  }
+
+  get isOver(): boolean {
+    return this.over;
+  }
+
+  get controllingLeg(): string | undefined {
+    return this.controlId;
+  }
+
+  /** Adopts a leg that called us as the session's first, controlling leg. */
+  adoptInbound(call: Call): void {
+    this.rootId = call.id;
+    this.controlId = call.id;
+    this.track(call, call.priceMinor);
+  }
+
+  /**
+   * Rings `plans` at once as legs of this call (the first placed becomes the call when it has none yet). `placed`
+   * resolves once every leg is placed (402 when the first leg's minute cannot be reserved: nothing is dialled then;
+   * a later leg that cannot be reserved is left out); `answered` with the first to answer, the others cancelled, or,
+   * when none answers, with why.
+   */
+  ring(
+    plans: readonly LegPlan[],
+    options: { callerId: string; ringTimeoutS: number; maxDurationS: number },
+  ): { placed: Promise<void>; answered: Promise<RingResult>; cancel: () => void } {
+    let resolveRing!: (result: RingResult) => void;
+    const answered = new Promise<RingResult>((resolve) => (resolveRing = resolve));
+    let winner: Call | undefined;
+    let placing = true;
+    const open = new Set<string>();
+    const outcomes: string[] = [];
+    const stops: Array<() => void> = [];
+    let resolved = false;
+    const done = (result: RingResult) => {
+      if (resolved) return;
+      resolved = true;
+      for (const stop of stops) stop();
+      resolveRing(result);
+    };
+    const hangupOpen = () => {
+      for (const id of open) void this.deps.engine.hangup(this.init.accountId, id).catch(() => undefined);
+    };
+    this.sessionAbort.signal.addEventListener('abort', hangupOpen, { once: true });
+    stops.push(() => this.sessionAbort.signal.removeEventListener('abort', hangupOpen));
+    const checkAllFailed = () => {
+      if (!placing && open.size === 0 && winner === undefined) done({ winner: undefined, outcome: outcomes.length ? ringOutcome(outcomes) : 'failed' });
+    };
+    const watch = (call: Call) => {
+      open.add(call.id);
+      stops.push(
+        this.deps.services.calls.watch(call.id, (update) => {
+          if (update.type !== 'event') return;
+          const { event } = update;
+          if (event.state === 'answered') {
+            if (winner !== undefined || this.over) {
+              if (winner?.id !== call.id) void this.deps.engine.hangup(this.init.accountId, call.id).catch(() => undefined);
+              return;
+            }
+            winner = update.call;
+            open.delete(call.id);
+            hangupOpen();
+            done({ winner, outcome: 'completed' });
+          } else if (event.state === 'ended') {
+            open.delete(call.id);
+            outcomes.push(event.outcome ?? 'failed');
+            checkAllFailed();
+          }
+        }),
+      );
+    };
+    const first = this.rootId === undefined;
+    const placed = (async () => {
+      let count = 0;
+      try {
+        for (const plan of plans) {
+          if (this.over || winner !== undefined) break;
+          try {
+            if (plan.priceMinor !== null) await this.billing.reserveLeg(plan.priceMinor);
+            const call = await this.deps.engine.place({
+              accountId: this.init.accountId,
+              from: options.callerId,
+              to: plan.to,
+              ringTimeoutS: options.ringTimeoutS,
+              maxDurationS: options.maxDurationS,
+              parentCallId: this.rootId ?? null,
+              priceMinor: plan.priceMinor,
+              applicationId: this.init.applicationId,
+              metadata: this.rootId === undefined ? (this.init.metadata ?? null) : null,
+              ...(plan.contact ? { contact: plan.contact } : {}),
+            });
+            this.rootId ??= call.id;
+            this.billing.forCall(this.rootId);
+            this.track(call, plan.priceMinor);
+            watch(call);
+            count += 1;
+          } catch (error) {
+            if (count === 0 && first) throw error;
+            this.deps.onError(error, `call ${this.rootId}: a leg could not be rung`);
+          }
+        }
+      } finally {
+        placing = false;
+        checkAllFailed();
+      }
+    })();
+    return { placed, answered, cancel: hangupOpen };
+  }
+
+  /** The outbound call's first leg answered: it is the leg the program controls. */
+  takeControl(callId: string): void {
+    this.controlId = callId;
+  }
+
+  /** The call is over: legs still ringing are cancelled and the others hung up; settled once all have ended. */
+  finish(): void {
+    if (this.over) return;
+    this.over = true;
+    this.sessionAbort.abort();
+    this.markEnded();
+    for (const [id, leg] of this.legs) {
+      if (!leg.ended) void this.deps.engine.hangup(this.init.accountId, id).catch(() => undefined);
+    }
+    void this.settleIfDone();
+  }
+
+  // CallDriver --------------------------------------------------------------------------------------------------
+
+  async answer(): Promise<void> {
+    const id = this.control();
+    if (this.deps.engine.mediaOf(id)) return;
+    this.deps.engine.answer(id);
+  }
+
+  media(): LegMedia {
+    const media = this.deps.engine.mediaOf(this.control());
+    if (!media) throw new DialplaneError('not_found', 'the call has no audio');
+    return media;
+  }
+
+  speech(text: string, voice?: string): Promise<Int16Array> {
+    return this.deps.media.speech(text, voice);
+  }
+
+  async audio(source: { readonly url: string } | { readonly recording: string }): Promise<Int16Array> {
+    if ('url' in source) return this.deps.media.fetchAudio(source.url);
+    return this.deps.media.decodeWav(await this.deps.services.calls.recordingWav(this.init.accountId, source.recording));
+  }
+
+  async dial(
+    targets: readonly DialTarget[],
+    options: { readonly callerId?: string; readonly timeoutS: number; readonly timeLimitS?: number; readonly signal?: AbortSignal },
+  ): Promise<DialResult> {
+    const control = this.control();
+    // A live command that replaces the program ends what this dial rang.
+    const aborted = new Promise<void>((resolve) => {
+      if (options.signal?.aborted) resolve();
+      options.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    let plans: LegPlan[];
+    try {
+      plans = await this.deps.plan(this.init.accountId, targets, this.init.to);
+    } catch (error) {
+      this.deps.onError(error, `call ${this.rootId}: dial targets`);
+      return this.dialed({ outcome: 'failed', durationS: 0 });
+    }
+    if (plans.length === 0) return this.dialed({ outcome: 'no_answer', durationS: 0 });
+    let ring: RingResult;
+    try {
+      const group = this.ring(plans, {
+        callerId: options.callerId ?? this.init.from,
+        ringTimeoutS: options.timeoutS,
+        maxDurationS: options.timeLimitS ?? this.init.maxDurationS,
+      });
+      void aborted.then(() => group.cancel());
+      await group.placed;
+      ring = await group.answered;
+    } catch (error) {
+      this.deps.onError(error, `call ${this.rootId}: dial`);
+      return this.dialed({ outcome: 'failed', durationS: 0 });
+    }
+    const winner = ring.winner;
+    if (!winner) return this.dialed({ outcome: ring.outcome, durationS: 0 });
+    if (this.over) return this.dialed({ outcome: 'canceled', dialCallId: winner.id, durationS: 0 });
+    if (!this.deps.engine.mediaOf(control)) this.deps.engine.answer(control);
+    const unbridge = this.deps.media.bridge(control, winner.id);
+    const answeredAt = Date.now();
+    // The dialled leg's end, or the caller's, ends the bridge; the program goes on only in the first case.
+    await Promise.race([this.deps.engine.whenEnded(winner.id), this.ended, aborted]);
+    unbridge?.();
+    if (this.deps.engine.isLive(winner.id)) await this.deps.engine.hangup(this.init.accountId, winner.id).catch(() => undefined);
+    return this.dialed({ outcome: 'completed', dialCallId: winner.id, durationS: Math.round((Date.now() - answeredAt) / 1000) });
+  }
+
+  async record(options: {
+    readonly maxLengthS: number;
+    readonly finishOnKey?: string;
+    readonly beep: boolean;
+    readonly signal?: AbortSignal;
+  }): Promise<RecordResult> {
+    const media = this.media();
+    if (options.beep) await media.play(this.deps.media.beep());
+    const recorder = this.deps.media.record(this.control());
+    if (!recorder) throw new DialplaneError('not_found', 'the call has no audio to record');
+    const reason = await new Promise<RecordResult['reason']>((resolve) => {
+      const timer = setTimeout(() => finish('max_length'), options.maxLengthS * 1000);
+      const unlisten = media.onDigit((digit) => {
+        if (options.finishOnKey !== undefined && options.finishOnKey.includes(digit)) finish('finish_key');
+      });
+      void this.ended.then(() => finish('hangup'));
+      options.signal?.addEventListener('abort', () => finish('hangup'), { once: true });
+      function finish(why: RecordResult['reason']) {
+        clearTimeout(timer);
+        unlisten();
+        resolve(why);
+      }
+    });
+    const { wav, durationMs } = recorder.stop();
+    const recording = await this.deps.services.calls.addRecording(this.init.accountId, this.callId, durationMs, wav);
+    return { recordingId: recording.id, durationS: Math.round(durationMs / 100) / 10, reason };
+  }
+
+  async hangup(): Promise<void> {
+    const id = this.controlId;
+    if (id === undefined) {
+      this.finish();
+      return;
+    }
+    if (this.deps.engine.mediaOf(id) === undefined && this.init.direction === 'inbound') {
+      const busy = this.lastDial === 'busy';
+      this.deps.engine.reject(id, busy ? 486 : 480, busy ? 'Busy Here' : 'Temporarily Unavailable');
+    } else {
+      await this.deps.engine.end(id, 'local_hangup');
+    }
+    await this.ended;
+  }
+
+  async hook(url: string, extra: Record<string, unknown>): Promise<unknown> {
+    const call = await this.deps.services.calls.get(this.init.accountId, this.callId);
+    return this.deps.hook(
+      url,
+      {
+        call_id: this.callId,
+        account_id: this.init.accountId,
+        application_id: this.init.applicationId,
+        direction: this.init.direction,
+        from: call.from,
+        to: call.to,
+        state: call.state,
+        ...extra,
+      },
+      this.init.hookSecret,
+    );
+  }
+
+  activity(kind: ActivityKind, data: Record<string, unknown>): void {
+    if (!this.rootId) return;
+    void this.deps.services.calls.activity(this.rootId, kind, data).catch((error: unknown) => this.deps.onError(error, `call ${this.rootId}: activity`));
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+
+  private control(): string {
+    if (this.controlId === undefined) throw new DialplaneError('not_found', 'the call has no controlling leg');
+    return this.controlId;
+  }
+
+  private dialed(result: DialResult): DialResult {
+    this.lastDial = result.outcome;
+    return result;
+  }
+
+  private track(call: Call, priceMinor: number | null): void {
+    const leg: Leg = {
+      call,
+      priceMinor,
+      ended: false,
+      unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
+    };
+    this.legs.set(call.id, leg);
+  }
+
+  private onLeg(leg: Leg, update: CallUpdate): void {
+    if (update.type !== 'event') return;
+    leg.call = update.call;
+    const { event } = update;
+    if (event.state === 'answered' && leg.priceMinor !== null) {
+      this.billing.legAnswered(leg.call.id, leg.priceMinor, Date.parse(event.at));
+    }
+    if (event.state !== 'ended' || leg.ended) return;
+    leg.ended = true;
+    leg.unwatch();
+    this.billing.legEnded(leg.call.id);
+    const cost = leg.priceMinor === null ? 0 : legCharge(leg.call, leg.priceMinor, this.deps.minuteMs ?? MINUTE_MS);
+    void this.deps.services.calls.setCost(leg.call.id, cost).catch((error: unknown) => this.deps.onError(error, 'storing a leg\'s cost'));
+    if (leg.call.id === this.controlId) this.finish();
+    void this.settleIfDone();
+  }
+
+  /** The balance ran out: the call ends. */
+  private exhausted(): void {
+    if (this.controlId) void this.deps.engine.end(this.controlId, 'credits_exhausted');
+    this.finish();
+  }
+
+  private async settleIfDone(): Promise<void> {
+    if (!this.over || this.settling) return;
+    if ([...this.legs.values()].some((leg) => !leg.ended)) return;
+    this.settling = true;
+    const charge = [...this.legs.values()].reduce(
+      (sum, leg) => sum + (leg.priceMinor === null ? 0 : legCharge(leg.call, leg.priceMinor, this.deps.minuteMs ?? MINUTE_MS)),
+      0,
+    );
+    try {
+      await this.billing.settle(charge, `call ${this.rootId ?? ''} ${this.init.from} → ${this.init.to}`, (error) =>
+        this.deps.onError(error, 'settling a call'),
+      );
+    } finally {
+      this.markSettled();
+    }
+  }
+}
+
+/** A ring group nobody answered: busy if any callee was, else no answer, else failed. */
+function ringOutcome(outcomes: readonly string[]): DialResult['outcome'] {
+  if (outcomes.includes('busy')) return 'busy';
+  if (outcomes.includes('no_answer')) return 'no_answer';
+  if (outcomes.includes('rejected')) return 'rejected';
+  if (outcomes.every((outcome) => outcome === 'canceled')) return 'canceled';
+  return 'failed';
+}
