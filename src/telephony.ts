@@ -97,6 +97,7 @@ export async function startTelephony(config: Config, services: Services, logger:
         mediaAddress: config.sip.host,
         logger,
         clock,
+        rtpTimeoutS: config.sip.rtpTimeoutS,
         onMedia,
         engine: () => engine,
         bridge: (a, b) => bridge(a, b),
@@ -137,7 +138,7 @@ export async function startTelephony(config: Config, services: Services, logger:
   } else {
     trunks = parseTrunks(config.trunk);
   }
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock, config.sip.rtpTimeoutS);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
   const bridge = (a: string, b: string): (() => void) | undefined => {
     const legA = inboundMedia.get(a) ?? engine.mediaOf(a);

@@ -29,6 +29,7 @@ export interface InboundContext {
   /** Joins the caller's audio to the leg that answered. */
   readonly bridge?: (a: string, b: string) => (() => void) | undefined;
   readonly ringTimeoutS?: number;
+  readonly rtpTimeoutS?: number;
 }
 
 /**
@@ -85,6 +86,8 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     codec: answer.codec,
     telephoneEvent: answer.telephoneEvent,
     clock: context.clock,
+    direction: answer.direction,
+    rtpTimeoutS: context.rtpTimeoutS ?? 0,
   });
   const release = () => {
     media.close();

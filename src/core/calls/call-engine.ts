@@ -37,6 +37,12 @@ export interface LegMedia {
   onAudio(listener: (payload: Buffer) => void): () => void;
   /** Hears the keys the far end presses (RFC 4733 events or in-band tones), one call per digit. */
   onDigit(listener: (digit: string) => void): () => void;
+  /**
+   * Hears, once, that the far end has sent no RTP for DIALPLANE_RTP_TIMEOUT_S (end the leg with 'rtp_timeout').
+   * The watch runs while a listener is subscribed, so subscribe once the leg is answered; it never fires when the
+   * timeout is 0 or the SDP direction means the far end sends nothing. Returns the unsubscribe.
+   */
+  onInactive(listener: () => void): () => void;
 }
 
 export interface LegEvents {
