@@ -70,7 +70,8 @@ export async function startTelephony(config: Config, services: Services, logger:
   const digitListeners = new Set<(callId: string, digit: string) => void>();
   const watchDigits = (callId: string, media: LegMedia) =>
     media.onDigit((digit) => {
-      logger.info({ callId, digit }, 'key pressed');
+      // Keys are PINs: never above debug.
+      logger.debug({ callId, digit }, 'key pressed');
       for (const listener of digitListeners) listener(callId, digit);
     });
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
