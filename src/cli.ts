@@ -6,6 +6,7 @@ import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
+import { isHeartbeat } from './api/event-stream.js';
 
 interface JsonOption {
   json?: boolean;
@@ -265,7 +266,7 @@ credits
 
 program
   .command('call <to>')
-  .description('place a call through the running server and print its events until it ends')
+  .description('place a call through the running server and print its events until it ends; Ctrl-C hangs it up')
   .requiredOption('--from <number>', 'caller ID: a voice number of the account')
   .addOption(accountOption())
   .option('--timeout <seconds>', 'ring timeout', '30')
@@ -277,17 +278,63 @@ program
     const client = await connectAdmin(cfg);
     const accountId = await resolveAccount(client, o.account).finally(() => client.close());
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const placed = await fetch(`${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ to, from: o.from, ring_timeout_s: Number(o.timeout), max_duration_s: Number(o.maxDuration) }),
-    });
-    const body = (await placed.json()) as { call?: { id: string }; error?: { code: string; message: string } };
-    if (!placed.ok || !body.call) throw new AdminCommandError(body.error?.message ?? `HTTP ${placed.status}`, body.error?.code ?? 'error');
-    const stream = await fetch(`${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls/${body.call.id}/events/stream`, { headers });
-    if (!stream.ok || !stream.body) throw new AdminCommandError(`could not follow call ${body.call.id}`, 'error');
-    if (!o.json) process.stdout.write(`call ${body.call.id}: ${o.from} -> ${to}\n`);
-    let buffered = '';
+    const calls = `${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls`;
+    // Ctrl-C hangs the call up (through the API, like any other hangup), waits for its final event and exits 130;
+    // a second Ctrl-C, or no final event in time, leaves at once.
+    let callId: string | undefined;
+    let interrupted = false;
+    const hangup = (id: string) => {
+      process.stderr.write(`hanging up call ${id}\n`);
+      fetch(`${calls}/${encodeURIComponent(id)}/hangup`, { method: 'POST', headers: { authorization: headers.authorization } })
+        .then(async (response) => {
+          if (!response.ok) process.stderr.write(`dialplane: hangup answered HTTP ${response.status}: ${await response.text()}\n`);
+        })
+        .catch((error: unknown) => process.stderr.write(`dialplane: could not hang up: ${error instanceof Error ? error.message : String(error)}\n`));
+      setTimeout(() => {
+        process.stderr.write(`dialplane: no final event for call ${id} after the hangup\n`);
+        process.exit(EXIT_INTERRUPTED);
+      }, HANGUP_FINAL_EVENT_WAIT_MS).unref();
+    };
+    const onInterrupt = () => {
+      if (interrupted) process.exit(EXIT_INTERRUPTED);
+      interrupted = true;
+      if (callId) hangup(callId);
+    };
+    process.on('SIGINT', onInterrupt);
+    try {
+      const placed = await fetch(calls, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ to, from: o.from, ring_timeout_s: Number(o.timeout), max_duration_s: Number(o.maxDuration) }),
+      });
+      const body = (await placed.json()) as { call?: { id: string }; error?: { code: string; message: string } };
+      if (!placed.ok || !body.call) throw new AdminCommandError(body.error?.message ?? `HTTP ${placed.status}`, body.error?.code ?? 'error');
+      callId = body.call.id;
+      if (!o.json) process.stdout.write(`call ${callId}: ${o.from} -> ${to}\n`);
+      if (interrupted) hangup(callId);
+      const ended = await followCall(`${calls}/${encodeURIComponent(callId)}/events/stream`, headers, Boolean(o.json));
+      if (!ended) throw new AdminCommandError(`the event stream of call ${callId} ended before the call did`, 'stream_ended');
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
+    if (interrupted) process.exitCode = EXIT_INTERRUPTED;
+  });
+
+/** Exit status after Ctrl-C, as shells report a process ended by SIGINT (128 + 2). */
+const EXIT_INTERRUPTED = 130;
+/** How long `dialplane call` waits for the final event after hanging up on Ctrl-C. */
+const HANGUP_FINAL_EVENT_WAIT_MS = 10_000;
+
+/**
+ * Prints a call's live events until its final one; resolves whether that arrived. Heartbeat lines (sent every 15 s
+ * so that fetch's 300 s body timeout never ends a quiet call's stream) are skipped.
+ */
+async function followCall(url: string, headers: Record<string, string>, json: boolean): Promise<boolean> {
+  const stream = await fetch(url, { headers });
+  if (!stream.ok || !stream.body) throw new AdminCommandError(`could not follow the call (HTTP ${stream.status})`, 'error');
+  let buffered = '';
+  let ended = false;
+  try {
     for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
       buffered += Buffer.from(chunk).toString('utf8');
       let newline: number;
@@ -296,11 +343,16 @@ program
         buffered = buffered.slice(newline + 1);
         if (!line.trim()) continue;
         const event = JSON.parse(line) as Record<string, unknown>;
-        if (o.json) process.stdout.write(`${line}\n`);
-        else process.stdout.write(`${humanEvent(event)}\n`);
+        if (isHeartbeat(event)) continue;
+        if (event.state === 'ended') ended = true;
+        process.stdout.write(json ? `${line}\n` : `${humanEvent(event)}\n`);
       }
     }
-  });
+  } catch (error) {
+    throw new AdminCommandError(`lost the call's event stream: ${error instanceof Error ? error.message : String(error)}`, 'stream_lost');
+  }
+  return ended;
+}
 
 const webhooks = program.command('webhooks').description('webhook endpoints and the delivery log');
 const endpoints = webhooks.command('endpoints').description('where events are delivered');

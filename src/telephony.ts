@@ -123,6 +123,7 @@ export async function startTelephony(
         logger,
         clock,
         trunk: trunks[0]?.name ?? 'trunk',
+        rtpTimeoutS: config.sip.rtpTimeoutS,
       }).catch((err: unknown) => {
         // A failure of ours (the database, most likely) must still give the caller a final answer.
         logger.error({ err }, 'inbound call failed');
@@ -141,7 +142,7 @@ export async function startTelephony(
   } else {
     trunks = parseTrunks(config.trunk);
   }
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock, config.sip.rtpTimeoutS);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
   const media: CallMediaPort = {

@@ -126,7 +126,7 @@ export class DevCarrier {
       onConfirmed: () => {
         this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup());
         if (behaviour.kind !== 'press_keys') return;
-        const talking = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock });
+        const talking = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock, direction: answer.direction });
         void talking.play(tone(DEV_KEYS_DELAY_MS));
         this.later(DEV_KEYS_DELAY_MS, () => void talking.pressKeys(behaviour.keys).catch(() => undefined));
       },

@@ -21,6 +21,8 @@ export interface InboundContext {
   readonly clock: MediaClock;
   /** How the INVITE gate let it in: through a trunk (its name) or from a registered device. */
   readonly trunk: string;
+  /** Seconds without RTP from the caller before its leg ends (0: never). */
+  readonly rtpTimeoutS: number;
 }
 
 /**
@@ -82,6 +84,8 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,
         clock: context.clock,
+        direction: negotiated.direction,
+        rtpTimeoutS: context.rtpTimeoutS,
       });
       session.answer(Buffer.from(negotiated.answerSdp));
       return media;

@@ -24,6 +24,8 @@ export class SipTrunkSignaling implements CallSignaling {
     private readonly rtpPorts: RtpPortPool,
     private readonly mediaAddress: string,
     private readonly clock: MediaClock,
+    /** DIALPLANE_RTP_TIMEOUT_S for the answered legs' inactivity watch; 0 never. */
+    private readonly rtpTimeoutS = 0,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
@@ -39,6 +41,8 @@ export class SipTrunkSignaling implements CallSignaling {
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,
         clock: this.clock,
+        direction: negotiated.direction,
+        rtpTimeoutS: this.rtpTimeoutS,
       });
     } catch {
       return undefined;

@@ -35,6 +35,8 @@ export interface Config {
     /** "min-max", both within 1024-65535, min < max. */
     readonly rtpPorts: string;
     readonly maxCalls: number;
+    /** Seconds without RTP from the peer before an answered leg is ended; 0 disables. */
+    readonly rtpTimeoutS: number;
   };
   readonly trunk: {
     /** "dev", or one or more SIP URIs separated by commas, tried in order. */
@@ -305,6 +307,15 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 200,
     secret: false,
     description: 'Most simultaneous outbound call legs; beyond it new calls are refused (503 in every API).',
+  },
+  {
+    variable: 'DIALPLANE_RTP_TIMEOUT_S',
+    path: 'sip.rtpTimeoutS',
+    type: { kind: 'integer', min: 0, max: 3_600 },
+    default: 60,
+    secret: false,
+    description:
+      'Seconds an answered call leg may receive no RTP before it is ended (rtp_timeout), so a dead call is not billed to its limit; 0 never ends one. Not counted while the SDP says the peer sends nothing.',
   },
   {
     variable: 'DIALPLANE_TRUNK',

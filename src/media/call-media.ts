@@ -3,6 +3,8 @@ import { decodeG711, encodeG711, type G711Law } from './codecs/g711.js';
 import { DtmfToneDetector } from './dtmf/goertzel.js';
 import { Rfc4733Receiver, rfc4733Packets } from './dtmf/rfc4733.js';
 import type { MediaClock } from './media-clock.js';
+import { systemMediaTimers, type MediaTimers } from './media-timers.js';
+import type { SdpDirection } from '../sdp/types.js';
 import type { RtpEndpoint } from './rtp-session.js';
 import { RtpSession } from './rtp-session.js';
 import type { Socket } from 'node:dgram';
@@ -25,6 +27,24 @@ export interface CallMediaOptions {
    * Asterisk's "auto" mode does; tone detection costs more than relaying the packet.
    */
   readonly inbandDtmf?: boolean;
+  /**
+   * OUR direction from offer/answer (NegotiatedAudio.direction). Default sendrecv. recvonly or inactive: nothing
+   * is sent (play() resolves at once); sendonly or inactive: the peer sends nothing, so no inactivity watch runs.
+   */
+  readonly direction?: SdpDirection;
+  /** Seconds without RTP from the peer before onInactive listeners hear of it; 0 or absent: never. */
+  readonly rtpTimeoutS?: number;
+  readonly timers?: MediaTimers;
+}
+
+/** Whether a direction (ours) lets us send media. */
+export function mediaSends(direction: SdpDirection): boolean {
+  return direction === 'sendrecv' || direction === 'sendonly';
+}
+
+/** Whether, given our direction, the peer will send us media. */
+export function mediaReceives(direction: SdpDirection): boolean {
+  return direction === 'sendrecv' || direction === 'recvonly';
 }
 
 /**
@@ -40,18 +60,34 @@ export class CallMedia implements LegMedia {
   /** RTP timestamp of the last event digit, to drop the in-band copy some peers send along with it. */
   private lastEventDigitAt = -Infinity;
   private readonly eventTypes: ReadonlySet<number>;
+  private currentDirection: SdpDirection;
+  private readonly timers: MediaTimers;
+  private readonly inactiveListeners = new Set<() => void>();
+  private inactivity: { cancel(): void } | undefined;
+  private lastHeardAt = 0;
+  private inactiveReported = false;
+  private closed = false;
 
   constructor(private readonly options: CallMediaOptions) {
+    this.currentDirection = options.direction ?? 'sendrecv';
+    this.timers = options.timers ?? systemMediaTimers;
     this.rtp = new RtpSession({
       socket: options.socket,
       remote: options.remote,
       payloadType: options.codec.payloadType,
       clock: options.clock,
+      sending: mediaSends(this.currentDirection),
       ...(options.rtcpSocket ? { rtcpSocket: options.rtcpSocket } : {}),
     });
     const inband = options.inbandDtmf ?? options.telephoneEvent === undefined;
     this.eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
     this.rtp.listen((packet) => {
+      // Every RTP packet from the peer (audio, comfort noise, telephone-events) proves the leg alive. RTCP does not
+      // count, as in rtpengine's and Asterisk's RTP timeouts: a peer whose audio has stopped (a hung endpoint, a
+      // B2BUA whose other side is gone) often goes on sending reports, and a leg kept up by reports alone is the dead
+      // call this watch exists to end. RtpSession hands us only packets from the latched source, so a stray sender
+      // cannot keep a call alive either.
+      this.lastHeardAt = this.timers.now();
       if (this.isTelephoneEvent(packet.payloadType)) {
         for (const digit of this.events.push(packet.timestamp, packet.marker, packet.payload)) {
           this.lastEventDigitAt = performance.now();
@@ -69,6 +105,19 @@ export class CallMedia implements LegMedia {
 
   get codec(): { readonly name: G711Law; readonly payloadType: number } {
     return this.options.codec;
+  }
+
+  /** Our negotiated direction. */
+  get direction(): SdpDirection {
+    return this.currentDirection;
+  }
+
+  /** Follows a new offer/answer (a re-INVITE putting the call on or off hold). */
+  setDirection(direction: SdpDirection): void {
+    this.currentDirection = direction;
+    this.rtp.setSending(mediaSends(direction));
+    if (this.watching) this.armInactivity();
+    else this.disarmInactivity();
   }
 
   get telephoneEvent(): number | undefined {
@@ -103,6 +152,7 @@ export class CallMedia implements LegMedia {
   async pressKeys(keys: string, durationMs = 100, gapMs = 100): Promise<void> {
     const payloadType = this.options.telephoneEvent;
     if (payloadType === undefined) throw new Error('the far end did not agree to telephone-events');
+    if (!this.rtp.sending) return;
     for (const key of keys) {
       const startedAt = this.rtp.nextTimestamp;
       const started = performance.now();
@@ -126,9 +176,76 @@ export class CallMedia implements LegMedia {
     return () => this.digitListeners.delete(listener);
   }
 
+  /**
+   * Hears, once, that no RTP has come from the peer for `rtpTimeoutS`. The watch runs while at least one listener
+   * is subscribed (subscribe when the leg is answered: a caller need not send before the 200 OK), counts from the
+   * first subscription or the last packet, and is off while our direction means the peer sends nothing.
+   */
+  onInactive(listener: () => void): () => void {
+    this.inactiveListeners.add(listener);
+    if (this.watching) this.armInactivity();
+    return () => {
+      this.inactiveListeners.delete(listener);
+      if (this.inactiveListeners.size === 0) this.disarmInactivity();
+    };
+  }
+
   close(): void {
+    this.closed = true;
+    this.disarmInactivity();
+    this.inactiveListeners.clear();
     this.rtp.close();
     this.digitListeners.clear();
+  }
+
+  private get timeoutMs(): number {
+    return (this.options.rtpTimeoutS ?? 0) * 1000;
+  }
+
+  private get watching(): boolean {
+    return (
+      !this.closed &&
+      !this.inactiveReported &&
+      this.timeoutMs > 0 &&
+      this.inactiveListeners.size > 0 &&
+      mediaReceives(this.currentDirection)
+    );
+  }
+
+  private armInactivity(): void {
+    if (this.inactivity) return;
+    // The peer gets a whole timeout from the moment we start watching.
+    this.lastHeardAt = this.timers.now();
+    this.checkAfter(this.timeoutMs);
+  }
+
+  /**
+   * One timer per leg, checked when it fires, rather than one restarted per packet (50 a second per leg): when
+   * packets came meanwhile it is started again for what is left of the timeout since the last one.
+   */
+  private checkAfter(ms: number): void {
+    this.inactivity = this.timers.start('RtpInactivity', ms, () => {
+      this.inactivity = undefined;
+      if (!this.watching) return;
+      const silentMs = this.timers.now() - this.lastHeardAt;
+      if (silentMs < this.timeoutMs) {
+        this.checkAfter(this.timeoutMs - silentMs);
+        return;
+      }
+      this.inactiveReported = true;
+      for (const listener of [...this.inactiveListeners]) {
+        try {
+          listener();
+        } catch {
+          // A listener's failure is its own.
+        }
+      }
+    });
+  }
+
+  private disarmInactivity(): void {
+    this.inactivity?.cancel();
+    this.inactivity = undefined;
   }
 
   private emit(digit: string): void {

@@ -25,6 +25,11 @@ export interface RtpSessionOptions {
   /** How often reports are sent (RFC 3550 §6.2's minimum for small sessions is 5 s). */
   readonly rtcpIntervalMs?: number;
   readonly cname?: string;
+  /**
+   * Whether the SDP lets us send media (our direction sendrecv or sendonly). Default true. While false, play()
+   * resolves at once and relayed packets are dropped; RTCP still goes out (RFC 3264 §5.1).
+   */
+  readonly sending?: boolean;
 }
 
 export const RTCP_INTERVAL_MS = 5_000;
@@ -52,6 +57,7 @@ export class RtpSession {
   private octets = 0;
   private receivedFrom: number | undefined;
   private rtcpTimer: NodeJS.Timeout | undefined;
+  private mediaAllowed: boolean;
   sent = 0;
   received = 0;
 
@@ -61,6 +67,7 @@ export class RtpSession {
     this.sequence = random.readUInt16BE(4);
     this.timestamp = random.readUInt32BE(6);
     this.remote = options.remote;
+    this.mediaAllowed = options.sending ?? true;
     options.socket.on('message', (data, from) => this.receive(data, { address: from.address, port: from.port }));
     if (options.rtcpSocket) {
       options.rtcpSocket.on('message', () => undefined);
@@ -120,9 +127,23 @@ export class RtpSession {
     return () => this.sentListeners.delete(listener);
   }
 
-  /** Queues payloads (one per packet) to go out one per clock tick; resolves when the last has been sent. */
+  /** Whether media may be sent now (the negotiated direction lets us send). */
+  get sending(): boolean {
+    return this.mediaAllowed;
+  }
+
+  /** Follows a new negotiated direction; turning sending off stops what is playing (its play() resolves). */
+  setSending(sending: boolean): void {
+    this.mediaAllowed = sending;
+    if (!sending) this.stopPlaying();
+  }
+
+  /**
+   * Queues payloads (one per packet) to go out one per clock tick; resolves when the last has been sent, or at once
+   * (sending nothing) when the direction does not let us send.
+   */
   play(payloads: readonly Buffer[]): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed || !this.mediaAllowed) return Promise.resolve();
     this.queue.push(...payloads);
     this.unsubscribe ??= this.options.clock.subscribe(() => this.tick());
     return new Promise((resolve) => {
@@ -172,7 +193,7 @@ export class RtpSession {
    * already in this session's timeline (the bridge maps it), so the far end sees one continuous stream.
    */
   forward(payload: Buffer, payloadType: number, marker: boolean, timestamp: number): void {
-    if (this.closed) return;
+    if (this.closed || !this.mediaAllowed) return;
     const packet = serializeRtp({
       version: 2,
       padding: false,

@@ -47,6 +47,10 @@ export class FakeLegMedia implements LegMedia {
     return () => undefined;
   }
 
+  onInactive(): () => void {
+    return () => undefined;
+  }
+
   onDigit(listener: (digit: string) => void): () => void {
     this.digitListeners.add(listener);
     return () => this.digitListeners.delete(listener);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { freePort, killHard, runCli, spawnServe, testEnv, waitReady, type ServerProcess } from '../helpers/processes.js';
+import { CLI, ROOT, freePort, killHard, runCli, spawnServe, testEnv, waitReady, type ServerProcess } from '../helpers/processes.js';
 
 /**
  * `dialplane call` and `dialplane dev call-in` against a real server whose trunk is the dev carrier: real SIP and
@@ -55,6 +56,44 @@ test('no answer until the ring timeout', async () => {
   const last = (await call('+14155550480', '--timeout', '1')).at(-1)!;
   assert.equal(last.outcome, 'no_answer');
   assert.equal(last.end_reason, 'ring_timeout');
+});
+
+/** Starts `dialplane call`, sends it SIGINT once `interruptWhen` shows on its stdout, and collects how it ended. */
+async function interruptedCall(to: string, interruptWhen: RegExp, ...options: string[]) {
+  const child = spawn(process.execPath, [CLI, 'call', to, '--from', FROM, ...options], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let interrupted = false;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!interrupted && interruptWhen.test(stdout)) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(killer);
+  assert.ok(interrupted, `never saw ${String(interruptWhen)}\nstdout: ${stdout}\nstderr: ${stderr}`);
+  return { code, stdout, stderr };
+}
+
+test('Ctrl-C on an answered call hangs it up through the API, prints the final event and exits 130', async () => {
+  const result = await interruptedCall('+14155550100', /"state":"answered"/, '--json', '--max-duration', '600');
+  assert.equal(result.code, 130, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Event);
+  assert.deepEqual(events.map((e) => e.state), ['queued', 'dialing', 'ringing', 'answered', 'ended']);
+  const last = events.at(-1)!;
+  assert.equal(last.end_reason, 'api_hangup');
+  assert.equal(last.outcome, 'completed');
+  assert.match(result.stderr, /hanging up call call_/);
+});
+
+test('Ctrl-C while it rings cancels the call (human output)', async () => {
+  const result = await interruptedCall('+14155550480', /ringing/, '--timeout', '120');
+  assert.equal(result.code, 130, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  assert.match(result.stdout.trim().split('\n').at(-1)!, /ended: canceled, NORMAL_CLEARING \(16\), api_hangup/);
 });
 
 test('a caller ID the account does not own is refused before anything is dialled', async () => {

@@ -4,6 +4,7 @@ import type { CallControl } from '../../core/calls/call-control.js';
 import type { Call } from '../../core/calls/call-service.js';
 import type { CallEvent } from '../../core/calls/call-state.js';
 import type { Services } from '../../core/services.js';
+import { EventStream } from '../event-stream.js';
 import type { RouteSettings } from '../types.js';
 
 const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
@@ -64,8 +65,18 @@ export function eventView(event: CallEvent) {
 
 type CallParams = { Params: { accountId: string; callId: string } };
 
+export interface AdminCallRouteOptions {
+  /** Between heartbeat lines on the live event stream; default EVENT_STREAM_HEARTBEAT_MS (tests shorten it). */
+  readonly heartbeatMs?: number;
+}
+
 /** Calls through the admin API: what `dialplane call` uses, and the dashboard later. */
-export function registerAdminCallRoutes(app: FastifyInstance, services: Services, control: CallControl): void {
+export function registerAdminCallRoutes(
+  app: FastifyInstance,
+  services: Services,
+  control: CallControl,
+  options: AdminCallRouteOptions = {},
+): void {
   app.post<{ Params: { accountId: string }; Body: { to: string; from: string; ring_timeout_s?: number; max_duration_s?: number } }>(
     '/admin/v1/accounts/:accountId/calls',
     { config, schema: { tags, security, summary: 'Place an outbound call', params: Type.Object({ accountId: Id }), body: PlaceCall } },
@@ -111,7 +122,8 @@ export function registerAdminCallRoutes(app: FastifyInstance, services: Services
       schema: {
         tags,
         security,
-        summary: 'The call\'s events as they happen, one JSON object per line, until it ends',
+        summary:
+          'The call\'s events as they happen, one JSON object per line, until it ends; {"heartbeat":"<time>"} lines keep a quiet stream alive',
         params: Type.Object({ accountId: Id, callId: Id }),
       },
     },
@@ -119,15 +131,17 @@ export function registerAdminCallRoutes(app: FastifyInstance, services: Services
       const { accountId, callId } = request.params;
       await services.calls.get(accountId, callId);
       reply.hijack();
-      const out = reply.raw;
-      out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      const stream = new EventStream(reply.raw, {
+        format: 'ndjson',
+        ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+      });
       const sent = new Set<string>();
       const write = (event: CallEvent) => {
         const key = `${event.state}|${event.at}`;
         if (sent.has(key)) return;
         sent.add(key);
-        out.write(`${JSON.stringify(eventView(event))}\n`);
-        if (event.state === 'ended') out.end();
+        stream.send(eventView(event));
+        if (event.state === 'ended') stream.end();
       };
       // Subscribe first, then replay what is stored: nothing falls between the two.
       const pending: CallEvent[] = [];
@@ -138,7 +152,7 @@ export function registerAdminCallRoutes(app: FastifyInstance, services: Services
         if (replayed) write(event);
         else pending.push(event);
       });
-      out.on('close', unsubscribe);
+      stream.onClose(unsubscribe);
       for (const event of await services.calls.events(accountId, callId)) write(event);
       replayed = true;
       for (const event of pending) write(event);

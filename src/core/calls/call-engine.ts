@@ -37,6 +37,12 @@ export interface LegMedia {
   onAudio(listener: (payload: Buffer) => void): () => void;
   /** Hears the keys the far end presses (RFC 4733 events or in-band tones), one call per digit. */
   onDigit(listener: (digit: string) => void): () => void;
+  /**
+   * Hears, once, that the far end has sent no RTP for DIALPLANE_RTP_TIMEOUT_S (end the leg with 'rtp_timeout').
+   * The watch runs while a listener is subscribed, so subscribe once the leg is answered; it never fires when the
+   * timeout is 0 or the SDP direction means the far end sends nothing. Returns the unsubscribe.
+   */
+  onInactive(listener: () => void): () => void;
 }
 
 export interface LegEvents {
@@ -332,6 +338,8 @@ export class CallEngine {
       return;
     }
     entry.durationTimer = this.timers.start('MaxDuration', entry.call.maxDurationS * 1000, () => this.stop(entry, 'time_limit'));
+    // A leg whose far end stopped sending audio is dead, whatever SIP says: it is not billed up to its limit.
+    media?.onInactive(() => this.stop(entry, 'rtp_timeout'));
   }
 
   private advance(entry: LiveCall, to: 'ringing' | 'early_media' | 'answered', sip: SipDetail): void {

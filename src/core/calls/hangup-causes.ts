@@ -80,11 +80,17 @@ export type EndReason =
   | 'capacity'
   | 'shutdown'
   | 'crash_recovery'
-  | 'credits_exhausted';
+  | 'credits_exhausted'
+  /** No RTP from the far end for DIALPLANE_RTP_TIMEOUT_S: the media path is dead, whatever SIP says. */
+  | 'rtp_timeout';
 
 /** Results that do not come from a SIP status: timers, our own hang-ups, and recovery after a crash. */
 export function resultForEnd(reason: EndReason, answered: boolean): CallResult {
   if (answered) {
+    // An answered call that lost its media was still a call (completed, billed for what it lasted), but not a
+    // normal clearing. FreeSWITCH's MEDIA_TIMEOUT is its own number (604), outside Q.850; the standard cause for
+    // "a procedure started by the expiry of a timer" is 102, which Timer B below uses too.
+    if (reason === 'rtp_timeout') return { outcome: 'completed', cause: Q850.RECOVERY_ON_TIMER_EXPIRE };
     return reason === 'transport_error' || reason === 'crash_recovery' || reason === 'shutdown'
       ? { outcome: 'completed', cause: Q850.NORMAL_UNSPECIFIED }
       : { outcome: 'completed', cause: Q850.NORMAL_CLEARING };
@@ -96,6 +102,7 @@ export function resultForEnd(reason: EndReason, answered: boolean): CallResult {
     case 'local_hangup':
       return { outcome: 'canceled', cause: Q850.NORMAL_CLEARING };
     case 'timeout':
+    case 'rtp_timeout':
       return { outcome: 'failed', cause: Q850.RECOVERY_ON_TIMER_EXPIRE };
     case 'transport_error':
       return { outcome: 'failed', cause: Q850.NETWORK_OUT_OF_ORDER };

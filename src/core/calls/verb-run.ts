@@ -80,6 +80,7 @@ export class VerbRun {
       play: (samples) => attempt(() => media.play(samples)).catch((error: unknown) => this.fail(error)),
       stop: () => guard(() => media.stop()),
       onAudio: (listener) => media.onAudio(listener),
+      onInactive: (listener) => media.onInactive(listener),
       onDigit: (listener) => {
         const off = media.onDigit((digit) => guard(() => listener(digit)));
         return () => guard(off);

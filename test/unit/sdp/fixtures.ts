@@ -116,3 +116,50 @@ t=0 0
 m=audio 30002 RTP/AVP 18
 a=rtpmap:18 G729/8000
 `);
+
+/** A phone that only listens (a paging speaker, a recorder): recvonly at media level. */
+export const RECVONLY_OFFER = crlf(`v=0
+o=- 100 100 IN IP4 203.0.113.20
+s=-
+c=IN IP4 203.0.113.20
+t=0 0
+m=audio 40000 RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=recvonly
+`);
+
+/** Media parked: inactive at session level, no media-level direction. */
+export const INACTIVE_SESSION_OFFER = crlf(`v=0
+o=- 200 201 IN IP4 203.0.113.21
+s=-
+c=IN IP4 203.0.113.21
+t=0 0
+a=inactive
+m=audio 40002 RTP/AVP 8
+a=rtpmap:8 PCMA/8000
+`);
+
+/** A session-level sendonly that the media line overrides with sendrecv (RFC 4566 §6: media level wins). */
+export const OVERRIDDEN_SESSION_DIRECTION_OFFER = crlf(`v=0
+o=- 300 300 IN IP4 203.0.113.22
+s=-
+c=IN IP4 203.0.113.22
+t=0 0
+a=sendonly
+m=audio 40004 RTP/AVP 0
+a=sendrecv
+`);
+
+/** Music on hold from a PBX: sendonly at session level. */
+export const SENDONLY_SESSION_OFFER = crlf(`v=0
+o=- 400 401 IN IP4 203.0.113.23
+s=-
+c=IN IP4 203.0.113.23
+t=0 0
+a=sendonly
+m=audio 40006 RTP/AVP 0 101
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+`);

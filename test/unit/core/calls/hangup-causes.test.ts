@@ -32,6 +32,11 @@ test('ends without a SIP status', () => {
   assert.deepEqual(resultForEnd('crash_recovery', false).outcome, 'failed');
 });
 
+test('rtp_timeout: an answered call completed by a timer (102), an unanswered one failed', () => {
+  assert.deepEqual(resultForEnd('rtp_timeout', true), { outcome: 'completed', cause: { code: 102, name: 'RECOVERY_ON_TIMER_EXPIRE' } });
+  assert.deepEqual(resultForEnd('rtp_timeout', false), { outcome: 'failed', cause: { code: 102, name: 'RECOVERY_ON_TIMER_EXPIRE' } });
+});
+
 test('failover only on 5xx or no response, never on the callee answering 4xx/6xx', () => {
   assert.equal(shouldFailOver(503), true);
   assert.equal(shouldFailOver(undefined), true);

@@ -28,6 +28,9 @@ class ScriptedLeg implements LegMedia {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+  onInactive(): () => void {
+    return () => undefined;
+  }
   press(keys: string): void {
     for (const key of keys) for (const l of this.listeners) l(key);
   }
