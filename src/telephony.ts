@@ -6,7 +6,7 @@ import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
-import { CALL_RESERVE_REFERENCE } from './core/calls/minute-reserve.js';
+import { recoverCalls } from './core/calls/call-recovery.js';
 import { MediaBridge } from './media/bridge.js';
 import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
@@ -58,11 +58,18 @@ export function parsePortRange(range: string): { min: number; max: number } {
  * their final events go out before new calls start.
  */
 export async function startTelephony(config: Config, services: Services, logger: Logger): Promise<Telephony> {
-  const ended = await services.calls.recoverUnfinished();
-  if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
-  // Their credit reserves died with them: released, not charged (what was talked before the crash is not billed).
-  const released = await services.credits.releaseLeftover(CALL_RESERVE_REFERENCE);
-  if (released > 0) logger.warn({ count: released }, 'released credit reserves of calls the previous run left live');
+  // Only the calls of nodes that are gone: another node's live calls are its own. Their credit reserves died with
+  // them: released, not charged (what was talked before the crash is not billed).
+  const recovered = await recoverCalls(services, true);
+  if (recovered.ended.length > 0 || recovered.released > 0) {
+    logger.warn({ count: recovered.ended.length, released: recovered.released }, 'ended calls left live by a node that is gone');
+  }
+  const stopSweep = services.node.onSweep(async () => {
+    const swept = await recoverCalls(services, false);
+    if (swept.ended.length > 0 || swept.released > 0) {
+      logger.warn({ count: swept.ended.length, released: swept.released }, 'ended calls of a node whose lease ran out');
+    }
+  });
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
@@ -174,6 +181,7 @@ export async function startTelephony(config: Config, services: Services, logger:
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {
+        stopSweep();
         await engine.shutdown();
         await upkeep.stop();
         await devCarrier?.stop();

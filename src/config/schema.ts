@@ -36,6 +36,11 @@ export interface Config {
     readonly rtpPorts: string;
     readonly maxCalls: number;
   };
+  readonly node: {
+    /** This process among the nodes sharing the database; undefined: one is generated at each start. */
+    readonly id: string | undefined;
+    readonly leaseS: number;
+  };
   readonly trunk: {
     /** "dev", or one or more SIP URIs separated by commas, tried in order. */
     readonly uri: string;
@@ -305,6 +310,27 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 200,
     secret: false,
     description: 'Most simultaneous outbound call legs; beyond it new calls are refused (503 in every API).',
+  },
+  {
+    variable: 'DIALPLANE_NODE_ID',
+    path: 'node.id',
+    type: {
+      kind: 'string',
+      expected: '1 to 64 letters, digits, dots, dashes, underscores or colons',
+      valid: (value) => /^[A-Za-z0-9_.:-]{1,64}$/.test(value),
+    },
+    default: undefined,
+    secret: false,
+    description:
+      'Name of this server among those sharing the database; unique per running process. While unset each start makes a new one.',
+  },
+  {
+    variable: 'DIALPLANE_NODE_LEASE_S',
+    path: 'node.leaseS',
+    type: { kind: 'integer', min: 1, max: 3_600 },
+    default: 15,
+    secret: false,
+    description: 'Seconds a node stays alive without renewing its lease; after that other nodes end its calls and send its SMS.',
   },
   {
     variable: 'DIALPLANE_TRUNK',

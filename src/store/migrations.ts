@@ -333,6 +333,23 @@ const migrations: Record<string, DialectMigration> = {
   '0007_answer_here': async (db) => {
     await db.schema.alterTable('phone_numbers').addColumn('answer_here', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   },
+
+  '0009_node_leases': async (db) => {
+    await db.schema
+      .createTable('nodes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+      .addColumn('lease_until', 'text', (c) => c.notNull())
+      .execute();
+    // Null on rows written before nodes had leases: no node owns them, so the next start recovers them.
+    await db.schema.alterTable('calls').addColumn('owner_node', 'text').execute();
+    await db.schema.createIndex('calls_state_owner').on('calls').columns(['state', 'owner_node']).execute();
+    await db.schema.alterTable('sms_messages').addColumn('owner_node', 'text').execute();
+    await db.schema.createIndex('sms_messages_status_owner').on('sms_messages').columns(['status', 'owner_node']).execute();
+    // A recovered call's reserves are found by their exact reference.
+    await db.schema.createIndex('credit_holds_reference').on('credit_holds').columns(['reference', 'status']).execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {
