@@ -24,6 +24,7 @@ export const errorRegistry = {
   route_not_found: { status: 404, message: 'No such route' },
   method_not_allowed: { status: 405, message: 'The method is not allowed on this path' },
   conflict: { status: 409, message: 'The resource already exists' },
+  call_owned_elsewhere: { status: 409, message: 'The call is driven by another node' },
   rate_limited: { status: 429, message: 'Too many requests, please retry later' },
   capacity_exceeded: { status: 503, message: 'No capacity available right now, retry with backoff' },
   not_ready: { status: 503, message: 'The server is not ready' },

@@ -58,11 +58,16 @@ export async function startMessaging(config: Config['sms'], services: Services, 
     logger.warn({ err }, 'the SMSC did not accept the first bind; retrying in the background');
   }
   const resumed = await services.sms.resumeUnsent();
-  if (resumed > 0) logger.info({ resumed }, 'SMS left unsent by the last run are being sent');
+  if (resumed > 0) logger.info({ resumed }, 'SMS left unsent by a node that is gone are being sent');
+  const stopSweep = services.node.onSweep(async () => {
+    const taken = await services.sms.resumeOrphaned();
+    if (taken > 0) logger.info({ resumed: taken }, 'SMS left unsent by a node whose lease ran out are being sent');
+  });
   return {
     carrier,
     devSmsc,
     async close() {
+      stopSweep();
       services.sms.attachCarrier(undefined);
       await carrier.stop();
       await devSmsc?.stop();

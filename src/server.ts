@@ -10,6 +10,7 @@ import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import type { Config } from './config/config.js';
 import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
+import { generateNodeId, NodeLease } from './core/node-lease.js';
 import { createServices, type Services } from './core/services.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/store.js';
@@ -43,13 +44,28 @@ export function createLogger(config: Config): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
   const store = createStore(database);
+  const node = new NodeLease(store.nodes, systemClock, {
+    nodeId: config.node.id ?? generateNodeId(),
+    leaseMs: config.node.leaseS * 1000,
+    onError: (err: unknown, context: string) => logger.warn({ err }, context),
+  });
   const services = createServices(store, {
+    node,
     clock: systemClock,
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
     smsMaxSegments: config.sms.maxSegments,
     onListenerError: (err: unknown) => logger.error({ err }, 'event listener failed'),
   });
+  // Registered before anything is recovered or started, so other nodes see this one alive from its first call on.
+  const previous = await node.start();
+  if (config.node.id !== undefined && previous && previous.lease_until > new Date().toISOString()) {
+    logger.warn(
+      { node: node.nodeId },
+      'the last run under this node id still held its lease: its calls are ended as left by a crash (if another running server uses this DIALPLANE_NODE_ID, give each its own)',
+    );
+  }
+  logger.info({ node: node.nodeId, leaseS: config.node.leaseS }, 'node registered');
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
   const metrics = new Registry();
@@ -96,6 +112,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await telephony.close();
         await messaging.close();
         await services.sms.settled();
+        // Only now: while the lease ran, no other node could take over this one's calls or messages.
+        await node.stop().catch((err: unknown) => logger.warn({ err }, 'could not end the node lease'));
         await webhooks.close();
         await services.keys.flushUsage().catch(() => undefined);
         rateStore.close();

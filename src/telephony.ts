@@ -9,7 +9,7 @@ import { CallControl, type CallControlDeps } from './core/calls/call-control.js'
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
 import type { Call } from './core/calls/call-service.js';
 import type { CallMediaPort } from './core/calls/call-session.js';
-import { CALL_RESERVE_REFERENCE } from './core/calls/minute-reserve.js';
+import { recoverCalls } from './core/calls/call-recovery.js';
 import { MediaBridge } from './media/bridge.js';
 import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
@@ -97,11 +97,18 @@ export async function startTelephony(
   logger: Logger,
   options: TelephonyOptions = {},
 ): Promise<Telephony> {
-  const ended = await services.calls.recoverUnfinished();
-  if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
-  // Their credit reserves died with them: released, not charged (what was talked before the crash is not billed).
-  const released = await services.credits.releaseLeftover(CALL_RESERVE_REFERENCE);
-  if (released > 0) logger.warn({ count: released }, 'released credit reserves of calls the previous run left live');
+  // Only the calls of nodes that are gone: another node's live calls are its own. Their credit reserves died with
+  // them: released, not charged (what was talked before the crash is not billed).
+  const recovered = await recoverCalls(services, true);
+  if (recovered.ended.length > 0 || recovered.released > 0) {
+    logger.warn({ count: recovered.ended.length, released: recovered.released }, 'ended calls left live by a node that is gone');
+  }
+  const stopSweep = services.node.onSweep(async () => {
+    const swept = await recoverCalls(services, false);
+    if (swept.ended.length > 0 || swept.released > 0) {
+      logger.warn({ count: swept.ended.length, released: swept.released }, 'ended calls of a node whose lease ran out');
+    }
+  });
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
@@ -210,6 +217,7 @@ export async function startTelephony(
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
     close() {
       closing ??= (async () => {
+        stopSweep();
         await engine.shutdown();
         await upkeep.stop();
         await devCarrier?.stop();

@@ -38,6 +38,11 @@ export interface Config {
     /** Seconds without RTP from the peer before an answered leg is ended; 0 disables. */
     readonly rtpTimeoutS: number;
   };
+  readonly node: {
+    /** This process among the nodes sharing the database; undefined: one is generated at each start. */
+    readonly id: string | undefined;
+    readonly leaseS: number;
+  };
   readonly trunk: {
     /** "dev", or one or more SIP URIs separated by commas, tried in order. */
     readonly uri: string;
@@ -316,6 +321,27 @@ export const configSchema: readonly ConfigEntry[] = [
     secret: false,
     description:
       'Seconds an answered call leg may receive no RTP before it is ended (rtp_timeout), so a dead call is not billed to its limit; 0 never ends one. Not counted while the SDP says the peer sends nothing.',
+  },
+  {
+    variable: 'DIALPLANE_NODE_ID',
+    path: 'node.id',
+    type: {
+      kind: 'string',
+      expected: '1 to 64 letters, digits, dots, dashes, underscores or colons',
+      valid: (value) => /^[A-Za-z0-9_.:-]{1,64}$/.test(value),
+    },
+    default: undefined,
+    secret: false,
+    description:
+      'Name of this server among those sharing the database; unique per running process. While unset each start makes a new one.',
+  },
+  {
+    variable: 'DIALPLANE_NODE_LEASE_S',
+    path: 'node.leaseS',
+    type: { kind: 'integer', min: 1, max: 3_600 },
+    default: 15,
+    secret: false,
+    description: 'Seconds a node stays alive without renewing its lease; after that other nodes end its calls and send its SMS.',
   },
   {
     variable: 'DIALPLANE_TRUNK',

@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
 import { GatewayAppService } from './gateway-apps.js';
+import { DEFAULT_LEASE_MS, generateNodeId, NodeLease } from './node-lease.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
 import { SmsService } from './sms.js';
@@ -29,6 +30,8 @@ export interface Services {
   readonly webhooks: WebhookService;
   readonly sms: SmsService;
   readonly extensions: ExtensionService;
+  /** This process as a node on the database: it owns the calls and SMS it starts. Started by the server only. */
+  readonly node: NodeLease;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -43,6 +46,8 @@ export interface ServicesOptions {
   readonly onListenerError?: (error: unknown) => void;
   /** Most segments one SMS may take (DIALPLANE_SMS_MAX_SEGMENTS). */
   readonly smsMaxSegments?: number;
+  /** This node; without one a lease with a generated id is made (and left unstarted: CLI and tests). */
+  readonly node?: NodeLease;
 }
 
 export function createServices(store: Store, options: ServicesOptions): Services {
@@ -54,6 +59,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
   const credits = new CreditService(store, clock, changes);
   const webhooks = new WebhookService(store, clock);
   const prices = new PriceService(store, clock);
+  const node = options.node ?? new NodeLease(store.nodes, clock, { nodeId: generateNodeId(), leaseMs: DEFAULT_LEASE_MS });
   return {
     store,
     clock,
@@ -65,14 +71,15 @@ export function createServices(store: Store, options: ServicesOptions): Services
     prices,
     summaries: new AccountSummaryService({ accounts, numbers, credits }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
-    calls: new CallService(store, clock, options.onListenerError, webhooks),
+    calls: new CallService(store, clock, options.onListenerError, webhooks, node),
     webhooks,
-    sms: new SmsService(store, clock, { credits, prices, numbers, webhooks }, {
+    sms: new SmsService(store, clock, { credits, prices, numbers, webhooks, node }, {
       maxSegments: options.smsMaxSegments ?? 10,
       defaultCountry: options.defaultCountry,
       ...(options.onListenerError ? { onError: options.onListenerError } : {}),
     }),
     extensions: new ExtensionService(store, clock, options.defaultCountry),
+    node,
     defaultCountry: options.defaultCountry,
   };
 }

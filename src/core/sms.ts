@@ -7,6 +7,7 @@ import { segment, SmsTooLongError, type Segmentation, type SmsEncoding } from '.
 import { isoNow, type Clock } from './clock.js';
 import type { CreditService } from './credits.js';
 import { newId } from './ids.js';
+import { isOrphaned, type NodeLiveness } from './node-lease.js';
 import type { NumberService } from './numbers.js';
 import { normalizePhoneNumber } from './phone-number.js';
 import type { PriceService } from './prices.js';
@@ -110,7 +111,14 @@ export class SmsService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly deps: { credits: CreditService; prices: PriceService; numbers: NumberService; webhooks: WebhookService },
+    private readonly deps: {
+      credits: CreditService;
+      prices: PriceService;
+      numbers: NumberService;
+      webhooks: WebhookService;
+      /** This node: the sender of the messages it accepts. */
+      node?: NodeLiveness;
+    },
     private readonly options: SmsOptions,
   ) {}
 
@@ -164,6 +172,7 @@ export class SmsService {
       segments: segmentation.segments,
       status: 'queued',
       price_minor: priceMinor,
+      owner_node: this.deps.node?.nodeId ?? null,
       error_code: null,
       created_at: now,
       updated_at: now,
@@ -249,6 +258,7 @@ export class SmsService {
       segments: input.segments,
       status: 'received',
       price_minor: 0,
+      owner_node: null,
       error_code: null,
       created_at: now,
       updated_at: now,
@@ -276,15 +286,43 @@ export class SmsService {
     return (await this.store.sms.events(id)).map((e) => ({ status: e.status, at: e.at, errorCode: e.error_code }));
   }
 
-  /** At start: messages a crash left before every part was accepted have their unaccepted parts sent. */
+  /**
+   * At start: messages left before every part was accepted have their unaccepted parts sent, when their sender is
+   * gone (its lease ran out), was a previous run under this node's id, or is unknown (older rows). A live node's
+   * unsent messages are its own to send.
+   */
   async resumeUnsent(): Promise<number> {
+    return this.resume(true);
+  }
+
+  /** The periodic sweep: unsent messages of other nodes whose lease has run out since are taken over and sent. */
+  async resumeOrphaned(): Promise<number> {
+    return this.resume(false);
+  }
+
+  private async resume(atStart: boolean): Promise<number> {
+    const node = this.deps.node;
+    if (!node && !atStart) return 0;
+    // Messages first, then the nodes alive: a sender alive now is in the second read whatever started in between.
     const rows = await this.store.sms.unsent();
+    if (rows.length === 0) return 0;
+    const live = node ? await node.liveNodes() : new Set<string>();
+    let resumed = 0;
     for (const row of rows) {
+      if (node) {
+        if (!isOrphaned(row.owner_node, node.nodeId, live, atStart)) continue;
+        if (this.submissions.has(row.id)) continue;
+        // Taken over first, so two nodes sweeping at once never both send it.
+        if (!(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
+      }
       const parts = await this.store.sms.parts(row.id);
       const segmentation = this.segmentation(row.body, parts.length);
-      this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
+      const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
+      this.submissions.set(row.id, submission);
+      void submission.finally(() => this.submissions.delete(row.id));
+      resumed += 1;
     }
-    return rows.length;
+    return resumed;
   }
 
   /** Resolves when every submission started so far has been answered (tests, shutdown). */

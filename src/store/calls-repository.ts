@@ -91,6 +91,17 @@ export class CallsRepository {
     return this.db.selectFrom('call_events').selectAll().where('call_id', '=', callId).orderBy('seq').execute();
   }
 
+  /** The node owning each of `ids` that exists (null: no node owns it). */
+  async ownersOf(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const owners = new Map<string, string | null>();
+    // In slices: SQLite caps the parameters of one statement.
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.selectFrom('calls').select(['id', 'owner_node']).where('id', 'in', ids.slice(i, i + 500)).execute();
+      for (const row of rows) owners.set(row.id, row.owner_node);
+    }
+    return owners;
+  }
+
   async unfinished(): Promise<CallRow[]> {
     return this.db.selectFrom('calls').selectAll().where('state', '!=', 'ended').execute();
   }

@@ -334,6 +334,23 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.alterTable('phone_numbers').addColumn('answer_here', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   },
 
+  '0009_node_leases': async (db) => {
+    await db.schema
+      .createTable('nodes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+      .addColumn('lease_until', 'text', (c) => c.notNull())
+      .execute();
+    // Null on rows written before nodes had leases: no node owns them, so the next start recovers them.
+    await db.schema.alterTable('calls').addColumn('owner_node', 'text').execute();
+    await db.schema.createIndex('calls_state_owner').on('calls').columns(['state', 'owner_node']).execute();
+    await db.schema.alterTable('sms_messages').addColumn('owner_node', 'text').execute();
+    await db.schema.createIndex('sms_messages_status_owner').on('sms_messages').columns(['status', 'owner_node']).execute();
+    // A recovered call's reserves are found by their exact reference.
+    await db.schema.createIndex('credit_holds_reference').on('credit_holds').columns(['reference', 'status']).execute();
+  },
+
   '0011_call_control': async (db, dialect) => {
     const money = dialect === 'postgres' ? 'bigint' : 'integer';
     // What a leg costs a minute (null: not billed, a device leg) and what it was charged when it ended.

@@ -95,6 +95,17 @@ export interface DevicesTable {
   created_at: string;
 }
 
+/**
+ * A running Dialplane process and its lease (migration 0009): it renews `lease_until` while it lives; once that has
+ * passed, the node is gone and any other node may end its calls and resume its messages.
+ */
+export interface NodesTable {
+  id: string;
+  started_at: string;
+  heartbeat_at: string;
+  lease_until: string;
+}
+
 export interface CreditEntriesTable {
   seq: Generated<number>;
   id: string;
@@ -148,6 +159,8 @@ export interface CallsTable {
   metadata: string | null;
   /** The call this leg belongs to (the second leg of a two-leg call), or null. */
   parent_call_id: string | null;
+  /** The node (process) that drives the call (migration 0009); null on calls stored before nodes had leases. */
+  owner_node: string | null;
   created_at: string;
   updated_at: string;
   answered_at: string | null;
@@ -275,6 +288,8 @@ export interface SmsMessagesTable {
   /** Per-segment price times segments, charged when the message was accepted. */
   price_minor: number;
   error_code: string | null;
+  /** The node that submits an outbound message (migration 0009); null for inbound ones and older rows. */
+  owner_node: string | null;
   created_at: string;
   updated_at: string;
   sent_at: string | null;
@@ -320,6 +335,7 @@ export interface Tables {
   sms_events: SmsEventsTable;
   extensions: ExtensionsTable;
   devices: DevicesTable;
+  nodes: NodesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -345,3 +361,4 @@ export type SmsPartRow = Selectable<SmsPartsTable>;
 export type SmsEventRow = Selectable<SmsEventsTable>;
 export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
+export type NodeRow = Selectable<NodesTable>;

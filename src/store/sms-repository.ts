@@ -128,6 +128,17 @@ export class SmsRepository {
     return this.db.selectFrom('sms_parts').selectAll().where('message_id', '=', messageId).orderBy('seq').execute();
   }
 
+  /**
+   * Makes this node the sender of an unsent message, only if its owner is still `from` (another node's sweep may have
+   * taken it first). True when taken.
+   */
+  async claim(messageId: string, from: string | null, to: string): Promise<boolean> {
+    let query = this.db.updateTable('sms_messages').set({ owner_node: to }).where('id', '=', messageId).where('status', '=', 'queued');
+    query = from === null ? query.where('owner_node', 'is', null) : query.where('owner_node', '=', from);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** Outbound messages a crash left before every part was accepted: they are sent again (their unsent parts). */
   async unsent(): Promise<SmsMessageRow[]> {
     return this.db.selectFrom('sms_messages').selectAll().where('status', '=', 'queued').where('direction', '=', 'outbound').execute();

@@ -5,6 +5,7 @@ import { AppsRepository } from './apps-repository.js';
 import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
 import { ExtensionsRepository } from './extensions-repository.js';
+import { NodesRepository } from './nodes-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
 import { SmsRepository } from './sms-repository.js';
@@ -23,6 +24,7 @@ export interface Store {
   readonly webhooks: WebhooksRepository;
   readonly sms: SmsRepository;
   readonly extensions: ExtensionsRepository;
+  readonly nodes: NodesRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -39,5 +41,6 @@ export function createStore(database: Database): Store {
     webhooks: new WebhooksRepository(db),
     sms: new SmsRepository(db),
     extensions: new ExtensionsRepository(db),
+    nodes: new NodesRepository(db),
   };
 }

@@ -77,6 +77,19 @@ export async function createTestDatabase(dialect: DatabaseDialect): Promise<Test
 }
 
 /**
+ * For a test that needs PostgreSQL itself rather than once per dialect (several servers on one database): `skip` for
+ * node:test with a visible message when no server answers on a plain run; under CI=true it is not skipped, and
+ * `failure` says why the test must fail.
+ */
+export async function postgresTestOptions(name: string): Promise<{ skip: string | false; failure: string | undefined }> {
+  const problem = await postgresProblem();
+  if (!problem) return { skip: false, failure: undefined };
+  if (postgresRequired) return { skip: false, failure: `PostgreSQL is required (CI=true) but unreachable at ${POSTGRES_URL}: ${problem}` };
+  process.stderr.write(`[skip] ${name}: PostgreSQL unreachable at ${POSTGRES_URL}\n`);
+  return { skip: `PostgreSQL unreachable at ${POSTGRES_URL}: ${problem}`, failure: undefined };
+}
+
+/**
  * Runs a suite once per dialect. PostgreSQL is mandatory under CI=true (its absence fails the run) and skipped
  * with a visible message on a plain `npm test` where no server answers.
  */

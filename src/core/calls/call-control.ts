@@ -171,7 +171,7 @@ export class CallControl {
     }
     let received;
     try {
-      received = await this.deps.engine.receive({ ...input, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor }, signal);
+      received = await this.deps.engine.receive({ ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor }, signal);
     } catch (error) {
       await session.billing.settle(0, 'inbound call not taken');
       throw error;
@@ -208,7 +208,7 @@ export class CallControl {
 
   /** Hangs up every leg of the call; resolves once the call is over and settled. */
   async hangup(accountId: string, callId: string): Promise<CallView> {
-    await this.deps.services.calls.get(accountId, callId);
+    await this.deps.services.calls.assertOwnedHere(accountId, callId);
     const entry = this.sessions.get(callId);
     if (entry) {
       entry.interpreter?.stop();
@@ -225,7 +225,7 @@ export class CallControl {
   /** Live command: replaces what the call is doing now with `program`. */
   async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
     const program = validateProgram(input);
-    await this.deps.services.calls.get(accountId, callId);
+    await this.deps.services.calls.assertOwnedHere(accountId, callId);
     const entry = this.sessions.get(callId);
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');

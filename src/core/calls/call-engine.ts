@@ -85,6 +85,7 @@ export interface InboundLegEvents {
 }
 
 export interface ReceiveInput {
+  readonly id?: string;
   readonly accountId: string;
   readonly from: string;
   readonly to: string;
@@ -100,6 +101,7 @@ export interface EngineTimers {
 }
 
 export interface PlaceCallInput {
+  readonly id?: string;
   readonly accountId: string;
   readonly from: string;
   readonly to: string;
@@ -186,6 +188,7 @@ export class CallEngine {
   async receive(input: ReceiveInput, signal: InboundSignal): Promise<{ call: Call; events: InboundLegEvents }> {
     this.checkCapacity();
     const created = await this.calls.create({
+      ...(input.id ? { id: input.id } : {}),
       accountId: input.accountId,
       direction: 'inbound',
       from: input.from,

@@ -5,6 +5,7 @@ import type { Store } from '../../store/store.js';
 import type { Db } from '../../store/database.js';
 import { isoNow, type Clock } from '../clock.js';
 import { newId } from '../ids.js';
+import { isOrphaned, type NodeLiveness } from '../node-lease.js';
 import type { WebhookService } from '../webhooks.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
@@ -58,6 +59,8 @@ export type CallUpdate =
   | { readonly type: 'activity'; readonly activity: CallActivity };
 
 export interface CreateCallInput {
+  /** The id to store it under (a call whose credits were reserved before its first leg existed); new otherwise. */
+  readonly id?: string;
   /** An outbound call about to be dialled is stored with its `queued` and `dialing` events in one write. */
   readonly dialing?: { readonly trunk: string };
   readonly accountId: string;
@@ -111,6 +114,8 @@ export class CallService {
     private readonly clock: Clock,
     private readonly onListenerError: (error: unknown) => void = () => undefined,
     private readonly webhooks?: WebhookService,
+    /** This node: it owns the calls it creates, and recovers only those of nodes that are gone. */
+    private readonly node?: NodeLiveness,
   ) {}
 
   /** Hears one call's updates until the returned function is called. */
@@ -169,7 +174,7 @@ export class CallService {
   async create(input: CreateCallInput): Promise<Call> {
     const now = isoNow(this.clock);
     const row: CallRow = {
-      id: newId('call'),
+      id: input.id ?? newId('call'),
       account_id: input.accountId,
       direction: input.direction,
       from_number: input.from,
@@ -187,6 +192,7 @@ export class CallService {
       max_duration_s: input.maxDurationS,
       metadata: input.metadata ? JSON.stringify(input.metadata) : null,
       parent_call_id: input.parentCallId ?? null,
+      owner_node: this.node?.nodeId ?? null,
       created_at: now,
       updated_at: now,
       answered_at: null,
@@ -309,10 +315,52 @@ export class CallService {
     return (await this.store.calls.events(callId)).map(toEvent);
   }
 
-  /** At start: calls a crash left live are ended (crash_recovery) and their final event emitted. Nothing dangles. */
+  /**
+   * At start: live calls whose node is gone (its lease ran out), that no node owns, or that a previous run under
+   * this node's id left, are ended (crash_recovery) with their final event. Another live node's calls are not touched.
+   */
   async recoverUnfinished(): Promise<Call[]> {
+    return this.recover(true);
+  }
+
+  /** The periodic sweep: live calls of other nodes whose lease has run out since are ended (crash_recovery). */
+  async recoverOrphaned(): Promise<Call[]> {
+    return this.recover(false);
+  }
+
+  /** The node that drives a call (null: stored before nodes had leases); undefined when there is no such call. */
+  async ownerOf(callId: string): Promise<string | null | undefined> {
+    return (await this.store.calls.findAny(callId))?.owner_node;
+  }
+
+  /**
+   * For commands on a live call (hang up, a new program): only the node driving it can carry them out. Refused with
+   * call_owned_elsewhere (409) naming that node when it is another; not_found when the account has no such call.
+   */
+  async assertOwnedHere(accountId: string, callId: string): Promise<Call> {
+    const row = await this.store.calls.findById(accountId, callId);
+    if (!row) throw new DialplaneError('not_found', 'call not found');
+    const owner = row.owner_node;
+    if (row.state !== 'ended' && this.node && owner !== null && owner !== this.node.nodeId) {
+      throw new DialplaneError('call_owned_elsewhere', `call ${callId} is driven by node ${owner}, not by this one (${this.node.nodeId})`, {
+        owner_node: owner,
+        node: this.node.nodeId,
+      });
+    }
+    return toCall(row);
+  }
+
+  private async recover(atStart: boolean): Promise<Call[]> {
+    // Calls first, then the nodes alive: a call read here was stored by a node registered before it, so a node
+    // alive now is in the second read whatever started in between.
+    const rows = await this.store.calls.unfinished();
+    if (rows.length === 0) return [];
+    const node = this.node;
+    if (!node && !atStart) return [];
+    const live = node ? await node.liveNodes() : new Set<string>();
     const ended: Call[] = [];
-    for (const row of await this.store.calls.unfinished()) {
+    for (const row of rows) {
+      if (node && !isOrphaned(row.owner_node, node.nodeId, live, atStart)) continue;
       const call = await this.end(row.id, { reason: 'crash_recovery' });
       if (call) ended.push(call);
     }

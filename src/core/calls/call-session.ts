@@ -7,6 +7,7 @@ import type { LegPlan } from './call-targets.js';
 import { legCharge, MinuteReserve, MINUTE_MS } from './minute-reserve.js';
 import type { DialTarget } from './program.js';
 import { realVerbTimers } from './verbs.js';
+import { newId } from '../ids.js';
 
 /** What a session needs from the media side: speech, audio files, bridges, recordings. */
 export interface CallMediaPort {
@@ -72,6 +73,8 @@ export class CallSession implements CallDriver {
   readonly billing: MinuteReserve;
   private readonly legs = new Map<string, Leg>();
   private rootId: string | undefined;
+  /** The id the call's first leg is stored under. */
+  readonly plannedRoot: string;
   private controlId: string | undefined;
   private over = false;
   private markEnded!: () => void;
@@ -100,7 +103,9 @@ export class CallSession implements CallDriver {
     private readonly deps: SessionDeps,
     readonly init: SessionInit,
   ) {
-    this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), deps.minuteMs ?? MINUTE_MS);
+    // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
+    this.plannedRoot = newId('call');
+    this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), deps.minuteMs ?? MINUTE_MS, this.plannedRoot);
   }
 
   get callId(): string {
@@ -187,6 +192,7 @@ export class CallSession implements CallDriver {
           try {
             if (plan.priceMinor !== null) await this.billing.reserveLeg(plan.priceMinor);
             const call = await this.deps.engine.place({
+              ...(this.rootId === undefined ? { id: this.plannedRoot } : {}),
               accountId: this.init.accountId,
               from: options.callerId,
               to: plan.to,

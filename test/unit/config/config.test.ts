@@ -74,6 +74,7 @@ describe('loadConfig defaults', () => {
       bootstrap: { enabled: true },
       auth: { keyCacheTtlMs: 60_000 },
       sip: { host: '127.0.0.1', port: 5060, rtpPorts: '20000-29999', maxCalls: 200, rtpTimeoutS: 60 },
+      node: { id: undefined, leaseS: 15 },
       trunk: { uri: 'dev', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined, keepaliveS: 30 },
       webhooks: {
         allowPrivate: true,
@@ -88,6 +89,12 @@ describe('loadConfig defaults', () => {
       },
       sms: { smsc: 'dev', maxSegments: 10, window: 10 },
     });
+  });
+
+  test('a node id is checked and the lease is whole seconds', () => {
+    assert.deepEqual(load({ DIALPLANE_NODE_ID: 'eu-1.a', DIALPLANE_NODE_LEASE_S: '2' }).node, { id: 'eu-1.a', leaseS: 2 });
+    assert.throws(() => load({ DIALPLANE_NODE_ID: 'two words' }), /DIALPLANE_NODE_ID/);
+    assert.throws(() => load({ DIALPLANE_NODE_LEASE_S: '0' }), /DIALPLANE_NODE_LEASE_S/);
   });
 
   test('an SMSC URL is checked and its password masked', () => {
