@@ -67,9 +67,8 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async () => {
     const longCall = async (base: string, proc: ServerProcess, accountId: string, to: string) => {
       const { call } = await api<{ call: CallView }>(base, `/admin/v1/accounts/${accountId}/calls`, { from: '+14155551234', to });
       await waitUntil(`${call.id} answered`, async () => (await services.calls.get(accountId, call.id)).state === 'answered', 15_000, proc);
-      // The first-minute reserve of a trunk leg (`call-reserve:<legId>`), held here so the test stands whichever call
-      // path takes it.
-      await services.credits.hold(accountId, 500, `${CALL_RESERVE_REFERENCE}${call.id}`);
+      // Its first minute was reserved (`call-reserve:<callId>`) before the INVITE left.
+      assert.equal((await holdsOf(call.id)).length, 1, 'the first minute is reserved');
       return call.id;
     };
 
