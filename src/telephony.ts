@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { DevCarrier } from './carriers/dev-carrier.js';
 import { answerInboundCall, type RingPlan } from './carriers/inbound-calls.js';
+import { InviteGate } from './carriers/invite-gate.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
@@ -55,9 +57,9 @@ export function parsePortRange(range: string): { min: number; max: number } {
 
 /**
  * SIP, RTP ports, trunks (or the dev carrier) and the call engine. Calls a crash left live are ended first, so
- * their final events go out before new calls start.
+ * their final events go out before new calls start. `metrics`: where the SIP counters are registered.
  */
-export async function startTelephony(config: Config, services: Services, logger: Logger): Promise<Telephony> {
+export async function startTelephony(config: Config, services: Services, logger: Logger, metrics?: Registry): Promise<Telephony> {
   const ended = await services.calls.recoverUnfinished();
   if (ended.length > 0) logger.warn({ count: ended.length }, 'ended calls left live by the previous run');
   // Their credit reserves died with them: released, not charged (what was talked before the crash is not billed).
@@ -79,9 +81,24 @@ export async function startTelephony(config: Config, services: Services, logger:
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup failed'),
   });
   const stopForgetting = services.extensions.onDeviceRemoved((deviceId) => registrar.forgetDevice(deviceId));
+  const refusedInvites = new Counter({
+    name: 'dialplane_sip_invites_refused_total',
+    help: 'Inbound INVITEs answered 403: from no trunk nor registered device (not_allowed), or with wrong credentials (auth_failed)',
+    labelNames: ['reason'] as const,
+    registers: metrics ? [metrics] : [],
+  });
+  const gate = new InviteGate({
+    registrar,
+    lookup: (username) => services.extensions.credentialsFor(username),
+    onRefused: (reason, source) => {
+      refusedInvites.inc({ reason });
+      logger.debug({ reason, source }, 'inbound INVITE refused');
+    },
+    onError: (err: unknown, context: string) => logger.error({ err }, context),
+  });
   const ua = new SipUserAgent(stack, {
     onRegister: (incoming) => void registrar.handle(incoming),
-    onInvite: (incoming) => {
+    onInvite: gate.guard((incoming) => {
       const onMedia = (callId: string, media: LegMedia | undefined) => {
         if (media) {
           inboundMedia.set(callId, media);
@@ -106,7 +123,7 @@ export async function startTelephony(config: Config, services: Services, logger:
         logger.error({ err }, 'inbound call failed');
         incoming.respond(500, 'Server Internal Error');
       });
-    },
+    }),
   });
   /** What a number of ours reaches: the registered devices of its extension and the number it forwards to. */
   const reach = async (number: string): Promise<{ contacts: DeviceContact[]; forwardTo: string | null }> => {
@@ -137,6 +154,7 @@ export async function startTelephony(config: Config, services: Services, logger:
   } else {
     trunks = parseTrunks(config.trunk);
   }
+  gate.useTrunks(trunks);
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls);
   const bridge = (a: string, b: string): (() => void) | undefined => {
