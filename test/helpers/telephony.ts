@@ -1,4 +1,5 @@
 import pino from 'pino';
+import type { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config/config.js';
 import { systemClock } from '../../src/core/clock.js';
 import { createServices, type Services } from '../../src/core/services.js';
@@ -12,7 +13,7 @@ import { startTelephony, type Telephony } from '../../src/telephony.js';
  */
 export async function startTestTelephony(
   services: Services,
-  options: { readonly rtpPorts: string; readonly trunk: string; readonly env?: Record<string, string> },
+  options: { readonly rtpPorts: string; readonly trunk: string; readonly env?: Record<string, string>; readonly metrics?: Registry },
 ): Promise<Telephony> {
   const config = loadConfig({
     DIALPLANE_DATA_DIR: '/nonexistent-unused',
@@ -22,7 +23,7 @@ export async function startTestTelephony(
     DIALPLANE_TRUNK: options.trunk,
     ...options.env,
   });
-  return startTelephony(config, services, pino({ level: 'silent' }));
+  return startTelephony(config, services, pino({ level: 'silent' }), options.metrics);
 }
 
 /** A trunk that answers nothing, for tests where calls only come in. */
