@@ -4,7 +4,7 @@ import type { Config } from '../config/config.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 
 export interface TrunkConfig {
-  /** As configured: shown in call records. */
+  /** As configured, without its `inbound` parameter: shown in call records. */
   readonly name: string;
   readonly transport: 'udp' | 'tcp';
   /** Host as written (name or address); resolved when dialling. */
@@ -36,16 +36,21 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
     .split(',')
     .map((part) => part.trim())
     .filter(Boolean)
-    .map((name) => {
-      const uri = parseUri(name);
+    .map((written) => {
+      const uri = parseUri(written);
+      // Call records, logs and errors name the trunk without its allow list (it can be long) and never with a password.
+      const unlisted = written.replace(/;inbound=[^;?]*/gi, '');
+      const name =
+        uri.password === undefined
+          ? unlisted
+          : unlisted.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@');
       const transport = uri.params.find(([key]) => key === 'transport')?.[1]?.toLowerCase();
       if (transport !== undefined && transport !== 'udp' && transport !== 'tcp') {
         throw new Error(`trunk ${name}: transport must be udp or tcp`);
       }
       const inbound = parseInbound(uri.params.find(([key]) => key === 'inbound'), name);
       return {
-        // The name shows in call records and logs: never with a password in it.
-        name: uri.password === undefined ? name : name.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@'),
+        name,
         transport: transport === 'tcp' ? 'tcp' : 'udp',
         host: uri.host.replace(/^\[|\]$/g, ''),
         port: uri.port ?? 5060,
