@@ -72,7 +72,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
   // Before telephony: calls a crash left live are ended at its start, and their final events are delivered.
   const webhooks = startWebhookDelivery(config.webhooks, services, logger, { metrics });
-  const telephony = await startTelephony(config, services, logger);
+  const telephony = await startTelephony(config, services, logger, { metrics });
   const messaging = await startMessaging(config.sms, services, logger);
 
   const rateStore = new MemoryRateLimitStore();

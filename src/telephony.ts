@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { DevCarrier } from './carriers/dev-carrier.js';
 import { answerInboundCall } from './carriers/inbound-calls.js';
+import { InviteGate } from './carriers/invite-gate.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
@@ -54,6 +56,8 @@ export interface TelephonyOptions {
   readonly tts?: TtsEngine;
   /** Hears every bridge made (tests count relayed packets). */
   readonly onBridge?: (bridge: MediaBridge) => void;
+  /** Where the SIP counters are registered. */
+  readonly metrics?: Registry;
   /** Hears every leg once its answer is stored, with its audio. */
   readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void;
 }
@@ -118,24 +122,45 @@ export async function startTelephony(
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup failed'),
   });
   const stopForgetting = services.extensions.onDeviceRemoved((deviceId) => registrar.forgetDevice(deviceId));
+  const refusedInvites = new Counter({
+    name: 'dialplane_sip_invites_refused_total',
+    help: 'Inbound INVITEs answered 403: from no trunk nor registered device (not_allowed), or with wrong credentials (auth_failed)',
+    labelNames: ['reason'] as const,
+    registers: options.metrics ? [options.metrics] : [],
+  });
+  const gate = new InviteGate({
+    registrar,
+    lookup: (username) => services.extensions.credentialsFor(username),
+    onRefused: (reason, source) => {
+      refusedInvites.inc({ reason });
+      logger.debug({ reason, source }, 'inbound INVITE refused');
+    },
+    onError: (err: unknown, context: string) => logger.error({ err }, context),
+  });
   const ua = new SipUserAgent(stack, {
     onRegister: (incoming) => void registrar.handle(incoming),
     onInvite: (incoming) => {
-      answerInboundCall(incoming, {
-        ua,
-        services,
-        control,
-        rtpPorts,
-        mediaAddress: config.sip.host,
-        logger,
-        clock,
-        trunk: trunks[0]?.name ?? 'trunk',
-        rtpTimeoutS: config.sip.rtpTimeoutS,
-      }).catch((err: unknown) => {
-        // A failure of ours (the database, most likely) must still give the caller a final answer.
-        logger.error({ err }, 'inbound call failed');
-        incoming.respond(500, 'Server Internal Error');
-      });
+      gate
+        .admit(incoming)
+        .then((decision) => {
+          if (decision.kind === 'refused') return;
+          return answerInboundCall(incoming, {
+            ua,
+            services,
+            control,
+            rtpPorts,
+            mediaAddress: config.sip.host,
+            logger,
+            clock,
+            trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
+            rtpTimeoutS: config.sip.rtpTimeoutS,
+          });
+        })
+        .catch((err: unknown) => {
+          // A failure of ours (the database, most likely) must still give the caller a final answer.
+          logger.error({ err }, 'inbound call failed');
+          incoming.respond(500, 'Server Internal Error');
+        });
     },
   });
   const sipPort = await stack.start();
@@ -149,6 +174,7 @@ export async function startTelephony(
   } else {
     trunks = parseTrunks(config.trunk);
   }
+  gate.useTrunks(trunks);
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock, config.sip.rtpTimeoutS);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());

@@ -1,9 +1,10 @@
 import { parseUri } from '../sip/message/headers.js';
+import { parseCidr, type Cidr } from './cidr.js';
 import type { Config } from '../config/config.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 
 export interface TrunkConfig {
-  /** As configured: shown in call records. */
+  /** As configured, without its `inbound` parameter: shown in call records. */
   readonly name: string;
   readonly transport: 'udp' | 'tcp';
   /** Host as written (name or address); resolved when dialling. */
@@ -14,29 +15,42 @@ export interface TrunkConfig {
   readonly register: boolean;
   readonly callerIdFormat: 'e164' | 'national';
   readonly prefix: string | undefined;
+  /**
+   * Where INVITEs from this trunk may come from (URI parameter `inbound`); undefined: the addresses its host resolves
+   * to. Ports are never compared.
+   */
+  readonly inbound: readonly Cidr[] | undefined;
 }
 
 /** The trunk part of the configuration (keepalives are the upkeep's business, not a trunk's). */
 export type TrunkSettings = Omit<Config['trunk'], 'keepaliveS'>;
 
 /**
- * `sip:[user[:password]@]host[:port][;transport=udp|tcp]`, comma-separated, in failover order. Credentials written in
- * a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME / _PASSWORD.
+ * `sip:[user[:password]@]host[:port][;transport=udp|tcp][;inbound=<range>+<range>...]`, comma-separated, in failover
+ * order. Credentials written in a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME /
+ * _PASSWORD. `inbound` lists the addresses and CIDR ranges (IPv4 or IPv6) the trunk's INVITEs may come from,
+ * joined by `+`, in place of its host's own addresses.
  */
 export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
   return settings.uri
     .split(',')
     .map((part) => part.trim())
     .filter(Boolean)
-    .map((name) => {
-      const uri = parseUri(name);
+    .map((written) => {
+      const uri = parseUri(written);
+      // Call records, logs and errors name the trunk without its allow list (it can be long) and never with a password.
+      const unlisted = written.replace(/;inbound=[^;?]*/gi, '');
+      const name =
+        uri.password === undefined
+          ? unlisted
+          : unlisted.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@');
       const transport = uri.params.find(([key]) => key === 'transport')?.[1]?.toLowerCase();
       if (transport !== undefined && transport !== 'udp' && transport !== 'tcp') {
         throw new Error(`trunk ${name}: transport must be udp or tcp`);
       }
+      const inbound = parseInbound(uri.params.find(([key]) => key === 'inbound'), name);
       return {
-        // The name shows in call records and logs: never with a password in it.
-        name: uri.password === undefined ? name : name.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@'),
+        name,
         transport: transport === 'tcp' ? 'tcp' : 'udp',
         host: uri.host.replace(/^\[|\]$/g, ''),
         port: uri.port ?? 5060,
@@ -45,10 +59,29 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         register: settings.register,
         callerIdFormat: settings.callerIdFormat,
         prefix: settings.prefix,
+        inbound,
       };
     });
 }
 
 export function trunkEndpoint(trunk: TrunkConfig, address: string): SipEndpoint {
   return { transport: trunk.transport, address, port: trunk.port };
+}
+
+/**
+ * The `inbound` parameter of a trunk URI: addresses and CIDR ranges joined by `+`
+ * (`;inbound=203.0.113.0/24+198.51.100.7+2001:db8:5::/48`); undefined when the parameter is absent.
+ */
+function parseInbound(param: readonly [string, string | null] | undefined, trunk: string): Cidr[] | undefined {
+  if (param === undefined) return undefined;
+  const problem = inboundProblem(param[1] ?? '');
+  if (problem !== undefined) throw new Error(`trunk ${trunk}: ${problem}`);
+  return (param[1] ?? '').split('+').map((part) => parseCidr(part)!);
+}
+
+/** Why an `inbound` value is unusable, or undefined when every entry is an address or a CIDR range. */
+export function inboundProblem(value: string): string | undefined {
+  if (value.trim() === '') return 'inbound must list at least one address or CIDR range';
+  const bad = value.split('+').find((part) => parseCidr(part) === undefined);
+  return bad === undefined ? undefined : `inbound: ${JSON.stringify(bad)} is not an IP address or CIDR range`;
 }

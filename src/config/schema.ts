@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { inboundProblem } from '../carriers/trunks.js';
 
 /**
  * The configuration schema: one table that parsing, masking, the file-key check and the docs test all read, so a
@@ -350,12 +351,21 @@ export const configSchema: readonly ConfigEntry[] = [
       kind: 'string',
       expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp, comma-separated',
       valid: isTrunkList,
+      normalize: (value) => {
+        // A trunk's `inbound` allow list is checked here so that a typo stops the start, not the first call.
+        for (const match of value.matchAll(/;inbound=([^;,]*)/gi)) {
+          if (inboundProblem(match[1] ?? '') !== undefined) {
+            throw new InvalidValue('every ;inbound= entry of a trunk to be an IP address or a CIDR range, joined by +');
+          }
+        }
+        return value;
+      },
       redact: (value) => value.replace(/(sips?:[^:@,;\s]+:)[^@,;\s]+@/gi, '$1********@'),
     },
     default: 'dev',
     secret: false,
     description:
-      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@.',
+      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@, and ;inbound= the addresses or CIDR ranges (joined by +) its INVITEs come from.',
   },
   {
     variable: 'DIALPLANE_TRUNK_USERNAME',

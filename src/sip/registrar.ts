@@ -188,6 +188,21 @@ export class Registrar {
   }
 
   /**
+   * Every unexpired binding whose REGISTER came from this source address (any port, any transport), as the transport
+   * reported it: how the INVITE gate tells a registered phone's address from a stranger's.
+   */
+  contactsFrom(address: string): RegisteredContact[] {
+    const now = this.now();
+    const out: RegisteredContact[] = [];
+    for (const bindings of this.devices.values()) {
+      for (const binding of bindings.values()) {
+        if (binding.address === address && binding.expiresAt > now) out.push(view(binding));
+      }
+    }
+    return out;
+  }
+
+  /**
    * Every unexpired binding of the devices that belonged to the extension when they registered. A caller that
    * reads the extension's devices from the database should prefer contactsFor(their ids): a device deleted since
    * its REGISTER is then never rung even if forgetDevice was not called.

@@ -159,8 +159,8 @@ export async function freeUdpPortBlock(count = 4): Promise<number> {
   return freePortBlock(count % 2 === 0 ? count : count + 1);
 }
 
-/** Whether something listens on 127.0.0.1:port (TCP LISTEN or a bound UDP socket), read from /proc/net. */
-async function portBound(port: number, transport: SippTransport): Promise<boolean | undefined> {
+/** Whether something listens on host:port (TCP LISTEN or a bound UDP socket), read from /proc/net. IPv4 only. */
+async function portBound(port: number, transport: SippTransport, host = '127.0.0.1'): Promise<boolean | undefined> {
   const file = transport === 'tcp' ? '/proc/net/tcp' : '/proc/net/udp';
   let text: string;
   try {
@@ -169,6 +169,12 @@ async function portBound(port: number, transport: SippTransport): Promise<boolea
     return undefined;
   }
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  // /proc/net writes the address as one little-endian 32-bit hex number: 127.0.0.1 is 0100007F.
+  const hexHost = host
+    .split('.')
+    .reverse()
+    .map((byte) => Number(byte).toString(16).toUpperCase().padStart(2, '0'))
+    .join('');
   for (const line of text.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     const local = fields[1];
@@ -176,7 +182,7 @@ async function portBound(port: number, transport: SippTransport): Promise<boolea
     if (!local) continue;
     const [ip, p] = local.split(':');
     if (p !== hexPort) continue;
-    if (ip !== '0100007F' && ip !== '00000000') continue;
+    if (ip !== hexHost && ip !== '00000000') continue;
     if (transport === 'tcp' && state !== '0A') continue;
     return true;
   }
@@ -205,6 +211,8 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-call-dialplane.xml': { caller: 'sipp', hold_ms: '1000', audio: 'off' },
   'uas-register.xml': { user: 'dialplane', password: 'secret', expires: '3600' },
   'uac-dtmf-dialplane.xml': { caller: 'sipp', hold_ms: '1500' },
+  'uac-invite-forbidden.xml': { caller: 'stranger' },
+  'uac-device-call.xml': { user: 'phone', hold_ms: '500' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };
@@ -251,6 +259,11 @@ export interface SippOptions {
   readonly args?: readonly string[];
   /** The test: its `after` hook stops the run if still alive. */
   readonly t?: Pick<TestContext, 'after'>;
+  /**
+   * -i / -mi: the loopback address SIPp binds SIP and media to. Default 127.0.0.1; 127.0.0.2 makes it another host
+   * (all of 127.0.0.0/8 is local on Linux).
+   */
+  readonly bindAddress?: string;
 }
 
 /** From SIPp's -trace_stat CSV (the cumulative columns of its last line). */
@@ -296,7 +309,7 @@ export interface SippHandle {
   /** The first media port (-mp). */
   readonly mediaPort: number;
   readonly transport: SippTransport;
-  /** 127.0.0.1:port, for the other side to call. */
+  /** bindAddress:port (127.0.0.1:port by default), for the other side to call. */
   readonly address: string;
   /** Resolves once the run has ended and its files were read; never rejects. */
   readonly done: Promise<SippResult>;
@@ -401,6 +414,7 @@ async function launchSipp(
   const release = (): void => {
     if (base !== undefined) for (let i = 0; i < 8; i++) reservedPorts.delete(base + i);
   };
+  const host = options.bindAddress ?? '127.0.0.1';
   const port = options.port ?? (base as number);
   const mediaPort = options.mediaPort ?? (base as number) + 2;
   const controlPort = base === undefined ? undefined : base + 6;
@@ -419,8 +433,8 @@ async function launchSipp(
 
   const args: string[] = [
     ...scenario.args,
-    '-i', '127.0.0.1',
-    '-mi', '127.0.0.1',
+    '-i', host,
+    '-mi', host,
     '-p', String(port),
     '-mp', String(mediaPort),
     '-t', transport === 'tcp' ? 't1' : 'u1',
@@ -511,7 +525,7 @@ async function launchSipp(
   options.t?.after(async () => {
     await stop();
   });
-  const handle: SippHandle = { port, mediaPort, transport, address: `127.0.0.1:${port}`, done, stop };
+  const handle: SippHandle = { port, mediaPort, transport, address: `${host}:${port}`, done, stop };
 
   // Ready once the SIP port and both media ports are bound. A run that ends first (bad scenario, port taken) is
   // returned as not ready; its `done` tells why.
@@ -523,9 +537,9 @@ async function launchSipp(
   for (;;) {
     if (ended) return { handle, ready: false };
     const bound = await Promise.all([
-      portBound(port, transport),
-      portBound(mediaPort, 'udp'),
-      portBound(mediaPort + 2, 'udp'),
+      portBound(port, transport, host),
+      portBound(mediaPort, 'udp', host),
+      portBound(mediaPort + 2, 'udp', host),
     ]);
     if (bound.includes(undefined)) {
       // No /proc/net: give sipp a moment instead.

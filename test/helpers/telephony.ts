@@ -1,4 +1,5 @@
 import pino from 'pino';
+import type { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config/config.js';
 import { systemClock } from '../../src/core/clock.js';
 import { createServices, type Services } from '../../src/core/services.js';
@@ -24,7 +25,13 @@ export interface TestTelephony extends Telephony {
  */
 export async function startTestTelephony(
   services: Services,
-  options: { readonly rtpPorts: string; readonly trunk: string; readonly env?: Record<string, string>; readonly telephony?: TelephonyOptions },
+  options: {
+    readonly rtpPorts: string;
+    readonly trunk: string;
+    readonly env?: Record<string, string>;
+    readonly metrics?: Registry;
+    readonly telephony?: TelephonyOptions;
+  },
 ): Promise<TestTelephony> {
   const config = loadConfig({
     DIALPLANE_DATA_DIR: '/nonexistent-unused',
@@ -51,6 +58,7 @@ export async function startTestTelephony(
   const telephony = await startTelephony(config, services, pino({ level: 'silent' }), {
     onAnswered,
     onBridge: (bridge) => bridges.push(bridge),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     ...options.telephony,
   });
   return Object.assign(telephony, {

@@ -124,6 +124,9 @@ await describeWithSipp('SIPp harness', () => {
       'uas-two-leg.xml',
       // Played against Dialplane's registrar in test/integration/sipp/registrar.test.ts.
       'uac-register-auth.xml',
+      // Played against Dialplane's INVITE gate in test/integration/sipp/invite-gate.test.ts.
+      'uac-invite-forbidden.xml',
+      'uac-device-call.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -30,3 +30,18 @@ test('dialplane config masks a password inside DIALPLANE_TRUNK', () => {
   const row = describeConfig(config).find((r) => r.variable === 'DIALPLANE_TRUNK');
   assert.equal(row?.value, 'sip:alice:********@carrier.example;transport=tcp');
 });
+
+test("a trunk's inbound= addresses and ranges, joined by +; without it, none (its host's addresses apply)", () => {
+  const [listed, plain] = parseTrunks({ ...base, uri: 'sip:carrier.example;transport=udp;inbound=203.0.113.0/24+198.51.100.7+2001:db8::/32,sip:127.0.0.2' });
+  assert.deepEqual(listed?.inbound?.map((r) => r.prefix), [24, 32, 32]);
+  assert.equal(listed?.transport, 'udp');
+  assert.equal(listed?.name, 'sip:carrier.example;transport=udp', 'call records name the trunk without its allow list');
+  assert.equal(plain?.inbound, undefined);
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:carrier.example;inbound=203.0.113.0/33' }), /"203\.0\.113\.0\/33" is not an IP address or CIDR range/);
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:carrier.example;inbound=' }), /at least one/);
+});
+
+test('a DIALPLANE_TRUNK whose inbound= list holds no address or range stops the start', () => {
+  assert.throws(() => loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=carrier.example' }), /DIALPLANE_TRUNK: expected every ;inbound= entry/);
+  assert.equal(loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32' }).trunk.uri, 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32');
+});
