@@ -4,6 +4,7 @@ import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
 import { CallService } from './calls/call-service.js';
 import { ApiKeyService } from './api-keys.js';
+import { ApplicationService } from './applications.js';
 import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
@@ -29,6 +30,7 @@ export interface Services {
   readonly webhooks: WebhookService;
   readonly sms: SmsService;
   readonly extensions: ExtensionService;
+  readonly applications: ApplicationService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -73,6 +75,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
       ...(options.onListenerError ? { onError: options.onListenerError } : {}),
     }),
     extensions: new ExtensionService(store, clock, options.defaultCountry),
+    applications: new ApplicationService(store, clock, webhooks),
     defaultCountry: options.defaultCountry,
   };
 }

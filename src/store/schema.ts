@@ -72,6 +72,8 @@ export interface PhoneNumberRoutingColumns {
   forward_to: string | null;
   /** 1: Dialplane answers calls to the number itself (the API's programmable calls). */
   answer_here: Generated<number>;
+  /** The application whose hook or program takes the number's calls (migration 0010). */
+  application_id: string | null;
 }
 
 /** A group of devices rung together (DialAnyone's "extension"). */
@@ -92,6 +94,23 @@ export interface DevicesTable {
   /** MD5(username ":" realm ":" password) as lower-case hex: the only form the password is kept in. */
   ha1: string;
   realm: string;
+  created_at: string;
+}
+
+/**
+ * An account's voice application: a call hook (asked for the verbs to run) with an optional status hook, or a
+ * stored program. Exactly one of call_hook and program is set.
+ */
+export interface ApplicationsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  call_hook: string | null;
+  status_hook: string | null;
+  /** JSON text of a validated program. */
+  program: string | null;
+  /** Signs every hook request and status event, as webhook endpoints keep theirs (whsec_…, shown once). */
+  hook_secret: string;
   created_at: string;
 }
 
@@ -293,6 +312,7 @@ export interface Tables {
   sms_events: SmsEventsTable;
   extensions: ExtensionsTable;
   devices: DevicesTable;
+  applications: ApplicationsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -316,3 +336,4 @@ export type SmsPartRow = Selectable<SmsPartsTable>;
 export type SmsEventRow = Selectable<SmsEventsTable>;
 export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
+export type ApplicationRow = Selectable<ApplicationsTable>;

@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
+import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
 import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
@@ -23,6 +24,7 @@ export interface Store {
   readonly webhooks: WebhooksRepository;
   readonly sms: SmsRepository;
   readonly extensions: ExtensionsRepository;
+  readonly applications: ApplicationsRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -39,5 +41,6 @@ export function createStore(database: Database): Store {
     webhooks: new WebhooksRepository(db),
     sms: new SmsRepository(db),
     extensions: new ExtensionsRepository(db),
+    applications: new ApplicationsRepository(db),
   };
 }
