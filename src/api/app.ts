@@ -11,6 +11,7 @@ import { registerDevRoutes } from './admin/dev-routes.js';
 import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
+import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallEngine } from '../core/calls/call-engine.js';
 import type { TwoLegCalls } from '../core/calls/two-leg-calls.js';
@@ -142,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminExtensionRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   for (const face of faces) face.register(app, deps.services, deps.twoLegCalls);
+  registerDialplaneApi(app, deps.services);
   return app;
 }
 

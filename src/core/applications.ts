@@ -177,8 +177,8 @@ function notFound(): DialplaneError {
 }
 
 function routedConflict(id: string, numbers: readonly string[]): DialplaneError {
-  const which = numbers.length > 0 ? `${numbers.join(', ')} still route` : 'a number routes';
-  return new DialplaneError('conflict', `${which} to application ${id}: route them elsewhere first`, {
+  const which = numbers.length === 0 ? 'a number routes' : numbers.length === 1 ? `${numbers[0]} routes` : `${numbers.join(', ')} route`;
+  return new DialplaneError('conflict', `${which} to application ${id}: route ${numbers.length > 1 ? 'them' : 'it'} elsewhere first`, {
     field: 'application_id',
     numbers: [...numbers],
   });
