@@ -4,6 +4,7 @@ import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from
 import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
+import { addApplicationCommands } from './cli/applications-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 import { isHeartbeat } from './api/event-stream.js';
@@ -647,5 +648,6 @@ function fail(error: unknown): never {
 }
 
 addExtensionCommands(program, { config });
+addApplicationCommands(program, { config });
 
 program.parseAsync(process.argv).catch(fail);

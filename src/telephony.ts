@@ -7,7 +7,7 @@ import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
-import { CallControl, type CallControlDeps } from './core/calls/call-control.js';
+import { CallControl } from './core/calls/call-control.js';
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
 import type { Call } from './core/calls/call-service.js';
 import type { CallMediaPort } from './core/calls/call-session.js';
@@ -48,10 +48,7 @@ export interface Telephony {
   close(): Promise<void>;
 }
 
-/** What call control takes from the composition root: applications and their hooks. */
 export interface TelephonyOptions {
-  readonly application?: CallControlDeps['application'];
-  readonly hook?: CallControlDeps['hook'];
   /** Speech engine; Flite (cached) by default. */
   readonly tts?: TtsEngine;
   /** Hears every bridge made (tests count relayed packets). */
@@ -221,8 +218,6 @@ export async function startTelephony(
     engine,
     media,
     contacts,
-    application: options.application ?? (async () => Promise.reject(new Error('applications are not available'))),
-    hook: options.hook ?? (async () => Promise.reject(new Error('hooks are not available'))),
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
   const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS });

@@ -5,6 +5,7 @@ import type { Services } from './core/services.js';
 import { WebhookDispatcher, type DispatcherTimers } from './webhooks/dispatcher.js';
 import type { Connector, Resolver } from './webhooks/guarded-request.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './webhooks/retry-policy.js';
+import { createHookRequester } from './webhooks/hook-request.js';
 import { createHttpSender } from './webhooks/sender.js';
 
 export interface WebhookDelivery {
@@ -33,7 +34,10 @@ export function retryPolicyOf(config: Config['webhooks']): RetryPolicy {
   };
 }
 
-/** Composition of webhook delivery: the sender through the SSRF guard, and the dispatcher over the store's outbox. */
+/**
+ * Composition of webhook delivery: the sender through the SSRF guard, the dispatcher over the store's outbox, and the
+ * requester of applications' hooks (same guard and signing, answered synchronously).
+ */
 export function startWebhookDelivery(
   config: Config['webhooks'],
   services: Services,
@@ -93,6 +97,17 @@ export function startWebhookDelivery(
     },
   });
   services.webhooks.attach({ notify: () => dispatcher.notify(), send });
+  // Applications' hooks share the guard and the private-target setting; their budget is their own (a call waits).
+  services.applications.attach({
+    request: createHookRequester({
+      allowPrivate: config.allowPrivate,
+      timeoutMs: config.hookTimeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      ...(overrides.now ? { now: overrides.now } : {}),
+      ...(overrides.resolve ? { resolve: overrides.resolve } : {}),
+      ...(overrides.connect ? { connect: overrides.connect } : {}),
+    }),
+  });
   dispatcher.start();
   return {
     dispatcher,

@@ -11,6 +11,8 @@ import { registerDevRoutes } from './admin/dev-routes.js';
 import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
+import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
+import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
@@ -137,8 +139,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
+  registerAdminApplicationRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   for (const face of faces) face.register(app, deps.services, deps.calls);
+  registerDialplaneApi(app, deps.services);
   return app;
 }
 

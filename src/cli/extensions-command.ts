@@ -85,7 +85,7 @@ function httpClient(server: { baseUrl: string; token: string }): ExtensionClient
 }
 
 /** With no --account and exactly one account (a fresh install), that account is meant. */
-async function accountOf(client: ExtensionClient, account: string | undefined): Promise<string> {
+export async function accountOf(client: { listAccountIds(): Promise<string[]> }, account: string | undefined): Promise<string> {
   if (account) return account;
   const ids = await client.listAccountIds();
   if (ids.length === 1 && ids[0]) return ids[0];
@@ -207,27 +207,41 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
   const numbers = program.commands.find((c) => c.name() === 'numbers') ?? program.command('numbers').description('phone numbers');
   numbers
     .command('route <number>')
-    .description('where calls to a number ring: an extension\'s devices, a forward number, answered here, or nothing')
+    .description('where calls to a number ring: an extension\'s devices, an application, a forward number, answered here, or nothing')
     .option('--extension <id>', "ring this extension's devices")
+    .option('--application <id>', "the application's call hook or program takes the calls")
     .option('--forward <number>', 'forward to this number (E.164)')
     .option('--answer', 'Dialplane answers the calls itself (driven through the API)')
     .option('--none', 'ring nothing: calls are refused with 480')
     .addOption(accountOption())
     .option('--json', 'machine-readable output')
-    .action(async (number: string, o: { extension?: string; forward?: string; answer?: boolean; none?: boolean; account?: string; json?: boolean }) => {
-      const chosen = [o.extension !== undefined, o.forward !== undefined, Boolean(o.answer), Boolean(o.none)].filter(Boolean).length;
+    .action(async (number: string, o: { extension?: string; application?: string; forward?: string; answer?: boolean; none?: boolean; account?: string; json?: boolean }) => {
+      const chosen = [o.extension !== undefined, o.application !== undefined, o.forward !== undefined, Boolean(o.answer), Boolean(o.none)].filter(Boolean).length;
       if (chosen !== 1) {
-        throw new AdminCommandError('give exactly one of --extension <id>, --forward <number>, --answer or --none', 'validation_failed');
+        throw new AdminCommandError(
+          'give exactly one of --extension <id>, --application <id>, --forward <number>, --answer or --none',
+          'validation_failed',
+        );
       }
       const body: RouteBody =
-        o.extension !== undefined ? { extension_id: o.extension } : o.forward !== undefined ? { forward_to: o.forward } : o.answer ? { answer: true } : {};
+        o.extension !== undefined
+          ? { extension_id: o.extension }
+          : o.application !== undefined
+            ? { application_id: o.application }
+            : o.forward !== undefined
+              ? { forward_to: o.forward }
+              : o.answer
+                ? { answer: true }
+                : {};
       await run(async (client) => {
         const result = await client.setRoute(await accountOf(client, o.account), number, body);
         const { route } = result;
         printResult(Boolean(o.json), result, () =>
           route.rings === 'extension'
             ? `${route.number} rings extension ${route.extension_id}`
-            : route.rings === 'forward'
+            : route.rings === 'application'
+              ? `${route.number} goes to application ${route.application_id}`
+              : route.rings === 'forward'
               ? `${route.number} forwards to ${route.forward_to}`
               : route.rings === 'answer'
                 ? `${route.number} is answered by Dialplane`

@@ -66,6 +66,8 @@ export interface Config {
     readonly timeoutMs: number;
     readonly concurrency: number;
     readonly endpointConcurrency: number;
+    /** Whole-request budget of a hook an application's call waits on. */
+    readonly hookTimeoutMs: number;
   };
   readonly sms: {
     /** "dev", or smpp://system_id:password@host:port. */
@@ -488,6 +490,14 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 8,
     secret: false,
     description: 'Webhook requests in flight at once to one endpoint, so a slow receiver cannot hold up the others.',
+  },
+  {
+    variable: 'DIALPLANE_HOOK_TIMEOUT_MS',
+    path: 'webhooks.hookTimeoutMs',
+    type: { kind: 'integer', min: 100, max: 60_000 },
+    default: 5_000,
+    secret: false,
+    description: "Time allowed for a whole request to an application's call hook or action hook, until its answer has been read.",
   },
   {
     variable: 'DIALPLANE_SMSC',

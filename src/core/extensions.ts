@@ -2,6 +2,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { DialplaneError } from '../errors.js';
 import { isUniqueViolation } from '../store/database.js';
 import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow } from '../store/schema.js';
+import type { RouteColumns } from '../store/extensions-repository.js';
 import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId, randomBase62 } from './ids.js';
@@ -48,10 +49,12 @@ export interface DeviceCredentials {
 
 /**
  * Where a number rings: an extension's devices, a forward number, answered by Dialplane itself (its calls then
- * driven through the API), or nowhere (an inbound call is refused with 480).
+ * driven through the API), an application (its call hook or stored program), or nowhere (an inbound call is
+ * refused with 480).
  */
 export type NumberRoute =
   | { readonly extensionId: string }
+  | { readonly applicationId: string }
   | { readonly forwardTo: string }
   | { readonly answer: true }
   | { readonly none: true };
@@ -64,6 +67,8 @@ export interface NumberRouting {
   readonly forwardTo: string | null;
   /** Answered by Dialplane itself. */
   readonly answer: boolean;
+  /** The application that takes the number's calls. */
+  readonly applicationId: string | null;
 }
 
 export interface DeletedExtensionResult {
@@ -209,27 +214,37 @@ export class ExtensionService {
     const e164 = normalizePhoneNumber(number, this.defaultCountry, 'number');
     const row = await this.store.extensions.findNumber(e164);
     if (!row || row.account_id !== accountId) throw new DialplaneError('not_found', 'number not found', { field: 'number' });
-    let columns: { extension_id: string | null; forward_to: string | null; answer_here: number };
+    const none: RouteColumns = { extension_id: null, forward_to: null, answer_here: 0, application_id: null };
+    let columns: RouteColumns;
+    let notFound = 'extension';
     if ('extensionId' in route) {
       await this.get(accountId, route.extensionId);
-      columns = { extension_id: route.extensionId, forward_to: null, answer_here: 0 };
+      columns = { ...none, extension_id: route.extensionId };
+    } else if ('applicationId' in route) {
+      notFound = 'application';
+      if (!(await this.store.applications.find(accountId, route.applicationId))) {
+        throw new DialplaneError('not_found', 'application not found', { field: 'application_id' });
+      }
+      columns = { ...none, application_id: route.applicationId };
     } else if ('forwardTo' in route) {
       const forwardTo = normalizePhoneNumber(route.forwardTo, this.defaultCountry, 'forward_to');
       if (forwardTo === e164) {
         throw new DialplaneError('validation_failed', 'forward_to cannot be the number itself', { field: 'forward_to' });
       }
-      columns = { extension_id: null, forward_to: forwardTo, answer_here: 0 };
+      columns = { ...none, forward_to: forwardTo };
     } else if ('answer' in route) {
-      columns = { extension_id: null, forward_to: null, answer_here: 1 };
+      columns = { ...none, answer_here: 1 };
     } else {
-      columns = { extension_id: null, forward_to: null, answer_here: 0 };
+      columns = none;
     }
-    if (row.voice !== 1 && (columns.extension_id !== null || columns.forward_to !== null || columns.answer_here === 1)) {
+    const routesSomewhere =
+      columns.extension_id !== null || columns.forward_to !== null || columns.answer_here === 1 || columns.application_id !== null;
+    if (row.voice !== 1 && routesSomewhere) {
       throw new DialplaneError('validation_failed', `${e164} does not take voice calls`, { field: 'number' });
     }
     const updated = await this.store.extensions.setRoute(accountId, row.id, columns);
-    // Only a concurrent delete gets here: the extension (or the number) went away between the checks and the write.
-    if (!updated) throw new DialplaneError('not_found', 'extension not found', { field: 'extension_id' });
+    // Only a concurrent delete gets here: the target (or the number) went away between the checks and the write.
+    if (!updated) throw new DialplaneError('not_found', `${notFound} not found`, { field: `${notFound}_id` });
     return toRouting(updated);
   }
 
@@ -255,7 +270,7 @@ export class ExtensionService {
     return row ? toRouting(row) : undefined;
   }
 
-  /** The account's numbers that ring an extension or forward somewhere. */
+  /** The account's numbers that route somewhere (an extension, a forward, answered here, an application). */
   async routes(accountId: string): Promise<NumberRouting[]> {
     return (await this.store.extensions.listRoutedNumbers(accountId)).map(toRouting);
   }
@@ -300,5 +315,6 @@ function toRouting(row: RoutedPhoneNumberRow): NumberRouting {
     extensionId: row.extension_id,
     forwardTo: row.forward_to,
     answer: Number(row.answer_here) === 1,
+    applicationId: row.application_id ?? null,
   };
 }

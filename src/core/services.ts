@@ -4,6 +4,7 @@ import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
 import { CallService } from './calls/call-service.js';
 import { ApiKeyService } from './api-keys.js';
+import { ApplicationService } from './applications.js';
 import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
@@ -32,6 +33,7 @@ export interface Services {
   readonly extensions: ExtensionService;
   /** This process as a node on the database: it owns the calls and SMS it starts. Started by the server only. */
   readonly node: NodeLease;
+  readonly applications: ApplicationService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
 }
@@ -80,6 +82,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     }),
     extensions: new ExtensionService(store, clock, options.defaultCountry),
     node,
+    applications: new ApplicationService(store, clock, webhooks),
     defaultCountry: options.defaultCountry,
   };
 }

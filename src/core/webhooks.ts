@@ -151,6 +151,13 @@ export class WebhookService {
   // --- endpoints --------------------------------------------------------------------------------------------------
 
   async createEndpoint(accountId: string, input: CreateEndpointInput): Promise<Endpoint> {
+    const row = this.newEndpointRow(accountId, input);
+    await this.store.webhooks.insertEndpoint(row);
+    return toEndpoint(row, true);
+  }
+
+  /** A checked endpoint row, not stored yet: for one written in the same transaction as what it serves. */
+  newEndpointRow(accountId: string, input: CreateEndpointInput): WebhookEndpointRow {
     const url = validUrl(input.url);
     const eventTypes = validEventTypes(input.eventTypes ?? ['*']);
     const format = input.format ?? DIALPLANE_FORMAT;
@@ -176,8 +183,7 @@ export class WebhookService {
       created_at: now,
       updated_at: now,
     };
-    await this.store.webhooks.insertEndpoint(row);
-    return toEndpoint(row, true);
+    return row;
   }
 
   async listEndpoints(accountId: string, owner?: string): Promise<Endpoint[]> {
@@ -386,14 +392,18 @@ export class WebhookService {
   }
 }
 
-function validUrl(url: string): string {
+/**
+ * Checks a URL webhooks (or hooks) can be sent to: http or https, no credentials, at most 2048 characters. Throws
+ * invalid_webhook_url naming `field`. Where it resolves to is checked when it is used, by the SSRF guard.
+ */
+export function validUrl(url: string, field = 'url'): string {
   if (typeof url !== 'string' || url.length === 0 || url.length > MAX_URL_LENGTH) {
-    throw new DialplaneError('invalid_webhook_url', `a webhook URL is an http or https URL of at most ${MAX_URL_LENGTH} characters`, { field: 'url' });
+    throw new DialplaneError('invalid_webhook_url', `a webhook URL is an http or https URL of at most ${MAX_URL_LENGTH} characters`, { field });
   }
   try {
     parseWebhookUrl(url);
   } catch (error) {
-    if (isSsrfError(error)) throw new DialplaneError('invalid_webhook_url', error.message, { field: 'url' });
+    if (isSsrfError(error)) throw new DialplaneError('invalid_webhook_url', error.message, { field });
     throw error;
   }
   return url;

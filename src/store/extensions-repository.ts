@@ -1,6 +1,14 @@
 import type { Database, Db } from './database.js';
 import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow } from './schema.js';
 
+/** The routing columns of a number; at most one of them routes somewhere. */
+export interface RouteColumns {
+  readonly extension_id: string | null;
+  readonly forward_to: string | null;
+  readonly answer_here: number;
+  readonly application_id: string | null;
+}
+
 /** What deleting an extension took with it. */
 export interface DeletedExtension {
   readonly deviceIds: string[];
@@ -110,13 +118,14 @@ export class ExtensionsRepository {
   }
 
   /**
-   * Sets where a number of the account rings. The extension is checked to be the account's in the same statement,
-   * so a route can never point across accounts. Undefined when the number (or the extension) is not the account's.
+   * Sets where a number of the account rings. The extension or application is checked to be the account's in the same
+   * transaction, so a route can never point across accounts. Undefined when the number (or the extension, or the
+   * application) is not the account's.
    */
   async setRoute(
     accountId: string,
     numberId: string,
-    route: { extension_id: string | null; forward_to: string | null; answer_here: number },
+    route: RouteColumns,
   ): Promise<RoutedPhoneNumberRow | undefined> {
     return this.database.write(async (trx) => {
       if (route.extension_id !== null) {
@@ -128,9 +137,23 @@ export class ExtensionsRepository {
           .executeTakeFirst();
         if (!owned) return undefined;
       }
+      if (route.application_id !== null) {
+        const owned = await trx
+          .selectFrom('applications')
+          .select('id')
+          .where('account_id', '=', accountId)
+          .where('id', '=', route.application_id)
+          .executeTakeFirst();
+        if (!owned) return undefined;
+      }
       return trx
         .updateTable('phone_numbers')
-        .set({ extension_id: route.extension_id, forward_to: route.forward_to, answer_here: route.answer_here })
+        .set({
+          extension_id: route.extension_id,
+          forward_to: route.forward_to,
+          answer_here: route.answer_here,
+          application_id: route.application_id,
+        })
         .where('account_id', '=', accountId)
         .where('id', '=', numberId)
         .returningAll()
@@ -143,7 +166,7 @@ export class ExtensionsRepository {
       .selectFrom('phone_numbers')
       .selectAll()
       .where('account_id', '=', accountId)
-      .where((eb) => eb.or([eb('extension_id', 'is not', null), eb('forward_to', 'is not', null), eb('answer_here', '=', 1)]))
+      .where((eb) => eb.or([eb('extension_id', 'is not', null), eb('forward_to', 'is not', null), eb('answer_here', '=', 1), eb('application_id', 'is not', null)]))
       .orderBy('number')
       .execute();
   }

@@ -351,6 +351,28 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.createIndex('credit_holds_reference').on('credit_holds').columns(['reference', 'status']).execute();
   },
 
+  '0010_applications': async (db) => {
+    await db.schema
+      .createTable('applications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('call_hook', 'text')
+      .addColumn('status_hook', 'text')
+      .addColumn('program', 'text')
+      .addColumn('hook_secret', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('applications_account').on('applications').columns(['account_id', 'created_at']).execute();
+    // Nullable with no default, as 0006's extension_id: SQLite accepts a REFERENCES clause on an added column only then.
+    // The reference is what makes deleting a routed application fail even when a route is set concurrently.
+    await db.schema
+      .alterTable('phone_numbers')
+      .addColumn('application_id', 'text', (c) => c.references('applications.id'))
+      .execute();
+    await db.schema.createIndex('phone_numbers_application').on('phone_numbers').column('application_id').execute();
+  },
+
   '0011_call_control': async (db, dialect) => {
     const money = dialect === 'postgres' ? 'bigint' : 'integer';
     // What a leg costs a minute (null: not billed, a device leg) and what it was charged when it ended.

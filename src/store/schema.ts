@@ -72,6 +72,8 @@ export interface PhoneNumberRoutingColumns {
   forward_to: string | null;
   /** 1: Dialplane answers calls to the number itself (the API's programmable calls). */
   answer_here: Generated<number>;
+  /** The application whose hook or program takes the number's calls (migration 0010). */
+  application_id: string | null;
 }
 
 /** A group of devices rung together (DialAnyone's "extension"). */
@@ -104,6 +106,23 @@ export interface NodesTable {
   started_at: string;
   heartbeat_at: string;
   lease_until: string;
+}
+
+/**
+ * An account's voice application: a call hook (asked for the verbs to run) with an optional status hook, or a
+ * stored program. Exactly one of call_hook and program is set.
+ */
+export interface ApplicationsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  call_hook: string | null;
+  status_hook: string | null;
+  /** JSON text of a validated program. */
+  program: string | null;
+  /** Signs every hook request and status event, as webhook endpoints keep theirs (whsec_…, shown once). */
+  hook_secret: string;
+  created_at: string;
 }
 
 export interface CreditEntriesTable {
@@ -336,6 +355,7 @@ export interface Tables {
   extensions: ExtensionsTable;
   devices: DevicesTable;
   nodes: NodesTable;
+  applications: ApplicationsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -362,3 +382,4 @@ export type SmsEventRow = Selectable<SmsEventsTable>;
 export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
 export type NodeRow = Selectable<NodesTable>;
+export type ApplicationRow = Selectable<ApplicationsTable>;

@@ -1,6 +1,7 @@
 import type { Database } from './database.js';
 import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
+import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
 import { CallsRepository } from './calls-repository.js';
 import { CreditsRepository } from './credits-repository.js';
@@ -25,6 +26,7 @@ export interface Store {
   readonly sms: SmsRepository;
   readonly extensions: ExtensionsRepository;
   readonly nodes: NodesRepository;
+  readonly applications: ApplicationsRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -42,5 +44,6 @@ export function createStore(database: Database): Store {
     sms: new SmsRepository(db),
     extensions: new ExtensionsRepository(db),
     nodes: new NodesRepository(db),
+    applications: new ApplicationsRepository(db),
   };
 }

@@ -42,6 +42,30 @@ export class WebhooksRepository implements OutboxStore {
     await this.database.write((trx) => trx.insertInto('webhook_endpoints').values(row).execute());
   }
 
+  /** Inserts an endpoint inside the caller's transaction (one created together with what it serves). */
+  async insertEndpointIn(trx: Db, row: WebhookEndpointRow): Promise<void> {
+    await trx.insertInto('webhook_endpoints').values(row).execute();
+  }
+
+  /**
+   * Deletes the account's endpoints with this owner inside the caller's transaction, as deleteEndpoint does one:
+   * their deliveries stay in the log, the pending ones cancelled. Returns their ids.
+   */
+  async deleteOwnedEndpoints(trx: Db, accountId: string, owner: string, now: string): Promise<string[]> {
+    const owned = await trx
+      .selectFrom('webhook_endpoints')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .where('owner', '=', owner)
+      .execute();
+    for (const { id } of owned) {
+      await cancelPending(trx, id, 'endpoint_deleted', now);
+      await trx.updateTable('webhook_deliveries').set({ endpoint_id: null }).where('endpoint_id', '=', id).execute();
+      await trx.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+    }
+    return owned.map((e) => e.id);
+  }
+
   async updateEndpoint(accountId: string, id: string, changes: EndpointChanges): Promise<WebhookEndpointRow | undefined> {
     return this.database.write((trx) =>
       trx

@@ -11,8 +11,11 @@ export interface ReceivedRequest {
   readonly at: number;
 }
 
-/** How the receiver answers the n-th request (0-based): a status, headers, or hold the request until released. */
-export type Answer = { status: number; headers?: Record<string, string> } | 'hold';
+/**
+ * How the receiver answers the n-th request (0-based): a status, headers and a body (default `ok`), or hold the
+ * request until released.
+ */
+export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hold';
 
 export interface WebhookReceiver {
   readonly url: string;
@@ -48,7 +51,7 @@ export async function startReceiver(
       const index = requests.push(received) - 1;
       const reply = answer(index, received);
       if (reply === 'hold') holding.push(res);
-      else res.writeHead(reply.status, reply.headers ?? {}).end('ok');
+      else res.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? 'ok');
       for (const waiter of waiters.filter((w) => requests.length >= w.count)) {
         waiters.splice(waiters.indexOf(waiter), 1);
         waiter.resolve();

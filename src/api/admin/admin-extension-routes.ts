@@ -26,8 +26,17 @@ export function routeView(r: NumberRouting) {
     number_id: r.numberId,
     extension_id: r.extensionId,
     forward_to: r.forwardTo,
-    rings: r.extensionId !== null ? 'extension' : r.forwardTo !== null ? 'forward' : r.answer ? 'answer' : 'none',
+    application_id: r.applicationId,
+    rings: ringsOf(r),
   };
+}
+
+/** What a route does, in one word. */
+export function ringsOf(r: NumberRouting): 'extension' | 'forward' | 'answer' | 'application' | 'none' {
+  if (r.extensionId !== null) return 'extension';
+  if (r.forwardTo !== null) return 'forward';
+  if (r.applicationId !== null) return 'application';
+  return r.answer ? 'answer' : 'none';
 }
 
 export interface CreateExtensionBody {
@@ -40,6 +49,8 @@ export interface AddDeviceBody {
 
 export interface RouteBody {
   extension_id?: string;
+  /** The application whose call hook or program takes the number's calls. */
+  application_id?: string;
   forward_to?: string;
   /** true: Dialplane answers the number's calls itself. */
   answer?: boolean;
@@ -96,7 +107,7 @@ export function extensionOperations(services: Services) {
       await ensureAccount(accountId);
       return { route: routeView(await services.extensions.getRoute(accountId, number)) };
     },
-    /** {extension_id} rings the extension's devices, {forward_to} forwards, {} rings nothing. */
+    /** {extension_id} rings the extension's devices, {application_id} runs the application, {forward_to} forwards, {} rings nothing. */
     async setRoute(accountId: string, number: string, body: RouteBody) {
       await ensureAccount(accountId);
       return { route: routeView(await services.extensions.route(accountId, number, routeFromBody(body))) };
@@ -107,15 +118,15 @@ export function extensionOperations(services: Services) {
 export type ExtensionOperations = ReturnType<typeof extensionOperations>;
 
 export function routeFromBody(body: RouteBody): NumberRoute {
-  const hasExtension = body.extension_id !== undefined;
-  const hasForward = body.forward_to !== undefined;
-  const answer = body.answer === true;
-  if ([hasExtension, hasForward, answer].filter(Boolean).length > 1) {
-    throw new DialplaneError('validation_failed', 'give one of extension_id, forward_to or answer', { field: hasForward ? 'forward_to' : 'answer' });
+  const given: string[] = (['extension_id', 'application_id', 'forward_to'] as const).filter((field) => body[field] !== undefined);
+  if (body.answer === true) given.push('answer');
+  if (given.length > 1) {
+    throw new DialplaneError('validation_failed', 'give one of extension_id, application_id, forward_to or answer', { field: given[1] });
   }
-  if (hasExtension) return { extensionId: body.extension_id as string };
-  if (hasForward) return { forwardTo: body.forward_to as string };
-  if (answer) return { answer: true };
+  if (body.extension_id !== undefined) return { extensionId: body.extension_id };
+  if (body.application_id !== undefined) return { applicationId: body.application_id };
+  if (body.forward_to !== undefined) return { forwardTo: body.forward_to };
+  if (body.answer === true) return { answer: true };
   return { none: true };
 }
 
@@ -127,12 +138,14 @@ const AddDevice = Type.Object(
 const Route = Type.Object(
   {
     extension_id: Type.Optional(Id),
+    application_id: Type.Optional(Id),
     forward_to: Type.Optional(PhoneNumberText),
     answer: Type.Optional(Type.Boolean()),
   },
   {
     additionalProperties: false,
-    description: '{extension_id}, {forward_to} (E.164), {answer: true} (Dialplane answers), or {} to ring nothing',
+    description:
+      '{extension_id}, {application_id} (its call hook or program takes the calls), {forward_to} (E.164), {answer: true} (Dialplane answers), or {} to ring nothing',
   },
 );
 const DevicesQuery = Type.Object({ extension_id: Type.Optional(Id) }, { additionalProperties: false });
@@ -188,7 +201,7 @@ export function registerAdminExtensionRoutes(app: FastifyInstance, services: Ser
   );
   app.get<AccountReq>(
     '/admin/v1/accounts/:accountId/routes',
-    opts('Numbers that ring an extension or forward', { params: AccountParams }),
+    opts('Numbers that route somewhere: an extension, a forward, an application, or answered here', { params: AccountParams }),
     async (r) => ops.listRoutes(r.params.accountId),
   );
   app.get<NumberReq>(

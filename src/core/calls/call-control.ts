@@ -1,5 +1,6 @@
 import { DialplaneError } from '../../errors.js';
 import { normalizePhoneNumber } from '../phone-number.js';
+import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
 import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
 import type { Call, CallActivity, Recording } from './call-service.js';
@@ -10,21 +11,13 @@ import { validateProgram, type DialTarget, type Program } from './program.js';
 import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S, within, RING_TIMEOUT_RANGE, MAX_DURATION_RANGE } from './call-limits.js';
 
 /** What a call runs: a stored application (its program or its call hook), an inline program, or nothing. */
-export interface ApplicationSpec {
-  readonly id: string;
-  readonly callHook: string | null;
-  readonly program: Program | null;
-  readonly hookSecret: string | undefined;
-}
+type ApplicationSpec = Pick<Application, 'id' | 'callHook' | 'program'>;
 
 export interface CallControlDeps {
   readonly services: Services;
   readonly engine: CallEngine;
   readonly media: CallMediaPort;
   readonly contacts: DeviceContacts;
-  /** An account's application; not_found for another account's. */
-  readonly application: (accountId: string, id: string) => Promise<ApplicationSpec>;
-  readonly hook: (url: string, body: Record<string, unknown>, secret: string | undefined) => Promise<unknown>;
   readonly onError: (error: unknown, context: string) => void;
   readonly minuteMs?: number;
 }
@@ -92,7 +85,7 @@ export class CallControl {
     }
     const ringTimeoutS = within(input.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S, RING_TIMEOUT_RANGE, 'ring_timeout');
     const maxDurationS = within(input.maxDurationS ?? DEFAULT_MAX_DURATION_S, MAX_DURATION_RANGE, 'max_duration');
-    const application = input.applicationId ? await this.deps.application(accountId, input.applicationId) : undefined;
+    const application = input.applicationId ? await this.deps.services.applications.get(accountId, input.applicationId) : undefined;
     const program = input.program ? validateProgram(input.program) : undefined;
     const first = input.to[0];
     const rungFor = first?.type === 'phone' ? normalizePhoneNumber(first.number, services.defaultCountry, 'to') : from;
@@ -104,7 +97,6 @@ export class CallControl {
       from,
       to: rungFor,
       applicationId: application?.id ?? null,
-      hookSecret: application?.hookSecret,
       ringTimeoutS,
       maxDurationS,
       metadata: input.metadata ?? null,
@@ -149,15 +141,15 @@ export class CallControl {
     const billed = input.trunk !== 'device';
     const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
     const route = await services.extensions.routeOf(input.to);
-    const application =
-      routeApplication(route) ? await this.deps.application(input.accountId, routeApplication(route)!).catch(() => undefined) : undefined;
+    const application = route?.applicationId
+      ? await services.applications.get(input.accountId, route.applicationId).catch(() => undefined)
+      : undefined;
     const session = this.newSession({
       accountId: input.accountId,
       direction: 'inbound',
       from: input.from,
       to: input.to,
       applicationId: application?.id ?? null,
-      hookSecret: application?.hookSecret,
       ringTimeoutS: DEFAULT_RING_TIMEOUT_S,
       maxDurationS: INBOUND_MAX_DURATION_S,
     });
@@ -246,13 +238,17 @@ export class CallControl {
   }
 
   private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {
-    const { services, engine, media, hook, onError, minuteMs } = this.deps;
+    const { services, engine, media, onError, minuteMs } = this.deps;
     return new CallSession(
       {
         services,
         engine,
         media,
-        hook,
+        hook: async (accountId, applicationId, url, body) =>
+          (applicationId
+            ? await services.applications.hook(accountId, applicationId, body, url)
+            : await services.applications.request(url, body, '')
+          ).body,
         onError,
         plan: (accountId, targets, rungFor) => planLegs(services, this.deps.contacts, accountId, targets, rungFor),
         ...(minuteMs !== undefined ? { minuteMs } : {}),
@@ -294,7 +290,7 @@ export class CallControl {
 
 /** The program a number's route stands for, when no application takes the call. */
 function routeProgram(
-  route: { extensionId: string | null; forwardTo: string | null; answer: boolean } | undefined,
+  route: { extensionId: string | null; forwardTo: string | null; answer: boolean } | null | undefined,
   caller: string,
 ): Program | undefined {
   if (!route) return undefined;
@@ -317,6 +313,3 @@ export function hookErrorData(url: string, error: unknown): Record<string, unkno
   };
 }
 
-function routeApplication(route: object | undefined): string | null | undefined {
-  return (route as { applicationId?: string | null } | undefined)?.applicationId;
-}

@@ -7,6 +7,7 @@ import { isoNow, type Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import { isOrphaned, type NodeLiveness } from '../node-lease.js';
 import type { WebhookService } from '../webhooks.js';
+import { applicationEndpointFilter } from '../applications.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
 
@@ -374,7 +375,12 @@ export class CallService {
     for (const row of events) {
       const event = toEvent(row);
       const data = callWebhookData(call, event);
-      count += await this.webhooks.enqueue(trx, this.webhooks.event(call.accountId, `call.${event.state}`, data, event.at));
+      // An application's status hook hears its own calls only; the account's endpoints hear every call.
+      count += await this.webhooks.enqueue(
+        trx,
+        this.webhooks.event(call.accountId, `call.${event.state}`, data, event.at),
+        applicationEndpointFilter(call.applicationId),
+      );
     }
     return count;
   }

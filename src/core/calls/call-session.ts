@@ -29,8 +29,8 @@ export interface SessionDeps {
   readonly media: CallMediaPort;
   /** Where each leg's targets are resolved to legs to place. */
   readonly plan: (accountId: string, targets: readonly DialTarget[], rungFor: string) => Promise<LegPlan[]>;
-  /** POSTs JSON to a hook (signed with `secret` when there is one); the parsed answer. */
-  readonly hook: (url: string, body: Record<string, unknown>, secret: string | undefined) => Promise<unknown>;
+  /** POSTs JSON to a hook, signed with the call's application's secret when it has one; the parsed answer. */
+  readonly hook: (accountId: string, applicationId: string | null, url: string, body: Record<string, unknown>) => Promise<unknown>;
   readonly onError: (error: unknown, context: string) => void;
   readonly minuteMs?: number;
 }
@@ -42,7 +42,6 @@ export interface SessionInit {
   readonly from: string;
   readonly to: string;
   readonly applicationId: string | null;
-  readonly hookSecret: string | undefined;
   readonly ringTimeoutS: number;
   readonly maxDurationS: number;
   /** Stored with the call's first leg (a face's own particulars). */
@@ -353,6 +352,8 @@ export class CallSession implements CallDriver {
   async hook(url: string, extra: Record<string, unknown>): Promise<unknown> {
     const call = await this.deps.services.calls.get(this.init.accountId, this.callId);
     return this.deps.hook(
+      this.init.accountId,
+      this.init.applicationId,
       url,
       {
         call_id: this.callId,
@@ -364,7 +365,6 @@ export class CallSession implements CallDriver {
         state: call.state,
         ...extra,
       },
-      this.init.hookSecret,
     );
   }
 

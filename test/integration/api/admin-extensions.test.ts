@@ -119,6 +119,7 @@ await describeEachDialect('admin API: extensions, devices and number routes', (d
       number_id: toExtension.json().route.number_id,
       extension_id: extension.id,
       forward_to: null,
+      application_id: null,
       rings: 'extension',
     });
     assert.equal((await call('GET', `${base()}/numbers/${PLUS}/route`)).json().route.rings, 'extension');

@@ -40,6 +40,7 @@ const WEBHOOK_CONFIG: Config['webhooks'] = {
   timeoutMs: 5_000,
   concurrency: 8,
   endpointConcurrency: 4,
+  hookTimeoutMs: 5_000,
 };
 
 function signature(request: ReceivedRequest): string | undefined {

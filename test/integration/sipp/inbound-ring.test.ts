@@ -40,6 +40,7 @@ const WEBHOOKS: Config['webhooks'] = {
   timeoutMs: 3_000,
   concurrency: 8,
   endpointConcurrency: 4,
+  hookTimeoutMs: 5_000,
 };
 
 before(async () => {

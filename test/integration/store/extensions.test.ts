@@ -115,6 +115,7 @@ await describeEachDialect('extensions, devices and number routes', (dialect) => 
       extensionId: null,
       forwardTo: null,
       answer: false,
+      applicationId: null,
     });
     const routed = await services.extensions.route(accountId, '(415) 555-1234', { extensionId: extension.id });
     assert.equal(routed.extensionId, extension.id);

@@ -28,6 +28,7 @@ const WEBHOOK_CONFIG: Config['webhooks'] = {
   timeoutMs: 5_000,
   concurrency: 16,
   endpointConcurrency: 4,
+  hookTimeoutMs: 5_000,
 };
 
 interface Harness {

@@ -86,6 +86,7 @@ describe('loadConfig defaults', () => {
         timeoutMs: 10_000,
         concurrency: 64,
         endpointConcurrency: 8,
+        hookTimeoutMs: 5_000,
       },
       sms: { smsc: 'dev', maxSegments: 10, window: 10 },
     });

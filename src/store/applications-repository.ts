@@ -1,0 +1,71 @@
+import type { Database, Db } from './database.js';
+import type { ApplicationRow } from './schema.js';
+
+/** Voice applications. Every lookup is scoped to an account; writes that must go with others take the caller's transaction. */
+export class ApplicationsRepository {
+  private readonly db: Db;
+
+  constructor(private readonly database: Database) {
+    this.db = database.db;
+  }
+
+  async insert(trx: Db, row: ApplicationRow): Promise<void> {
+    await trx.insertInto('applications').values(row).execute();
+  }
+
+  async find(accountId: string, id: string): Promise<ApplicationRow | undefined> {
+    return this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  async list(accountId: string): Promise<ApplicationRow[]> {
+    return this.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  }
+
+  /**
+   * Deletes an application no number routes to, running `alongside` in the same transaction. Undefined when it is
+   * not the account's; `{ routedNumbers }` (not empty, nothing deleted) when numbers still route to it.
+   */
+  async deleteUnrouted(
+    accountId: string,
+    id: string,
+    alongside: (trx: Db) => Promise<void>,
+  ): Promise<{ routedNumbers: string[] } | undefined> {
+    return this.database.write(async (trx) => {
+      const found = await trx
+        .selectFrom('applications')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!found) return undefined;
+      const routed = await trx
+        .selectFrom('phone_numbers')
+        .select('number')
+        .where('application_id', '=', id)
+        .orderBy('number')
+        .execute();
+      if (routed.length > 0) return { routedNumbers: routed.map((r) => r.number) };
+      await alongside(trx);
+      await trx.deleteFrom('applications').where('account_id', '=', accountId).where('id', '=', id).execute();
+      return { routedNumbers: [] };
+    });
+  }
+}
+
+/** A foreign-key violation: a row still refers to the one being deleted (each driver spells it its own way). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
