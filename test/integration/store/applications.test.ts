@@ -59,8 +59,8 @@ await describeEachDialect('applications', (dialect) => {
       [{ name: 'FTP', callHook: 'ftp://a.example/' }, 'invalid_webhook_url', 'call_hook'],
       [{ name: 'Creds', callHook: 'https://u:p@a.example/' }, 'invalid_webhook_url', 'call_hook'],
       [{ name: 'Bad status', callHook: 'https://a.example/', statusHook: 'nope' }, 'invalid_webhook_url', 'status_hook'],
-      [{ name: 'Empty', program: [] }, 'validation_failed', 'program'],
-      [{ name: 'Not verbs', program: [{ say: 'hi' }] }, 'validation_failed', 'program'],
+      [{ name: 'Empty', program: [] }, 'invalid_program', 'program'],
+      [{ name: 'Not verbs', program: [{ say: 'hi' }] }, 'invalid_program', 'program'],
     ];
     for (const [input, code, field] of cases) {
       await assert.rejects(services.applications.create(accountId, input), (error: { code: string; details?: { field?: string } }) => {
