@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
 import { GatewayAppService } from './gateway-apps.js';
+import { KeyWebhookService } from './key-webhooks.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
 import { SmsService } from './sms.js';
@@ -27,6 +28,8 @@ export interface Services {
   readonly changes: AccountChanges;
   readonly calls: CallService;
   readonly webhooks: WebhookService;
+  /** Webhook URLs and subscriptions that belong to an API key. */
+  readonly keyWebhooks: KeyWebhookService;
   readonly sms: SmsService;
   readonly extensions: ExtensionService;
   /** For numbers written without a country code. */
@@ -67,6 +70,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     changes,
     calls: new CallService(store, clock, options.onListenerError, webhooks),
     webhooks,
+    keyWebhooks: new KeyWebhookService(store, clock, keys, webhooks),
     sms: new SmsService(store, clock, { credits, prices, numbers, webhooks }, {
       maxSegments: options.smsMaxSegments ?? 10,
       defaultCountry: options.defaultCountry,
