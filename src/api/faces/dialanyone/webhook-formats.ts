@@ -1,5 +1,6 @@
 import { KEY_SIGNATURE_HEADER, KEY_SLOT_FORMAT, KEY_SUBSCRIPTION_FORMAT, type KeyNotification } from '../../../core/key-webhooks.js';
-import type { WebhookEvent, WebhookService } from '../../../core/webhooks.js';
+import type { WebhookEvent } from '../../../core/webhooks.js';
+import type { FormatRegistry } from '../../faces.js';
 import { documentTime } from './policy.js';
 
 /** The document's notification body, as per-key webhook URLs (core's key slots) receive it. */
@@ -70,8 +71,6 @@ export function plainPayload(event: WebhookEvent): PlainPayload | undefined {
 export function envelope(eventId: string, payload: PlainPayload): EnvelopePayload {
   return { event_type: payload.event, event_id: eventId, timestamp: payload.timestamp, data: payload };
 }
-
-type FormatRegistry = Pick<WebhookService, 'registerFormat'>;
 
 const registered = new WeakSet<FormatRegistry>();
 

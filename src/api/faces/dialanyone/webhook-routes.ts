@@ -7,11 +7,9 @@ import { checkSecret, checkWebhookUrl, SLOT_NOTIFICATIONS, type KeyEndpoints, ty
 import type { Services } from '../../../core/services.js';
 import type { TestDeliveryResult } from '../../../core/webhooks.js';
 import { DialplaneError } from '../../../errors.js';
-import { registerAdminKeyWebhookRoutes } from '../../admin/admin-key-webhook-routes.js';
 import { dialAnyoneRoute, documentTime } from './policy.js';
 import {
   ENVELOPE_FORMAT,
-  registerDialAnyoneFormats,
   EVENT_TYPES,
   PLAIN_FORMAT,
   SIGNATURE_HEADER,
@@ -231,14 +229,11 @@ function listing(endpoints: KeyEndpoints): Static<typeof SubscriptionsResponse> 
 }
 
 /**
- * DialAnyone's webhook subscriptions: /api/v1/webhooks/subscribe, /api/v1/webhooks/subscriptions,
- * /api/v1/webhooks/test, /api/v1/webhooks/unsubscribe. A subscription belongs to the API key that made it: core's
+ * DialAnyone's webhook subscriptions: /webhooks/subscribe, /webhooks/subscriptions, /webhooks/test,
+ * /webhooks/unsubscribe (relative to the face's prefix). A subscription belongs to the API key that made it: core's
  * key webhooks keep it, one per (key, URL), holding its event types, delivered in the document's envelope.
- * Also registers the payload formats and the admin routes for the per-key webhook settings.
  */
 export function registerWebhookRoutes(app: FastifyInstance, services: Services): void {
-  registerDialAnyoneFormats(services.webhooks);
-  registerAdminKeyWebhookRoutes(app, services);
   const schema = (summary: string, extra: Record<string, unknown>) => ({
     tags: ['DialAnyone'],
     summary,
@@ -249,7 +244,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   const keyWebhooks = services.keyWebhooks;
 
   app.post<{ Body: SubscribeRequest }>(
-    '/api/v1/webhooks/subscribe',
+    '/webhooks/subscribe',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Subscribe a URL to incoming_call / incoming_sms events; test deliveries are sent at once', {
@@ -284,7 +279,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   );
 
   app.get(
-    '/api/v1/webhooks/subscriptions',
+    '/webhooks/subscriptions',
     {
       config: dialAnyoneRoute('other'),
       schema: schema("The key's webhook subscriptions", { response: { 200: SubscriptionsResponse, 401: ErrorBody, 429: ErrorBody } }),
@@ -296,7 +291,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   );
 
   app.post<{ Body: SubscribeRequest }>(
-    '/api/v1/webhooks/test',
+    '/webhooks/test',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Send test events to a URL now and report the outcome', {
@@ -328,7 +323,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   );
 
   app.delete<{ Body: UnsubscribeRequest }>(
-    '/api/v1/webhooks/unsubscribe',
+    '/webhooks/unsubscribe',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Remove a subscription for some or all of its event types', {
