@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { buildApp } from './api/app.js';
+import { registerFaceFormats, type Face } from './api/faces.js';
+import { allFaces } from './api/faces/all-faces.js';
 import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import type { Config } from './config/config.js';
@@ -40,8 +42,18 @@ export function createLogger(config: Config): Logger {
   });
 }
 
+export interface ServerOptions {
+  /** The faces to serve; all of them unless a test says otherwise. */
+  readonly faces?: readonly Face[];
+}
+
 /** Composition root of the server: database, services, HTTP app; returns a handle whose close() is idempotent. */
-export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger = createLogger(config),
+  options: ServerOptions = {},
+): Promise<RunningServer> {
+  const faces = options.faces ?? allFaces;
   const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
   const store = createStore(database);
   const node = new NodeLease(store.nodes, systemClock, {
@@ -66,6 +78,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     );
   }
   logger.info({ node: node.nodeId, leaseS: config.node.leaseS }, 'node registered');
+  // Every face's webhook payload formats before anything can write an event (crash recovery, SIP, SMPP): an event
+  // written for an endpoint whose format is missing would be left out for it.
+  registerFaceFormats(services.webhooks, faces);
+  const missing = services.webhooks.missingFormats();
+  if (missing.length > 0) {
+    await database.close();
+    throw new Error(`no face registers the webhook format(s) ${missing.join(', ')}`);
+  }
   const bootstrap = config.bootstrap.enabled ? await bootstrapIfEmpty(services, config.dataDir) : undefined;
   const adminToken = config.admin.token ?? (await writeAdminToken(config.dataDir));
   const metrics = new Registry();
@@ -85,6 +105,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     adminToken,
     ready: () => database.ping(),
     calls: telephony.control,
+    faces,
     ...(telephony.devCarrier
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),

@@ -13,11 +13,12 @@ import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
+import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
-import { standardFormat, type FaceErrorFormat } from './faces.js';
-import { dialAnyoneFace } from './faces/dialanyone/dialanyone-face.js';
+import { standardFormat, type Face, type FaceCalls, type FaceErrorFormat, type FaceOptions } from './faces.js';
+import { allFaces } from './faces/all-faces.js';
 import { createHttpMetrics } from './metrics.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerOpenApi } from './openapi.js';
@@ -56,16 +57,16 @@ export interface AppDeps {
   readonly ready: () => Promise<void>;
   /** Call control, when telephony runs in this process: every face's calls. */
   readonly calls?: CallControl;
+  /**
+   * The faces to serve (all of them unless a test says otherwise). Their webhook formats are registered by the
+   * composition root before telephony starts, not here.
+   */
+  readonly faces?: readonly Face[];
   /** The dev carrier's call into one of our numbers, when the dev carrier runs. */
   readonly devCallIn?: (input: { from: string; to: string; holdMs: number }) => Promise<CallInResult>;
   /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
   readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
 }
-
-/** The faces served by this app. A face only translates its document to core calls. */
-const faces: readonly { readonly errors: FaceErrorFormat; register(app: FastifyInstance, services: Services, calls?: CallControl): void }[] = [
-  dialAnyoneFace,
-];
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -103,22 +104,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     route.onResponse = [...existing, observe];
   });
 
-  const formatFor = (request: FastifyRequest): FaceErrorFormat => {
-    const faceName = request.routeOptions.config?.dialplane?.face;
-    const byName = faces.find((f) => f.errors.name === faceName)?.errors;
-    if (byName) return byName;
-    const path = request.url.split('?')[0] ?? '';
-    return faces.find((f) => f.errors.prefixes.some((p) => path.startsWith(p)))?.errors ?? standardFormat;
-  };
-
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  // Errors and unknown routes answer in the standard shape here, and in a face's own shape inside its prefix (each
+  // face gets its own scope below, whose handlers Fastify's encapsulation keeps to the face's routes and prefix).
+  const answerError = (format: FaceErrorFormat) => (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const known = toDialplaneError(error);
     if (known.code === 'internal_error') request.log.error({ err: error, reqId: request.id }, 'unhandled error');
-    const { status, body } = formatFor(request).format(known);
+    const { status, body } = format.format(known);
     void reply.headers(known.headers).status(status).send(body);
-  });
-
-  app.setNotFoundHandler((request, reply) => {
+  };
+  const answerNotFound = (format: FaceErrorFormat) => (request: FastifyRequest, reply: FastifyReply) => {
     const allowed = routes.methodsFor(request.url.split('?')[0] ?? '/');
     const error =
       allowed.length > 0
@@ -126,10 +120,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             allow: allowed.join(', '),
           })
         : new DialplaneError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
-    const { status, body } = formatFor(request).format(error);
+    const { status, body } = format.format(error);
     reply.raw.once('finish', () => httpMetrics.observe('unmatched', request, reply));
     void reply.headers(error.headers).status(status).send(body);
-  });
+  };
+  app.setErrorHandler(answerError(standardFormat));
+  app.setNotFoundHandler(answerNotFound(standardFormat));
 
   await registerOpenApi(app);
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
@@ -141,7 +137,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminExtensionRoutes(app, deps.services);
   registerAdminApplicationRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
-  for (const face of faces) face.register(app, deps.services, deps.calls);
+  registerAdminKeyWebhookRoutes(app, deps.services);
+  const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
+  for (const face of deps.faces ?? allFaces) {
+    // The hooks added above (auth, rate limits, metrics, the route table, OpenAPI) reach the face's routes: a scope
+    // inherits the hooks its parent had when it was registered.
+    await app.register(
+      async function faceScope(scope) {
+        scope.setErrorHandler(answerError(face.errors));
+        scope.setNotFoundHandler(answerNotFound(face.errors));
+        await scope.register(face.plugin, faceOptions);
+      },
+      { prefix: face.prefix },
+    );
+  }
   registerDialplaneApi(app, deps.services);
   return app;
 }

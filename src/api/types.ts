@@ -12,9 +12,8 @@ export interface RateLimitPolicy {
   readonly windows: readonly RateWindow[];
 }
 
-/** Per-route settings read by the app-wide hooks (auth, permissions, rate limits, error shape). */
+/** Per-route settings read by the app-wide hooks (auth, permissions, rate limits). */
 export interface RouteSettings {
-  readonly face?: string;
   readonly auth?: readonly AuthScheme[] | 'admin';
   readonly rateLimit?: RateLimitPolicy;
   /** A route that changes state; read-only keys are refused on it. Defaults to true for non-GET methods. */

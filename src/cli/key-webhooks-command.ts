@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { getKeyWebhooks, setKeyWebhooks, type KeyWebhooksInput, type KeyWebhooksView } from '../api/faces/dialanyone/key-webhooks.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
+import type { KeyWebhooksInput, KeyWebhooksView } from '../core/key-webhooks.js';
 import { createServices } from '../core/services.js';
 import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/store.js';
@@ -105,7 +105,7 @@ export async function runKeyWebhooks(config: Config, keyId: string, options: Key
       keyCacheTtlMs: config.auth.keyCacheTtlMs,
     });
     const accountId = onlyAccount(options.account ? [] : await services.accounts.list(), options.account);
-    return changes ? await setKeyWebhooks(services, accountId, keyId, input) : await getKeyWebhooks(services, accountId, keyId);
+    return changes ? await services.keyWebhooks.set(accountId, keyId, input) : await services.keyWebhooks.view(accountId, keyId);
   } finally {
     await database.close();
   }

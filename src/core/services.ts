@@ -10,6 +10,7 @@ import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
 import { GatewayAppService } from './gateway-apps.js';
 import { DEFAULT_LEASE_MS, generateNodeId, NodeLease } from './node-lease.js';
+import { KeyWebhookService } from './key-webhooks.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
 import { SmsService } from './sms.js';
@@ -29,6 +30,8 @@ export interface Services {
   readonly changes: AccountChanges;
   readonly calls: CallService;
   readonly webhooks: WebhookService;
+  /** Webhook URLs and subscriptions that belong to an API key. */
+  readonly keyWebhooks: KeyWebhookService;
   readonly sms: SmsService;
   readonly extensions: ExtensionService;
   /** This process as a node on the database: it owns the calls and SMS it starts. Started by the server only. */
@@ -75,6 +78,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     changes,
     calls: new CallService(store, clock, options.onListenerError, webhooks, node),
     webhooks,
+    keyWebhooks: new KeyWebhookService(store, clock, keys, webhooks),
     sms: new SmsService(store, clock, { credits, prices, numbers, webhooks, node }, {
       maxSegments: options.smsMaxSegments ?? 10,
       defaultCountry: options.defaultCountry,

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../src/api/app.js';
+import { registerFaceFormats, type Face } from '../../src/api/faces.js';
+import { allFaces } from '../../src/api/faces/all-faces.js';
 import { MemoryRateLimitStore } from '../../src/api/rate-limit/memory-store.js';
 import { RateLimiter } from '../../src/api/rate-limit/rate-limiter.js';
 import type { DatabaseDialect } from '../../src/config/config.js';
@@ -37,6 +39,8 @@ export interface TestApp {
 export interface TestAppOptions {
   readonly beforeReady?: (app: FastifyInstance) => void;
   readonly bodyLimit?: number;
+  /** The faces to serve; all of them by default. */
+  readonly faces?: readonly Face[];
 }
 
 /** The real app over a real database, driven with inject(); only the clock is the test's. */
@@ -44,6 +48,9 @@ export async function createTestApp(dialect: DatabaseDialect, options: TestAppOp
   const db = await createTestDatabase(dialect);
   const clock = new ManualClock();
   const services = createServices(createStore(db.database), { clock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  // As the server's composition root does: the faces' webhook formats first.
+  const faces = options.faces ?? allFaces;
+  registerFaceFormats(services.webhooks, faces);
   const rateStore = new MemoryRateLimitStore({ clock: () => clock.nowMs() });
   const rateLimiter = new RateLimiter(rateStore, () => clock.nowMs());
   const app = await buildApp({
@@ -54,6 +61,7 @@ export async function createTestApp(dialect: DatabaseDialect, options: TestAppOp
     metrics: new Registry(),
     adminToken: ADMIN_TOKEN,
     ready: () => db.database.ping(),
+    faces,
   });
   options.beforeReady?.(app);
   await app.ready();

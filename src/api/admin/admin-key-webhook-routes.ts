@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../core/services.js';
-import { getKeyWebhooks, setKeyWebhooks, type KeyWebhooksInput } from '../faces/dialanyone/key-webhooks.js';
+import type { KeyWebhooksInput } from '../../core/key-webhooks.js';
 import type { RouteSettings } from '../types.js';
 
 const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
@@ -27,15 +27,15 @@ const SetKeyWebhooks = Type.Object(
 type KeyReq = { Params: { accountId: string; keyId: string } };
 
 /**
- * The DialAnyone per-key webhook settings (call, SMS and legacy URLs with their secrets), what the document calls
- * "your API key settings". Secrets are masked in answers; the key's holder reads them through
- * GET /api/v1/webhooks/subscriptions.
+ * An API key's webhook slots (call, SMS and legacy URLs with their secrets), what the DialAnyone document calls
+ * "your API key settings", and its subscriptions, read-only. Secrets are masked in answers; the key's holder reads
+ * them through GET /api/v1/webhooks/subscriptions.
  */
 export function registerAdminKeyWebhookRoutes(app: FastifyInstance, services: Services): void {
   app.get<KeyReq>(
     '/admin/v1/accounts/:accountId/keys/:keyId/webhooks',
     { config, schema: { tags, security, summary: "An API key's DialAnyone webhook URLs and subscriptions", params: KeyParams } },
-    async (request) => getKeyWebhooks(services, request.params.accountId, request.params.keyId),
+    async (request) => services.keyWebhooks.view(request.params.accountId, request.params.keyId),
   );
   app.put<KeyReq & { Body: KeyWebhooksInput }>(
     '/admin/v1/accounts/:accountId/keys/:keyId/webhooks',
@@ -49,6 +49,6 @@ export function registerAdminKeyWebhookRoutes(app: FastifyInstance, services: Se
         body: SetKeyWebhooks,
       },
     },
-    async (request) => setKeyWebhooks(services, request.params.accountId, request.params.keyId, request.body ?? {}),
+    async (request) => services.keyWebhooks.set(request.params.accountId, request.params.keyId, request.body ?? {}),
   );
 }

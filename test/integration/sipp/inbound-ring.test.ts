@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
 import pino from 'pino';
-import { setKeyWebhooks } from '../../../src/api/faces/dialanyone/key-webhooks.js';
 import { registerDialAnyoneFormats } from '../../../src/api/faces/dialanyone/webhook-formats.js';
 import type { Config } from '../../../src/config/config.js';
 import type { Services } from '../../../src/core/services.js';
@@ -51,7 +50,7 @@ before(async () => {
   receiver = await startReceiver();
   registerDialAnyoneFormats(services.webhooks);
   const key = await services.keys.create(accountId, { name: 'inbound' });
-  await setKeyWebhooks(services, accountId, key.key.id, { call_webhook_url: receiver.url, call_webhook_secret: SECRET });
+  await services.keyWebhooks.set(accountId, key.key.id, { call_webhook_url: receiver.url, call_webhook_secret: SECRET });
   delivery = startWebhookDelivery(WEBHOOKS, services, pino({ level: 'silent' }));
 });
 after(async () => {

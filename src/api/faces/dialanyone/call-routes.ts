@@ -208,7 +208,7 @@ function principalOf(request: { principal?: { accountId: string } | undefined })
  */
 export function registerCallRoutes(app: FastifyInstance, services: Services, calls: CallControl): void {
   app.post<{ Body: { user_number: string; target_number: string } }>(
-    '/api/v1/calls',
+    '/calls',
     {
       config: dialAnyoneRoute('calls'),
       schema: {
@@ -242,12 +242,12 @@ export function registerCallRoutes(app: FastifyInstance, services: Services, cal
     ...extra,
   });
   app.get<{ Params: { callId: string } }>(
-    '/api/v1/calls/:callId',
+    '/calls/:callId',
     { config: dialAnyoneRoute('other'), schema: extension('A call: its status, both legs and its charge', { params: CallParams }) },
     async (request) => documentView(await calls.view(principalOf(request), request.params.callId)),
   );
   app.get<{ Querystring: { limit?: string; before?: string } }>(
-    '/api/v1/calls',
+    '/calls',
     { config: dialAnyoneRoute('other'), schema: extension('Calls, newest first', { querystring: ListQuery }) },
     async (request) => {
       const accountId = principalOf(request);
@@ -259,7 +259,7 @@ export function registerCallRoutes(app: FastifyInstance, services: Services, cal
     },
   );
   app.post<{ Params: { callId: string } }>(
-    '/api/v1/calls/:callId/hangup',
+    '/calls/:callId/hangup',
     { config: dialAnyoneRoute('calls'), schema: extension('Hang up both legs of a call', { params: CallParams }) },
     async (request) => documentView(await calls.hangup(principalOf(request), request.params.callId)),
   );

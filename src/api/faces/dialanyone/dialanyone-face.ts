@@ -1,21 +1,24 @@
-import type { FastifyInstance } from 'fastify';
-import type { CallControl } from '../../../core/calls/call-control.js';
-import type { Services } from '../../../core/services.js';
-import { standardErrorBody, type FaceErrorFormat } from '../../faces.js';
-import { registerMeRoute } from './me-route.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { standardErrorBody, type Face, type FaceOptions } from '../../faces.js';
 import { registerCallRoutes } from './call-routes.js';
-import { registerSmsReadRoutes } from './sms-routes.js';
+import { registerMeRoute } from './me-route.js';
+import { registerSmsRoutes } from './sms-routes.js';
+import { registerDialAnyoneFormats } from './webhook-formats.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 
-/** DialAnyone's documented error body is {"error":{"code","message","details"}}, the standard shape. */
-const errors: FaceErrorFormat = { name: 'dialanyone', prefixes: ['/api/v1/'], format: standardErrorBody };
+/** The document's routes, relative to /api/v1. */
+const plugin: FastifyPluginAsync<FaceOptions> = async (app, { services, calls }) => {
+  registerMeRoute(app, services);
+  registerSmsRoutes(app, services);
+  if (calls) registerCallRoutes(app, services, calls);
+  registerWebhookRoutes(app, services);
+};
 
-export const dialAnyoneFace = {
-  errors,
-  register(app: FastifyInstance, services: Services, calls?: CallControl): void {
-    registerMeRoute(app, services);
-    registerSmsReadRoutes(app, services);
-    if (calls) registerCallRoutes(app, services, calls);
-    registerWebhookRoutes(app, services);
-  },
+/** DialAnyone: its documented error body is {"error":{"code","message","details"}}, the standard shape. */
+export const dialAnyoneFace: Face = {
+  name: 'dialanyone',
+  prefix: '/api/v1',
+  errors: { format: standardErrorBody },
+  formats: registerDialAnyoneFormats,
+  plugin,
 };

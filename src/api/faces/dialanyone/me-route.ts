@@ -41,7 +41,7 @@ function entry(number: PhoneNumber): Static<typeof NumberEntry> {
 /** GET /api/v1/me: the caller's user, spendable credits and numbers by type, exactly in the document's shape. */
 export function registerMeRoute(app: FastifyInstance, services: Services): void {
   app.get(
-    '/api/v1/me',
+    '/me',
     {
       config: dialAnyoneRoute('other'),
       schema: {

@@ -18,7 +18,7 @@ function policy(...routeWindows: RateWindow[]): RateLimitPolicy {
 /** Route settings for DialAnyone routes: Bearer keys only, as the document says, and the document's limits. */
 export function dialAnyoneRoute(kind: 'calls' | 'sms' | 'other'): { dialplane: RouteSettings } {
   const limits = kind === 'other' ? policy(windows.total) : policy(windows[kind], windows.total);
-  return { dialplane: { face: 'dialanyone', auth: ['bearer'], rateLimit: limits } };
+  return { dialplane: { auth: ['bearer'], rateLimit: limits } };
 }
 
 /** The document writes times without fractions of a second: 2024-01-01T12:00:00Z. */

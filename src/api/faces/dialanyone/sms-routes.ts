@@ -127,7 +127,7 @@ async function sendingOutcome(services: Services, message: SmsMessage): Promise<
 /** POST /api/v1/sms: sends from one of the account's numbers, charged per segment, answered in the document's shape. */
 function registerSendSmsRoute(app: FastifyInstance, services: Services): void {
   app.post<{ Body: SendSmsBody }>(
-    '/api/v1/sms',
+    '/sms',
     {
       config: dialAnyoneRoute('sms'),
       bodyLimit: Math.min(app.initialConfig.bodyLimit ?? SEND_BODY_LIMIT, SEND_BODY_LIMIT),
@@ -171,9 +171,6 @@ export function registerSmsRoutes(app: FastifyInstance, services: Services): voi
   registerReadRoutes(app, services);
 }
 
-/** The name dialanyone-face.ts registers the SMS routes by: all of them, POST /api/v1/sms included. */
-export const registerSmsReadRoutes = registerSmsRoutes;
-
 const ListQuery = Type.Object(
   {
     limit: Type.Optional(Type.String({ pattern: '^([1-9]|[1-9][0-9]|100)$', description: '1 to 100, default 50' })),
@@ -194,7 +191,7 @@ function registerReadRoutes(app: FastifyInstance, services: Services): void {
     ...extra,
   });
   app.get<{ Params: { messageId: string } }>(
-    '/api/v1/sms/:messageId',
+    '/sms/:messageId',
     { config: dialAnyoneRoute('other'), schema: schema('An SMS and its delivery status', { params: Type.Object({ messageId: Type.String({ minLength: 1, maxLength: 64 }) }) }) },
     async (request) => {
       const principal = request.principal;
@@ -203,7 +200,7 @@ function registerReadRoutes(app: FastifyInstance, services: Services): void {
     },
   );
   app.get<{ Querystring: { limit?: string; before?: string } }>(
-    '/api/v1/sms',
+    '/sms',
     { config: dialAnyoneRoute('other'), schema: schema('SMS sent and received, newest first', { querystring: ListQuery }) },
     async (request) => {
       const principal = request.principal;

@@ -1,24 +1,18 @@
-import type { WebhookEvent, WebhookService } from '../../../core/webhooks.js';
+import { KEY_SIGNATURE_HEADER, KEY_SLOT_FORMAT, KEY_SUBSCRIPTION_FORMAT, type KeyNotification } from '../../../core/key-webhooks.js';
+import type { WebhookEvent } from '../../../core/webhooks.js';
+import type { FormatRegistry } from '../../faces.js';
 import { documentTime } from './policy.js';
 
-/** The document's notification body, as per-key webhook URLs receive it. */
-export const PLAIN_FORMAT = 'dialanyone.plain';
+/** The document's notification body, as per-key webhook URLs (core's key slots) receive it. */
+export const PLAIN_FORMAT = KEY_SLOT_FORMAT;
 /** The document's subscription envelope ({event_type, event_id, timestamp, data}), as subscriptions receive it. */
-export const ENVELOPE_FORMAT = 'dialanyone.envelope';
+export const ENVELOPE_FORMAT = KEY_SUBSCRIPTION_FORMAT;
 /** The header carrying the hex HMAC-SHA256 of the raw body, what the document's verify_webhook checks. */
-export const SIGNATURE_HEADER = 'X-DialAnyone-Signature';
+export const SIGNATURE_HEADER = KEY_SIGNATURE_HEADER;
 
-/** The document's two event types and the core events behind them. */
-export const EVENT_TYPES = ['incoming_call', 'incoming_sms'] as const;
+/** The document's two event types: what core's key webhooks notify, under the same names. */
+export const EVENT_TYPES = ['incoming_call', 'incoming_sms'] as const satisfies readonly KeyNotification[];
 export type DialAnyoneEventType = (typeof EVENT_TYPES)[number];
-export const CORE_EVENT: Readonly<Record<DialAnyoneEventType, string>> = {
-  incoming_call: 'call.queued',
-  incoming_sms: 'sms.received',
-};
-
-export function isDialAnyoneEventType(value: unknown): value is DialAnyoneEventType {
-  return value === 'incoming_call' || value === 'incoming_sms';
-}
 
 export interface IncomingCallPayload {
   readonly event: 'incoming_call';
@@ -78,10 +72,10 @@ export function envelope(eventId: string, payload: PlainPayload): EnvelopePayloa
   return { event_type: payload.event, event_id: eventId, timestamp: payload.timestamp, data: payload };
 }
 
-const registered = new WeakSet<WebhookService>();
+const registered = new WeakSet<FormatRegistry>();
 
 /** Registers both formats with a webhook service; calling it again for the same service does nothing. */
-export function registerDialAnyoneFormats(webhooks: WebhookService): void {
+export function registerDialAnyoneFormats(webhooks: FormatRegistry): void {
   if (registered.has(webhooks)) return;
   registered.add(webhooks);
   webhooks.registerFormat(PLAIN_FORMAT, (event) => {

@@ -3,24 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../../../core/api-keys.js';
 import { isoNow } from '../../../core/clock.js';
 import { newId } from '../../../core/ids.js';
+import { checkSecret, checkWebhookUrl, SLOT_NOTIFICATIONS, type KeyEndpoints, type KeySlot, type KeyWebhook } from '../../../core/key-webhooks.js';
 import type { Services } from '../../../core/services.js';
 import type { TestDeliveryResult } from '../../../core/webhooks.js';
 import { DialplaneError } from '../../../errors.js';
-import type { WebhookEndpointRow } from '../../../store/schema.js';
-import { registerAdminKeyWebhookRoutes } from '../../admin/admin-key-webhook-routes.js';
-import {
-  checkSecret,
-  checkWebhookUrl,
-  coreEventTypes,
-  documentEventTypes,
-  keyEndpoints,
-  SLOT_EVENT_TYPES,
-  slotOwner,
-  subscriptionOwner,
-  withKeyLock,
-  type KeyEndpoints,
-  type KeySlot,
-} from './key-webhooks.js';
 import { dialAnyoneRoute, documentTime } from './policy.js';
 import {
   ENVELOPE_FORMAT,
@@ -28,7 +14,6 @@ import {
   PLAIN_FORMAT,
   SIGNATURE_HEADER,
   envelope,
-  registerDialAnyoneFormats,
   type DialAnyoneEventType,
   type PlainPayload,
 } from './webhook-formats.js';
@@ -182,18 +167,23 @@ function testMessage(outcomes: readonly TestOutcome[]): string {
   return `${which}: ${failed.map(failureText).join('; ')}`;
 }
 
-function enabled(row: WebhookEndpointRow | undefined): WebhookEndpointRow | undefined {
-  return row?.status === 'enabled' ? row : undefined;
+function enabled(hook: KeyWebhook | undefined): KeyWebhook | undefined {
+  return hook?.status === 'enabled' ? hook : undefined;
+}
+
+/** The document's event types a key webhook receives, in the document's order. */
+function documentEventTypes(hook: KeyWebhook): DialAnyoneEventType[] {
+  return EVENT_TYPES.filter((type) => hook.notifications.includes(type));
 }
 
 /**
  * Where a type's notifications go, as the documented listing shows it: the active subscription taking it that was
  * subscribed (or changed) last, else the key's own URL for it (the call or SMS URL, else the legacy one).
  */
-function destination(endpoints: KeyEndpoints, type: DialAnyoneEventType): WebhookEndpointRow | undefined {
-  const subscribed = endpoints.subscriptions.filter((row) => row.status === 'enabled' && documentEventTypes(row).includes(type));
-  const newest = subscribed.reduce<WebhookEndpointRow | undefined>(
-    (latest, row) => (latest === undefined || row.updated_at >= latest.updated_at ? row : latest),
+function destination(endpoints: KeyEndpoints, type: DialAnyoneEventType): KeyWebhook | undefined {
+  const subscribed = endpoints.subscriptions.filter((hook) => hook.status === 'enabled' && hook.notifications.includes(type));
+  const newest = subscribed.reduce<KeyWebhook | undefined>(
+    (latest, hook) => (latest === undefined || hook.updatedAt >= latest.updatedAt ? hook : latest),
     undefined,
   );
   if (newest) return newest;
@@ -206,14 +196,14 @@ function listing(endpoints: KeyEndpoints): Static<typeof SubscriptionsResponse> 
   const sms = destination(endpoints, 'incoming_sms');
   // Every active (URL, event type) pair that receives this key's notifications, subscriptions and key settings alike.
   const pairs = new Set<string>();
-  for (const row of endpoints.subscriptions.filter((r) => r.status === 'enabled')) {
-    for (const type of documentEventTypes(row)) pairs.add(`${type} ${row.url}`);
+  for (const hook of endpoints.subscriptions.filter((h) => h.status === 'enabled')) {
+    for (const type of documentEventTypes(hook)) pairs.add(`${type} ${hook.url}`);
   }
   for (const slot of ['call', 'sms', 'legacy'] as const) {
-    const row = enabled(endpoints.slots[slot]);
-    if (row) for (const type of SLOT_EVENT_TYPES[slot]) pairs.add(`${type} ${row.url}`);
+    const hook = enabled(endpoints.slots[slot]);
+    if (hook) for (const type of SLOT_NOTIFICATIONS[slot]) pairs.add(`${type} ${hook.url}`);
   }
-  const secretOf = (row: WebhookEndpointRow | undefined) => (row && row.secret !== '' ? row.secret : null);
+  const secretOf = (hook: KeyWebhook | undefined) => (hook && hook.secret !== '' ? hook.secret : null);
   return {
     success: true,
     subscriptions: {
@@ -223,12 +213,12 @@ function listing(endpoints: KeyEndpoints): Static<typeof SubscriptionsResponse> 
       sms_webhook_secret: secretOf(sms),
     },
     totals: { total_subscriptions: pairs.size, has_call_webhook: call !== undefined, has_sms_webhook: sms !== undefined },
-    all_subscriptions: endpoints.subscriptions.map((row) => ({
-      webhook_url: row.url,
-      event_types: documentEventTypes(row),
-      webhook_secret: secretOf(row),
-      status: row.status,
-      created_at: documentTime(row.created_at),
+    all_subscriptions: endpoints.subscriptions.map((hook) => ({
+      webhook_url: hook.url,
+      event_types: documentEventTypes(hook),
+      webhook_secret: secretOf(hook),
+      status: hook.status,
+      created_at: documentTime(hook.createdAt),
     })),
     key_webhooks: {
       call_webhook_url: endpoints.slots.call?.url ?? null,
@@ -240,22 +230,10 @@ function listing(endpoints: KeyEndpoints): Static<typeof SubscriptionsResponse> 
 
 /**
  * DialAnyone's webhook subscriptions: /webhooks/subscribe, /webhooks/subscriptions, /webhooks/test,
- * /webhooks/unsubscribe. A subscription belongs to the API key that made it and is a webhook endpoint owned by
- * `dialanyone:sub:<keyId>` receiving the document's envelope; one per (key, URL), holding its event types.
- * Also registers the payload formats and the admin routes for the per-key webhook settings.
+ * /webhooks/unsubscribe (relative to the face's prefix). A subscription belongs to the API key that made it: core's
+ * key webhooks keep it, one per (key, URL), holding its event types, delivered in the document's envelope.
  */
 export function registerWebhookRoutes(app: FastifyInstance, services: Services): void {
-  registerDialAnyoneFormats(services.webhooks);
-  registerAdminKeyWebhookRoutes(app, services);
-  // A revoked key's URLs and subscriptions stop receiving events; enabling the key again restores them.
-  const unlisten = services.keys.onEnabledChange(async (accountId, keyId, enabled) => {
-    const owners = [subscriptionOwner(keyId), ...(['call', 'sms', 'legacy'] as const).map((slot) => slotOwner(keyId, slot))];
-    await services.webhooks.setEnabledForOwners(accountId, owners, enabled, 'API key revoked');
-  });
-  app.addHook('onClose', async () => {
-    unlisten();
-  });
-
   const schema = (summary: string, extra: Record<string, unknown>) => ({
     tags: ['DialAnyone'],
     summary,
@@ -263,9 +241,10 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
     ...extra,
   });
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody };
+  const keyWebhooks = services.keyWebhooks;
 
   app.post<{ Body: SubscribeRequest }>(
-    '/api/v1/webhooks/subscribe',
+    '/webhooks/subscribe',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Subscribe a URL to incoming_call / incoming_sms events; test deliveries are sent at once', {
@@ -279,37 +258,18 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
       const types = requestedTypes(request.body.event_types);
       const given = request.body.webhook_secret === undefined ? undefined : checkSecret(request.body.webhook_secret, 'webhook_secret');
       // Re-subscribing without a secret keeps the subscription's secret, so its tests are signed with it too.
-      const existing = (await keyEndpoints(services, accountId, keyId)).subscriptions.find((row) => row.url === url);
+      const existing = (await keyWebhooks.endpoints(accountId, keyId)).subscriptions.find((hook) => hook.url === url);
       const outcomes = await runTests(services, accountId, url, types, given ?? existing?.secret ?? '', ENVELOPE_FORMAT);
-      const subscription = await withKeyLock(keyId, async () => {
-        const current = (await keyEndpoints(services, accountId, keyId)).subscriptions.find((row) => row.url === url);
-        if (!current) {
-          const created = await services.webhooks.createEndpoint(accountId, {
-            url,
-            eventTypes: coreEventTypes(types),
-            description: `DialAnyone subscription of key ${keyId}`,
-            secret: given ?? '',
-            format: ENVELOPE_FORMAT,
-            signatureHeader: SIGNATURE_HEADER,
-            owner: subscriptionOwner(keyId),
-          });
-          return { types, createdAt: created.createdAt };
-        }
-        const merged = EVENT_TYPES.filter((type) => types.includes(type) || documentEventTypes(current).includes(type));
-        await services.store.webhooks.updateEndpoint(accountId, current.id, {
-          event_types: JSON.stringify(coreEventTypes(merged)),
-          status: 'enabled',
-          disabled_reason: null,
-          ...(given === undefined ? {} : { secret: given, previous_secret: null }),
-          updated_at: isoNow(services.clock),
-        });
-        return { types: merged, createdAt: current.created_at };
+      const subscription = await keyWebhooks.subscribe(accountId, keyId, {
+        url,
+        notifications: types,
+        ...(given === undefined ? {} : { secret: given }),
       });
       return reply.status(201).send({
         success: true,
         subscription: {
           webhook_url: url,
-          event_types: subscription.types,
+          event_types: EVENT_TYPES.filter((type) => subscription.notifications.includes(type)),
           created_at: documentTime(subscription.createdAt),
           test_delivery_status: outcomes.every((o) => o.result.delivered) ? 'success' : 'failed',
         },
@@ -319,19 +279,19 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   );
 
   app.get(
-    '/api/v1/webhooks/subscriptions',
+    '/webhooks/subscriptions',
     {
       config: dialAnyoneRoute('other'),
       schema: schema("The key's webhook subscriptions", { response: { 200: SubscriptionsResponse, 401: ErrorBody, 429: ErrorBody } }),
     },
     async (request) => {
       const { accountId, keyId } = principalOf(request);
-      return listing(await keyEndpoints(services, accountId, keyId));
+      return listing(await keyWebhooks.endpoints(accountId, keyId));
     },
   );
 
   app.post<{ Body: SubscribeRequest }>(
-    '/api/v1/webhooks/test',
+    '/webhooks/test',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Send test events to a URL now and report the outcome', {
@@ -345,9 +305,9 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
       const types = requestedTypes(request.body.event_types);
       const given = request.body.webhook_secret === undefined ? undefined : checkSecret(request.body.webhook_secret, 'webhook_secret');
       // A URL the key already sends to is tested the way it is sent to: its format and its secret.
-      const endpoints = await keyEndpoints(services, accountId, keyId);
-      const subscribed = endpoints.subscriptions.find((row) => row.url === url);
-      const own = Object.values(endpoints.slots).find((row) => row.url === url);
+      const endpoints = await keyWebhooks.endpoints(accountId, keyId);
+      const subscribed = endpoints.subscriptions.find((hook) => hook.url === url);
+      const own = Object.values(endpoints.slots).find((hook) => hook.url === url);
       const format = !subscribed && own ? PLAIN_FORMAT : ENVELOPE_FORMAT;
       const secret = given ?? (subscribed ?? own)?.secret ?? '';
       const outcomes = await runTests(services, accountId, url, types, secret, format);
@@ -363,7 +323,7 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
   );
 
   app.delete<{ Body: UnsubscribeRequest }>(
-    '/api/v1/webhooks/unsubscribe',
+    '/webhooks/unsubscribe',
     {
       config: dialAnyoneRoute('other'),
       schema: schema('Remove a subscription for some or all of its event types', {
@@ -375,30 +335,16 @@ export function registerWebhookRoutes(app: FastifyInstance, services: Services):
       const { accountId, keyId } = principalOf(request);
       const url = checkWebhookUrl(request.body.webhook_url, 'webhook_url');
       const types = requestedTypes(request.body.event_types);
-      return withKeyLock(keyId, async () => {
-        const current = (await keyEndpoints(services, accountId, keyId)).subscriptions.find((row) => row.url === url);
-        const had = current ? documentEventTypes(current) : [];
-        const removed = had.filter((type) => types.includes(type));
-        if (!current || removed.length === 0) {
-          throw new DialplaneError('not_found', 'No webhook subscription matches this webhook_url and these event types', {
-            webhook_url: url,
-            event_types: types,
-          });
-        }
-        const remaining = had.filter((type) => !removed.includes(type));
-        if (remaining.length === 0) await services.webhooks.deleteEndpoint(accountId, current.id);
-        else {
-          await services.store.webhooks.updateEndpoint(accountId, current.id, {
-            event_types: JSON.stringify(coreEventTypes(remaining)),
-            updated_at: isoNow(services.clock),
-          });
-        }
-        return {
-          success: true,
-          message: 'Webhook subscription removed successfully',
-          removed_subscription: { webhook_url: url, event_types: removed, created_at: documentTime(current.created_at) },
-        };
-      });
+      const { removed, createdAt } = await keyWebhooks.unsubscribe(accountId, keyId, url, types);
+      return {
+        success: true,
+        message: 'Webhook subscription removed successfully',
+        removed_subscription: {
+          webhook_url: url,
+          event_types: EVENT_TYPES.filter((type) => removed.includes(type)),
+          created_at: documentTime(createdAt),
+        },
+      };
     },
   );
 }
