@@ -9,20 +9,26 @@ import type { RtpPacket } from './rtp/rtp-packet.js';
  */
 export class MediaBridge {
   private readonly stops: Array<() => void> = [];
-  relayed = 0;
+  /** Packets relayed from the first leg to the second, and back. */
+  readonly counts = { aToB: 0, bToA: 0 };
 
   constructor(
     a: CallMedia,
     b: CallMedia,
   ) {
-    this.stops.push(this.relay(a, b), this.relay(b, a));
+    this.stops.push(this.relay(a, b, 'aToB'), this.relay(b, a, 'bToA'));
+  }
+
+  /** Packets relayed either way. */
+  get relayed(): number {
+    return this.counts.aToB + this.counts.bToA;
   }
 
   stop(): void {
     for (const stop of this.stops.splice(0)) stop();
   }
 
-  private relay(from: CallMedia, to: CallMedia): () => void {
+  private relay(from: CallMedia, to: CallMedia, direction: 'aToB' | 'bToA'): () => void {
     // The first packet fixes the offset between the two timelines; later ones keep their spacing.
     let offset: number | undefined;
     return from.rtp.listen((packet: RtpPacket) => {
@@ -31,10 +37,10 @@ export class MediaBridge {
       if (packet.payloadType === from.codec.payloadType) {
         const payload = from.codec.name === to.codec.name ? packet.payload : transcode(packet.payload, from.codec.name, to.codec.name);
         to.rtp.forward(payload, to.codec.payloadType, packet.marker, timestamp);
-        this.relayed += 1;
+        this.counts[direction] += 1;
       } else if (from.isTelephoneEvent(packet.payloadType) && to.telephoneEvent !== undefined) {
         to.rtp.forward(packet.payload, to.telephoneEvent, packet.marker, timestamp);
-        this.relayed += 1;
+        this.counts[direction] += 1;
       }
     });
   }
