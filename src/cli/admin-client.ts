@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { adminOperations, type AdminOperations } from '../api/admin/admin-operations.js';
 import type { Config } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
-import { createServices } from '../core/services.js';
+import { createServices, type Services } from '../core/services.js';
 import { ADMIN_TOKEN_FILE } from '../server.js';
 import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/store.js';
@@ -82,8 +82,11 @@ async function adminToken(config: Config): Promise<string> {
   }
 }
 
-function httpClient(baseUrl: string, token: string): AdminClient {
-  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => {
+/** One request to the running server's admin API; its error body becomes an AdminCommandError. */
+export type AdminCall = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
+
+export function adminCall(baseUrl: string, token: string): AdminCall {
+  return async (method, path, body) => {
     const response = await fetch(`${baseUrl}/admin/v1${path}`, {
       method,
       headers: {
@@ -98,6 +101,47 @@ function httpClient(baseUrl: string, token: string): AdminClient {
     }
     return payload;
   };
+}
+
+/** What every command group's client also answers: the accounts there are (for a default --account), and close. */
+export interface AccountsClient {
+  listAccountIds(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A command group's operations: through the running server's admin API when one answers (its caches stay coherent),
+ * else on the database directly — the same functions produce both shapes.
+ */
+export async function connectOperations<Ops>(
+  config: Config,
+  direct: (services: Services) => Ops,
+  overHttp: (call: AdminCall) => Ops,
+): Promise<Ops & AccountsClient> {
+  const baseUrl = serverUrl(config);
+  if (await isDialplaneServer(baseUrl)) {
+    const call = adminCall(baseUrl, await adminToken(config));
+    return {
+      ...overHttp(call),
+      listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),
+      close: async () => undefined,
+    };
+  }
+  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
+  const services = createServices(createStore(database), {
+    clock: systemClock,
+    defaultCountry: config.phone.defaultCountry,
+    keyCacheTtlMs: config.auth.keyCacheTtlMs,
+  });
+  return {
+    ...direct(services),
+    listAccountIds: async () => (await services.accounts.list()).map((a) => a.id),
+    close: () => database.close(),
+  };
+}
+
+function httpClient(baseUrl: string, token: string): AdminClient {
+  const call = adminCall(baseUrl, token);
   const account = (id: string) => `/accounts/${encodeURIComponent(id)}`;
   // The casts restate what the server's routes return: the same functions produce both shapes.
   type Ops = AdminOperations;

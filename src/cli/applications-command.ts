@@ -3,11 +3,7 @@ import { Command, Option } from 'commander';
 import { applicationOperations, type ApplicationOperations } from '../api/admin/admin-application-routes.js';
 import type { CreateApplicationBody } from '../api/dialplane/application-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
-import { systemClock } from '../core/clock.js';
-import { createServices } from '../core/services.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/store.js';
-import { AdminCommandError, connectServer } from './admin-client.js';
+import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
 import { accountOf } from './extensions-command.js';
 import { printResult, table } from './output.js';
 
@@ -16,50 +12,16 @@ export interface ApplicationCommandDeps {
   readonly config?: () => Config;
 }
 
-interface ApplicationClient extends ApplicationOperations {
-  listAccountIds(): Promise<string[]>;
-  close(): Promise<void>;
-}
-
 /** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
-async function connect(config: Config): Promise<ApplicationClient> {
-  let server: { baseUrl: string; token: string } | undefined;
-  try {
-    server = await connectServer(config);
-  } catch (error) {
-    if (!(error instanceof AdminCommandError && error.code === 'not_ready')) throw error;
-  }
-  if (server) return httpClient(server);
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const services = createServices(createStore(database), {
-    clock: systemClock,
-    defaultCountry: config.phone.defaultCountry,
-    keyCacheTtlMs: config.auth.keyCacheTtlMs,
-  });
-  return {
-    ...applicationOperations(services),
-    listAccountIds: async () => (await services.accounts.list()).map((a) => a.id),
-    close: () => database.close(),
-  };
+function connect(config: Config): Promise<ApplicationOperations & AccountsClient> {
+  return connectOperations(config, applicationOperations, overHttp);
 }
 
-function httpClient(server: { baseUrl: string; token: string }): ApplicationClient {
-  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
-    const response = await fetch(`${server.baseUrl}/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const payload = (await response.json()) as { error?: { code?: string; message?: string } };
-    if (!response.ok) throw new AdminCommandError(payload.error?.message ?? `HTTP ${response.status}`, payload.error?.code ?? 'error');
-    return payload;
-  };
+function overHttp(call: AdminCall): ApplicationOperations {
   const applications = (id: string) => `/accounts/${encodeURIComponent(id)}/applications`;
   type Ops = ApplicationOperations;
   // The casts restate what the server's routes return: the same functions produce both shapes.
   return {
-    listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),
-    close: async () => undefined,
     listApplications: (id) => call('GET', applications(id)) as ReturnType<Ops['listApplications']>,
     createApplication: (id, body) => call('POST', applications(id), body) as ReturnType<Ops['createApplication']>,
     getApplication: (id, applicationId) =>
@@ -92,7 +54,7 @@ const accountOption = () => new Option('--account <id>', 'account id (optional w
 /** Adds `applications create|list|show|rm`, through the running server's admin API, or the database when none runs. */
 export function addApplicationCommands(program: Command, deps: ApplicationCommandDeps = {}): void {
   const config = deps.config ?? (() => loadConfig());
-  const run = async (action: (client: ApplicationClient) => Promise<void>): Promise<void> => {
+  const run = async (action: (client: ApplicationOperations & AccountsClient) => Promise<void>): Promise<void> => {
     const client = await connect(config());
     try {
       await action(client);

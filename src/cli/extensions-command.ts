@@ -7,11 +7,7 @@ import {
   type RouteBody,
 } from '../api/admin/admin-extension-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
-import { systemClock } from '../core/clock.js';
-import { createServices } from '../core/services.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/store.js';
-import { AdminCommandError, connectServer } from './admin-client.js';
+import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
 import { printResult, table } from './output.js';
 
 export interface ExtensionCommandDeps {
@@ -24,49 +20,15 @@ type Ops = Pick<
   'listExtensions' | 'createExtension' | 'deleteExtension' | 'addDevice' | 'listDevices' | 'deleteDevice' | 'setRoute'
 >;
 
-interface ExtensionClient extends Ops {
-  listAccountIds(): Promise<string[]>;
-  close(): Promise<void>;
-}
-
 /** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
-async function connect(config: Config): Promise<ExtensionClient> {
-  let server: { baseUrl: string; token: string } | undefined;
-  try {
-    server = await connectServer(config);
-  } catch (error) {
-    if (!(error instanceof AdminCommandError && error.code === 'not_ready')) throw error;
-  }
-  if (server) return httpClient(server);
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const services = createServices(createStore(database), {
-    clock: systemClock,
-    defaultCountry: config.phone.defaultCountry,
-    keyCacheTtlMs: config.auth.keyCacheTtlMs,
-  });
-  return {
-    ...extensionOperations(services),
-    listAccountIds: async () => (await services.accounts.list()).map((a) => a.id),
-    close: () => database.close(),
-  };
+function connect(config: Config): Promise<Ops & AccountsClient> {
+  return connectOperations<Ops>(config, extensionOperations, overHttp);
 }
 
-function httpClient(server: { baseUrl: string; token: string }): ExtensionClient {
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
-    const response = await fetch(`${server.baseUrl}/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const payload = (await response.json()) as { error?: { code?: string; message?: string } };
-    if (!response.ok) throw new AdminCommandError(payload.error?.message ?? `HTTP ${response.status}`, payload.error?.code ?? 'error');
-    return payload;
-  };
+function overHttp(call: AdminCall): Ops {
   const account = (id: string) => `/accounts/${encodeURIComponent(id)}`;
   // The casts restate what the server's routes return: the same functions produce both shapes.
   return {
-    listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),
-    close: async () => undefined,
     listExtensions: (id) => call('GET', `${account(id)}/extensions`) as ReturnType<Ops['listExtensions']>,
     createExtension: (id, body: CreateExtensionBody) => call('POST', `${account(id)}/extensions`, body) as ReturnType<Ops['createExtension']>,
     deleteExtension: (id, extensionId) =>
@@ -109,7 +71,7 @@ const accountOption = () => new Option('--account <id>', 'account id (optional w
  */
 export function addExtensionCommands(program: Command, deps: ExtensionCommandDeps = {}): void {
   const config = deps.config ?? (() => loadConfig());
-  const run = async (action: (client: ExtensionClient) => Promise<void>): Promise<void> => {
+  const run = async (action: (client: Ops & AccountsClient) => Promise<void>): Promise<void> => {
     const client = await connect(config());
     try {
       await action(client);
