@@ -17,7 +17,7 @@ import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
-import { standardFormat, type Face, type FaceCalls, type FaceErrorFormat, type FaceOptions } from './faces.js';
+import { standardFormat, type Face, type FaceErrorFormat, type FaceOptions } from './faces.js';
 import { allFaces } from './faces/all-faces.js';
 import { createHttpMetrics } from './metrics.js';
 import { registerOperationsRoutes } from './operations-routes.js';

@@ -108,23 +108,6 @@ export class CreditService {
     return toHold(settled);
   }
 
-  /**
-   * At start: releases the holds a previous run left active for live work (`reference` starting with `prefix`),
-   * which died with it. Returns how many.
-   */
-  async releaseLeftover(prefix: string): Promise<number> {
-    let released = 0;
-    for (const hold of await this.store.credits.activeHoldsReferencing(prefix)) {
-      try {
-        await this.release(hold.account_id, hold.id);
-        released += 1;
-      } catch {
-        // Settled meanwhile by someone else: nothing left to release.
-      }
-    }
-    return released;
-  }
-
   async entries(accountId: string, limit = 100): Promise<CreditEntry[]> {
     return (await this.store.credits.entries(accountId, limit)).map(toEntry);
   }

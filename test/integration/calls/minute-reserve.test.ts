@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.js';
-import { CALL_RESERVE_REFERENCE, MinuteReserve } from '../../../src/core/calls/minute-reserve.js';
+import { MinuteReserve } from '../../../src/core/calls/minute-reserve.js';
 import { createServices, type Services } from '../../../src/core/services.js';
 import { createStore } from '../../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/databases.js';
@@ -42,15 +42,4 @@ test('settling captures the charge oldest reserve first and releases the rest', 
   assert.equal(await reserve.settle(1_200, 'call'), 1_200);
   assert.deepEqual(await services.credits.balance(accountId), { balanceMinor: 800, heldMinor: 0, availableMinor: 800 });
   assert.equal(await reserve.settle(1_200, 'again'), 0, 'settles once');
-});
-
-test('reserves a dead run left active are released at the next start, and no other hold is touched', async () => {
-  await services.credits.add(accountId, 1_000, 'test');
-  const reserve = new MinuteReserve(services.credits, accountId, () => undefined, 60_000, 'call_left_live');
-  await reserve.reserve(300);
-  const other = await services.credits.hold(accountId, 200, 'something-else');
-  assert.equal((await services.credits.balance(accountId)).heldMinor, 500);
-  assert.equal(await services.credits.releaseLeftover(CALL_RESERVE_REFERENCE), 1);
-  assert.equal((await services.credits.balance(accountId)).heldMinor, 200);
-  await services.credits.release(accountId, other.id);
 });
