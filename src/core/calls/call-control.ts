@@ -222,9 +222,12 @@ export class CallControl {
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');
     }
+    // The interpreter notes the live program itself; one that is not running (no program yet, or the first hook
+    // still on its way) is replaced by a new run.
+    if (entry.interpreter?.replace(program)) return;
+    entry.interpreter?.stop();
     entry.session.activity('program', { source: 'live', verbs: program.length });
-    if (entry.interpreter) entry.interpreter.replace(program);
-    else entry.interpreter = this.runProgram(entry.session, program);
+    entry.interpreter = this.runProgram(entry.session, program);
   }
 
   /** What calling one of the account's numbers reaches (its extension's phones, its forward number, or itself). */
