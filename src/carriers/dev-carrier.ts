@@ -1,4 +1,6 @@
+import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { serializeRtp } from '../media/rtp/rtp-packet.js';
 import { CallMedia } from '../media/call-media.js';
 import { MediaClock } from '../media/media-clock.js';
 import { createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
@@ -28,6 +30,8 @@ export const DEV_NUMBER_BEHAVIOURS = {
 export const DEV_RING_MS = 1_000;
 export const DEV_EARLY_MEDIA_MS = 2_000;
 export const DEV_CALLEE_MAX_MS = 600_000;
+/** An echoing callee that has sent nothing back for this long sends silence of its own. */
+const SILENCE_AFTER_MS = 100;
 
 type Behaviour =
   | (typeof DEV_NUMBER_BEHAVIOURS)[keyof typeof DEV_NUMBER_BEHAVIOURS]
@@ -64,6 +68,10 @@ export class DevCarrier {
   private readonly media = new Set<Socket>();
   private readonly sessions = new Set<InboundInvite>();
   private readonly clock = new MediaClock();
+  /** When each echoing socket last sent something back. */
+  private readonly lastEcho = new WeakMap<Socket, number>();
+  /** What stops each answered callee's comfort silence. */
+  private readonly silences = new Map<Socket, () => void>();
 
   constructor(private readonly options: DevCarrierOptions) {
     this.stack = new SipStack({ host: options.host, port: options.port ?? 0, ...(options.timerBase ? { timerBase: options.timerBase } : {}) });
@@ -86,6 +94,8 @@ export class DevCarrier {
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     for (const session of this.sessions) session.hangup();
+    for (const stop of this.silences.values()) stop();
+    this.silences.clear();
     for (const socket of this.media) socket.close();
     await this.stack.stop();
   }
@@ -125,7 +135,10 @@ export class DevCarrier {
       onCanceled: () => this.drop(session, socket),
       onConfirmed: () => {
         this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup());
-        if (behaviour.kind !== 'press_keys') return;
+        if (behaviour.kind !== 'press_keys') {
+          this.comfortSilence(socket, answer.remote, answer.codec);
+          return;
+        }
         const talking = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock, direction: answer.direction });
         void talking.play(tone(DEV_KEYS_DELAY_MS));
         this.later(DEV_KEYS_DELAY_MS, () => void talking.pressKeys(behaviour.keys).catch(() => undefined));
@@ -191,7 +204,28 @@ export class DevCarrier {
 
   private drop(session: InboundInvite, socket: Socket): void {
     this.sessions.delete(session);
+    this.silences.get(socket)?.();
+    this.silences.delete(socket);
     if (this.media.delete(socket)) socket.close();
+  }
+
+  /**
+   * A phone sends audio all the time, silence included; an echoing callee sends back what it hears and, while it
+   * hears nothing, 20 ms frames of silence of its own, so the caller's RTP inactivity watch sees a live line.
+   */
+  private comfortSilence(socket: Socket, remote: { address: string; port: number }, codec: { name: 'PCMU' | 'PCMA'; payloadType: number }): void {
+    const ssrc = randomInt(0, 2 ** 32);
+    let sequenceNumber = randomInt(0, 2 ** 16);
+    let timestamp = randomInt(0, 2 ** 32);
+    const silence = Buffer.alloc(160, codec.name === 'PCMU' ? 0xff : 0xd5);
+    const stop = this.clock.subscribe(() => {
+      sequenceNumber = (sequenceNumber + 1) & 0xffff;
+      timestamp = (timestamp + 160) >>> 0;
+      if (performance.now() - (this.lastEcho.get(socket) ?? -Infinity) < SILENCE_AFTER_MS) return;
+      const packet = serializeRtp({ version: 2, padding: false, marker: false, payloadType: codec.payloadType, sequenceNumber, timestamp, ssrc, csrcs: [], payload: silence });
+      socket.send(packet, remote.port, remote.address, () => undefined);
+    });
+    this.silences.set(socket, stop);
   }
 
   /** A callee's media: RTP sent back where it came from, so the caller hears itself. */
@@ -199,7 +233,12 @@ export class DevCarrier {
     return new Promise((resolve, reject) => {
       const socket = createSocket(this.options.host.includes(':') ? 'udp6' : 'udp4');
       socket.once('error', reject);
-      if (echo) socket.on('message', (packet, from) => socket.send(packet, from.port, from.address));
+      if (echo) {
+        socket.on('message', (packet, from) => {
+          this.lastEcho.set(socket, performance.now());
+          socket.send(packet, from.port, from.address);
+        });
+      }
       socket.bind(0, this.options.host, () => {
         socket.off('error', reject);
         socket.on('error', () => undefined);
