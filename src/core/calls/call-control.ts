@@ -3,7 +3,7 @@ import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
 import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
-import type { Call, CallActivity, Recording } from './call-service.js';
+import type { Call, CallActivity, CallWatcher, Recording } from './call-service.js';
 import { CallSession, type CallMediaPort } from './call-session.js';
 import { planLegs, reachOfNumber, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
@@ -222,9 +222,36 @@ export class CallControl {
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');
     }
+    // A running program is cut short; the interpreter records the live program when it takes over.
+    if (entry.interpreter?.replace(program)) return;
+    // Refused by a program that is over (the call is hanging up): nothing is left to replace.
+    if (entry.interpreter && !entry.interpreter.waiting) throw new DialplaneError('not_found', 'no call in progress with that id');
+    // No program yet, or one still waiting for its call hook: that one never starts, this one runs now.
+    entry.interpreter?.stop();
     entry.session.activity('program', { source: 'live', verbs: program.length });
-    if (entry.interpreter) entry.interpreter.replace(program);
-    else entry.interpreter = this.runProgram(entry.session, program);
+    entry.interpreter = this.runProgram(entry.session, program);
+  }
+
+  /**
+   * Hears every update of a call until the returned function is called: the state events of its first leg and of
+   * every other leg (those it rings later too) and its activities. Watch after reading what is stored, or before
+   * and de-duplicate: an update is heard once, after it is stored.
+   */
+  watch(callId: string, listener: CallWatcher): () => void {
+    const { calls } = this.deps.services;
+    const stops = new Map<string, () => void>();
+    const follow = (id: string) => {
+      if (!stops.has(id)) stops.set(id, calls.watch(id, listener));
+    };
+    follow(callId);
+    const session = this.sessions.get(callId)?.session;
+    const stopAdded = session?.onLegAdded((call) => follow(call.id));
+    for (const call of session?.legCalls() ?? []) follow(call.id);
+    return () => {
+      stopAdded?.();
+      for (const stop of stops.values()) stop();
+      stops.clear();
+    };
   }
 
   /** What calling one of the account's numbers reaches (its extension's phones, its forward number, or itself). */
@@ -267,13 +294,15 @@ export class CallControl {
       void session
         .hook(url, {})
         .then((answer) => {
+          // A live program took over while the hook was asked (or the call was hung up): its answer is not used.
+          if (interpreter.isStopped) return undefined;
           const next = validateProgram(answer);
           session.activity('program', { source: 'hook', verbs: next.length });
           return interpreter.run(next);
         })
         .catch(async (error: unknown) => {
           session.activity('hook_error', hookErrorData(url, error));
-          await session.hangup();
+          if (!interpreter.isStopped) await session.hangup();
         })
         .catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
       return interpreter;
