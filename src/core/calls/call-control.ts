@@ -3,7 +3,7 @@ import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
 import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
-import type { Call, CallActivity, CallWatcher, Recording } from './call-service.js';
+import type { Call, CallActivity, CallUpdate, CallWatcher, Recording } from './call-service.js';
 import { CallSession, type CallMediaPort } from './call-session.js';
 import { planLegs, reachOfNumber, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
@@ -234,20 +234,52 @@ export class CallControl {
 
   /**
    * Hears every update of a call until the returned function is called: the state events of its first leg and of
-   * every other leg (those it rings later too) and its activities. Watch after reading what is stored, or before
-   * and de-duplicate: an update is heard once, after it is stored.
+   * every other leg, and its activities. A leg rung later is heard from its first event (its stored ones replayed
+   * when it is added). Watch, then read what is stored and de-duplicate: each update is heard after it is stored.
    */
   watch(callId: string, listener: CallWatcher): () => void {
     const { calls } = this.deps.services;
     const stops = new Map<string, () => void>();
+    let open = true;
     const follow = (id: string) => {
       if (!stops.has(id)) stops.set(id, calls.watch(id, listener));
     };
+    /**
+     * A leg added while watching was stored (queued, dialing) before the session knew it: its stored events come
+     * first, then its live ones, each once.
+     */
+    const followAdded = (accountId: string, leg: Call) => {
+      if (stops.has(leg.id)) return;
+      const heard = new Set<string>();
+      let held: CallUpdate[] | undefined = [];
+      const deliver = (update: CallUpdate) => {
+        if (!open) return;
+        if (update.type === 'event') {
+          const key = `${update.event.state}|${update.event.at}`;
+          if (heard.has(key)) return;
+          heard.add(key);
+        }
+        listener(update);
+      };
+      stops.set(leg.id, calls.watch(leg.id, (update) => (held ? held.push(update) : deliver(update))));
+      void calls
+        .events(accountId, leg.id)
+        .then((events) => {
+          for (const event of events) deliver({ type: 'event', event, call: leg });
+        })
+        .catch((error: unknown) => this.deps.onError(error, `call ${callId}: a leg's stored events`))
+        .finally(() => {
+          const live = held ?? [];
+          held = undefined;
+          for (const update of live) deliver(update);
+        });
+    };
     follow(callId);
     const session = this.sessions.get(callId)?.session;
-    const stopAdded = session?.onLegAdded((call) => follow(call.id));
+    const stopAdded = session?.onLegAdded((call) => followAdded(session.init.accountId, call));
     for (const call of session?.legCalls() ?? []) follow(call.id);
     return () => {
+      open = false;
       stopAdded?.();
       for (const stop of stops.values()) stop();
       stops.clear();

@@ -197,6 +197,33 @@ test('the events stream: stored and live states in order ending with ended, acti
   assert.equal(other.status, 404);
 });
 
+test('the events stream follows the legs a dial rings as they appear, and the dial activity', async () => {
+  const started = await api('POST', '/calls', {
+    from: CALLER_NUMBER,
+    to: '+14155550100',
+    program: [{ verb: 'dial', target: [{ type: 'phone', number: '+14155550101' }], timeLimit: 1 }, { verb: 'hangup' }],
+  });
+  assert.equal(started.status, 201, started.text);
+  const id = started.body.call_id as string;
+  const { events } = await readSse(`${base}/calls/${id}/events`);
+  const legStates = events.filter((e) => e.event === 'state' && e.data.leg_id !== id);
+  assert.ok(legStates.length > 0, JSON.stringify(events));
+  const legId = legStates[0]!.data.leg_id as string;
+  assert.deepEqual(
+    legStates.map((e) => e.data.state),
+    ['queued', 'dialing', 'ringing', 'answered', 'ended'],
+  );
+  assert.ok(legStates.every((e) => e.data.call_id === id && e.data.leg_id === legId));
+  const dial = events.find((e) => e.event === 'activity' && e.data.kind === 'dial');
+  assert.equal(dial?.data.data.outcome, 'completed');
+  assert.equal(dial?.data.data.dial_call_id, legId);
+  assert.equal(events.at(-1)!.event, 'end');
+  const call = await whenOver(id);
+  assert.deepEqual(call.legs.map((leg: { leg_id: string }) => leg.leg_id), [id, legId]);
+  assert.ok(call.legs.every((leg: { cost: number | null }) => leg.cost !== null));
+  assert.equal(call.cost, call.legs[0].cost + call.legs[1].cost);
+});
+
 test('a recorded call lists its recording, whose WAV only its account can fetch', async () => {
   const started = await api('POST', '/calls', {
     from: CALLER_NUMBER,
