@@ -64,6 +64,8 @@ export interface AppDeps {
   readonly faces?: readonly Face[];
   /** The dev carrier's call into one of our numbers, when the dev carrier runs. */
   readonly devCallIn?: (input: { from: string; to: string; holdMs: number }) => Promise<CallInResult>;
+  /** Between heartbeats on the live call event streams (admin NDJSON and /dialplane/v1 SSE); tests shorten it. */
+  readonly eventStreamHeartbeatMs?: number;
   /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
   readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
 }
@@ -131,7 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
   registerAdminRoutes(app, deps.services);
   registerAdminWebhookRoutes(app, deps.services);
-  if (deps.calls) registerAdminCallRoutes(app, deps.services, deps.calls);
+  const streams = deps.eventStreamHeartbeatMs !== undefined ? { heartbeatMs: deps.eventStreamHeartbeatMs } : {};
+  if (deps.calls) registerAdminCallRoutes(app, deps.services, deps.calls, streams);
   if (deps.devCallIn) registerDevRoutes(app, deps.services, deps.devCallIn);
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
@@ -151,7 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       { prefix: face.prefix },
     );
   }
-  registerDialplaneApi(app, deps.services);
+  registerDialplaneApi(app, deps.services, deps.calls, streams);
   return app;
 }
 

@@ -3,7 +3,7 @@ import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
 import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
-import type { Call, CallActivity, Recording } from './call-service.js';
+import type { Call, CallActivity, CallUpdate, CallWatcher, Recording } from './call-service.js';
 import { CallSession, type CallMediaPort } from './call-session.js';
 import { planLegs, reachOfNumber, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
@@ -222,12 +222,68 @@ export class CallControl {
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');
     }
-    // The interpreter notes the live program itself; one that is not running (no program yet, or the first hook
-    // still on its way) is replaced by a new run.
+    // A running program is cut short; the interpreter records the live program when it takes over.
     if (entry.interpreter?.replace(program)) return;
+    // Refused by a program that is over (the call is hanging up): nothing is left to replace.
+    if (entry.interpreter && !entry.interpreter.waiting) throw new DialplaneError('not_found', 'no call in progress with that id');
+    // No program yet, or one still waiting for its call hook: that one never starts, this one runs now.
     entry.interpreter?.stop();
     entry.session.activity('program', { source: 'live', verbs: program.length });
     entry.interpreter = this.runProgram(entry.session, program);
+  }
+
+  /**
+   * Hears every update of a call until the returned function is called: the state events of its first leg and of
+   * every other leg, and its activities. A leg rung later is heard from its first event (its stored ones replayed
+   * when it is added). Watch, then read what is stored and de-duplicate: each update is heard after it is stored.
+   */
+  watch(callId: string, listener: CallWatcher): () => void {
+    const { calls } = this.deps.services;
+    const stops = new Map<string, () => void>();
+    let open = true;
+    const follow = (id: string) => {
+      if (!stops.has(id)) stops.set(id, calls.watch(id, listener));
+    };
+    /**
+     * A leg added while watching was stored (queued, dialing) before the session knew it: its stored events come
+     * first, then its live ones, each once.
+     */
+    const followAdded = (accountId: string, leg: Call) => {
+      if (stops.has(leg.id)) return;
+      const heard = new Set<string>();
+      let held: CallUpdate[] | undefined = [];
+      const deliver = (update: CallUpdate) => {
+        if (!open) return;
+        if (update.type === 'event') {
+          const key = `${update.event.state}|${update.event.at}`;
+          if (heard.has(key)) return;
+          heard.add(key);
+        }
+        listener(update);
+      };
+      stops.set(leg.id, calls.watch(leg.id, (update) => (held ? held.push(update) : deliver(update))));
+      void calls
+        .events(accountId, leg.id)
+        .then((events) => {
+          for (const event of events) deliver({ type: 'event', event, call: leg });
+        })
+        .catch((error: unknown) => this.deps.onError(error, `call ${callId}: a leg's stored events`))
+        .finally(() => {
+          const live = held ?? [];
+          held = undefined;
+          for (const update of live) deliver(update);
+        });
+    };
+    follow(callId);
+    const session = this.sessions.get(callId)?.session;
+    const stopAdded = session?.onLegAdded((call) => followAdded(session.init.accountId, call));
+    for (const call of session?.legCalls() ?? []) follow(call.id);
+    return () => {
+      open = false;
+      stopAdded?.();
+      for (const stop of stops.values()) stop();
+      stops.clear();
+    };
   }
 
   /** What calling one of the account's numbers reaches (its extension's phones, its forward number, or itself). */
@@ -270,13 +326,15 @@ export class CallControl {
       void session
         .hook(url, {})
         .then((answer) => {
+          // A live program took over while the hook was asked (or the call was hung up): its answer is not used.
+          if (interpreter.isStopped) return undefined;
           const next = validateProgram(answer);
           session.activity('program', { source: 'hook', verbs: next.length });
           return interpreter.run(next);
         })
         .catch(async (error: unknown) => {
           session.activity('hook_error', hookErrorData(url, error));
-          await session.hangup();
+          if (!interpreter.isStopped) await session.hangup();
         })
         .catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
       return interpreter;

@@ -71,6 +71,7 @@ interface RingResult {
 export class CallSession implements CallDriver {
   readonly billing: MinuteReserve;
   private readonly legs = new Map<string, Leg>();
+  private readonly legListeners = new Set<(call: Call) => void>();
   private rootId: string | undefined;
   /** The id the call's first leg is stored under. */
   readonly plannedRoot: string;
@@ -118,6 +119,17 @@ export class CallSession implements CallDriver {
 
   get controllingLeg(): string | undefined {
     return this.controlId;
+  }
+
+  /** The calls of every leg the session has, in the order they were added (the first is the call). */
+  legCalls(): Call[] {
+    return [...this.legs.values()].map((leg) => leg.call);
+  }
+
+  /** Hears each leg added from now on (a dial's legs), until the returned function is called. */
+  onLegAdded(listener: (call: Call) => void): () => void {
+    this.legListeners.add(listener);
+    return () => this.legListeners.delete(listener);
   }
 
   /** Adopts a leg that called us as the session's first, controlling leg. */
@@ -393,6 +405,13 @@ export class CallSession implements CallDriver {
       unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
     };
     this.legs.set(call.id, leg);
+    for (const listener of [...this.legListeners]) {
+      try {
+        listener(call);
+      } catch (error) {
+        this.deps.onError(error, `call ${this.rootId}: leg listener`);
+      }
+    }
   }
 
   private onLeg(leg: Leg, update: CallUpdate): void {

@@ -19,6 +19,9 @@ export const VERB_DEFAULTS = Object.freeze({
   beep: true,
 });
 
+/** The verbs during which pressed keys are kept for the next gather. */
+const TYPE_AHEAD_VERBS: ReadonlySet<Verb['verb']> = new Set(['say', 'play', 'pause']);
+
 /** Redirects in a row, with no other verb between them, before the chain counts as a failing hook. */
 export const MAX_CONSECUTIVE_REDIRECTS = 10;
 
@@ -46,6 +49,11 @@ export class Interpreter {
   private hungUp = false;
   private answered = false;
   private redirects = 0;
+  /**
+   * Keys pressed while say, play or pause ran since the last gather (type-ahead): the next gather takes them as its
+   * first keys. Any other verb, and a live replacement, clears them.
+   */
+  private typeAhead = '';
 
   constructor(
     private readonly driver: CallDriver,
@@ -66,6 +74,15 @@ export class Interpreter {
     }
     if (!this.stopped && !this.ended) await this.hangUp();
     this.phase = 'done';
+  }
+
+  /** Not started yet (an application's call hook has not answered) and not stopped. */
+  get waiting(): boolean {
+    return this.phase === 'idle' && !this.stopped;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   /** Replaces the running program; false when there is none to replace (not started, over, stopped, hung up). */
@@ -106,12 +123,14 @@ export class Interpreter {
     if (!next || this.stopped || this.ended || this.hungUp) return undefined;
     this.program = new AbortController();
     this.redirects = 0;
+    this.typeAhead = '';
     this.activity('program', { source: 'live', verbs: next.length });
     return next;
   }
 
   private async runVerb(verb: Verb): Promise<Outcome> {
     if (verb.verb !== 'redirect') this.redirects = 0;
+    if (!TYPE_AHEAD_VERBS.has(verb.verb) && verb.verb !== 'gather') this.typeAhead = '';
     const run = new VerbRun(this.program.signal);
     try {
       const outcome = await this.execute(verb, run);
@@ -130,19 +149,19 @@ export class Interpreter {
   private async execute(verb: Verb, run: VerbRun): Promise<Outcome> {
     switch (verb.verb) {
       case 'say': {
-        const media = await this.media(run);
+        const media = await this.media(run, true);
         const samples = await run.do(() => this.driver.speech(verb.text, verb.voice));
         for (let i = 0; i < (verb.loop ?? 1); i++) await run.do(() => media.play(samples));
         return NEXT;
       }
       case 'play': {
-        const media = await this.media(run);
+        const media = await this.media(run, true);
         const samples = await run.do(() => this.driver.audio(audioSource(verb)));
         for (let i = 0; i < (verb.loop ?? 1); i++) await run.do(() => media.play(samples));
         return NEXT;
       }
       case 'pause':
-        await this.media(run);
+        await this.media(run, true);
         await run.do(() => this.driver.timers.sleep('Pause', verb.length * 1000, run.signal));
         return NEXT;
       case 'gather':
@@ -162,20 +181,40 @@ export class Interpreter {
     }
   }
 
-  /** Answers the call (once) and hands out its media, stopped at once if the verb is cut short. */
-  private async media(run: VerbRun): Promise<LegMedia> {
+  /**
+   * Answers the call (once) and hands out its media, stopped at once if the verb is cut short. With `typeAhead`,
+   * keys pressed while the verb runs are kept for the next gather.
+   */
+  private async media(run: VerbRun, typeAhead = false): Promise<LegMedia> {
     if (!this.answered) {
       await run.do(() => this.driver.answer());
       this.answered = true;
     }
     const media = run.guardMedia(this.driver.media());
     run.onAbort(() => media.stop());
+    if (typeAhead) run.onDispose(this.keepTypeAhead(media));
     return media;
+  }
+
+  /** Keeps the keys pressed from now on (up to a gather's most) until the returned function is called. */
+  private keepTypeAhead(media: LegMedia): () => void {
+    return media.onDigit((digit) => {
+      if (this.typeAhead.length < GATHER_MAX_DIGITS) this.typeAhead += digit;
+    });
   }
 
   private async gather(verb: GatherVerb, run: VerbRun): Promise<Outcome> {
     const media = await this.media(run);
-    const prompt = await this.prompt(verb, run);
+    // Keys pressed while the prompt is made ready are type-ahead too; from sayAndCollect on, it hears them itself.
+    const stopKeeping = this.keepTypeAhead(media);
+    let prompt: Int16Array | undefined;
+    try {
+      prompt = await this.prompt(verb, run);
+    } finally {
+      stopKeeping();
+    }
+    const typeAhead = this.typeAhead;
+    this.typeAhead = '';
     const timeoutS = verb.timeout ?? VERB_DEFAULTS.gatherTimeoutS;
     const finishKey = verb.finishOnKey ?? VERB_DEFAULTS.finishOnKey;
     // sayAndCollect ends on its `ended` promise with what was gathered: we want the digits when the caller hangs up.
@@ -188,6 +227,7 @@ export class Interpreter {
         interDigitTimeoutMs: (verb.interDigitTimeout ?? timeoutS) * 1000,
         prompt,
         bargeIn: true,
+        typeAhead,
         ended: run.aborted(),
       },
       run.guardTimers(this.driver.timers),

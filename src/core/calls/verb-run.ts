@@ -48,6 +48,11 @@ export class VerbRun {
     this.disposers.push(onAbort(this.all.signal, listener));
   }
 
+  /** Runs when the verb is over, however it ended. */
+  onDispose(dispose: () => void): void {
+    this.disposers.push(dispose);
+  }
+
   /** Resolves when the verb is cut short, for APIs that take an "ended" promise rather than a signal. */
   aborted(): Promise<void> {
     return new Promise((resolve) => this.onAbort(resolve));

@@ -35,7 +35,13 @@ export const realVerbTimers: VerbTimers = {
  */
 export function sayAndCollect(
   media: LegMedia,
-  options: CollectOptions & { readonly prompt?: Int16Array; readonly bargeIn?: boolean; readonly ended?: Promise<void> },
+  options: CollectOptions & {
+    readonly prompt?: Int16Array;
+    readonly bargeIn?: boolean;
+    /** Keys pressed before collection began (type-ahead), taken first as if pressed now. */
+    readonly typeAhead?: string;
+    readonly ended?: Promise<void>;
+  },
   timers: VerbTimers = realVerbTimers,
 ): Promise<Collected> {
   return new Promise((resolve) => {
@@ -55,7 +61,7 @@ export function sayAndCollect(
       timer?.cancel();
       timer = timers.start(name, ms, () => finish('timeout'));
     };
-    const unsubscribe = media.onDigit((digit) => {
+    const onKey = (digit: string) => {
       if (done) return;
       if (!promptDone && options.bargeIn !== false) {
         promptDone = true;
@@ -68,14 +74,20 @@ export function sayAndCollect(
       digits += digit;
       if (digits.length >= options.maxDigits) finish('max_digits');
       else arm('InterDigit', options.interDigitTimeoutMs);
-    });
+    };
+    const unsubscribe = media.onDigit(onKey);
     void options.ended?.then(() => finish('hangup'));
-    if (options.prompt) {
+    // Keys typed ahead count as pressed now: with barge-in the prompt is not played at all.
+    const typeAhead = options.typeAhead ?? '';
+    if (typeAhead.length > 0 && options.bargeIn !== false) promptDone = true;
+    for (const digit of typeAhead) onKey(digit);
+    if (done) return;
+    if (options.prompt && !promptDone) {
       void media.play(options.prompt).then(() => {
         promptDone = true;
         if (!done && digits.length === 0) arm('FirstDigit', options.firstDigitTimeoutMs);
       });
-    } else {
+    } else if (digits.length === 0) {
       arm('FirstDigit', options.firstDigitTimeoutMs);
     }
   });

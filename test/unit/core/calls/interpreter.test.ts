@@ -130,7 +130,8 @@ test('replace() mid-gather cancels collection and its timers; no hook is called'
   assert.deepEqual(driver.clock.active(), ['FirstDigit']);
   interpreter.replace(validateProgram([{ verb: 'pause', length: 1 }]));
   await settle();
-  assert.equal(driver.leg.listening, 0, 'key collection was cancelled');
+  // Only the pause listens now (keys pressed during it are kept for a later gather); the gather's listener is gone.
+  assert.equal(driver.leg.listening, 1, 'key collection was cancelled');
   assert.deepEqual(driver.clock.active(), ['Pause']);
   driver.leg.press('5');
   driver.clock.advance(1_000);
@@ -278,4 +279,53 @@ test('replace() while an action hook is in flight: the live program wins and the
   assert.equal(driver.activities[1]?.data['source'], 'live');
   assert.ok(!driver.log.includes('speech too late'));
   assert.equal(driver.hangups, 1);
+});
+
+test('keys pressed while say plays are the next gather\'s first keys (type-ahead); its prompt is then not played', async () => {
+  const driver = new FakeCallDriver();
+  const { running, errors } = start(driver, [
+    { verb: 'say', text: 'Press one, two, three.' },
+    { verb: 'gather', numDigits: 3, timeout: 10, say: { text: 'Enter them now' } },
+    { verb: 'gather', numDigits: 1, timeout: 1 },
+    { verb: 'hangup' },
+  ]);
+  await settle();
+  assert.ok(driver.leg.playing, 'the say plays');
+  driver.leg.press('12');
+  driver.leg.finish();
+  await settle();
+  assert.ok(!driver.log.includes('play 14'), 'the gather prompt is skipped');
+  driver.leg.press('3');
+  await settle();
+  driver.clock.advance(1_000);
+  await running;
+  assert.deepEqual(driver.activities.map((a) => a.data), [
+    { digits: '123', reason: 'max_digits' },
+    { digits: '', reason: 'timeout' },
+  ], 'a gather takes the type-ahead once: the next one starts empty');
+  assert.deepEqual(errors, []);
+});
+
+test('keys pressed during a record are not type-ahead for a later gather', async () => {
+  const driver = new FakeCallDriver();
+  let recorded!: () => void;
+  driver.recordResult = () =>
+    new Promise((resolve) => (recorded = () => resolve({ recordingId: 'rec_1', durationS: 1, reason: 'max_length' })));
+  const { running } = start(driver, [
+    { verb: 'say', text: 'Hi' },
+    { verb: 'record', maxLength: 5, beep: false },
+    { verb: 'gather', numDigits: 1, timeout: 1 },
+    { verb: 'hangup' },
+  ]);
+  await settle();
+  driver.leg.press('9');
+  driver.leg.finish();
+  await settle();
+  assert.ok(driver.log.includes('record'));
+  driver.leg.press('5');
+  recorded();
+  await settle();
+  driver.clock.advance(1_000);
+  await running;
+  assert.deepEqual(driver.activities.find((a) => a.kind === 'gather')?.data, { digits: '', reason: 'timeout' });
 });
