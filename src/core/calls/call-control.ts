@@ -163,7 +163,10 @@ export class CallControl {
     }
     let received;
     try {
-      received = await this.deps.engine.receive({ ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor }, signal);
+      received = await this.deps.engine.receive(
+        { ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor, applicationId: application?.id ?? null },
+        signal,
+      );
     } catch (error) {
       await session.billing.settle(0, 'inbound call not taken');
       throw error;

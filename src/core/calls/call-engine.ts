@@ -94,6 +94,8 @@ export interface ReceiveInput {
   readonly trunk: string;
   readonly maxDurationS: number;
   readonly priceMinor: number | null;
+  /** The application the call runs (its status hook hears the leg's events). */
+  readonly applicationId?: string | null;
 }
 
 export interface EngineTimers {
@@ -196,6 +198,7 @@ export class CallEngine {
       ringTimeoutS: 0,
       maxDurationS: input.maxDurationS,
       priceMinor: input.priceMinor,
+      applicationId: input.applicationId ?? null,
     });
     const entry = this.track(created, undefined, signal);
     entry.state = 'queued';
@@ -287,6 +290,11 @@ export class CallEngine {
   /** Whether the call is still live in this engine. */
   isLive(callId: string): boolean {
     return this.live.has(callId);
+  }
+
+  /** A live leg's state as this engine last set it (its write to the store may still be under way). */
+  stateOf(callId: string): CallState | undefined {
+    return this.live.get(callId)?.state;
   }
 
   /** The media of a live answered call, whatever its account (for the telephony layer). */
