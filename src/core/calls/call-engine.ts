@@ -74,6 +74,11 @@ export interface InboundSignal {
   reject(status: number, reason: string): void;
   /** BYE after the answer. */
   hangup(): void;
+  /**
+   * Hears the leg's events as soon as the leg exists, before receive() resolves: a caller who gave up meanwhile
+   * (an early CANCEL) is reported through them at once, so the leg ends before anything could answer it.
+   */
+  attach?(events: InboundLegEvents): void;
 }
 
 /** How the signalling side tells the engine what the caller did. */
@@ -209,6 +214,7 @@ export class CallEngine {
       canceled: () => this.finish(entry, { reason: entry.ending ?? 'remote_hangup' }),
       ended: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
     };
+    signal.attach?.(events);
     return { call: created, events };
   }
 
