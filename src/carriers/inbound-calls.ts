@@ -62,10 +62,14 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     void reservation.release();
   };
   let events: InboundLegEvents | undefined;
+  // A CANCEL can come while call control is still taking the call (its price, its route, the leg's row): the leg
+  // hears it the moment it exists, before anything would answer the INVITE it ended.
+  let canceledEarly = false;
   const session = context.ua.accept(incoming, {
     onCanceled: () => {
       release();
-      events?.canceled();
+      if (events) events.canceled();
+      else canceledEarly = true;
     },
     onConfirmed: () => undefined,
     onAckTimeout: () => undefined,
@@ -95,6 +99,10 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       release();
     },
     hangup: () => session.hangup(),
+    attach: (legEvents) => {
+      events = legEvents;
+      if (canceledEarly) legEvents.canceled();
+    },
   };
   try {
     events = await context.control.receive(

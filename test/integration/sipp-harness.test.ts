@@ -127,6 +127,8 @@ await describeWithSipp('SIPp harness', () => {
       // Played against Dialplane's INVITE gate in test/integration/sipp/invite-gate.test.ts.
       'uac-invite-forbidden.xml',
       'uac-device-call.xml',
+      // Played against Dialplane's inbound calls in test/integration/sipp/inbound-cancel.test.ts.
+      'uac-cancel-early.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

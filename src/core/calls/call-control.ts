@@ -163,10 +163,20 @@ export class CallControl {
     }
     let received;
     try {
-      received = await this.deps.engine.receive({ ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor }, signal);
+      received = await this.deps.engine.receive(
+        { ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor, applicationId: application?.id ?? null },
+        signal,
+      );
     } catch (error) {
       await session.billing.settle(0, 'inbound call not taken');
       throw error;
+    }
+    if (!this.deps.engine.isLive(received.call.id)) {
+      // The caller gave up while the call was being taken (an early CANCEL): nothing runs and nothing is charged.
+      await this.deps.engine.whenEnded(received.call.id);
+      await services.calls.setCost(received.call.id, 0);
+      await session.billing.settle(0, 'inbound call canceled before it rang');
+      return received.events;
     }
     session.billing.forCall(received.call.id);
     session.adoptInbound(received.call);

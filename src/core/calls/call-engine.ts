@@ -74,6 +74,11 @@ export interface InboundSignal {
   reject(status: number, reason: string): void;
   /** BYE after the answer. */
   hangup(): void;
+  /**
+   * Hears the leg's events as soon as the leg exists, before receive() resolves: a caller who gave up meanwhile
+   * (an early CANCEL) is reported through them at once, so the leg ends before anything could answer it.
+   */
+  attach?(events: InboundLegEvents): void;
 }
 
 /** How the signalling side tells the engine what the caller did. */
@@ -94,6 +99,8 @@ export interface ReceiveInput {
   readonly trunk: string;
   readonly maxDurationS: number;
   readonly priceMinor: number | null;
+  /** The application the call runs (its status hook hears the leg's events). */
+  readonly applicationId?: string | null;
 }
 
 export interface EngineTimers {
@@ -196,6 +203,7 @@ export class CallEngine {
       ringTimeoutS: 0,
       maxDurationS: input.maxDurationS,
       priceMinor: input.priceMinor,
+      applicationId: input.applicationId ?? null,
     });
     const entry = this.track(created, undefined, signal);
     entry.state = 'queued';
@@ -206,6 +214,7 @@ export class CallEngine {
       canceled: () => this.finish(entry, { reason: entry.ending ?? 'remote_hangup' }),
       ended: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
     };
+    signal.attach?.(events);
     return { call: created, events };
   }
 
@@ -287,6 +296,11 @@ export class CallEngine {
   /** Whether the call is still live in this engine. */
   isLive(callId: string): boolean {
     return this.live.has(callId);
+  }
+
+  /** A live leg's state as this engine last set it (its write to the store may still be under way). */
+  stateOf(callId: string): CallState | undefined {
+    return this.live.get(callId)?.state;
   }
 
   /** The media of a live answered call, whatever its account (for the telephony layer). */

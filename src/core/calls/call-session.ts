@@ -374,7 +374,8 @@ export class CallSession implements CallDriver {
         direction: this.init.direction,
         from: call.from,
         to: call.to,
-        state: call.state,
+        // The engine's state is the leg's truth: the store may not have its last step yet (the 180 just sent).
+        state: this.deps.engine.stateOf(this.callId) ?? call.state,
         ...extra,
       },
     );
