@@ -3,7 +3,7 @@
 //
 //   npx tsc -p tsconfig.json && node bench/call-cycles.mjs [--calls=10000] [--window=200] [--max-seconds=60]
 //        [--sipp-calls=20000] [--sipp-rate=10000] [--sipp-limit=2000] [--sipp-buff=4194304] [--cpu-prof=<dir>]
-//        [--sip-rcvbuf=<bytes>]
+//        [--sip-rcvbuf=<bytes>] [--via=control|engine]
 //
 // A call cycle is INVITE -> 180 -> 200 -> ACK -> BYE -> 200 over UDP on 127.0.0.1, with no media. Takes ~30-40 s
 // with the defaults; at most ~2 minutes whatever happens.
@@ -15,15 +15,23 @@
 //     -buff_size (default 4 MiB): with the kernel default socket buffer (~208 KiB) the uas drops bursts above
 //     ~5,000 calls/s on a 2-vCPU machine and the run is then dominated by SIPp's 32 s retransmission timeouts
 //     (which measures socket buffers, not SIPp); with 4 MiB, SIPp holds 20,000 calls/s here.
-// (b) Dialplane's rate: Dialplane's telephony (SIP stack, call engine, SQLite store) runs IN THIS PROCESS from
-//     dist/ (no HTTP layer), configured with DIALPLANE_TRUNK=sip:127.0.0.1:<uas port>;transport=udp and a fresh
-//     SQLite data directory. It originates --calls calls with CallEngine.place(), keeping --window calls in flight
-//     (closed loop: a new call starts when one ends), and hangs each call up with CallEngine.hangup() as soon as its
-//     'answered' event is stored; SIPp's built-in `uas` (-buff_size as above) answers (180, 200) and waits for
-//     Dialplane's BYE. Figure = calls whose 'ended' event has outcome 'completed' / (last such event - first
-//     place()). Any other outcome, a place() that throws, or a call not ended at the end of the run is a failed
-//     call, listed by outcome/cause/end reason (unfinished ones by the last state stored). Every call writes its
-//     rows (call + events) to SQLite; that is part of what a call costs and stays in the figure. New calls stop
+// (b) Dialplane's rate: Dialplane's telephony (SIP stack, call engine, call control, SQLite store) runs IN THIS
+//     PROCESS from dist/ (no HTTP layer), configured with DIALPLANE_TRUNK=sip:127.0.0.1:<uas port>;transport=udp and
+//     a fresh SQLite data directory. It originates --calls calls, keeping --window calls in flight (closed loop: a
+//     new call starts when one ends). With --via=control (the default) each call is started the way every API
+//     starts one, CallControl.start() with the inline program [{verb:'hangup'}] to a phone number through the trunk:
+//     the trunk leg is billed (its first minute reserved before the INVITE, charged when the call settles; the
+//     account is given credits first) and the program hangs the call up as soon as it is answered. With
+//     --via=engine each call is a bare leg, CallEngine.place() with no price, hung up with CallEngine.hangup() as
+//     soon as its 'answered' event is stored (what this script measured before call control existed). SIPp's
+//     built-in `uas` (-buff_size as above) answers (180, 200) and waits for Dialplane's BYE. Each call's events are
+//     heard through a watcher of that call (CallService.watch) attached when start()/place() returns; its 'queued'
+//     and 'dialing' events are stored with the call in one write before that and are not counted below.
+//     Figure = calls whose 'ended' event has outcome 'completed' / (last such event - first start()). Any other
+//     outcome, a start() that throws, or a call not ended at the end of the run is a failed call, listed by
+//     outcome/cause/end reason (unfinished ones by the last state stored). Every call writes its rows (call +
+//     events, and with --via=control its credit reserve and charge) to SQLite; that is part of what a call costs and
+//     stays in the figure. Cycle latency runs from the start()/place() call to the stored 'ended'. New calls stop
 //     after --max-seconds whatever happens; the run then ends when no call is in flight, or no call has ended for
 //     5 s (the rest are stuck), or 8 s later.
 //     Diagnostics printed alongside, none of which changes what Dialplane does: the SIP requests Dialplane sent
@@ -66,6 +74,7 @@ function parseArgs(argv) {
     sippBuff: 4 * 1024 * 1024,
     sipRcvbuf: undefined,
     cpuProf: undefined,
+    via: 'control',
   };
   const names = {
     calls: 'calls',
@@ -77,6 +86,7 @@ function parseArgs(argv) {
     'sipp-buff': 'sippBuff',
     'sip-rcvbuf': 'sipRcvbuf',
     'cpu-prof': 'cpuProf',
+    via: 'via',
   };
   for (const arg of argv) {
     const m = /^--([a-z-]+)=(.+)$/.exec(arg);
@@ -87,6 +97,14 @@ function parseArgs(argv) {
     }
     if (key === 'cpuProf') {
       opts.cpuProf = resolve(m[2]);
+      continue;
+    }
+    if (key === 'via') {
+      if (m[2] !== 'control' && m[2] !== 'engine') {
+        console.error('--via must be control or engine');
+        process.exit(2);
+      }
+      opts.via = m[2];
       continue;
     }
     const value = Number(m[2]);
@@ -276,7 +294,7 @@ async function runDialplane(opts, dir, dp) {
   const services = dp.createServices(dp.createStore(database), { clock: dp.systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
   const logger = pino({ level: 'warn' });
   const telephony = await dp.startTelephony(config, services, logger);
-  const { engine } = telephony;
+  const { engine, control } = telephony;
   // SipTransports keeps its UDP socket in a TypeScript-private field; read (and, for --sip-rcvbuf only, changed) here.
   const sipSocket = telephony.ua.stack.transports.udp;
   const rcvbufDefault = sipSocket?.getRecvBufferSize?.();
@@ -287,6 +305,8 @@ async function runDialplane(opts, dir, dp) {
   const rcvbuf = sipSocket?.getRecvBufferSize?.();
   const { account } = await services.accounts.create({ name: 'bench', email: 'bench@example.com' });
   await services.numbers.add(account.id, { number: '+14155551234', type: 'purchased' });
+  // Trunk legs started through call control are billed (first minute reserved before the INVITE): enough for all.
+  if (opts.via === 'control') await services.credits.add(account.id, 1_000_000_000, 'bench');
 
   await sleep(300);
   if (uas.child.exitCode !== null) throw new Error(`sipp uas exited at start: ${tail(uasLog)}`);
@@ -306,7 +326,6 @@ async function runDialplane(opts, dir, dp) {
 
   const outcomes = new Map(); // 'completed' or 'outcome/cause/endReason' -> count
   const count = (key) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-  const queuedAt = new Map();
   const latencies = [];
   const perSecond = [];
   const states = new Map();
@@ -331,50 +350,67 @@ async function runDialplane(opts, dir, dp) {
   };
 
   const lastState = new Map(); // calls not ended yet -> their last stored state
-  const unsubscribe = services.calls.subscribe((event, call) => {
+  const unwatchers = new Set();
+  const HANGUP = [{ verb: 'hangup' }];
+  const onEvent = (event, call, t0, unwatch) => {
     states.set(event.state, (states.get(event.state) ?? 0) + 1);
-    if (event.state === 'ended') lastState.delete(call.id);
-    else lastState.set(call.id, event.state);
-    if (event.state === 'queued') {
-      queuedAt.set(call.id, performance.now());
-    } else if (event.state === 'answered') {
-      engine.hangup(call.accountId, call.id).catch(() => {
-        hangupErrors += 1;
-      });
-    } else if (event.state === 'ended') {
-      const now = performance.now();
-      ended += 1;
-      tLastEnd = now;
-      // Load figures up to the last call that ended, so the wait for stuck calls at the end does not dilute them.
-      eluAtLastEnd = performance.eventLoopUtilization(elu0);
-      cpuAtLastEnd = process.cpuUsage(cpu0);
-      const second = Math.floor((now - tFirst) / 1000);
-      perSecond[second] = (perSecond[second] ?? 0) + 1;
-      const t0 = queuedAt.get(call.id);
-      queuedAt.delete(call.id);
-      if (event.outcome === 'completed') {
-        completed += 1;
-        tLastCompleted = now;
-        if (t0 !== undefined) latencies.push(now - t0);
-      } else {
-        count(`${event.outcome ?? 'no outcome'}/${event.cause?.name ?? '-'}/${event.endReason ?? '-'}${event.sipStatus ? `/sip ${event.sipStatus}` : ''}`);
+    if (event.state !== 'ended') {
+      lastState.set(call.id, event.state);
+      // --via=control: the call's program hangs it up once it is answered.
+      if (event.state === 'answered' && opts.via === 'engine') {
+        engine.hangup(call.accountId, call.id).catch(() => {
+          hangupErrors += 1;
+        });
       }
-      launch();
-      checkDone();
+      return;
     }
-  });
+    unwatch();
+    unwatchers.delete(unwatch);
+    lastState.delete(call.id);
+    const now = performance.now();
+    ended += 1;
+    tLastEnd = now;
+    // Load figures up to the last call that ended, so the wait for stuck calls at the end does not dilute them.
+    eluAtLastEnd = performance.eventLoopUtilization(elu0);
+    cpuAtLastEnd = process.cpuUsage(cpu0);
+    const second = Math.floor((now - tFirst) / 1000);
+    perSecond[second] = (perSecond[second] ?? 0) + 1;
+    if (event.outcome === 'completed') {
+      completed += 1;
+      tLastCompleted = now;
+      latencies.push(now - t0);
+    } else {
+      count(`${event.outcome ?? 'no outcome'}/${event.cause?.name ?? '-'}/${event.endReason ?? '-'}${event.sipStatus ? `/sip ${event.sipStatus}` : ''}`);
+    }
+    launch();
+    checkDone();
+  };
+  const follow = (call, t0) => {
+    // No await since the call was stored: its 'answered' (a datagram away) cannot have been emitted yet.
+    lastState.set(call.id, call.state);
+    const unwatch = services.calls.watch(call.id, (update) => {
+      if (update.type === 'event') onEvent(update.event, update.call, t0, unwatch);
+    });
+    unwatchers.add(unwatch);
+  };
 
   function launch() {
     while (!stopLaunching && launched < opts.calls && inFlight() < opts.window) {
       launched += 1;
-      engine
-        .place({ accountId: account.id, from: '+14155551234', to: '+14155550100', ringTimeoutS: 30, maxDurationS: 3600 })
-        .catch((error) => {
+      const t0 = performance.now();
+      const started =
+        opts.via === 'control'
+          ? control.start(account.id, { from: '+14155551234', to: [{ type: 'phone', number: '+14155550100' }], program: HANGUP, ringTimeoutS: 30, maxDurationS: 3600 })
+          : engine.place({ accountId: account.id, from: '+14155551234', to: '+14155550100', ringTimeoutS: 30, maxDurationS: 3600 });
+      started.then(
+        (call) => follow(call, t0),
+        (error) => {
           placeErrors += 1;
-          count(`place() threw: ${error?.code ?? error?.name ?? 'error'}: ${error?.message ?? error}`);
+          count(`${opts.via === 'control' ? 'start()' : 'place()'} threw: ${error?.code ?? error?.name ?? 'error'}: ${error?.message ?? error}`);
           launch();
           checkDone();
-        });
+        },
+      );
     }
   }
 
@@ -413,7 +449,7 @@ async function runDialplane(opts, dir, dp) {
   const profile = profiler ? await profiler.stop() : undefined;
   const unfinished = inFlight();
   for (const state of lastState.values()) count(`unfinished at the end of the run (last event stored: ${state})`);
-  unsubscribe();
+  for (const unwatch of unwatchers) unwatch();
 
   const sipDrops = udpSocketDrops(telephony.sipPort);
   const uasDrops = udpSocketDrops(uasPorts.sip);
@@ -482,7 +518,7 @@ async function main() {
   console.log(`sipp    : ${sippVersion()} (/usr/bin/sipp, each run under coreutils timeout)`);
   console.log(
     `options : --calls=${opts.calls} --window=${opts.window} --max-seconds=${opts.maxSeconds} --sipp-calls=${opts.sippCalls} ` +
-      `--sipp-rate=${opts.sippRate} --sipp-limit=${opts.sippLimit} --sipp-buff=${opts.sippBuff}${opts.sipRcvbuf !== undefined ? ` --sip-rcvbuf=${opts.sipRcvbuf}` : ''}${opts.cpuProf ? ` --cpu-prof=${opts.cpuProf}` : ''}`,
+      `--sipp-rate=${opts.sippRate} --sipp-limit=${opts.sippLimit} --sipp-buff=${opts.sippBuff} --via=${opts.via}${opts.sipRcvbuf !== undefined ? ` --sip-rcvbuf=${opts.sipRcvbuf}` : ''}${opts.cpuProf ? ` --cpu-prof=${opts.cpuProf}` : ''}`,
   );
   const loadStart = loadavg();
   const dir = makeTempDir('dialplane-call-cycles-');
@@ -504,7 +540,7 @@ async function main() {
     for (const p of a.problems) console.log(`    PROBLEM: ${p}`);
     if (a.problems.length) failedToRun = true;
 
-    console.log(`\n(b) Dialplane (in-process, from dist/) -> SIPp uas: ${opts.calls} calls, window ${opts.window}, at most ${opts.maxSeconds} s ...`);
+    console.log(`\n(b) Dialplane (in-process, from dist/) -> SIPp uas: ${opts.calls} calls, window ${opts.window}, at most ${opts.maxSeconds} s, ${opts.via === 'control' ? "through CallControl.start() with the program [{verb:'hangup'}], trunk legs billed" : 'bare legs through CallEngine.place(), hung up with CallEngine.hangup(), not billed'} ...`);
     const b = await runDialplane(opts, dir, dp);
     console.log(`    uas: ${b.uasCommand}`);
     console.log(`    dialplane env: ${Object.entries(b.env).map(([k, v]) => `${k}=${k === 'DIALPLANE_DATA_DIR' ? '<tmp>' : v}`).join(' ')}`);
@@ -515,7 +551,7 @@ async function main() {
       `    placed ${fmt(b.launched)}, completed ${fmt(b.completed)}, failed ${fmt(b.failed)} in ${fmt(b.seconds, 3)} s -> ${fmt(b.rate)} cycles/s` +
         `${b.hitDeadline ? ` (stopped placing at --max-seconds=${opts.maxSeconds})` : ''}`,
     );
-    console.log(`    cycle latency (queued -> ended): p50 ${fmt(b.latency.p50, 1)} ms, p99 ${fmt(b.latency.p99, 1)} ms, max ${fmt(b.latency.max, 1)} ms`);
+    console.log(`    cycle latency (${opts.via === 'control' ? 'start()' : 'place()'} -> ended): p50 ${fmt(b.latency.p50, 1)} ms, p99 ${fmt(b.latency.p99, 1)} ms, max ${fmt(b.latency.max, 1)} ms`);
     const inner = b.perSecond.slice(1, -1).sort((x, y) => x - y);
     console.log(
       `    ended per second: ${b.perSecond.join(' ')}  (median of the whole seconds between the first and the last: ${fmt(percentile(inner, 50))})`,
@@ -532,7 +568,7 @@ async function main() {
         `Dialplane SIP socket SO_RCVBUF ${fmt(b.rcvbufDefault)} bytes as Dialplane opens it` +
         `${opts.sipRcvbuf !== undefined ? `, set to ${fmt(b.rcvbuf)} by --sip-rcvbuf (EXPERIMENT: not Dialplane's behaviour)` : ''}`,
     );
-    console.log(`    events seen: ${[...b.states].map(([s, n]) => `${s}=${n}`).join(' ')}; rows written: calls=${b.rows.calls} call_events=${b.rows.call_events}`);
+    console.log(`    events seen by the per-call watchers (queued and dialing are stored before one is attached): ${[...b.states].map(([s, n]) => `${s}=${n}`).join(' ')}; rows written: calls=${b.rows.calls} call_events=${b.rows.call_events}`);
     if (b.failed > 0) {
       console.log('    failed calls by outcome/cause/end reason:');
       for (const [key, n] of [...b.outcomes].sort((x, y) => y[1] - x[1])) console.log(`      ${String(n).padStart(7)}  ${key}`);
@@ -572,7 +608,7 @@ async function main() {
       row('SIPp uac -> SIPp uas', a.rate, a.uac?.successful, a.uac?.failed, a.uac?.seconds,
         `-r ${opts.sippRate} -l ${opts.sippLimit} ${capped ? '(capped by -r: SIPp can go faster)' : '(below -r: SIPp\'s own limit here)'}`),
     );
-    console.log(row('Dialplane -> SIPp uas', b.rate, b.completed, b.failed, b.seconds, `window ${opts.window}${opts.cpuProf ? ', under the CPU profiler' : ''}${opts.sipRcvbuf !== undefined ? ', SO_RCVBUF changed (experiment)' : ''}`));
+    console.log(row('Dialplane -> SIPp uas', b.rate, b.completed, b.failed, b.seconds, `window ${opts.window}, --via=${opts.via}${opts.cpuProf ? ', under the CPU profiler' : ''}${opts.sipRcvbuf !== undefined ? ', SO_RCVBUF changed (experiment)' : ''}`));
     const met = b.rate >= TARGET_RATE && b.failed === 0;
     console.log(
       `target  : Dialplane >= ${fmt(TARGET_RATE)} cycles/s with 0 failed calls: ${met ? 'MET' : 'NOT MET'} ` +
