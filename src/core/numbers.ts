@@ -26,13 +26,31 @@ export interface AddNumberInput {
   readonly capabilities?: readonly Capability[];
 }
 
+/** How long an account's voice numbers are kept in memory when no change to them was seen in this process. */
+const VOICE_NUMBERS_TTL_MS = 5_000;
+
 export class NumberService {
+  /** Every outbound call checks its caller ID: an account's voice numbers are kept until they change. */
+  private readonly voice = new Map<string, { readonly numbers: ReadonlySet<string>; readonly at: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly defaultCountry: string,
     private readonly changes: AccountChanges,
   ) {}
+
+  /** Whether `number` (E.164) is a voice number of the account. */
+  async isVoiceNumberOf(accountId: string, number: string): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    let kept = this.voice.get(accountId);
+    if (!kept || now - kept.at >= VOICE_NUMBERS_TTL_MS) {
+      const numbers = new Set((await this.list(accountId)).filter((n) => n.capabilities.includes('voice')).map((n) => n.number));
+      kept = { numbers, at: now };
+      this.voice.set(accountId, kept);
+    }
+    return kept.numbers.has(number);
+  }
 
   /** A number belongs to one account only; adding one another account holds is a conflict, not a transfer. */
   async add(accountId: string, input: AddNumberInput): Promise<PhoneNumber> {
@@ -56,6 +74,7 @@ export class NumberService {
       if (isUniqueViolation(error)) throw new DialplaneError('conflict', `${number} is already in use`, { field: 'number' });
       throw error;
     }
+    this.voice.delete(accountId);
     this.changes.notify(accountId);
     return toPhoneNumber(row);
   }

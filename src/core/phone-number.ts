@@ -13,6 +13,21 @@ export function isE164(value: string): boolean {
  * (0527121102 with IL → +972527121102). Throws invalid_phone_number naming the field when it cannot be a number.
  */
 export function normalizePhoneNumber(input: string, defaultCountry: string, field = 'phone_number'): string {
+  // Parsing costs more than a call leg's database writes; the same few numbers are normalised again and again.
+  const key = `${defaultCountry}|${input}`;
+  const known = normalised.get(key);
+  if (known !== undefined) return known;
+  const number = parseToE164(input, defaultCountry, field);
+  if (normalised.size >= NORMALISED_ENTRIES) normalised.delete(normalised.keys().next().value!);
+  normalised.set(key, number);
+  return number;
+}
+
+/** Numbers normalised lately (successes only: a bad number is parsed again, to name the field it came in). */
+const normalised = new Map<string, string>();
+const NORMALISED_ENTRIES = 10_000;
+
+function parseToE164(input: string, defaultCountry: string, field: string): string {
   const trimmed = input.trim();
   const parsed = trimmed.length > 0 && trimmed.length <= 40
     ? parsePhoneNumberFromString(trimmed, defaultCountry.toUpperCase() as CountryCode)

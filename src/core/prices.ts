@@ -20,7 +20,15 @@ export interface Price {
  * Prices by destination prefix (E.164 digits with the plus, e.g. "+972"). The longest matching prefix wins, and at
  * equal length an account's own price beats the global one. With no row at all the defaults apply.
  */
+/** How long a looked-up price is kept in memory when no price was set in this process since. */
+const PRICE_TTL_MS = 5_000;
+/** Distinct destinations kept at most; past it the oldest go first. */
+const PRICE_CACHE_ENTRIES = 10_000;
+
 export class PriceService {
+  /** Every billed call leg looks up its price: kept per kind, account and destination until a price is set. */
+  private readonly kept = new Map<string, { readonly minor: number; readonly at: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -43,11 +51,23 @@ export class PriceService {
       created_at: isoNow(this.clock),
     };
     await this.store.prices.insert(row);
+    this.kept.clear();
     return toPrice(row);
   }
 
   /** Voice: price per started minute of one leg. SMS: price per segment. */
   async lookup(kind: PriceKind, accountId: string, destination: string): Promise<number> {
+    const key = `${kind}|${accountId}|${destination}`;
+    const now = this.clock.now().getTime();
+    const kept = this.kept.get(key);
+    if (kept && now - kept.at < PRICE_TTL_MS) return kept.minor;
+    const minor = await this.find(kind, accountId, destination);
+    if (this.kept.size >= PRICE_CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(key, { minor, at: now });
+    return minor;
+  }
+
+  private async find(kind: PriceKind, accountId: string, destination: string): Promise<number> {
     const rows = await this.store.prices.candidates(kind, accountId, destination);
     const best = rows.sort(
       (a, b) =>

@@ -106,9 +106,9 @@ export class CallsRepository {
     return this.db.selectFrom('calls').selectAll().where('state', '!=', 'ended').execute();
   }
 
-  /** What an ended leg was charged. */
-  async setCost(id: string, costMinor: number): Promise<void> {
-    await this.database.write((trx) => trx.updateTable('calls').set({ cost_minor: costMinor }).where('id', '=', id).execute());
+  /** What an ended leg was charged, written with its end. */
+  async setCost(trx: Db, id: string, costMinor: number): Promise<void> {
+    await trx.updateTable('calls').set({ cost_minor: costMinor }).where('id', '=', id).execute();
   }
 
   async addActivity(activity: CallActivityInput): Promise<void> {

@@ -24,6 +24,12 @@ export interface DeliveryFilter {
 
 /** Candidates looked at per claim, as a multiple of the room left: room for skipping capped targets. */
 const CANDIDATE_FACTOR = 4;
+/**
+ * How long an account's enabled endpoints are served from memory. Every change made through this repository drops
+ * them at once; a change made by another server sharing the database is seen within this time.
+ */
+export const ENDPOINT_CACHE_MS = 2_000;
+const ENDPOINT_WRITE_SETTLE_MS = 1_000;
 
 /**
  * Webhook endpoints, the outbox of deliveries and the log of their attempts. Deliveries are inserted through a
@@ -31,19 +37,38 @@ const CANDIDATE_FACTOR = 4;
  */
 export class WebhooksRepository implements OutboxStore {
   private readonly db: Db;
+  /** Every call state change reads its account's endpoints: they are kept, per account, until one changes. */
+  private readonly enabled = new Map<string, { readonly rows: WebhookEndpointRow[]; readonly at: number }>();
 
-  constructor(private readonly database: Database) {
+  constructor(
+    private readonly database: Database,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.db = database.db;
+  }
+
+  /** Until then endpoints are read each time: a write to one is under way or has just committed. */
+  private uncachedUntil = 0;
+
+  /**
+   * Any write to an endpoint drops what is kept, and nothing is kept for a second after it (a write inside a
+   * caller's transaction commits, or rolls back, after this returns).
+   */
+  private endpointsChanged(): void {
+    this.enabled.clear();
+    this.uncachedUntil = this.now() + ENDPOINT_WRITE_SETTLE_MS;
   }
 
   // --- endpoints --------------------------------------------------------------------------------------------------
 
   async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
+    this.endpointsChanged();
     await this.database.write((trx) => trx.insertInto('webhook_endpoints').values(row).execute());
   }
 
   /** Inserts an endpoint inside the caller's transaction (one created together with what it serves). */
   async insertEndpointIn(trx: Db, row: WebhookEndpointRow): Promise<void> {
+    this.endpointsChanged();
     await trx.insertInto('webhook_endpoints').values(row).execute();
   }
 
@@ -52,6 +77,7 @@ export class WebhooksRepository implements OutboxStore {
    * their deliveries stay in the log, the pending ones cancelled. Returns their ids.
    */
   async deleteOwnedEndpoints(trx: Db, accountId: string, owner: string, now: string): Promise<string[]> {
+    this.endpointsChanged();
     const owned = await trx
       .selectFrom('webhook_endpoints')
       .select('id')
@@ -67,6 +93,7 @@ export class WebhooksRepository implements OutboxStore {
   }
 
   async updateEndpoint(accountId: string, id: string, changes: EndpointChanges): Promise<WebhookEndpointRow | undefined> {
+    this.endpointsChanged();
     return this.database.write((trx) =>
       trx
         .updateTable('webhook_endpoints')
@@ -80,6 +107,7 @@ export class WebhooksRepository implements OutboxStore {
 
   /** Deletes an endpoint; its deliveries stay in the log, the pending ones cancelled. */
   async deleteEndpoint(accountId: string, id: string, now: string): Promise<boolean> {
+    this.endpointsChanged();
     return this.database.write(async (trx) => {
       const found = await trx
         .selectFrom('webhook_endpoints')
@@ -110,14 +138,19 @@ export class WebhooksRepository implements OutboxStore {
     return query.orderBy('created_at').orderBy('id').execute();
   }
 
-  /** Enabled endpoints of an account, read inside the caller's transaction. */
+  /** Enabled endpoints of an account, read inside the caller's transaction unless they are kept from a recent read. */
   async enabledEndpoints(trx: Db, accountId: string): Promise<WebhookEndpointRow[]> {
-    return trx
+    const at = this.now();
+    const kept = this.enabled.get(accountId);
+    if (kept && at - kept.at < ENDPOINT_CACHE_MS && at >= this.uncachedUntil) return kept.rows;
+    const rows = await trx
       .selectFrom('webhook_endpoints')
       .selectAll()
       .where('account_id', '=', accountId)
       .where('status', '=', 'enabled')
       .execute();
+    if (at >= this.uncachedUntil) this.enabled.set(accountId, { rows, at });
+    return rows;
   }
 
   // --- outbox -----------------------------------------------------------------------------------------------------
@@ -242,6 +275,7 @@ export class WebhooksRepository implements OutboxStore {
         .where('status', '=', 'delivering')
         .execute();
       if (decision.action === 'disable_endpoint' && delivery.endpointId) {
+        this.endpointsChanged();
         await trx
           .updateTable('webhook_endpoints')
           .set({ status: 'disabled', disabled_reason: 'receiver answered 410 Gone', updated_at: doneIso })

@@ -19,7 +19,6 @@ export interface CallControlDeps {
   readonly media: CallMediaPort;
   readonly contacts: DeviceContacts;
   readonly onError: (error: unknown, context: string) => void;
-  readonly minuteMs?: number;
 }
 
 export interface StartCallInput {
@@ -79,8 +78,7 @@ export class CallControl {
   async start(accountId: string, input: StartCallInput): Promise<Call> {
     const { services } = this.deps;
     const from = normalizePhoneNumber(input.from, services.defaultCountry, 'from');
-    const owned = (await services.numbers.list(accountId)).find((n) => n.number === from);
-    if (!owned || !owned.capabilities.includes('voice')) {
+    if (!(await services.numbers.isVoiceNumberOf(accountId, from))) {
       throw new DialplaneError('validation_failed', `from ${from} is not a voice number of this account`, { field: 'from' });
     }
     const ringTimeoutS = within(input.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S, RING_TIMEOUT_RANGE, 'ring_timeout');
@@ -128,7 +126,7 @@ export class CallControl {
         this.deps.onError(error, `call ${session.callId}`);
         session.finish();
       });
-    return services.calls.get(accountId, session.callId);
+    return session.firstLeg();
   }
 
   /**
@@ -174,7 +172,6 @@ export class CallControl {
     if (!this.deps.engine.isLive(received.call.id)) {
       // The caller gave up while the call was being taken (an early CANCEL): nothing runs and nothing is charged.
       await this.deps.engine.whenEnded(received.call.id);
-      await services.calls.setCost(received.call.id, 0);
       await session.billing.settle(0, 'inbound call canceled before it rang');
       return received.events;
     }
@@ -307,7 +304,7 @@ export class CallControl {
   }
 
   private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {
-    const { services, engine, media, onError, minuteMs } = this.deps;
+    const { services, engine, media, onError } = this.deps;
     return new CallSession(
       {
         services,
@@ -320,7 +317,6 @@ export class CallControl {
           ).body,
         onError,
         plan: (accountId, targets, rungFor) => planLegs(services, this.deps.contacts, accountId, targets, rungFor),
-        ...(minuteMs !== undefined ? { minuteMs } : {}),
       },
       init,
     );

@@ -8,6 +8,7 @@ import { newId } from '../ids.js';
 import { isOrphaned, type NodeLiveness } from '../node-lease.js';
 import type { WebhookService } from '../webhooks.js';
 import { applicationEndpointFilter } from '../applications.js';
+import { legCharge } from './minute-reserve.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
 
@@ -146,10 +147,6 @@ export class CallService {
     return rows.map((row) => ({ callId: row.call_id, kind: row.kind, data: JSON.parse(row.data) as Record<string, unknown>, at: row.at }));
   }
 
-  async setCost(callId: string, costMinor: number): Promise<void> {
-    await this.store.calls.setCost(callId, costMinor);
-  }
-
   async addRecording(accountId: string, callId: string, durationMs: number, wav: Buffer): Promise<Recording> {
     const row = { id: newId('rec'), account_id: accountId, call_id: callId, duration_ms: durationMs, wav, created_at: isoNow(this.clock) };
     await this.store.calls.addRecording(row);
@@ -264,6 +261,7 @@ export class CallService {
         end_reason: input.reason,
       };
       let queued = 0;
+      let costMinor = 0;
       const row = await this.store.calls.transition(
         callId,
         [state],
@@ -280,11 +278,16 @@ export class CallService {
           ...(input.sipReason !== undefined ? { sip_reason: input.sipReason } : {}),
         },
         event,
-        async (trx, updated) => (queued = await this.enqueueWebhooks(trx, toCall(updated), [event])),
+        async (trx, updated) => {
+          // What the leg cost (started minutes times its price; a leg not billed costs nothing) is stored with its end.
+          costMinor = updated.price_minor === null ? 0 : legCharge(toCall(updated), Number(updated.price_minor));
+          await this.store.calls.setCost(trx, callId, costMinor);
+          queued = await this.enqueueWebhooks(trx, { ...toCall(updated), costMinor }, [event]);
+        },
       );
       if (row) {
         if (queued) this.webhooks?.notify();
-        const call = toCall(row);
+        const call = { ...toCall(row), costMinor };
         this.emit(toEvent(event), call);
         return call;
       }

@@ -4,7 +4,7 @@ import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-
 import type { CallEngine, LegMedia } from './call-engine.js';
 import type { Call, CallUpdate } from './call-service.js';
 import type { LegPlan } from './call-targets.js';
-import { legCharge, MinuteReserve, MINUTE_MS } from './minute-reserve.js';
+import { MinuteReserve, MINUTE_MS } from './minute-reserve.js';
 import type { DialTarget } from './program.js';
 import { realVerbTimers } from './verbs.js';
 import { newId } from '../ids.js';
@@ -32,7 +32,6 @@ export interface SessionDeps {
   /** POSTs JSON to a hook, signed with the call's application's secret when it has one; the parsed answer. */
   readonly hook: (accountId: string, applicationId: string | null, url: string, body: Record<string, unknown>) => Promise<unknown>;
   readonly onError: (error: unknown, context: string) => void;
-  readonly minuteMs?: number;
 }
 
 export interface SessionInit {
@@ -105,7 +104,7 @@ export class CallSession implements CallDriver {
   ) {
     // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
     this.plannedRoot = newId('call');
-    this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), deps.minuteMs ?? MINUTE_MS, this.plannedRoot);
+    this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), MINUTE_MS, this.plannedRoot);
   }
 
   get callId(): string {
@@ -115,6 +114,13 @@ export class CallSession implements CallDriver {
 
   get isOver(): boolean {
     return this.over;
+  }
+
+  /** The call's first leg as stored when it was placed. */
+  firstLeg(): Call {
+    const leg = this.rootId === undefined ? undefined : this.legs.get(this.rootId);
+    if (!leg) throw new Error('the session has no leg yet');
+    return leg.call;
   }
 
   get controllingLeg(): string | undefined {
@@ -242,7 +248,7 @@ export class CallSession implements CallDriver {
   finish(): void {
     if (this.over) return;
     this.over = true;
-    this.sessionAbort.abort();
+    this.sessionAbort.abort(SESSION_OVER);
     this.markEnded();
     for (const [id, leg] of this.legs) {
       if (!leg.ended) void this.deps.engine.hangup(this.init.accountId, id).catch(() => undefined);
@@ -426,8 +432,6 @@ export class CallSession implements CallDriver {
     leg.ended = true;
     leg.unwatch();
     this.billing.legEnded(leg.call.id);
-    const cost = leg.priceMinor === null ? 0 : legCharge(leg.call, leg.priceMinor, this.deps.minuteMs ?? MINUTE_MS);
-    void this.deps.services.calls.setCost(leg.call.id, cost).catch((error: unknown) => this.deps.onError(error, 'storing a leg\'s cost'));
     if (leg.call.id === this.controlId) this.finish();
     void this.settleIfDone();
   }
@@ -443,7 +447,7 @@ export class CallSession implements CallDriver {
     if ([...this.legs.values()].some((leg) => !leg.ended)) return;
     this.settling = true;
     const charge = [...this.legs.values()].reduce(
-      (sum, leg) => sum + (leg.priceMinor === null ? 0 : legCharge(leg.call, leg.priceMinor, this.deps.minuteMs ?? MINUTE_MS)),
+      (sum, leg) => sum + (leg.call.costMinor ?? 0),
       0,
     );
     try {
@@ -455,6 +459,9 @@ export class CallSession implements CallDriver {
     }
   }
 }
+
+/** Why the session's signal aborts (a reason of our own spares a DOMException per call). */
+const SESSION_OVER = Symbol('session over');
 
 /** A ring group nobody answered: busy if any callee was, else no answer, else failed. */
 function ringOutcome(outcomes: readonly string[]): DialResult['outcome'] {

@@ -2,7 +2,7 @@ import type { LegMedia } from './call-engine.js';
 import type { ActivityKind, CallDriver } from './call-driver.js';
 import { GATHER_MAX_DIGITS, validateProgram } from './program.js';
 import type { DialVerb, GatherVerb, PlayVerb, Program, RecordVerb, Verb } from './program.js';
-import { CALL_ENDED, VerbAborted, VerbRun, attempt } from './verb-run.js';
+import { CALL_ENDED, CUT_SHORT, VerbAborted, VerbRun, attempt } from './verb-run.js';
 import { sayAndCollect } from './verbs.js';
 
 export interface InterpreterOptions {
@@ -89,14 +89,14 @@ export class Interpreter {
   replace(program: Program): boolean {
     if (this.phase !== 'running' || this.stopped || this.ended || this.hungUp) return false;
     this.queued = program;
-    this.program.abort();
+    this.program.abort(CUT_SHORT);
     return true;
   }
 
   stop(): void {
     this.stopped = true;
     this.queued = undefined;
-    this.program.abort();
+    this.program.abort(CUT_SHORT);
   }
 
   private onCallEnded(): void {

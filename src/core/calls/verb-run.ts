@@ -11,6 +11,8 @@ export class VerbAborted extends Error {
 
 /** The reason the program's controller is aborted with when the call itself ended. */
 export const CALL_ENDED = Symbol('call ended');
+/** Why a verb or program is cut short otherwise. Given as the reason, it spares building a DOMException per abort. */
+export const CUT_SHORT = Symbol('cut short');
 
 /**
  * One verb's lifetime: aborted when the program is (a live replace, stop, the call ending) or when a driver call
@@ -26,8 +28,8 @@ export class VerbRun {
 
   constructor(program: AbortSignal) {
     const follow = () => {
-      if (program.reason !== CALL_ENDED) this.commanded.abort();
-      this.all.abort();
+      if (program.reason !== CALL_ENDED) this.commanded.abort(CUT_SHORT);
+      this.all.abort(CUT_SHORT);
     };
     if (program.aborted) follow();
     else this.disposers.push(onAbort(program, follow));
@@ -40,8 +42,8 @@ export class VerbRun {
   /** A driver failure outside any awaited call: remember the first, cut the verb short. */
   fail(error: unknown): void {
     this.fault ??= { error };
-    this.commanded.abort();
-    this.all.abort();
+    this.commanded.abort(CUT_SHORT);
+    this.all.abort(CUT_SHORT);
   }
 
   onAbort(listener: () => void): void {
