@@ -78,7 +78,8 @@ test('an inbound call is listed with its caller, the number called, its status a
   await waitUntil('the inbound call ended', async () => {
     const inbound = (await services.calls.list(accountId, 10)).find((c) => c.direction === 'inbound');
     callId = inbound?.id ?? '';
-    return inbound?.state === 'ended' && inbound.costMinor !== null;
+    // Over and settled: the view shows a cost once every leg has ended and the charge is captured.
+    return inbound !== undefined && (await telephony.control.view(accountId, inbound.id)).costMinor !== null;
   }, 10_000);
   const call = await listed(callId);
   assert.equal(call.status, 'completed');
