@@ -1,5 +1,6 @@
 import { DialplaneError } from '../errors.js';
 import type { CreditEntryRow, CreditHoldRow } from '../store/schema.js';
+import type { Db } from '../store/database.js';
 import type { Store } from '../store/store.js';
 import type { AccountChanges } from './account-changes.js';
 import { isoNow, type Clock } from './clock.js';
@@ -66,17 +67,20 @@ export class CreditService {
 
   async hold(accountId: string, amountMinor: number, reference: string | null = null): Promise<CreditHold> {
     assertAmount(amountMinor);
-    const row: CreditHoldRow = {
-      id: newId('hold'),
-      account_id: accountId,
-      amount_minor: amountMinor,
-      status: 'active',
-      reference,
-      captured_minor: null,
-      created_at: isoNow(this.clock),
-      settled_at: null,
-    };
+    const row = this.holdRow(accountId, amountMinor, reference);
     if (!(await this.store.credits.placeHold(row))) throw await this.insufficient(accountId, amountMinor);
+    this.changes.notify(accountId);
+    return toHold(row);
+  }
+
+  /**
+   * A hold written inside a caller's transaction, so that it is stored exactly when what it pays for is (a call
+   * leg and its first minute). Refused with insufficient_credits, which rolls the caller's transaction back.
+   */
+  async holdIn(trx: Db, accountId: string, amountMinor: number, reference: string | null = null): Promise<CreditHold> {
+    assertAmount(amountMinor);
+    const row = this.holdRow(accountId, amountMinor, reference);
+    if (!(await this.store.credits.placeHoldIn(trx, row))) throw await this.insufficient(accountId, amountMinor, trx);
     this.changes.notify(accountId);
     return toHold(row);
   }
@@ -86,17 +90,20 @@ export class CreditService {
     if (!Number.isSafeInteger(amountMinor) || amountMinor < 0) {
       throw new DialplaneError('validation_failed', 'capture amount must be a non-negative integer', { field: 'amount' });
     }
-    const hold = await this.store.credits.findHold(accountId, holdId);
-    if (hold && amountMinor > Number(hold.amount_minor)) {
-      throw new DialplaneError('validation_failed', 'capture amount exceeds the hold', {
-        field: 'amount',
-        hold_minor: Number(hold.amount_minor),
-      });
-    }
     const now = isoNow(this.clock);
-    const entry = { id: newId('txn'), kind: 'capture' as const, description, reference: hold?.reference ?? null, createdAt: now };
+    const entry = { id: newId('txn'), kind: 'capture' as const, description, createdAt: now };
     const settled = await this.store.credits.settleHold(accountId, holdId, amountMinor, entry, now);
-    if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');
+    if (!settled) {
+      // Refused: read the hold only now, to say why (every call's charge is captured, so the common case reads nothing).
+      const hold = await this.store.credits.findHold(accountId, holdId);
+      if (hold && hold.status === 'active' && amountMinor > Number(hold.amount_minor)) {
+        throw new DialplaneError('validation_failed', 'capture amount exceeds the hold', {
+          field: 'amount',
+          hold_minor: Number(hold.amount_minor),
+        });
+      }
+      throw new DialplaneError('not_found', 'no active hold with that id');
+    }
     this.changes.notify(accountId);
     return toHold(settled);
   }
@@ -136,11 +143,25 @@ export class CreditService {
     return { id, amountMinor, balanceAfterMinor: balanceAfter, kind, description, reference, holdId: null, createdAt };
   }
 
-  private async insufficient(accountId: string, requiredMinor: number): Promise<DialplaneError> {
-    const balance = await this.balance(accountId);
+  private holdRow(accountId: string, amountMinor: number, reference: string | null): CreditHoldRow {
+    return {
+      id: newId('hold'),
+      account_id: accountId,
+      amount_minor: amountMinor,
+      status: 'active',
+      reference,
+      captured_minor: null,
+      created_at: isoNow(this.clock),
+      settled_at: null,
+    };
+  }
+
+  private async insufficient(accountId: string, requiredMinor: number, trx?: Db): Promise<DialplaneError> {
+    const found = trx ? await this.store.credits.balance(accountId, trx) : undefined;
+    const available = found ? found.balanceMinor - found.heldMinor : (await this.balance(accountId)).availableMinor;
     return new DialplaneError('insufficient_credits', undefined, {
       required_credits: minorToCredits(requiredMinor),
-      current_balance: minorToCredits(balance.availableMinor),
+      current_balance: minorToCredits(available),
     });
   }
 }

@@ -31,8 +31,9 @@ export class CreditsRepository {
     this.db = database.db;
   }
 
-  async balance(accountId: string): Promise<Balance | undefined> {
-    const row = await this.db
+  /** The balance, read through `trx` when given (inside a write, where a read of its own would wait for it). */
+  async balance(accountId: string, trx: Db = this.db): Promise<Balance | undefined> {
+    const row = await trx
       .selectFrom('accounts')
       .select(['balance_minor', 'held_minor'])
       .where('id', '=', accountId)
@@ -58,18 +59,21 @@ export class CreditsRepository {
   }
 
   async placeHold(hold: CreditHoldRow): Promise<boolean> {
-    return this.database.write(async (trx) => {
-      const updated = await trx
-        .updateTable('accounts')
-        .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
-        .where('id', '=', hold.account_id)
-        .where(sql<boolean>`balance_minor - held_minor >= ${hold.amount_minor}`)
-        .returning('id')
-        .executeTakeFirst();
-      if (!updated) return false;
-      await trx.insertInto('credit_holds').values(hold).execute();
-      return true;
-    });
+    return this.database.write((trx) => this.placeHoldIn(trx, hold));
+  }
+
+  /** placeHold inside a caller's transaction (a call leg's first minute, written with the leg). */
+  async placeHoldIn(trx: Db, hold: CreditHoldRow): Promise<boolean> {
+    const updated = await trx
+      .updateTable('accounts')
+      .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
+      .where('id', '=', hold.account_id)
+      .where(sql<boolean>`balance_minor - held_minor >= ${hold.amount_minor}`)
+      .returning('id')
+      .executeTakeFirst();
+    if (!updated) return false;
+    await trx.insertInto('credit_holds').values(hold).execute();
+    return true;
   }
 
   /**
@@ -80,7 +84,7 @@ export class CreditsRepository {
     accountId: string,
     holdId: string,
     capturedMinor: number,
-    entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId'> | null,
+    entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId' | 'reference'> | null,
     settledAt: string,
   ): Promise<CreditHoldRow | undefined> {
     return this.database.write(async (trx) => {
@@ -104,7 +108,7 @@ export class CreditsRepository {
         .returning('balance_minor')
         .executeTakeFirstOrThrow();
       if (entry && capturedMinor > 0) {
-        const row = toRow({ ...entry, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
+        const row = toRow({ ...entry, reference: hold.reference, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
         await trx.insertInto('credit_entries').values(row).execute();
       }
       return hold;

@@ -1,4 +1,5 @@
 import { DialplaneError } from '../../errors.js';
+import type { Db } from '../../store/database.js';
 import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
 import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, type EndReason } from './hangup-causes.js';
@@ -121,6 +122,8 @@ export interface PlaceCallInput {
   /** Per started minute; null for a leg that is not billed. */
   readonly priceMinor?: number | null;
   readonly applicationId?: string | null;
+  /** Written with the leg (its first minute's credit hold); when it throws, nothing is stored and nothing dialled. */
+  readonly inTransaction?: (trx: Db) => Promise<void>;
 }
 
 interface LiveCall {

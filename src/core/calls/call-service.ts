@@ -75,6 +75,8 @@ export interface CreateCallInput {
   readonly parentCallId?: string | null;
   readonly priceMinor?: number | null;
   readonly applicationId?: string | null;
+  /** Written in the same transaction as the call (its first minute's credit hold): refused, no call is stored. */
+  readonly inTransaction?: (trx: Db) => Promise<void>;
 }
 
 export interface SipDetail {
@@ -201,7 +203,10 @@ export class CallService {
     };
     const events = [eventRow(row.id, 'queued', now, {}), ...(input.dialing ? [eventRow(row.id, 'dialing', now, {})] : [])];
     const call = toCall(row);
-    const queued = await this.store.calls.insert(row, events, (trx) => this.enqueueWebhooks(trx, call, events));
+    const queued = await this.store.calls.insert(row, events, async (trx) => {
+      await input.inTransaction?.(trx);
+      return this.enqueueWebhooks(trx, call, events);
+    });
     if (queued) this.webhooks?.notify();
     for (const event of events) this.emit(toEvent(event), call);
     return call;

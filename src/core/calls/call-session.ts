@@ -2,6 +2,7 @@ import { DialplaneError } from '../../errors.js';
 import type { Services } from '../services.js';
 import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-driver.js';
 import type { CallEngine, LegMedia } from './call-engine.js';
+import type { Db } from '../../store/database.js';
 import type { Call, CallUpdate } from './call-service.js';
 import type { LegPlan } from './call-targets.js';
 import { MinuteReserve, MINUTE_MS } from './minute-reserve.js';
@@ -207,8 +208,10 @@ export class CallSession implements CallDriver {
         for (const plan of plans) {
           if (this.over || winner !== undefined) break;
           try {
-            if (plan.priceMinor !== null) await this.billing.reserveLeg(plan.priceMinor);
+            // The first minute is reserved in the same write as the leg: refused, neither is stored nor dialled.
+            const hold = plan.priceMinor === null ? undefined : this.billing.legHold(plan.priceMinor);
             const call = await this.deps.engine.place({
+              ...(hold ? { inTransaction: (trx: Db) => hold.write(trx) } : {}),
               ...(this.rootId === undefined ? { id: this.plannedRoot } : {}),
               accountId: this.init.accountId,
               from: options.callerId,
@@ -221,6 +224,7 @@ export class CallSession implements CallDriver {
               metadata: this.rootId === undefined ? (this.init.metadata ?? null) : null,
               ...(plan.contact ? { contact: plan.contact } : {}),
             });
+            hold?.kept();
             this.rootId ??= call.id;
             this.billing.forCall(this.rootId);
             this.track(call, plan.priceMinor);

@@ -1,3 +1,4 @@
+import type { Db } from '../../store/database.js';
 import type { CreditService } from '../credits.js';
 import type { Call } from './call-service.js';
 
@@ -52,6 +53,26 @@ export class MinuteReserve {
   async prepay(amount: number): Promise<void> {
     await this.reserve(amount);
     this.prepaid += Math.max(0, amount);
+  }
+
+  /**
+   * A leg's first minute, written in the leg's own insert (`write`) when what was prepaid does not cover it; `kept`
+   * once that insert committed. Undefined when the prepaid credits cover it.
+   */
+  legHold(priceMinor: number): { write(trx: Db): Promise<void>; kept(): void } | undefined {
+    if (this.prepaid >= priceMinor) {
+      this.prepaid -= priceMinor;
+      return undefined;
+    }
+    let hold: { id: string; amount: number } | undefined;
+    return {
+      write: async (trx) => {
+        hold = { id: (await this.credits.holdIn(trx, this.accountId, priceMinor, `${CALL_RESERVE_REFERENCE}${this.callId}`)).id, amount: priceMinor };
+      },
+      kept: () => {
+        if (hold) this.holds.push(hold);
+      },
+    };
   }
 
   /** A leg's first minute, before its INVITE: taken from what was prepaid when that covers it, reserved otherwise. */
