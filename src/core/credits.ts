@@ -108,6 +108,18 @@ export class CreditService {
     return toHold(settled);
   }
 
+  /**
+   * Captures `amountMinor` of a hold (0: releases it) inside a caller's transaction: a call's charge is written with
+   * the end of its last leg. Undefined when the hold is not active or smaller than the amount.
+   */
+  async settleIn(trx: Db, accountId: string, holdId: string, amountMinor: number, description: string): Promise<CreditHold | undefined> {
+    const now = isoNow(this.clock);
+    const entry = amountMinor > 0 ? { id: newId('txn'), kind: 'capture' as const, description, createdAt: now } : null;
+    const settled = await this.store.credits.settleHoldIn(trx, accountId, holdId, amountMinor, entry, now);
+    if (settled) this.changes.notify(accountId);
+    return settled && toHold(settled);
+  }
+
   async release(accountId: string, holdId: string): Promise<CreditHold> {
     const settled = await this.store.credits.settleHold(accountId, holdId, 0, null, isoNow(this.clock));
     if (!settled) throw new DialplaneError('not_found', 'no active hold with that id');

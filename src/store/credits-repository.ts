@@ -87,32 +87,42 @@ export class CreditsRepository {
     entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId' | 'reference'> | null,
     settledAt: string,
   ): Promise<CreditHoldRow | undefined> {
-    return this.database.write(async (trx) => {
-      const hold = await trx
-        .updateTable('credit_holds')
-        .set({ status: capturedMinor > 0 ? 'captured' : 'released', captured_minor: capturedMinor, settled_at: settledAt })
-        .where('id', '=', holdId)
-        .where('account_id', '=', accountId)
-        .where('status', '=', 'active')
-        .where('amount_minor', '>=', capturedMinor)
-        .returningAll()
-        .executeTakeFirst();
-      if (!hold) return undefined;
-      const account = await trx
-        .updateTable('accounts')
-        .set({
-          held_minor: sql`held_minor - ${hold.amount_minor}`,
-          balance_minor: sql`balance_minor - ${capturedMinor}`,
-        })
-        .where('id', '=', accountId)
-        .returning('balance_minor')
-        .executeTakeFirstOrThrow();
-      if (entry && capturedMinor > 0) {
-        const row = toRow({ ...entry, reference: hold.reference, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
-        await trx.insertInto('credit_entries').values(row).execute();
-      }
-      return hold;
-    });
+    return this.database.write((trx) => this.settleHoldIn(trx, accountId, holdId, capturedMinor, entry, settledAt));
+  }
+
+  /** settleHold inside a caller's transaction (a call's charge, captured with the end of its last leg). */
+  async settleHoldIn(
+    trx: Db,
+    accountId: string,
+    holdId: string,
+    capturedMinor: number,
+    entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId' | 'reference'> | null,
+    settledAt: string,
+  ): Promise<CreditHoldRow | undefined> {
+    const hold = await trx
+      .updateTable('credit_holds')
+      .set({ status: capturedMinor > 0 ? 'captured' : 'released', captured_minor: capturedMinor, settled_at: settledAt })
+      .where('id', '=', holdId)
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'active')
+      .where('amount_minor', '>=', capturedMinor)
+      .returningAll()
+      .executeTakeFirst();
+    if (!hold) return undefined;
+    const account = await trx
+      .updateTable('accounts')
+      .set({
+        held_minor: sql`held_minor - ${hold.amount_minor}`,
+        balance_minor: sql`balance_minor - ${capturedMinor}`,
+      })
+      .where('id', '=', accountId)
+      .returning('balance_minor')
+      .executeTakeFirstOrThrow();
+    if (entry && capturedMinor > 0) {
+      const row = toRow({ ...entry, reference: hold.reference, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
+      await trx.insertInto('credit_entries').values(row).execute();
+    }
+    return hold;
   }
 
   /** Active holds whose reference starts with `prefix`, whatever their account. */

@@ -162,7 +162,14 @@ export class CallControl {
     let received;
     try {
       received = await this.deps.engine.receive(
-        { ...input, id: session.plannedRoot, maxDurationS: INBOUND_MAX_DURATION_S, priceMinor, applicationId: application?.id ?? null },
+        {
+          ...input,
+          id: session.plannedRoot,
+          maxDurationS: INBOUND_MAX_DURATION_S,
+          priceMinor,
+          applicationId: application?.id ?? null,
+          onEndTransaction: session.endWrite,
+        },
         signal,
       );
     } catch (error) {

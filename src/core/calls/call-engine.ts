@@ -102,6 +102,8 @@ export interface ReceiveInput {
   readonly priceMinor: number | null;
   /** The application the call runs (its status hook hears the leg's events). */
   readonly applicationId?: string | null;
+  /** Written with the leg's end (the call's charge, when it is the call's last leg). */
+  readonly onEndTransaction?: (trx: Db, ended: Call) => Promise<void>;
 }
 
 export interface EngineTimers {
@@ -124,6 +126,8 @@ export interface PlaceCallInput {
   readonly applicationId?: string | null;
   /** Written with the leg (its first minute's credit hold); when it throws, nothing is stored and nothing dialled. */
   readonly inTransaction?: (trx: Db) => Promise<void>;
+  /** Written with the leg's end (the call's charge, when it is the call's last leg). */
+  readonly onEndTransaction?: (trx: Db, ended: Call) => Promise<void>;
 }
 
 interface LiveCall {
@@ -131,6 +135,7 @@ interface LiveCall {
   readonly contact: DeviceContact | undefined;
   /** Set for a leg that called us. */
   readonly inbound: InboundSignal | undefined;
+  readonly onEndTransaction: ((trx: Db, ended: Call) => Promise<void>) | undefined;
   leg: OutboundLeg | undefined;
   trunk: number;
   /** The state as last written: this engine is the call's one writer, so it never needs to read it back. */
@@ -178,13 +183,13 @@ export class CallEngine {
   async place(input: PlaceCallInput): Promise<Call> {
     this.checkCapacity();
     if (!input.contact && this.signaling.trunkNames.length === 0) throw new DialplaneError('capacity_exceeded', 'No SIP trunk is configured');
-    const { contact, ...create } = input;
+    const { contact, onEndTransaction, ...create } = input;
     const call = await this.calls.create({
       ...create,
       direction: 'outbound',
       dialing: { trunk: contact ? 'device' : (this.signaling.trunkNames[0] ?? '') },
     });
-    const entry = this.track(call, contact, undefined);
+    const entry = this.track(call, contact, undefined, onEndTransaction);
     entry.ringTimer = this.timers.start('RingTimeout', input.ringTimeoutS * 1000, () => this.stop(entry, 'ring_timeout'));
     this.dial(entry);
     return call;
@@ -208,7 +213,7 @@ export class CallEngine {
       priceMinor: input.priceMinor,
       applicationId: input.applicationId ?? null,
     });
-    const entry = this.track(created, undefined, signal);
+    const entry = this.track(created, undefined, signal, input.onEndTransaction);
     entry.state = 'queued';
     entry.pending = { sipCallId: input.sipCallId, trunk: input.trunk };
     this.advance(entry, 'ringing', {});
@@ -246,13 +251,19 @@ export class CallEngine {
     }
   }
 
-  private track(call: Call, contact: DeviceContact | undefined, inbound: InboundSignal | undefined): LiveCall {
+  private track(
+    call: Call,
+    contact: DeviceContact | undefined,
+    inbound: InboundSignal | undefined,
+    onEndTransaction: ((trx: Db, ended: Call) => Promise<void>) | undefined,
+  ): LiveCall {
     let settle = () => undefined as void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     const entry: LiveCall = {
       call,
       contact,
       inbound,
+      onEndTransaction,
       leg: undefined,
       trunk: 0,
       state: 'dialing',
@@ -424,7 +435,7 @@ export class CallEngine {
     const known = { state: entry.state };
     entry.state = 'ended';
     const details = this.takePending(entry);
-    void this.write(entry, () => this.calls.end(id, end, known, details)).finally(() => {
+    void this.write(entry, () => this.calls.end(id, end, known, details, entry.onEndTransaction)).finally(() => {
       this.ending.delete(id);
       entry.settle();
     });

@@ -247,7 +247,14 @@ export class CallService {
    * Ends a call once, with the outcome and Q.850 cause from the one mapping table: a SIP failure status when the
    * far end refused, otherwise the reason it ended. Ending an ended call changes nothing and returns undefined.
    */
-  async end(callId: string, input: EndInput, known?: { readonly state: CallState }, details: SipDetails = {}): Promise<Call | undefined> {
+  async end(
+    callId: string,
+    input: EndInput,
+    known?: { readonly state: CallState },
+    details: SipDetails = {},
+    /** Written with the end (the call's charge, when this was its last leg). */
+    inTransaction?: (trx: Db, ended: Call) => Promise<void>,
+  ): Promise<Call | undefined> {
     for (let attempt = 0; attempt < 3; attempt++) {
       // The call's one writer (the engine) knows the state; anyone else reads it.
       const state = attempt === 0 && known ? known.state : (await this.store.calls.findAny(callId))?.state;
@@ -287,7 +294,9 @@ export class CallService {
           // What the leg cost (started minutes times its price; a leg not billed costs nothing) is stored with its end.
           costMinor = updated.price_minor === null ? 0 : legCharge(toCall(updated), Number(updated.price_minor));
           await this.store.calls.setCost(trx, callId, costMinor);
-          queued = await this.enqueueWebhooks(trx, { ...toCall(updated), costMinor }, [event]);
+          const ended = { ...toCall(updated), costMinor };
+          await inTransaction?.(trx, ended);
+          queued = await this.enqueueWebhooks(trx, ended, [event]);
         },
       );
       if (row) {

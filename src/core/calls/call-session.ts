@@ -82,6 +82,8 @@ export class CallSession implements CallDriver {
   private markSettled!: () => void;
   readonly settled = new Promise<void>((resolve) => (this.markSettled = resolve));
   private settling = false;
+  /** Ring groups still placing legs: the call cannot be settled while a leg may yet be added. */
+  private placingLegs = 0;
   /** What the last dial came to: an inbound call never answered is refused with it (486 busy, else 480). */
   private lastDial: DialResult['outcome'] | undefined;
   private readonly sessionAbort = new AbortController();
@@ -202,6 +204,7 @@ export class CallSession implements CallDriver {
       );
     };
     const first = this.rootId === undefined;
+    this.placingLegs += 1;
     const placed = (async () => {
       let count = 0;
       try {
@@ -212,6 +215,7 @@ export class CallSession implements CallDriver {
             const hold = plan.priceMinor === null ? undefined : this.billing.legHold(plan.priceMinor);
             const call = await this.deps.engine.place({
               ...(hold ? { inTransaction: (trx: Db) => hold.write(trx) } : {}),
+              onEndTransaction: this.endWrite,
               ...(this.rootId === undefined ? { id: this.plannedRoot } : {}),
               accountId: this.init.accountId,
               from: options.callerId,
@@ -237,6 +241,7 @@ export class CallSession implements CallDriver {
         }
       } finally {
         placing = false;
+        this.placingLegs -= 1;
         checkAllFailed();
       }
     })();
@@ -446,6 +451,24 @@ export class CallSession implements CallDriver {
     this.finish();
   }
 
+  /**
+   * Written with a leg's end: when that end leaves the call over with no other leg live, the call's charge is captured
+   * (and what is left released) in the same write, one transaction fewer for every call. Otherwise the charge is
+   * settled once the last leg's end is heard (settleIfDone).
+   */
+  readonly endWrite = async (trx: Db, ended: Call): Promise<void> => {
+    if (this.placingLegs > 0) return;
+    const others = [...this.legs.values()].filter((leg) => leg.call.id !== ended.id);
+    if (others.some((leg) => !leg.ended)) return;
+    if (!(this.over || ended.id === this.controlId || this.controlId === undefined)) return;
+    const charge = others.reduce((sum, leg) => sum + (leg.call.costMinor ?? 0), ended.costMinor ?? 0);
+    await this.billing.settleIn(trx, charge, this.chargeDescription());
+  };
+
+  private chargeDescription(): string {
+    return `call ${this.rootId ?? ''} ${this.init.from} → ${this.init.to}`;
+  }
+
   private async settleIfDone(): Promise<void> {
     if (!this.over || this.settling) return;
     if ([...this.legs.values()].some((leg) => !leg.ended)) return;
@@ -455,7 +478,7 @@ export class CallSession implements CallDriver {
       0,
     );
     try {
-      await this.billing.settle(charge, `call ${this.rootId ?? ''} ${this.init.from} → ${this.init.to}`, (error) =>
+      await this.billing.settle(charge, this.chargeDescription(), (error) =>
         this.deps.onError(error, 'settling a call'),
       );
     } finally {

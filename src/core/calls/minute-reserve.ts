@@ -1,3 +1,4 @@
+import { DialplaneError } from '../../errors.js';
 import type { Db } from '../../store/database.js';
 import type { CreditService } from '../credits.js';
 import type { Call } from './call-service.js';
@@ -60,6 +61,8 @@ export class MinuteReserve {
    * once that insert committed. Undefined when the prepaid credits cover it.
    */
   legHold(priceMinor: number): { write(trx: Db): Promise<void>; kept(): void } | undefined {
+    // A call whose charge is settled takes no new leg: its hold would never be settled.
+    if (this.settled) throw new DialplaneError('not_found', 'the call is over');
     if (this.prepaid >= priceMinor) {
       this.prepaid -= priceMinor;
       return undefined;
@@ -77,6 +80,7 @@ export class MinuteReserve {
 
   /** A leg's first minute, before its INVITE: taken from what was prepaid when that covers it, reserved otherwise. */
   async reserveLeg(priceMinor: number): Promise<void> {
+    if (this.settled) throw new DialplaneError('not_found', 'the call is over');
     if (this.prepaid >= priceMinor) {
       this.prepaid -= priceMinor;
       return;
@@ -114,6 +118,22 @@ export class MinuteReserve {
       } catch (error) {
         onError?.(error);
       }
+    }
+    return captured;
+  }
+
+  /** settle, inside a caller's transaction (the end of the call's last leg): stored exactly when that end is. */
+  async settleIn(trx: Db, chargeMinor: number, description: string): Promise<number> {
+    if (this.settled) return 0;
+    this.settled = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    let left = chargeMinor;
+    let captured = 0;
+    for (const hold of this.holds) {
+      const take = Math.min(left, hold.amount);
+      left -= take;
+      if (await this.credits.settleIn(trx, this.accountId, hold.id, take, description)) captured += take;
     }
     return captured;
   }
