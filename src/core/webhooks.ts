@@ -279,6 +279,11 @@ export class WebhookService {
     return { id: newId('evt'), type, accountId, occurredAt, data };
   }
 
+  /** Whether the account has an enabled endpoint at all (read inside `trx`; what is read is kept, see the store). */
+  async hasEndpoints(trx: Db, accountId: string): Promise<boolean> {
+    return (await this.store.webhooks.enabledEndpoints(trx, accountId)).length > 0;
+  }
+
   /**
    * Writes one delivery per enabled endpoint of the account that takes this event, inside `trx`. Returns how many;
    * call `notify()` after the transaction commits.

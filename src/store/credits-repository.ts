@@ -69,9 +69,8 @@ export class CreditsRepository {
       .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
       .where('id', '=', hold.account_id)
       .where(sql<boolean>`balance_minor - held_minor >= ${hold.amount_minor}`)
-      .returning('id')
       .executeTakeFirst();
-    if (!updated) return false;
+    if (Number(updated.numUpdatedRows) === 0) return false;
     await trx.insertInto('credit_holds').values(hold).execute();
     return true;
   }

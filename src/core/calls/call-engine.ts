@@ -135,6 +135,8 @@ interface LiveCall {
   readonly contact: DeviceContact | undefined;
   /** Set for a leg that called us. */
   readonly inbound: InboundSignal | undefined;
+  /** When its answer was stored (the cost of the leg is written with its end). */
+  answeredAt: string | undefined;
   readonly onEndTransaction: ((trx: Db, ended: Call) => Promise<void>) | undefined;
   leg: OutboundLeg | undefined;
   trunk: number;
@@ -263,6 +265,7 @@ export class CallEngine {
       call,
       contact,
       inbound,
+      answeredAt: undefined,
       onEndTransaction,
       leg: undefined,
       trunk: 0,
@@ -377,7 +380,10 @@ export class CallEngine {
     if (entry.state === 'ended' || !canTransition(entry.state, to)) return;
     entry.state = to;
     const details = this.takePending(entry);
-    this.write(entry, () => this.calls.advance(entry.call.id, to, sip, details));
+    this.write(entry, async () => {
+      const call = await this.calls.advance(entry.call.id, to, sip, details);
+      if (call?.answeredAt) entry.answeredAt = call.answeredAt;
+    });
   }
 
   private takePending(entry: LiveCall): SipDetails {
@@ -432,10 +438,14 @@ export class CallEngine {
     this.ending.set(id, entry.settled);
     entry.ringTimer?.cancel();
     entry.durationTimer?.cancel();
-    const known = { state: entry.state };
+    // The state as last written, and the leg's price: with the answer's time once that write is done, the leg's cost
+    // goes into the end's own UPDATE.
+    const known = { state: entry.state, priceMinor: entry.call.priceMinor };
     entry.state = 'ended';
     const details = this.takePending(entry);
-    void this.write(entry, () => this.calls.end(id, end, known, details, entry.onEndTransaction)).finally(() => {
+    void this.write(entry, () =>
+      this.calls.end(id, end, { ...known, answeredAt: known.state === 'answered' ? (entry.answeredAt ?? undefined) : null }, details, entry.onEndTransaction),
+    ).finally(() => {
       this.ending.delete(id);
       entry.settle();
     });

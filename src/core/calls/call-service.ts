@@ -8,7 +8,7 @@ import { newId } from '../ids.js';
 import { isOrphaned, type NodeLiveness } from '../node-lease.js';
 import type { WebhookService } from '../webhooks.js';
 import { applicationEndpointFilter } from '../applications.js';
-import { legCharge } from './minute-reserve.js';
+import { legCharge, legCost } from './minute-reserve.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
 
@@ -250,7 +250,7 @@ export class CallService {
   async end(
     callId: string,
     input: EndInput,
-    known?: { readonly state: CallState },
+    known?: { readonly state: CallState; readonly answeredAt?: string | null; readonly priceMinor?: number | null },
     details: SipDetails = {},
     /** Written with the end (the call's charge, when this was its last leg). */
     inTransaction?: (trx: Db, ended: Call) => Promise<void>,
@@ -273,7 +273,11 @@ export class CallService {
         end_reason: input.reason,
       };
       let queued = 0;
-      let costMinor = 0;
+      const knownCost =
+        attempt === 0 && known && known.answeredAt !== undefined && known.priceMinor !== undefined
+          ? legCost(known.answeredAt, now, known.priceMinor)
+          : undefined;
+      let costMinor = knownCost ?? 0;
       const row = await this.store.calls.transition(
         callId,
         [state],
@@ -286,14 +290,18 @@ export class CallService {
           end_reason: input.reason,
           updated_at: now,
           ended_at: now,
+          ...(knownCost !== undefined ? { cost_minor: knownCost } : {}),
           ...(input.sipStatus !== undefined ? { sip_status: input.sipStatus } : {}),
           ...(input.sipReason !== undefined ? { sip_reason: input.sipReason } : {}),
         },
         event,
         async (trx, updated) => {
-          // What the leg cost (started minutes times its price; a leg not billed costs nothing) is stored with its end.
-          costMinor = updated.price_minor === null ? 0 : legCharge(toCall(updated), Number(updated.price_minor));
-          await this.store.calls.setCost(trx, callId, costMinor);
+          // What the leg cost (started minutes times its price; a leg not billed costs nothing) is stored with its end:
+          // in the end's own UPDATE when the engine knew its answer time, else computed from the row now.
+          if (knownCost === undefined) {
+            costMinor = updated.price_minor === null ? 0 : legCharge(toCall(updated), Number(updated.price_minor));
+            await this.store.calls.setCost(trx, callId, costMinor);
+          }
           const ended = { ...toCall(updated), costMinor };
           await inTransaction?.(trx, ended);
           queued = await this.enqueueWebhooks(trx, ended, [event]);
@@ -387,7 +395,8 @@ export class CallService {
 
   /** One `call.<state>` webhook event per stored call event, written in the same transaction. */
   private async enqueueWebhooks(trx: Db, call: Call, events: readonly CallEventInput[]): Promise<number> {
-    if (!this.webhooks) return 0;
+    // Most calls of most accounts go to no endpoint: nothing is built for them.
+    if (!this.webhooks || !(await this.webhooks.hasEndpoints(trx, call.accountId))) return 0;
     let count = 0;
     for (const row of events) {
       const event = toEvent(row);

@@ -10,9 +10,14 @@ export const CALL_RESERVE_REFERENCE = 'call-reserve:';
 
 /** Started billing periods of an answered leg, times its price. A leg never answered costs nothing. */
 export function legCharge(leg: Call, priceMinor: number, minuteMs = MINUTE_MS): number {
-  if (leg.answeredAt === null) return 0;
-  const end = leg.endedAt === null ? Date.now() : Date.parse(leg.endedAt);
-  const ms = Math.max(0, end - Date.parse(leg.answeredAt));
+  return legCost(leg.answeredAt, leg.endedAt, priceMinor, minuteMs);
+}
+
+/** legCharge from the times themselves: answered (null: never), ended (null: still up), and the price (null: free). */
+export function legCost(answeredAt: string | null, endedAt: string | null, priceMinor: number | null, minuteMs = MINUTE_MS): number {
+  if (answeredAt === null || priceMinor === null) return 0;
+  const end = endedAt === null ? Date.now() : Date.parse(endedAt);
+  const ms = Math.max(0, end - Date.parse(answeredAt));
   return Math.max(1, Math.ceil(ms / minuteMs)) * priceMinor;
 }
 
