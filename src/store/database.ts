@@ -71,11 +71,26 @@ export async function migrate(database: Database): Promise<void> {
     provider: migrationProvider(database.dialect),
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
+    // Kysely checks for its bookkeeping tables by introspecting every schema of the database: a schema or table that
+    // another client drops at that moment (another instance's, a test run's) fails the check. It is read again.
+    if (database.dialect === 'postgres' && attempt < MIGRATION_ATTEMPTS && isConcurrentDdl(error)) {
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      continue;
+    }
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+const MIGRATION_ATTEMPTS = 5;
+
+/** PostgreSQL's invalid_schema_name, undefined_table and undefined_column: what a concurrent DROP leaves a catalog read. */
+function isConcurrentDdl(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '3F000' || code === '42P01' || code === '42703';
 }
 
 /** Unique-constraint violations look different in each driver; callers only need to know it was one. */
