@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CallControl } from '../../core/calls/call-control.js';
 import type { Call } from '../../core/calls/call-service.js';
 import type { CallEvent } from '../../core/calls/call-state.js';
+import { eventView } from '../call-views.js';
 import type { Services } from '../../core/services.js';
 import { EventStream } from '../event-stream.js';
 import type { RouteSettings } from '../types.js';
@@ -42,24 +43,6 @@ export function callView(call: Call) {
     created_at: call.createdAt,
     answered_at: call.answeredAt,
     ended_at: call.endedAt,
-  };
-}
-
-export function eventView(event: CallEvent) {
-  return {
-    call_id: event.callId,
-    state: event.state,
-    at: event.at,
-    sip_status: event.sipStatus ?? null,
-    sip_reason: event.sipReason ?? null,
-    ...(event.state === 'ended'
-      ? {
-          outcome: event.outcome ?? null,
-          hangup_cause: event.cause?.name ?? null,
-          hangup_cause_code: event.cause?.code ?? null,
-          end_reason: event.endReason ?? null,
-        }
-      : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Program } from '../../core/calls/program.js';
 import { minorToCredits } from '../../core/money.js';
 import type { Services } from '../../core/services.js';
 import { DialplaneError } from '../../errors.js';
+import { eventView } from '../call-views.js';
 import { EventStream } from '../event-stream.js';
 import {
   DIALPLANE_API_PREFIX,
@@ -190,24 +191,10 @@ export function callResource(view: CallView) {
   };
 }
 
-/** A leg's state event on the stream. */
+/** A leg's state event on the stream: the call it belongs to, and the leg's own event. */
 function stateEvent(callId: string, event: CallEvent) {
-  return {
-    call_id: callId,
-    leg_id: event.callId,
-    state: event.state,
-    at: event.at,
-    sip_status: event.sipStatus ?? null,
-    sip_reason: event.sipReason ?? null,
-    ...(event.state === 'ended'
-      ? {
-          outcome: event.outcome ?? null,
-          hangup_cause: event.cause?.name ?? null,
-          hangup_cause_code: event.cause?.code ?? null,
-          end_reason: event.endReason ?? null,
-        }
-      : {}),
-  };
+  const { call_id: legId, ...rest } = eventView(event);
+  return { call_id: callId, leg_id: legId, ...rest };
 }
 
 function accountOf(request: { principal?: { accountId: string } | undefined }): string {
