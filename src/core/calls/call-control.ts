@@ -239,9 +239,8 @@ export class CallControl {
     // A running program is cut short; the interpreter records the live program when it takes over.
     if (entry.interpreter?.replace(program)) return;
     // Refused by a program that is over (the call is hanging up): nothing is left to replace.
-    if (entry.interpreter && !entry.interpreter.waiting) throw new DialplaneError('not_found', 'no call in progress with that id');
-    // No program yet, or one still waiting for its call hook: that one never starts, this one runs now.
-    entry.interpreter?.stop();
+    if (entry.interpreter) throw new DialplaneError('not_found', 'no call in progress with that id');
+    // A call that runs no program yet (placed without one) starts this one.
     entry.session.activity('program', { source: 'live', verbs: program.length });
     entry.interpreter = this.runProgram(entry.session, program);
   }
@@ -333,25 +332,9 @@ export class CallControl {
   private run(session: CallSession, application: ApplicationSpec | undefined, program: Program | undefined): Interpreter | undefined {
     if (application?.program) return this.runProgram(session, application.program);
     if (program) return this.runProgram(session, program);
-    if (application?.callHook) {
-      const interpreter = new Interpreter(session, { onError: (error) => this.deps.onError(error, `call ${session.callId}`) });
-      const url = application.callHook;
-      void session
-        .hook(url, {})
-        .then((answer) => {
-          // A live program took over while the hook was asked (or the call was hung up): its answer is not used.
-          if (interpreter.isStopped) return undefined;
-          const next = validateProgram(answer);
-          session.activity('program', { source: 'hook', verbs: next.length });
-          return interpreter.run(next);
-        })
-        .catch(async (error: unknown) => {
-          session.activity('hook_error', hookErrorData(url, error));
-          if (!interpreter.isStopped) await session.hangup();
-        })
-        .catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
-      return interpreter;
-    }
+    // The call hook is asked as a `redirect` to it would be: its answer is the call's program, its failure the
+    // documented fallback (a hook_error, then hang-up), and a live program may replace it while it is asked.
+    if (application?.callHook) return this.runProgram(session, [{ verb: 'redirect', actionHook: application.callHook }]);
     return undefined;
   }
 
@@ -375,15 +358,5 @@ function routeProgram(
   ];
   if (target.length === 0) return undefined;
   return [{ verb: 'dial', target, callerId: caller }];
-}
-
-export function hookErrorData(url: string, error: unknown): Record<string, unknown> {
-  const reason = (error as { reason?: unknown }).reason;
-  const code = (error as { code?: unknown }).code;
-  return {
-    url,
-    reason: typeof reason === 'string' ? reason : code === 'invalid_program' ? 'invalid_program' : 'error',
-    message: error instanceof Error ? error.message : String(error),
-  };
 }
 

@@ -76,15 +76,6 @@ export class Interpreter {
     this.phase = 'done';
   }
 
-  /** Not started yet (an application's call hook has not answered) and not stopped. */
-  get waiting(): boolean {
-    return this.phase === 'idle' && !this.stopped;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
-  }
-
   /** Replaces the running program; false when there is none to replace (not started, over, stopped, hung up). */
   replace(program: Program): boolean {
     if (this.phase !== 'running' || this.stopped || this.ended || this.hungUp) return false;
