@@ -28,13 +28,13 @@ export interface OpenDatabaseOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const sqlite = options.dialect === 'sqlite' ? createSqliteDialect(options.url) : undefined;
   const kyselyDialect =
-    options.dialect === 'postgres'
-      ? createPostgresDialect({ url: options.url, ...(options.schema ? { schema: options.schema } : {}) })
-      : createSqliteDialect(options.url);
+    sqlite?.dialect ??
+    createPostgresDialect({ url: options.url, ...(options.schema ? { schema: options.schema } : {}) });
   const db = new Kysely<Tables>({ dialect: kyselyDialect });
   let closed = false;
-  const groupCommit = options.dialect === 'sqlite' ? new SqliteGroupCommit(db) : undefined;
+  const groupCommit = sqlite ? new SqliteGroupCommit(db, sqlite.control) : undefined;
   const database: Database = {
     db,
     dialect: options.dialect,

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import type { SqliteControlStatement } from './sqlite.js';
 
 interface Pending {
   readonly fn: (trx: Db) => Promise<unknown>;
@@ -20,7 +20,10 @@ export class SqliteGroupCommit {
   private queue: Pending[] = [];
   private running = false;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly control: (statement: SqliteControlStatement) => void,
+  ) {}
 
   write<T>(fn: (trx: Db) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -44,24 +47,29 @@ export class SqliteGroupCommit {
   private async commit(batch: readonly Pending[]): Promise<void> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
+      // Holding the connection keeps every other query out while the control statements run beside kysely's.
       await this.db.connection().execute(async (connection) => {
-        await sql`begin immediate`.execute(connection);
+        this.control('begin immediate');
         try {
           for (const pending of batch) {
-            await sql`savepoint w`.execute(connection);
+            this.control('savepoint w');
             try {
               const value = await pending.fn(connection);
-              await sql`release w`.execute(connection);
+              this.control('release w');
               outcomes.push({ ok: true, value });
             } catch (error) {
-              await sql`rollback to w`.execute(connection);
-              await sql`release w`.execute(connection);
+              this.control('rollback to w');
+              this.control('release w');
               outcomes.push({ ok: false, error });
             }
           }
-          await sql`commit`.execute(connection);
+          this.control('commit');
         } catch (error) {
-          await sql`rollback`.execute(connection).catch(() => undefined);
+          try {
+            this.control('rollback');
+          } catch {
+            // No transaction left to roll back.
+          }
           throw error;
         }
       });

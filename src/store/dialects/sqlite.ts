@@ -26,13 +26,36 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/** Transaction control the group commit issues around every batch: no parameters, no result. */
+export type SqliteControlStatement = 'begin immediate' | 'savepoint w' | 'release w' | 'rollback to w' | 'commit' | 'rollback';
+
+export interface SqliteDialectHandle {
+  readonly dialect: Dialect;
+  /**
+   * Runs a transaction-control statement on the one connection, directly rather than through a query builder: a batch
+   * of writes issues two of them per write. Only for a caller that holds the connection (inside its execute()).
+   */
+  readonly control: (statement: SqliteControlStatement) => void;
+}
+
 /** The embedded default: one file, WAL so readers never block the writer, foreign keys enforced. */
-export function createSqliteDialect(path: string): Dialect {
+export function createSqliteDialect(path: string): SqliteDialectHandle {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database: withStatementCache(database) });
+  const controls = new Map<SqliteControlStatement, BetterSqlite3.Statement>();
+  return {
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    control(statement) {
+      let prepared = controls.get(statement);
+      if (!prepared) {
+        prepared = database.prepare(statement);
+        controls.set(statement, prepared);
+      }
+      prepared.run();
+    },
+  };
 }

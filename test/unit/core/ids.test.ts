@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BASE62, newId, randomBase62 } from '../../../src/core/ids.js';
+import { BASE62, base62Time, newId, randomBase62 } from '../../../src/core/ids.js';
 import type { IdPrefix } from '../../../src/core/ids.js';
 
 const PREFIXES: readonly IdPrefix[] = ['acct', 'user', 'key', 'app', 'pn', 'txn', 'hold', 'price'];
@@ -105,6 +105,28 @@ describe('newId', () => {
   test('10,000 ids are all different', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 10_000; i++) ids.add(newId('pn'));
+    assert.equal(ids.size, 10_000);
+  });
+
+  test('ids made later sort after ids made earlier (the first 8 characters are the time)', () => {
+    const times = [0, 1, 61, 62, 3_843, 3_844, Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 1) + 1, Date.UTC(9999, 0, 1)];
+    const ids = times.map((t) => newId('call', t));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(base62Time(0), '00000000');
+    assert.equal(base62Time(62), '00000010');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 0, max: 2 ** 47 }), (a, b) => {
+        const [x, y] = [base62Time(a), base62Time(b)];
+        assert.equal(x.length, 8);
+        assert.equal(Math.sign(a - b), x < y ? -1 : x > y ? 1 : 0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('ids made in the same millisecond still differ', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 10_000; i++) ids.add(newId('call', 1_000));
     assert.equal(ids.size, 10_000);
   });
 
