@@ -335,6 +335,40 @@ await describeWithSipp('the Dial face against SIPp, with a real webhook receiver
     }
   });
 
+  test("an app naming an application: the application's program decides what the answered session does", async (t) => {
+    const uas = await carrier(t, 'uas-answer-wait-bye.xml');
+    const gateway = await gatewayFor(uas);
+    try {
+      const { application } = await services.applications.create(accountId, {
+        name: 'announce',
+        program: [{ verb: 'pause', length: 1 }, { verb: 'hangup' }],
+      });
+      const linked = await services.apps.create(accountId, {
+        name: 'linked',
+        callerIdAllowList: [DOC_FROM],
+        country: 'IL',
+        webhookUrl: receiver.url,
+        webhookSecret: APP_SECRET,
+        applicationId: application.id,
+      });
+      const credentials = { appId: linked.app.id, apiKey: linked.token };
+      const response = await dial(gateway, credentials, { to: DOC_TO, from: DOC_FROM, metadata: METADATA });
+      assert.equal(response.statusCode, 202);
+      const uuid = String(response.json().session_uuid);
+      const hangup = await eventArrives(uuid, 'call.hangup');
+      assert.equal(hangup.body.hangup_cause, 'NORMAL_CLEARING');
+      assert.equal(hangup.body.duration_sec, 1, 'the program paused a second, then hung up');
+      assertWellFormed(eventsOf(uuid), uuid);
+      const call = await services.calls.get(accountId, uuid);
+      assert.equal(call.applicationId, application.id);
+      assert.equal(call.endReason, 'local_hangup');
+      const result = await uas.done;
+      assert.ok(parseSippMessages(result.messages).some((m) => m.text.startsWith('BYE ')), "the program's hangup sent BYE");
+    } finally {
+      await gateway.close();
+    }
+  });
+
   test("the document's curl example runs unchanged against a listening server", async (t) => {
     const uas = await carrier(t, 'uas-answer-remote-bye.xml', { hold_ms: 300 });
     const gateway = await gatewayFor(uas);
