@@ -213,14 +213,16 @@ apps
   .option('--country <cc>', 'country for caller IDs in national format')
   .option('--webhook-url <url>', 'where session events are posted')
   .option('--webhook-secret <secret>', 'signing secret (generated when omitted)')
+  .option('--application <id>', 'call-control application an answered session runs')
   .option('--json', 'machine-readable output')
-  .action(async (o: JsonOption & { name: string; account?: string; callerId?: string[]; country?: string; webhookUrl?: string; webhookSecret?: string }) =>
+  .action(async (o: JsonOption & { name: string; account?: string; callerId?: string[]; country?: string; webhookUrl?: string; webhookSecret?: string; application?: string }) =>
     withAdmin(o.json, async (client) => {
       const result = await client.createApp(await resolveAccount(client, o.account), {
         name: o.name,
         caller_id_allow_list: o.callerId ?? [],
         webhook_url: o.webhookUrl ?? null,
         webhook_secret: o.webhookSecret ?? null,
+        application_id: o.application ?? null,
         ...(o.country ? { country: o.country } : {}),
       });
       printResult(Boolean(o.json), result, () =>
@@ -235,8 +237,36 @@ apps
   .action(async (o: JsonOption & { account?: string }) =>
     withAdmin(o.json, async (client) => {
       const result = await client.listApps(await resolveAccount(client, o.account));
-      printResult(Boolean(o.json), result, () => table(result.apps, ['id', 'name', 'caller_id_allow_list', 'webhook_url', 'created_at']));
+      printResult(Boolean(o.json), result, () =>
+        table(result.apps, ['id', 'name', 'caller_id_allow_list', 'webhook_url', 'application_id', 'created_at']),
+      );
     }),
+  );
+apps
+  .command('update <appId>')
+  .description("change an app's caller IDs, webhook or application (only the options given)")
+  .addOption(accountOption())
+  .option('--caller-id <number...>', 'caller-ID numbers the app may present (replaces the list)')
+  .option('--country <cc>', 'country for caller IDs in national format')
+  .option('--webhook-url <url>', 'where session events are posted ("" for none)')
+  .option('--webhook-secret <secret>', 'signing secret')
+  .option('--application <id>', 'call-control application an answered session runs ("" for none)')
+  .option('--json', 'machine-readable output')
+  .action(
+    async (
+      appId: string,
+      o: JsonOption & { account?: string; callerId?: string[]; country?: string; webhookUrl?: string; webhookSecret?: string; application?: string },
+    ) =>
+      withAdmin(o.json, async (client) => {
+        const result = await client.updateApp(await resolveAccount(client, o.account), appId, {
+          ...(o.callerId ? { caller_id_allow_list: o.callerId } : {}),
+          ...(o.webhookUrl !== undefined ? { webhook_url: o.webhookUrl || null } : {}),
+          ...(o.webhookSecret !== undefined ? { webhook_secret: o.webhookSecret } : {}),
+          ...(o.application !== undefined ? { application_id: o.application || null } : {}),
+          ...(o.country ? { country: o.country } : {}),
+        });
+        printResult(Boolean(o.json), result, () => `updated app ${result.app.id}`);
+      }),
   );
 
 const credits = program.command('credits').description('credit balance and ledger');

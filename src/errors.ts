@@ -16,6 +16,7 @@ export const errorRegistry = {
   admin_unauthorized: { status: 401, message: 'Missing or invalid admin token' },
   forbidden: { status: 403, message: 'The credentials do not allow this operation' },
   read_only_key: { status: 403, message: 'This API key is read-only' },
+  caller_id_not_allowed: { status: 403, message: "The caller ID is not on the app's caller-ID allow-list" },
   insufficient_credits: {
     status: 402,
     message: 'Your account does not have enough credits to complete this operation',

@@ -83,7 +83,7 @@ async function adminToken(config: Config): Promise<string> {
 }
 
 /** One request to the running server's admin API; its error body becomes an AdminCommandError. */
-export type AdminCall = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
+export type AdminCall = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
 
 export function adminCall(baseUrl: string, token: string): AdminCall {
   return async (method, path, body) => {
@@ -158,6 +158,8 @@ function httpClient(baseUrl: string, token: string): AdminClient {
     addNumber: (id, body) => call('POST', `${account(id)}/numbers`, body) as ReturnType<Ops['addNumber']>,
     listApps: (id) => call('GET', `${account(id)}/apps`) as ReturnType<Ops['listApps']>,
     createApp: (id, body) => call('POST', `${account(id)}/apps`, body) as ReturnType<Ops['createApp']>,
+    updateApp: (id, appId, body) =>
+      call('PATCH', `${account(id)}/apps/${encodeURIComponent(appId)}`, body) as ReturnType<Ops['updateApp']>,
     credits: (id) => call('GET', `${account(id)}/credits`) as ReturnType<Ops['credits']>,
     addCredits: (id, body) => call('POST', `${account(id)}/credits`, body) as ReturnType<Ops['addCredits']>,
     listEndpoints: (id) => call('GET', `${account(id)}/webhooks/endpoints`) as ReturnType<Ops['listEndpoints']>,

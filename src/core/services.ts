@@ -8,7 +8,8 @@ import { ApplicationService } from './applications.js';
 import type { Clock } from './clock.js';
 import { CreditService } from './credits.js';
 import { ExtensionService } from './extensions.js';
-import { GatewayAppService } from './gateway-apps.js';
+import { GATEWAY_SESSION_FORMAT, GatewayAppService } from './gateway-apps.js';
+import { gatewaySessionPayload } from './gateway-session-events.js';
 import { DEFAULT_LEASE_MS, generateNodeId, NodeLease } from './node-lease.js';
 import { KeyWebhookService } from './key-webhooks.js';
 import { NumberService } from './numbers.js';
@@ -63,6 +64,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
   const numbers = new NumberService(store, clock, options.defaultCountry, changes);
   const credits = new CreditService(store, clock, changes);
   const webhooks = new WebhookService(store, clock);
+  webhooks.registerFormat(GATEWAY_SESSION_FORMAT, gatewaySessionPayload);
   const prices = new PriceService(store, clock);
   const node = options.node ?? new NodeLease(store.nodes, clock, { nodeId: generateNodeId(), leaseMs: DEFAULT_LEASE_MS });
   return {
@@ -70,7 +72,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     clock,
     accounts,
     keys,
-    apps: new GatewayAppService(store, clock, keys, options.defaultCountry),
+    apps: new GatewayAppService(store, clock, keys, webhooks, options.defaultCountry),
     numbers,
     credits,
     prices,

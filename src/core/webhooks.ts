@@ -3,6 +3,7 @@ import { DialplaneError } from '../errors.js';
 import type { Db } from '../store/database.js';
 import type { WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryStatus, WebhookEndpointRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import { ORDERED_TARGET_PREFIX } from '../store/webhooks-repository.js';
 import type { ClaimedDelivery, Sender } from '../webhooks/dispatcher.js';
 import { parseWebhookUrl } from '../webhooks/guarded-request.js';
 import { isSsrfError } from '../webhooks/ssrf-guard.js';
@@ -23,7 +24,17 @@ export interface WebhookEvent {
  * A payload format: the body an endpoint receives for an event, exactly as sent; undefined leaves the event out for
  * that endpoint (a face that promised no such event). Faces register theirs; `dialplane` is built in.
  */
-export type WebhookFormat = (event: WebhookEvent, endpoint: WebhookEndpointRow) => string | undefined;
+export type WebhookFormat = (event: WebhookEvent, endpoint: WebhookEndpointRow) => string | OrderedPayload | undefined;
+
+/**
+ * A body that must reach its endpoint in the order it was written, after every earlier one with the same `orderKey`
+ * (one gateway session's events): the next is not sent while an earlier one is pending or being delivered.
+ */
+export interface OrderedPayload {
+  readonly body: string;
+  readonly orderKey: string;
+}
+
 
 export const DIALPLANE_FORMAT = 'dialplane';
 
@@ -297,7 +308,8 @@ export class WebhookService {
       if (!matchesEventType(JSON.parse(endpoint.event_types) as string[], event.type)) continue;
       const payload = this.formats.get(endpoint.format)?.(event, endpoint);
       if (payload === undefined) continue;
-      rows.push(newDelivery(event, endpoint.url, payload, now, { endpoint }));
+      if (typeof payload === 'string') rows.push(newDelivery(event, endpoint.url, payload, now, { endpoint }));
+      else rows.push(newDelivery(event, endpoint.url, payload.body, now, { endpoint }, payload.orderKey));
     }
     await this.store.webhooks.insertDeliveries(trx, rows);
     return rows.length;
@@ -453,14 +465,16 @@ function newDelivery(
   payload: string,
   now: Date,
   target: { endpoint: WebhookEndpointRow } | { signatureHeader: string | null; secret: string | null },
+  orderKey?: string,
 ): WebhookDeliveryRow {
   const endpoint = 'endpoint' in target ? target.endpoint : undefined;
+  const ordered = endpoint !== undefined && orderKey !== undefined;
   return {
-    id: newId('whd'),
+    id: ordered ? orderedDeliveryId(now.getTime()) : newId('whd'),
     event_id: event.id,
     account_id: event.accountId,
     endpoint_id: endpoint?.id ?? null,
-    target_key: endpoint ? endpoint.id : `url:${url}`,
+    target_key: ordered ? `${ORDERED_TARGET_PREFIX}${endpoint.id}:${orderKey}` : endpoint ? endpoint.id : `url:${url}`,
     url,
     event_type: event.type,
     payload,
@@ -477,6 +491,26 @@ function newDelivery(
     created_at: now.toISOString(),
     completed_at: null,
   };
+}
+
+let lastOrderedMs = 0;
+let orderedCounter = 0;
+
+/**
+ * A delivery id that sorts after every one this process made before (the outbox sends ordered deliveries by id):
+ * `whd_` + 12 hex digits of milliseconds + a 4-digit hex counter + 4 random hex digits. Lower-case hex only, so
+ * PostgreSQL's collations order them as SQLite does.
+ */
+function orderedDeliveryId(nowMs: number): string {
+  if (nowMs > lastOrderedMs) {
+    lastOrderedMs = nowMs;
+    orderedCounter = 0;
+  } else if (++orderedCounter > 0xffff) {
+    lastOrderedMs += 1;
+    orderedCounter = 0;
+  }
+  const random = randomBytes(2).toString('hex');
+  return `whd_${lastOrderedMs.toString(16).padStart(12, '0')}${orderedCounter.toString(16).padStart(4, '0')}${random}`;
 }
 
 function toEndpoint(row: WebhookEndpointRow, revealSecret: boolean): Endpoint {

@@ -8,11 +8,23 @@ export class AppsRepository {
     this.db = database.db;
   }
 
-  /** An app and its key are one unit: neither exists without the other. */
-  async insertWithKey(app: GatewayAppRow, key: ApiKeyRow): Promise<void> {
+  /** An app and its key are one unit: neither exists without the other (nor without what `also` writes). */
+  async insertWithKey(app: GatewayAppRow, key: ApiKeyRow, also?: (trx: Db) => Promise<void>): Promise<void> {
     await this.database.write(async (trx) => {
       await trx.insertInto('gateway_apps').values(app).execute();
       await trx.insertInto('api_keys').values(key).execute();
+      await also?.(trx);
+    });
+  }
+
+  /** Changes an app's columns and, in the same write, whatever `also` writes (its webhook endpoint). */
+  async update(accountId: string, id: string, changes: Partial<GatewayAppRow>, also?: (trx: Db) => Promise<void>): Promise<void> {
+    await this.database.write(async (trx) => {
+      const { id: _id, account_id: _account, ...columns } = changes;
+      if (Object.keys(columns).length > 0) {
+        await trx.updateTable('gateway_apps').set(columns).where('account_id', '=', accountId).where('id', '=', id).execute();
+      }
+      await also?.(trx);
     });
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DatabaseDialect } from '../config/config.js';
 
@@ -409,6 +410,32 @@ const migrations: Record<string, DialectMigration> = {
     await db.schema.dropIndex('calls_state').execute();
     await db.schema.dropIndex('calls_state_owner').execute();
     await sql`create index calls_live on calls (owner_node) where state != 'ended'`.execute(db);
+  },
+
+  '0013_gateway_sessions': async (db) => {
+    // The call-control application whose hook or program decides what an answered gateway session does. Nullable
+    // with no default, as 0006's extension_id: SQLite accepts a REFERENCES clause on an added column only then.
+    await db.schema
+      .alterTable('gateway_apps')
+      .addColumn('application_id', 'text', (c) => c.references('applications.id'))
+      .execute();
+    // Ordered deliveries (a gateway session's events) wait for the earlier ones of their target.
+    await db.schema.createIndex('webhook_deliveries_target').on('webhook_deliveries').columns(['target_key', 'status']).execute();
+    // Apps made before their webhook URL was an endpoint of the outbox get theirs now.
+    const apps = await sql<{ id: string; account_id: string; webhook_url: string; webhook_secret: string | null; created_at: string }>`
+      select id, account_id, webhook_url, webhook_secret, created_at from gateway_apps where webhook_url is not null
+    `.execute(db);
+    for (const app of apps.rows) {
+      const id = `whe_${randomBytes(10).toString('hex')}`;
+      const types = JSON.stringify(['call.*', 'session.*']);
+      await sql`
+        insert into webhook_endpoints (id, account_id, url, description, event_types, format, signature_header, secret,
+          previous_secret, status, disabled_reason, owner, created_at, updated_at)
+        values (${id}, ${app.account_id}, ${app.webhook_url}, ${`session webhooks of gateway app ${app.id}`}, ${types},
+          'gateway.session', null, ${app.webhook_secret ?? ''}, null, 'enabled', null, ${`gateway_app:${app.id}`},
+          ${app.created_at}, ${app.created_at})
+      `.execute(db);
+    }
   },
 };
 

@@ -50,6 +50,8 @@ export interface GatewayAppsTable {
   webhook_url: string | null;
   webhook_secret: string | null;
   created_at: string;
+  /** The call-control application an answered session runs (migration 0012). */
+  application_id: string | null;
 }
 
 export interface PhoneNumbersTable {

@@ -22,6 +22,12 @@ export interface DeliveryFilter {
   readonly before?: Cursor;
 }
 
+/**
+ * The target of ordered deliveries: `ordered:<endpoint id>:<order key>`. One is claimed only once every earlier one
+ * (by id) of the same target has been delivered or given up, so they reach the receiver one by one, in order.
+ */
+export const ORDERED_TARGET_PREFIX = 'ordered:';
+
 /** Candidates looked at per claim, as a multiple of the room left: room for skipping capped targets. */
 const CANDIDATE_FACTOR = 4;
 /**
@@ -173,7 +179,23 @@ export class WebhooksRepository implements OutboxStore {
         .selectFrom('webhook_deliveries')
         .select(['id', 'target_key'])
         .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now);
+        .where('next_attempt_at', '<=', now)
+        // An ordered delivery waits until every earlier one of its target has been delivered or given up.
+        .where((eb) =>
+          eb.or([
+            eb('target_key', 'not like', `${ORDERED_TARGET_PREFIX}%`),
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('webhook_deliveries as earlier')
+                  .select('earlier.id')
+                  .whereRef('earlier.target_key', '=', 'webhook_deliveries.target_key')
+                  .where('earlier.status', 'in', ['pending', 'delivering'])
+                  .whereRef('earlier.id', '<', 'webhook_deliveries.id'),
+              ),
+            ),
+          ]),
+        );
       if (saturated.length > 0) query = query.where('target_key', 'not in', [...saturated]);
       const candidates = await query
         .orderBy('next_attempt_at')

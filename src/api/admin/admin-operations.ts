@@ -43,6 +43,7 @@ export function appView(a: GatewayApp) {
     caller_id_allow_list: [...a.callerIdAllowList],
     webhook_url: a.webhookUrl,
     webhook_secret: a.webhookSecret,
+    application_id: a.applicationId,
     created_at: a.createdAt,
   };
 }
@@ -84,6 +85,15 @@ export interface CreateAppBody {
   caller_id_allow_list?: string[];
   webhook_url?: string | null;
   webhook_secret?: string | null;
+  application_id?: string | null;
+  country?: string;
+}
+
+export interface UpdateAppBody {
+  caller_id_allow_list?: string[];
+  webhook_url?: string | null;
+  webhook_secret?: string | null;
+  application_id?: string | null;
   country?: string;
 }
 
@@ -150,9 +160,21 @@ export function adminOperations(services: Services) {
         callerIdAllowList: body.caller_id_allow_list ?? [],
         webhookUrl: body.webhook_url ?? null,
         webhookSecret: body.webhook_secret ?? null,
+        applicationId: body.application_id ?? null,
         ...(body.country ? { country: body.country } : {}),
       });
       return { app: appView(app), key: keyView(key), app_id: app.id, api_key: token };
+    },
+    async updateApp(accountId: string, appId: string, body: UpdateAppBody) {
+      await ensureAccount(accountId);
+      const app = await services.apps.update(accountId, appId, {
+        ...(body.caller_id_allow_list !== undefined ? { callerIdAllowList: body.caller_id_allow_list } : {}),
+        ...(body.webhook_url !== undefined ? { webhookUrl: body.webhook_url } : {}),
+        ...(body.webhook_secret !== undefined ? { webhookSecret: body.webhook_secret } : {}),
+        ...(body.application_id !== undefined ? { applicationId: body.application_id } : {}),
+        ...(body.country ? { country: body.country } : {}),
+      });
+      return { app: appView(app) };
     },
     async credits(accountId: string) {
       await ensureAccount(accountId);

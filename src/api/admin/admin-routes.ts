@@ -9,6 +9,7 @@ import {
   type CreateAccountBody,
   type CreateAppBody,
   type CreateKeyBody,
+  type UpdateAppBody,
 } from './admin-operations.js';
 
 const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
@@ -56,10 +57,25 @@ const CreateApp = Type.Object(
     caller_id_allow_list: Type.Optional(Type.Array(Text(40), { maxItems: 1000 })),
     webhook_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
     webhook_secret: Type.Optional(Type.Union([Type.String({ minLength: 16, maxLength: 256 }), Type.Null()])),
+    application_id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
     country: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$' })),
   },
   { additionalProperties: false },
 );
+const UpdateApp = Type.Object(
+  {
+    caller_id_allow_list: Type.Optional(Type.Array(Text(40), { maxItems: 1000 })),
+    webhook_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+    webhook_secret: Type.Optional(Type.Union([Type.String({ minLength: 16, maxLength: 256 }), Type.Null()])),
+    application_id: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+    country: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$' })),
+  },
+  { additionalProperties: false },
+);
+const AppParams = Type.Object({
+  accountId: Type.String({ minLength: 1, maxLength: 64 }),
+  appId: Type.String({ minLength: 1, maxLength: 64 }),
+});
 const AddCredits = Type.Object(
   {
     amount: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.String({ pattern: '^\\d{1,13}(\\.\\d{1,2})?$' })]),
@@ -117,6 +133,11 @@ export function registerAdminRoutes(app: FastifyInstance, services: Services): v
     '/admin/v1/accounts/:accountId/apps',
     opts('Create a gateway app and its key', { params: AccountParams, body: CreateApp }),
     async (request, reply) => reply.status(201).send(await ops.createApp(request.params.accountId, request.body)),
+  );
+  app.patch<{ Params: { accountId: string; appId: string }; Body: UpdateAppBody }>(
+    '/admin/v1/accounts/:accountId/apps/:appId',
+    opts("Change a gateway app's caller-ID allow-list, webhook or application", { params: AppParams, body: UpdateApp }),
+    async (request) => ops.updateApp(request.params.accountId, request.params.appId, request.body),
   );
   app.get<AccountReq>(
     '/admin/v1/accounts/:accountId/credits',

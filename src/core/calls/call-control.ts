@@ -22,7 +22,14 @@ export interface CallControlDeps {
 }
 
 export interface StartCallInput {
+  /** The id to store the call under (a face whose document shapes its own ids); a new call id otherwise. */
+  readonly id?: string;
   readonly from: string;
+  /**
+   * The caller checked `from` against a list of its own (a gateway app's caller-ID allow-list): it need not be one of
+   * the account's voice numbers.
+   */
+  readonly callerIdAllowed?: boolean;
   /** What rings first: one or more targets at once; the first to answer is the call's controlling leg. */
   readonly to: readonly DialTarget[];
   readonly applicationId?: string;
@@ -78,7 +85,7 @@ export class CallControl {
   async start(accountId: string, input: StartCallInput): Promise<Call> {
     const { services } = this.deps;
     const from = normalizePhoneNumber(input.from, services.defaultCountry, 'from');
-    if (!(await services.numbers.isVoiceNumberOf(accountId, from))) {
+    if (!input.callerIdAllowed && !(await services.numbers.isVoiceNumberOf(accountId, from))) {
       throw new DialplaneError('validation_failed', `from ${from} is not a voice number of this account`, { field: 'from' });
     }
     const ringTimeoutS = within(input.ringTimeoutS ?? DEFAULT_RING_TIMEOUT_S, RING_TIMEOUT_RANGE, 'ring_timeout');
@@ -90,6 +97,7 @@ export class CallControl {
     const plans = await planLegs(services, this.deps.contacts, accountId, input.to, rungFor);
     if (plans.length === 0) throw new DialplaneError('validation_failed', 'nothing to ring: no target can be reached', { field: 'to' });
     const session = this.newSession({
+      ...(input.id ? { id: input.id } : {}),
       accountId,
       direction: 'outbound',
       from,

@@ -36,6 +36,8 @@ export interface SessionDeps {
 }
 
 export interface SessionInit {
+  /** The id the call's first leg is stored under; a new call id when absent. */
+  readonly id?: string;
   readonly accountId: string;
   readonly direction: 'inbound' | 'outbound';
   /** The caller ID of legs this session places, and the number it was called at (inbound) or for (outbound). */
@@ -106,7 +108,7 @@ export class CallSession implements CallDriver {
     readonly init: SessionInit,
   ) {
     // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
-    this.plannedRoot = newId('call');
+    this.plannedRoot = init.id ?? newId('call');
     this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), MINUTE_MS, this.plannedRoot);
   }
 
