@@ -83,7 +83,7 @@ async function adminToken(config: Config): Promise<string> {
 }
 
 /** One request to the running server's admin API; its error body becomes an AdminCommandError. */
-export type AdminCall = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
+export type AdminCall = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
 
 export function adminCall(baseUrl: string, token: string): AdminCall {
   return async (method, path, body) => {
