@@ -68,6 +68,23 @@ export interface DeviceCredentials {
   readonly realm: string;
 }
 
+/** Where one Contact of a registered device is reached, as the registrar keeps it across restarts. */
+export interface DeviceBinding {
+  readonly deviceId: string;
+  readonly accountId: string;
+  readonly extensionId: string;
+  readonly key: string;
+  readonly uri: string;
+  readonly instance: string | undefined;
+  readonly transport: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
+  readonly callId: string;
+  readonly cseq: number;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
 /**
  * Where a number rings: an extension's devices, a forward number, answered by Dialplane itself (its calls then
  * driven through the API), an application (its call hook or stored program), or nowhere (an inbound call is
@@ -260,6 +277,50 @@ export class ExtensionService {
     const row = await this.store.extensions.findDeviceByUsername(username);
     if (!row) return undefined;
     return { deviceId: row.id, accountId: row.account_id, extensionId: row.extension_id, ha1: row.ha1, realm: row.realm };
+  }
+
+  /** The registrar's bindings unexpired at `nowMs` whose device still exists (the others are removed). */
+  async loadBindings(nowMs: number): Promise<DeviceBinding[]> {
+    const rows = await this.store.registrations.loadCurrent(new Date(nowMs).toISOString());
+    return rows.map((row) => ({
+      deviceId: row.device_id,
+      accountId: row.account_id,
+      extensionId: row.extension_id,
+      key: row.binding_key,
+      uri: row.uri,
+      instance: row.instance ?? undefined,
+      transport: row.transport === 'tcp' ? 'tcp' : 'udp',
+      address: row.address,
+      port: Number(row.port),
+      callId: row.call_id,
+      cseq: Number(row.cseq),
+      expiresAt: Date.parse(row.expires_at),
+    }));
+  }
+
+  async saveBinding(binding: DeviceBinding): Promise<void> {
+    await this.store.registrations.put({
+      device_id: binding.deviceId,
+      binding_key: binding.key,
+      account_id: binding.accountId,
+      extension_id: binding.extensionId,
+      uri: binding.uri,
+      instance: binding.instance ?? null,
+      transport: binding.transport,
+      address: binding.address,
+      port: binding.port,
+      call_id: binding.callId,
+      cseq: binding.cseq,
+      expires_at: new Date(binding.expiresAt).toISOString(),
+    });
+  }
+
+  async removeBinding(deviceId: string, key: string): Promise<void> {
+    await this.store.registrations.remove(deviceId, key);
+  }
+
+  async removeBindings(deviceId: string): Promise<void> {
+    await this.store.registrations.removeDevice(deviceId);
   }
 
   /** Called with the id of every device deleted through this service (so a registrar can drop its bindings). */
