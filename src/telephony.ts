@@ -160,6 +160,9 @@ export async function startTelephony(
             clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
+            ...(decision.kind === 'device'
+              ? { device: { deviceId: decision.deviceId, accountId: decision.accountId, extensionId: decision.extensionId } }
+              : {}),
           });
         })
         .catch((err: unknown) => {

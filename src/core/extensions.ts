@@ -279,6 +279,17 @@ export class ExtensionService {
     return { deviceId: row.id, accountId: row.account_id, extensionId: row.extension_id, ha1: row.ha1, realm: row.realm };
   }
 
+  /**
+   * The caller ID of calls an extension places (a device's call out, a click-to-call): the first voice number routed
+   * to the extension, else the account's first voice number; undefined when the account has none.
+   */
+  async callerIdOf(accountId: string, extensionId: string): Promise<string | undefined> {
+    const routed = (await this.store.extensions.listRoutedNumbers(accountId)).filter((n) => n.voice === 1 && n.extension_id === extensionId);
+    if (routed[0]) return routed[0].number;
+    const voice = (await this.store.numbers.list(accountId)).filter((n) => n.voice === 1);
+    return voice[0]?.number;
+  }
+
   /** The registrar's bindings unexpired at `nowMs` whose device still exists (the others are removed). */
   async loadBindings(nowMs: number): Promise<DeviceBinding[]> {
     const rows = await this.store.registrations.loadCurrent(new Date(nowMs).toISOString());
