@@ -143,16 +143,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminKeyWebhookRoutes(app, deps.services);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
   for (const face of deps.faces ?? allFaces) {
-    // The hooks added above (auth, rate limits, metrics, the route table, OpenAPI) reach the face's routes: a scope
-    // inherits the hooks its parent had when it was registered.
-    await app.register(
-      async function faceScope(scope) {
-        scope.setErrorHandler(answerError(face.errors));
-        scope.setNotFoundHandler(answerNotFound(face.errors));
-        await scope.register(face.plugin, faceOptions);
-      },
-      { prefix: face.prefix },
-    );
+    for (const prefix of [face.prefix, ...(face.aliases ?? [])]) {
+      // The hooks added above (auth, rate limits, metrics, the route table, OpenAPI) reach the face's routes: a scope
+      // inherits the hooks its parent had when it was registered.
+      await app.register(
+        async function faceScope(scope) {
+          scope.setErrorHandler(answerError(face.errors));
+          scope.setNotFoundHandler(answerNotFound(face.errors));
+          await scope.register(face.plugin, faceOptions);
+        },
+        { prefix },
+      );
+    }
   }
   registerDialplaneApi(app, deps.services, deps.calls, streams);
   return app;

@@ -437,6 +437,33 @@ const migrations: Record<string, DialectMigration> = {
       `.execute(db);
     }
   },
+
+  '0014_extension_numbers_and_registrations': async (db) => {
+    // The short number an extension is dialled by (309), unique in its account, and a mobile rung with its devices.
+    // Both nullable: extensions made before had neither. Several NULLs never collide in a unique index.
+    await db.schema.alterTable('extensions').addColumn('number', 'text').execute();
+    await db.schema.alterTable('extensions').addColumn('mobile', 'text').execute();
+    await db.schema.createIndex('extensions_account_number').unique().on('extensions').columns(['account_id', 'number']).execute();
+
+    // The registrar's bindings, so a restart keeps every device reachable until its registration expires.
+    await db.schema
+      .createTable('sip_registrations')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('binding_key', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('extension_id', 'text', (c) => c.notNull())
+      .addColumn('uri', 'text', (c) => c.notNull())
+      .addColumn('instance', 'text')
+      .addColumn('transport', 'text', (c) => c.notNull())
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull())
+      .addColumn('call_id', 'text', (c) => c.notNull())
+      .addColumn('cseq', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sip_registrations_pk', ['device_id', 'binding_key'])
+      .execute();
+    await db.schema.createIndex('sip_registrations_expires').on('sip_registrations').column('expires_at').execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

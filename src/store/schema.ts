@@ -84,6 +84,29 @@ export interface ExtensionsTable {
   account_id: string;
   name: string;
   created_at: string;
+  /** The short number it is dialled by (e.g. 309), unique in the account; null when it has none. */
+  number: string | null;
+  /** E.164: a mobile rung together with the extension's devices, through the trunk. */
+  mobile: string | null;
+}
+
+/** A registrar binding: where one Contact of a device is reached, until expires_at (ISO). */
+export interface SipRegistrationsTable {
+  device_id: string;
+  /** What tells the device's Contacts apart (scheme, user, host, port, transport). */
+  binding_key: string;
+  account_id: string;
+  extension_id: string;
+  uri: string;
+  /** The Contact's +sip.instance, when it gave one. */
+  instance: string | null;
+  transport: string;
+  /** Where the REGISTER came from: the device is reached there (behind NAT, its Contact's address is private). */
+  address: string;
+  port: number;
+  call_id: string;
+  cseq: number;
+  expires_at: string;
 }
 
 /** A SIP phone of an extension; it registers as `username` with the digest password only its HA1 remembers. */
@@ -356,6 +379,7 @@ export interface Tables {
   sms_events: SmsEventsTable;
   extensions: ExtensionsTable;
   devices: DevicesTable;
+  sip_registrations: SipRegistrationsTable;
   nodes: NodesTable;
   applications: ApplicationsTable;
 }
@@ -383,5 +407,6 @@ export type SmsPartRow = Selectable<SmsPartsTable>;
 export type SmsEventRow = Selectable<SmsEventsTable>;
 export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
+export type SipRegistrationRow = Selectable<SipRegistrationsTable>;
 export type NodeRow = Selectable<NodesTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;

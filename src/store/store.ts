@@ -9,6 +9,7 @@ import { ExtensionsRepository } from './extensions-repository.js';
 import { NodesRepository } from './nodes-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
+import { RegistrationsRepository } from './registrations-repository.js';
 import { SmsRepository } from './sms-repository.js';
 import { WebhooksRepository } from './webhooks-repository.js';
 
@@ -25,6 +26,8 @@ export interface Store {
   readonly webhooks: WebhooksRepository;
   readonly sms: SmsRepository;
   readonly extensions: ExtensionsRepository;
+  /** The registrar's bindings. */
+  readonly registrations: RegistrationsRepository;
   readonly nodes: NodesRepository;
   readonly applications: ApplicationsRepository;
 }
@@ -43,6 +46,7 @@ export function createStore(database: Database): Store {
     webhooks: new WebhooksRepository(db),
     sms: new SmsRepository(db),
     extensions: new ExtensionsRepository(db),
+    registrations: new RegistrationsRepository(db),
     nodes: new NodesRepository(db),
     applications: new ApplicationsRepository(db),
   };

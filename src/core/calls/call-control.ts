@@ -51,6 +51,18 @@ export interface InboundCallInput {
   readonly trunk: string;
 }
 
+/** A call a registered device places (its INVITE answered the digest challenge): to an extension's number, or a number. */
+export interface DeviceCallInput {
+  readonly accountId: string;
+  readonly deviceId: string;
+  readonly extensionId: string;
+  /** The device's SIP username. */
+  readonly from: string;
+  /** What the device dialled: an extension's number (309) or a phone number in any format the default country allows. */
+  readonly dialed: string;
+  readonly sipCallId: string;
+}
+
 /** A call as the APIs show it: its legs, what its program did, its recordings and what it cost. */
 export interface CallView {
   readonly call: Call;
@@ -144,12 +156,60 @@ export class CallControl {
    */
   async receive(input: InboundCallInput, signal: InboundSignal): Promise<InboundLegEvents | undefined> {
     const { services } = this.deps;
-    const billed = input.trunk !== 'device';
-    const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
     const route = await services.extensions.routeOf(input.to);
     const application = route?.applicationId
       ? await services.applications.get(input.accountId, route.applicationId).catch(() => undefined)
       : undefined;
+    return this.take(input, signal, application, application ? undefined : routeProgram(route, input.from));
+  }
+
+  /**
+   * A registered device's call out: to one of the account's extensions by its number (ringing its devices and its
+   * mobile), else to a phone number through the trunk, with the extension's caller ID (callerIdOf). The device's own
+   * leg is free; what it dials is billed as any leg. Nothing it can reach: 404.
+   */
+  async receiveFromDevice(input: DeviceCallInput, signal: InboundSignal): Promise<InboundLegEvents | undefined> {
+    const { services } = this.deps;
+    const callerId = await services.extensions.callerIdOf(input.accountId, input.extensionId);
+    const extension = await services.extensions.findByNumber(input.accountId, input.dialed.trim());
+    let target: DialTarget;
+    let to: string;
+    if (extension) {
+      target = { type: 'extension', extension: extension.id };
+      to = extension.number ?? extension.id;
+    } else {
+      try {
+        to = normalizePhoneNumber(input.dialed, services.defaultCountry, 'to');
+      } catch {
+        signal.reject(404, 'Not Found');
+        return undefined;
+      }
+      // A number through the trunk needs a caller ID of the account's.
+      if (callerId === undefined) {
+        signal.reject(403, 'Forbidden (the account has no voice number to call from)');
+        return undefined;
+      }
+      target = { type: 'phone', number: to };
+    }
+    const program: Program = [{ verb: 'dial', target: [target], ...(callerId !== undefined ? { callerId } : {}) }];
+    return this.take(
+      { accountId: input.accountId, from: input.from, to, sipCallId: input.sipCallId, trunk: 'device' },
+      signal,
+      undefined,
+      program,
+    );
+  }
+
+  /** Takes an inbound leg and runs `program` (or the application) on it. */
+  private async take(
+    input: InboundCallInput,
+    signal: InboundSignal,
+    application: ApplicationSpec | undefined,
+    program: Program | undefined,
+  ): Promise<InboundLegEvents | undefined> {
+    const { services } = this.deps;
+    const billed = input.trunk !== 'device';
+    const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
     const session = this.newSession({
       accountId: input.accountId,
       direction: 'inbound',
@@ -195,7 +255,6 @@ export class CallControl {
     const entry = { session, interpreter: undefined as Interpreter | undefined };
     this.sessions.set(session.callId, entry);
     void session.settled.then(() => this.sessions.delete(session.callId));
-    const program = application ? undefined : routeProgram(route, input.from);
     entry.interpreter = this.run(session, application, program);
     // Nothing takes the call (no route, or an application that could not be read): 480, as for nobody there.
     if (!entry.interpreter) this.deps.engine.reject(received.call.id, 480, 'Temporarily Unavailable');
