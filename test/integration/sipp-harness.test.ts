@@ -129,6 +129,11 @@ await describeWithSipp('SIPp harness', () => {
       'uac-device-call.xml',
       // Played against Dialplane's inbound calls in test/integration/sipp/inbound-cancel.test.ts.
       'uac-cancel-early.xml',
+      // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
+      'uas-answer-dtmf.xml',
+      // Played as registered phones answering (or only ringing) in test/integration/webfones/.
+      'ooc-phone-answer.xml',
+      'ooc-phone-ring.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());
