@@ -20,6 +20,7 @@ export const errorRegistry = {
     status: 402,
     message: 'Your account does not have enough credits to complete this operation',
   },
+  no_caller_id: { status: 402, message: 'The account has no voice number to place the call from' },
   not_found: { status: 404, message: 'The requested resource does not exist' },
   route_not_found: { status: 404, message: 'No such route' },
   method_not_allowed: { status: 405, message: 'The method is not allowed on this path' },
