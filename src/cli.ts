@@ -5,6 +5,7 @@ import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
 import { addApplicationCommands } from './cli/applications-command.js';
+import { addDevCertCommand } from './cli/dev-cert-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 import { isHeartbeat } from './api/event-stream.js';
@@ -679,5 +680,6 @@ function fail(error: unknown): never {
 
 addExtensionCommands(program, { config });
 addApplicationCommands(program, { config });
+addDevCertCommand(program);
 
 program.parseAsync(process.argv).catch(fail);

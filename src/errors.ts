@@ -21,6 +21,8 @@ export const errorRegistry = {
     status: 402,
     message: 'Your account does not have enough credits to complete this operation',
   },
+  https_required: { status: 403, message: 'This API accepts requests over HTTPS only' },
+  no_caller_id: { status: 402, message: 'The account has no voice number to place the call from' },
   not_found: { status: 404, message: 'The requested resource does not exist' },
   route_not_found: { status: 404, message: 'No such route' },
   method_not_allowed: { status: 405, message: 'The method is not allowed on this path' },

@@ -17,6 +17,7 @@ import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
+import { dualProtocolServer, type TlsFiles } from './dual-protocol-server.js';
 import { standardFormat, type Face, type FaceErrorFormat, type FaceOptions } from './faces.js';
 import { allFaces } from './faces/all-faces.js';
 import { createHttpMetrics } from './metrics.js';
@@ -47,6 +48,8 @@ class RequestLogController extends LogController {
 export interface AppDeps {
   readonly services: Services;
   readonly http: { readonly bodyLimit: number; readonly trustProxy: boolean };
+  /** A certificate and key: the port then serves HTTPS beside plain HTTP (see dualProtocolServer). */
+  readonly tls?: TlsFiles;
   readonly rateLimiter: RateLimiter;
   /** Fastify logger instance, or false for none (tests). */
   readonly logger: FastifyBaseLogger | false;
@@ -75,6 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.http.bodyLimit,
     trustProxy: deps.http.trustProxy,
+    ...(deps.tls ? { serverFactory: (handler: Parameters<typeof dualProtocolServer>[1]) => dualProtocolServer(deps.tls!, handler) } : {}),
     return503OnClosing: true,
     logController: new RequestLogController(),
     // A child logger per request (to bind its id) is paid by every request, but only debug lines use it; errors add

@@ -29,6 +29,12 @@ function basic(headers: IncomingHttpHeaders): string | undefined {
   return user || undefined;
 }
 
+/** The key alone as the Authorization header's value, with no scheme word (`Authorization: dk_live_…`). */
+function bare(headers: IncomingHttpHeaders): string | undefined {
+  const value = header(headers, 'authorization')?.trim();
+  return value && /^[A-Za-z0-9_-]+$/.test(value) ? value : undefined;
+}
+
 /**
  * Finds credentials in the first scheme, in the order the route lists them, that the request uses. Node has already
  * lower-cased header names, so X-API-KEY, x-api-key and X-Api-Key are one header.
@@ -46,6 +52,11 @@ export function extractCredentials(
       }
       case 'basic': {
         const token = basic(headers);
+        if (token) return { token };
+        break;
+      }
+      case 'bare': {
+        const token = bare(headers);
         if (token) return { token };
         break;
       }

@@ -120,6 +120,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-dtmf-dialplane.xml',
       // Played against Dialplane's media bridge in test/integration/sipp/call-media.test.ts.
       'uas-answer-play.xml',
+      // Played against the Voice2Phone face's calls in test/integration/voice2phone/sipp-calls.test.ts.
+      'uas-answer-media-port.xml',
       // Played against Dialplane's two-leg calls in test/integration/sipp/two-leg-calls.test.ts.
       'uas-two-leg.xml',
       // Played against Dialplane's registrar in test/integration/sipp/registrar.test.ts.

@@ -63,11 +63,22 @@ export interface DeviceCallInput {
   readonly sipCallId: string;
 }
 
+/** Keys a gather collected, from the call's activities: what was pressed, why collection ended, when. */
+export interface Gathered {
+  readonly digits: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
 /** A call as the APIs show it: its legs, what its program did, its recordings and what it cost. */
 export interface CallView {
   readonly call: Call;
   readonly legs: readonly Call[];
   readonly activities: readonly CallActivity[];
+  /** Every gather's result, oldest first (also among `activities`, as kind `gather`). */
+  readonly gathered: readonly Gathered[];
+  /** The call's last change: a leg's state or an activity, whichever came last. */
+  readonly updatedAt: string;
   readonly recordings: readonly Recording[];
   /** Charged so far (settled legs); null while a leg is live. */
   readonly costMinor: number | null;
@@ -269,10 +280,13 @@ export class CallControl {
     const all = [call, ...legs];
     const live = all.some((leg) => leg.state !== 'ended') || this.sessions.has(callId);
     const costMinor = live ? null : all.reduce((sum, leg) => sum + (leg.costMinor ?? 0), 0);
+    const activities = await calls.activities(accountId, callId);
     return {
       call,
       legs,
-      activities: await calls.activities(accountId, callId),
+      activities,
+      gathered: gatheredOf(activities),
+      updatedAt: [...all.map((leg) => leg.updatedAt), ...activities.map((a) => a.at)].reduce((a, b) => (b > a ? b : a)),
       recordings: await calls.recordings(accountId, all.map((leg) => leg.id)),
       costMinor,
       live,
@@ -410,6 +424,17 @@ export class CallControl {
     void interpreter.run(program).catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
     return interpreter;
   }
+}
+
+/** The keys each gather collected, read from the activities it stored. */
+export function gatheredOf(activities: readonly CallActivity[]): Gathered[] {
+  return activities
+    .filter((activity) => activity.kind === 'gather')
+    .map((activity) => ({
+      digits: typeof activity.data.digits === 'string' ? activity.data.digits : '',
+      reason: typeof activity.data.reason === 'string' ? activity.data.reason : 'unknown',
+      at: activity.at,
+    }));
 }
 
 /** The program a number's route stands for, when no application takes the call. */
