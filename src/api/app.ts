@@ -165,7 +165,7 @@ function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: stri
     if (auth === 'admin') {
       checkAdmin(adminTokenHash, request);
     } else if (auth) {
-      const principal = await authenticate(deps.services.keys, request.headers, auth);
+      const principal = await authenticate(deps.services, request.headers, auth);
       request.principal = principal;
       if (principal.permission === 'read_only' && writes(settings, request.method)) throw new DialplaneError('read_only_key');
       if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);

@@ -3,8 +3,11 @@ import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
 import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
+import { AuthTokensRepository } from './auth-tokens-repository.js';
 import { CallsRepository } from './calls-repository.js';
+import { ContactsRepository } from './contacts-repository.js';
 import { CreditsRepository } from './credits-repository.js';
+import { DirectoryRepository } from './directory-repository.js';
 import { ExtensionsRepository } from './extensions-repository.js';
 import { NodesRepository } from './nodes-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
@@ -27,6 +30,9 @@ export interface Store {
   readonly extensions: ExtensionsRepository;
   readonly nodes: NodesRepository;
   readonly applications: ApplicationsRepository;
+  readonly contacts: ContactsRepository;
+  readonly directory: DirectoryRepository;
+  readonly authTokens: AuthTokensRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -45,5 +51,8 @@ export function createStore(database: Database): Store {
     extensions: new ExtensionsRepository(db),
     nodes: new NodesRepository(db),
     applications: new ApplicationsRepository(db),
+    contacts: new ContactsRepository(db),
+    directory: new DirectoryRepository(db),
+    authTokens: new AuthTokensRepository(db),
   };
 }
