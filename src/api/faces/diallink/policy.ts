@@ -42,7 +42,8 @@ export function principalOf(request: FastifyRequest): Principal {
 export function rawQuery(request: FastifyRequest): Record<string, string | string[]> {
   const url = request.raw.url ?? request.url;
   const at = url.indexOf('?');
-  const out: Record<string, string | string[]> = {};
+  // No prototype: a parameter named __proto__ is a field name like any other (and refused as unknown).
+  const out = Object.create(null) as Record<string, string | string[]>;
   if (at === -1) return out;
   for (const part of url.slice(at + 1).split('&')) {
     if (part === '') continue;
