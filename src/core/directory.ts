@@ -93,6 +93,14 @@ export class DirectoryService {
     return { data: rows.map(({ call, legs }) => summarize(call, legs, nowMs)), paging: paging(query, total) };
   }
 
+  /** One call that is not a leg of another; another account's is not_found. */
+  async call(accountId: string, id: string): Promise<CallSummary> {
+    const call = await this.store.calls.findById(accountId, id);
+    if (!call || call.parent_call_id !== null) throw new DialplaneError('not_found', 'call not found');
+    const legs = await this.store.calls.children(accountId, id);
+    return summarize(call, legs, this.clock.now().getTime());
+  }
+
   async recordings(accountId: string, query: ListQuery): Promise<Page<RecordingSummary>> {
     const { rows, total } = await this.store.directory.recordings(accountId, query);
     return {

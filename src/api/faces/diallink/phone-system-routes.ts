@@ -21,6 +21,9 @@ export function registerPhoneSystemRoutes(app: FastifyInstance, services: Servic
   app.get('/calls', { config: dialLinkRoute, schema: { tags, summary: 'List calls (direction=inbound|outbound, ...)', security } }, async (request) =>
     page(await services.directory.calls(principalOf(request).accountId, listQuery(request, callResource)), callBody),
   );
+  app.get<{ Params: { id: string } }>('/calls/:id', { config: dialLinkRoute, schema: { tags, summary: 'Get a call', security } }, async (request) =>
+    callBody(await services.directory.call(principalOf(request).accountId, request.params.id)),
+  );
   app.get('/recordings', { config: dialLinkRoute, schema: { tags, summary: "List the calls' recordings", security } }, async (request) => {
     const base = baseUrl(request);
     return page(await services.directory.recordings(principalOf(request).accountId, listQuery(request, recordingResource)), (r) =>
