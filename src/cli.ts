@@ -5,6 +5,7 @@ import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
 import { addApplicationCommands } from './cli/applications-command.js';
+import { addUserCommands } from './cli/users-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 import { isHeartbeat } from './api/event-stream.js';
@@ -649,5 +650,6 @@ function fail(error: unknown): never {
 
 addExtensionCommands(program, { config });
 addApplicationCommands(program, { config });
+addUserCommands(program, { config });
 
 program.parseAsync(process.argv).catch(fail);

@@ -12,6 +12,7 @@ import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
+import { registerAdminUserRoutes } from './admin/admin-user-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
@@ -139,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
   registerAdminApplicationRoutes(app, deps.services);
+  registerAdminUserRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   registerAdminKeyWebhookRoutes(app, deps.services);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
