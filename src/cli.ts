@@ -6,6 +6,7 @@ import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
 import { addApplicationCommands } from './cli/applications-command.js';
 import { addDevCertCommand } from './cli/dev-cert-command.js';
+import { addUserCommands } from './cli/users-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 import { isHeartbeat } from './api/event-stream.js';
@@ -681,5 +682,6 @@ function fail(error: unknown): never {
 addExtensionCommands(program, { config });
 addApplicationCommands(program, { config });
 addDevCertCommand(program);
+addUserCommands(program, { config });
 
 program.parseAsync(process.argv).catch(fail);

@@ -12,6 +12,7 @@ import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
+import { registerAdminUserRoutes } from './admin/admin-user-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
   registerAdminApplicationRoutes(app, deps.services);
+  registerAdminUserRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   registerAdminKeyWebhookRoutes(app, deps.services);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
@@ -171,7 +173,7 @@ function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: stri
     if (auth === 'admin') {
       checkAdmin(adminTokenHash, request);
     } else if (auth) {
-      const principal = await authenticate(deps.services.keys, request.headers, auth);
+      const principal = await authenticate(deps.services, request.headers, auth);
       request.principal = principal;
       if (principal.permission === 'read_only' && writes(settings, request.method)) throw new DialplaneError('read_only_key');
       if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);

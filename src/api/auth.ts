@@ -1,12 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../core/api-keys.js';
 import type { ApiKeyService } from '../core/api-keys.js';
+import type { SignInService } from '../core/sign-in.js';
 import { DialplaneError } from '../errors.js';
 import type { AuthScheme } from './types.js';
 
 export interface PresentedCredentials {
   readonly token: string;
   readonly appId?: string;
+  /** A signed-in user's access token (Authorization: Bearer), not an API key. */
+  readonly userToken?: true;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -65,6 +68,11 @@ export function extractCredentials(
         if (token && header(headers, 'x-app-id') === undefined) return { token };
         break;
       }
+      case 'user-token': {
+        const token = bearer(headers);
+        if (token) return { token, userToken: true };
+        break;
+      }
       case 'app': {
         const appId = header(headers, 'x-app-id')?.trim();
         const token = header(headers, 'x-api-key')?.trim();
@@ -78,13 +86,18 @@ export function extractCredentials(
 
 /** Missing and invalid credentials are told apart (some documents answer them differently), never why invalid. */
 export async function authenticate(
-  keys: ApiKeyService,
+  services: { readonly keys: ApiKeyService; readonly signIn: SignInService },
   headers: IncomingHttpHeaders,
   schemes: readonly AuthScheme[],
 ): Promise<Principal> {
   const presented = extractCredentials(headers, schemes);
   if (!presented) throw new DialplaneError('missing_credentials');
-  const principal = await keys.authenticate(presented.token, presented.appId);
+  if (presented.userToken) {
+    const principal = await services.signIn.authenticate(presented.token);
+    if (!principal) throw new DialplaneError('invalid_credentials', 'The access token is not valid or has expired');
+    return principal;
+  }
+  const principal = await services.keys.authenticate(presented.token, presented.appId);
   if (!principal) throw new DialplaneError('invalid_credentials');
   return principal;
 }

@@ -3,8 +3,11 @@ import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
 import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
+import { AuthTokensRepository } from './auth-tokens-repository.js';
 import { CallsRepository } from './calls-repository.js';
+import { ContactsRepository } from './contacts-repository.js';
 import { CreditsRepository } from './credits-repository.js';
+import { DirectoryRepository } from './directory-repository.js';
 import { ExtensionsRepository } from './extensions-repository.js';
 import { NodesRepository } from './nodes-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
@@ -30,6 +33,9 @@ export interface Store {
   readonly registrations: RegistrationsRepository;
   readonly nodes: NodesRepository;
   readonly applications: ApplicationsRepository;
+  readonly contacts: ContactsRepository;
+  readonly directory: DirectoryRepository;
+  readonly authTokens: AuthTokensRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -49,5 +55,8 @@ export function createStore(database: Database): Store {
     registrations: new RegistrationsRepository(db),
     nodes: new NodesRepository(db),
     applications: new ApplicationsRepository(db),
+    contacts: new ContactsRepository(db),
+    directory: new DirectoryRepository(db),
+    authTokens: new AuthTokensRepository(db),
   };
 }
