@@ -20,6 +20,7 @@ export const errorRegistry = {
   admin_unauthorized: { status: 401, message: 'Missing or invalid admin token' },
   forbidden: { status: 403, message: 'The credentials do not allow this operation' },
   read_only_key: { status: 403, message: 'This API key is read-only' },
+  view_only_user: { status: 403, message: 'This user may view but not change anything' },
   caller_id_not_allowed: { status: 403, message: "The caller ID is not on the app's caller-ID allow-list" },
   insufficient_credits: {
     status: 402,

@@ -175,7 +175,9 @@ function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: stri
     } else if (auth) {
       const principal = await authenticate(deps.services, request.headers, auth);
       request.principal = principal;
-      if (principal.permission === 'read_only' && writes(settings, request.method)) throw new DialplaneError('read_only_key');
+      if (principal.permission === 'read_only' && writes(settings, request.method)) {
+        throw new DialplaneError(principal.signedIn ? 'view_only_user' : 'read_only_key');
+      }
       if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);
     }
   };

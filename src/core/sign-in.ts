@@ -118,6 +118,7 @@ export class SignInService {
       userId: user.id,
       appId: null,
       permission: user.view_only === 1 ? 'read_only' : 'full',
+      signedIn: true,
     };
   }
 

@@ -251,6 +251,7 @@ await describeEachDialect('DialLink: security', (dialect) => {
       for (const [method, url, body] of writes) {
         const response = await as(credential, method, url, body);
         assert.equal(response.statusCode, 403, `${method} ${url}: ${response.body}`);
+        assert.equal(response.json().code, credential === token ? 'view_only_user' : 'read_only_key');
         assert.ok(response.json().description);
       }
       for (const url of ['/v1/phone-system/contacts', '/v1/phone-system/users', '/v1/account-hub/api-keys', '/v1/phone-system/calls', '/v1/phone-system/recordings']) {
