@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { buildApp } from './api/app.js';
+import { callQualityRecorder, systemViewOf } from './api/dashboard/system-view.js';
 import { registerFaceFormats, type Face } from './api/faces.js';
 import { allFaces } from './api/faces/all-faces.js';
 import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
@@ -95,7 +96,8 @@ export async function startServer(
   collectDefaultMetrics({ register: metrics, prefix: 'dialplane_' });
   // Before telephony: calls a crash left live are ended at its start, and their final events are delivered.
   const webhooks = startWebhookDelivery(config.webhooks, services, logger, { metrics });
-  const telephony = await startTelephony(config, services, logger, { metrics });
+  const quality = callQualityRecorder(services);
+  const telephony = await startTelephony(config, services, logger, { metrics, onAnswered: quality.onAnswered });
   const messaging = await startMessaging(config.sms, services, logger);
 
   const rateStore = new MemoryRateLimitStore();
@@ -114,6 +116,7 @@ export async function startServer(
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),
     ...(messaging.devSmsc ? { devSmsIn: (input: { from: string; to: string; text: string }) => messaging.devSmsc!.injectInbound(input) } : {}),
+    dashboard: { system: systemViewOf(telephony, messaging), quality: (legId) => quality.log.samples(legId) },
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));
@@ -134,6 +137,7 @@ export async function startServer(
       closing ??= (async () => {
         clearInterval(usageTimer);
         await app.close();
+        quality.log.close();
         await telephony.close();
         await messaging.close();
         await services.sms.settled();

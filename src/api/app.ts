@@ -15,6 +15,7 @@ import { registerAdminApplicationRoutes } from './admin/admin-application-routes
 import { registerAdminUserRoutes } from './admin/admin-user-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
+import { registerDashboard, type DashboardDeps } from './dashboard/dashboard.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
@@ -72,6 +73,8 @@ export interface AppDeps {
   readonly eventStreamHeartbeatMs?: number;
   /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
   readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
+  /** What the web console reads beyond core services: the engines' state, calls' audio quality, its sessions. */
+  readonly dashboard?: Pick<DashboardDeps, 'system' | 'quality' | 'sessions'>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -163,6 +166,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   }
   registerDialplaneApi(app, deps.services, deps.calls, streams);
+  await registerDashboard(app, {
+    ...deps.dashboard,
+    services: deps.services,
+    ...(deps.calls ? { calls: deps.calls } : {}),
+  });
   return app;
 }
 

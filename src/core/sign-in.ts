@@ -2,6 +2,7 @@ import { DialplaneError } from '../errors.js';
 import type { AuthTokenRow, UserRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { hashApiKeyToken } from './api-key-token.js';
+import { toUser, type User } from './accounts.js';
 import type { Principal } from './api-keys.js';
 import type { Clock } from './clock.js';
 import { newId, randomBase62 } from './ids.js';
@@ -61,6 +62,26 @@ export class SignInService {
   }
 
   async signIn(email: string, password: string): Promise<TokenPair> {
+    const user = await this.checkPassword(email, password);
+    const now = this.clock.now();
+    const familyId = newId('sgn', now.getTime());
+    const pair = this.newPair(familyId, now.getTime());
+    await this.store.authTokens.startFamily(
+      { id: familyId, account_id: user.account_id, user_id: user.id, created_at: now.toISOString(), revoked_at: null, revoked_reason: null },
+      pair.rows,
+    );
+    return pair.tokens;
+  }
+
+  /**
+   * The active user whose email and password these are, or invalid_login; for faces that keep their own session
+   * (the dashboard) rather than this service's tokens.
+   */
+  async verify(email: string, password: string): Promise<User> {
+    return toUser(await this.checkPassword(email, password));
+  }
+
+  private async checkPassword(email: string, password: string): Promise<UserRow> {
     const candidates = (await this.store.directory.usersByEmail(email.trim().toLowerCase())).filter((u) => u.status === 'active');
     let user: UserRow | undefined;
     for (const candidate of candidates) {
@@ -72,14 +93,7 @@ export class SignInService {
     // No such user costs one hash too, so the answer's timing does not tell which emails exist.
     if (candidates.length === 0) await verifyPassword(password, DUMMY_PASSWORD_HASH);
     if (!user) throw new DialplaneError('invalid_login');
-    const now = this.clock.now();
-    const familyId = newId('sgn', now.getTime());
-    const pair = this.newPair(familyId, now.getTime());
-    await this.store.authTokens.startFamily(
-      { id: familyId, account_id: user.account_id, user_id: user.id, created_at: now.toISOString(), revoked_at: null, revoked_reason: null },
-      pair.rows,
-    );
-    return pair.tokens;
+    return user;
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {

@@ -1,4 +1,4 @@
-import type { LegMedia } from '../core/calls/call-engine.js';
+import type { LegMedia, ReceptionQuality } from '../core/calls/call-engine.js';
 import { decodeG711, encodeG711, type G711Law } from './codecs/g711.js';
 import { DtmfToneDetector } from './dtmf/goertzel.js';
 import { Rfc4733Receiver, rfc4733Packets } from './dtmf/rfc4733.js';
@@ -101,6 +101,12 @@ export class CallMedia implements LegMedia {
         if (performance.now() - this.lastEventDigitAt > 500) this.emit(digit);
       }
     });
+  }
+
+  quality(): ReceptionQuality {
+    const stats = this.rtp.stats;
+    // Jitter is kept in timestamp units: 8 per millisecond at 8 kHz.
+    return { received: this.rtp.received, lost: Math.max(0, stats.cumulativeLost), jitterMs: Math.round((stats.jitter / 8) * 10) / 10 };
   }
 
   get codec(): { readonly name: G711Law; readonly payloadType: number } {

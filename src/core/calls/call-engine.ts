@@ -44,6 +44,17 @@ export interface LegMedia {
    * timeout is 0 or the SDP direction means the far end sends nothing. Returns the unsubscribe.
    */
   onInactive(listener: () => void): () => void;
+  /**
+   * What this side has received so far, as its RTCP reception reports count it (RFC 3550 A.3 and A.8): packets
+   * received, cumulative packets lost and interarrival jitter in milliseconds. Absent where no RTP is kept.
+   */
+  quality?(): ReceptionQuality;
+}
+
+export interface ReceptionQuality {
+  readonly received: number;
+  readonly lost: number;
+  readonly jitterMs: number;
 }
 
 export interface LegEvents {
