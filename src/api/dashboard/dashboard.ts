@@ -117,6 +117,10 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
 
   await app.register(
     async (scope) => {
+      // Pages, not API: kept out of the OpenAPI document.
+      scope.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, hide: true };
+      });
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 256 * 1024 }, (_request, body, done) => {
         done(null, Object.fromEntries(new URLSearchParams(body as string)));
       });
