@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/databases.js';
 
@@ -149,5 +152,81 @@ await describeEachDialect('DialLink: the document example flow', (dialect) => {
     assert.match(String(wrong.headers.allow), /GET/);
     assert.equal((await t.app.inject({ method: 'POST', url: '/users/me', headers: { 'x-api-key': key } })).statusCode, 405);
     assert.equal((await t.app.inject({ method: 'PATCH', url: '/v1/account-hub/api-keys' })).statusCode, 405);
+  });
+
+  test("the document's curl commands against a listening server: create, filter, match, sort and page, delete", async (t2) => {
+    const curlFound = await promisify(execFile)('curl', ['--version']).then(() => true, () => false);
+    if (!curlFound) {
+      if (process.env.CI === 'true') assert.fail('curl is required under CI=true');
+      t2.skip('curl is not installed');
+      return;
+    }
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    const sh = async (command: string): Promise<{ status: number; body: string }> => {
+      const run = await promisify(execFile)('sh', ['-c', `${command} -s -w '\\n%{http_code}'`], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        env: { ...process.env, KEY: key },
+      });
+      const lines = run.stdout.replace(/\r/g, '').split('\n');
+      const status = Number(lines.pop());
+      // -i prints the head first: the body follows the blank line.
+      const text = lines.join('\n');
+      const blank = text.indexOf('\n\n');
+      return { status, body: blank >= 0 ? text.slice(blank + 2) : text };
+    };
+    // The POST and DELETE verbatim from the document, with the base URL and "$YOUR-APIKEY" replaced.
+    const created = await sh(`curl -i -X POST \
+   -H "Accept:application/json" \
+   -H "X-API-KEY:$KEY" \
+   -H "Content-Type:application/json" \
+   -d \
+    '{
+      "firstName": "Sophia",
+      "lastName": "Brooks",
+      "companyName": "Company inc.",
+      "shared": false,
+      "favorite": false,
+      "phoneNumbers": [
+          {
+              "type": "WORK",
+              "phoneNumber": "+17175501675"
+          }
+      ]
+  }' \
+ '${base}/v1/phone-system/contacts'`);
+    assert.equal(created.status, 201, created.body);
+    const contact = JSON.parse(created.body) as { id: string; firstName: string };
+    assert.equal(contact.firstName, 'Sophia');
+    // The document's one-line GETs, with their URLs quoted as a shell needs them ("(" and "&" are shell syntax).
+    for (const [query, expected] of [
+      ['filter=AND(eq(firstName,Sophia),like(phoneNumbers.phoneNumber,1675))', [contact.id]],
+      ['fullName=like::So', [contact.id]],
+      ['fullName=like::Lx', []],
+    ] as const) {
+      const listed = await sh(`curl '${base}/v1/phone-system/contacts?${query}' -i -X GET -H "X-API-KEY:$KEY"`);
+      assert.equal(listed.status, 200, `${query}: ${listed.body}`);
+      const page = JSON.parse(listed.body) as { data: Array<{ id: string }>; paging: Record<string, unknown> };
+      assert.deepEqual(page.data.map((c) => c.id), expected, query);
+      assert.deepEqual(Object.keys(page.paging), PAGING_KEYS);
+    }
+    // Other tests of this file left contacts behind (made at the same instant of the test clock): at most five to a
+    // page, the most recently updated first.
+    const sorted = await sh(`curl '${base}/v1/phone-system/contacts?pageSize=5&sort=-updatedAt' -i -X GET -H "X-API-KEY:$KEY"`);
+    assert.equal(sorted.status, 200, sorted.body);
+    const sortedPage = JSON.parse(sorted.body) as {
+      data: Array<{ id: string; updatedAt?: string }>;
+      paging: { pageSize: number; sortingCriteria: string };
+    };
+    assert.ok(sortedPage.data.length >= 1 && sortedPage.data.length <= 5, sorted.body);
+    assert.equal(sortedPage.paging.pageSize, 5);
+    assert.equal(sortedPage.paging.sortingCriteria, '-updatedAt');
+    const deleted = await sh(`curl -i -X DELETE \
+   -H "Accept:application/json" \
+   -H "X-API-KEY:$KEY" \
+ '${base}/v1/phone-system/contacts/${contact.id}'`);
+    assert.equal(deleted.status, 204, deleted.body);
+    assert.equal((await sh(`curl '${base}/v1/phone-system/contacts/${contact.id}' -i -X GET -H "X-API-KEY:$KEY"`)).status, 404);
   });
 });
