@@ -43,7 +43,8 @@ const NTP_EPOCH_OFFSET = 2_208_988_800n;
  */
 export class RtpSession {
   readonly ssrc: number;
-  readonly stats = new ReceiverStats({ minSequential: 1 });
+  /** Reception statistics of the source heard now: a new SSRC starts them afresh (RFC 3550 §8.2, A.1). */
+  private receiverStats = new ReceiverStats({ minSequential: 1 });
   private sequence: number;
   private timestamp: number;
   private remote: RtpEndpoint;
@@ -60,6 +61,10 @@ export class RtpSession {
   private mediaAllowed: boolean;
   sent = 0;
   received = 0;
+
+  get stats(): ReceiverStats {
+    return this.receiverStats;
+  }
 
   constructor(private readonly options: RtpSessionOptions) {
     const random = randomBytes(10);
@@ -255,6 +260,9 @@ export class RtpSession {
       return;
     }
     this.received += 1;
+    // A new source (a phone switching streams, a restart) has its own sequence and timestamp origins: comparing them
+    // with the old one's would read as a loss or jitter spike.
+    if (this.receivedFrom !== undefined && packet.ssrc !== this.receivedFrom) this.receiverStats = new ReceiverStats({ minSequential: 1 });
     this.receivedFrom = packet.ssrc;
     this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
     this.options.onPacket?.(packet);
