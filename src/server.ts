@@ -11,6 +11,7 @@ import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import { readTlsFiles } from './api/dual-protocol-server.js';
 import type { Config } from './config/config.js';
+import { ADMIN_TOKEN_FILE } from './config/data-files.js';
 import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
 import { generateNodeId, NodeLease } from './core/node-lease.js';
@@ -33,7 +34,7 @@ export interface RunningServer {
 }
 
 const USAGE_FLUSH_INTERVAL_MS = 10_000;
-export const ADMIN_TOKEN_FILE = 'admin.token';
+export { ADMIN_TOKEN_FILE };
 
 export function createLogger(config: Config): Logger {
   return pino({
