@@ -369,7 +369,7 @@ export class SmsService {
         this.deps.webhooks.notify();
         // Nothing of it reached the network: the charge is given back.
         if (Number(row.price_minor) > 0 && !skip.size && accepted.length === 0) {
-          await this.deps.credits.add(row.account_id, Number(row.price_minor), `refund: SMS ${row.id} refused by the SMSC`, row.id);
+          await this.deps.credits.refund(row.account_id, Number(row.price_minor), `refund: SMS ${row.id} refused by the SMSC`, row.id);
         }
       }
       this.options.onError?.(error, `SMS ${row.id} was refused by the SMSC`);

@@ -8,7 +8,7 @@ import type { DatabaseDialect } from '../config/config.js';
  */
 type DialectMigration = (db: Kysely<unknown>, dialect: DatabaseDialect) => Promise<void>;
 
-const migrations: Record<string, DialectMigration> = {
+export const migrations: Record<string, DialectMigration> = {
   '0001_core': async (db, dialect) => {
     const money = dialect === 'postgres' ? 'bigint' : 'integer';
     await db.schema
@@ -463,6 +463,10 @@ const migrations: Record<string, DialectMigration> = {
       .addPrimaryKeyConstraint('sip_registrations_pk', ['device_id', 'binding_key'])
       .execute();
     await db.schema.createIndex('sip_registrations_expires').on('sip_registrations').column('expires_at').execute();
+  },
+  // Refunds got a ledger kind of their own; earlier ones were written as top-ups with a "refund: …" description.
+  '0016_first_hour': async (db) => {
+    await sql`update credit_entries set kind = 'refund' where kind = 'topup' and description like 'refund: %'`.execute(db);
   },
 };
 

@@ -92,9 +92,9 @@ describe('SMS through the server and the dev SMSC', () => {
       await runCli(env, ['sms', 'send', '--from', '+14155551234', '--to', '+14155550400', '--message', 'hi', '--json']),
     );
     await waitForEvent('sms.failed', refused.message.id);
-    const credits = ok<{ entries: Array<{ amount: number; reference: string | null }> }>(await runCli(env, ['credits', 'show', '--json']));
-    const entries = credits.entries.filter((e) => e.reference === refused.message.id).map((e) => e.amount).sort();
-    assert.deepEqual(entries, [-2.5, 2.5], 'charged, then refunded');
+    const credits = ok<{ entries: Array<{ amount: number; kind: string; reference: string | null }> }>(await runCli(env, ['credits', 'show', '--json']));
+    const entries = credits.entries.filter((e) => e.reference === refused.message.id).map((e) => [e.kind, e.amount]);
+    assert.deepEqual(entries, [['refund', 2.5], ['debit', -2.5]], 'charged, then refunded');
   });
 
   test('bad input is refused and nothing is charged or sent', async () => {
