@@ -25,6 +25,7 @@ import { registerOperationsRoutes } from './operations-routes.js';
 import { registerOpenApi } from './openapi.js';
 import type { RateLimiter } from './rate-limit/rate-limiter.js';
 import { routeTable } from './route-table.js';
+import { describeViolation, type SchemaViolation } from './validation-message.js';
 import type { RateLimitPolicy, RouteSettings } from './types.js';
 import './types.js';
 
@@ -80,6 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.http.trustProxy,
     ...(deps.tls ? { serverFactory: (handler: Parameters<typeof dualProtocolServer>[1]) => dualProtocolServer(deps.tls!, handler) } : {}),
     return503OnClosing: true,
+    // `GET /api/v1/calls/` is the list, as clients that join a base URL and a path often write it, not a call
+    // whose id is empty.
+    routerOptions: { ignoreTrailingSlash: true },
     logController: new RequestLogController(),
     // A child logger per request (to bind its id) is paid by every request, but only debug lines use it; errors add
     // the id themselves.
@@ -214,14 +218,9 @@ export function toDialplaneError(error: FastifyError | Error): DialplaneError {
   if (isDialplaneError(error)) return error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const first = fastifyError.validation[0];
-    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
-    const field = missing ? (path ? `${path}.${missing}` : missing) : path || undefined;
-    return new DialplaneError('validation_failed', fastifyError.message, {
-      location: fastifyError.validationContext ?? 'body',
-      ...(field ? { field } : {}),
-    });
+    const location = fastifyError.validationContext ?? 'body';
+    const { field, message } = describeViolation(fastifyError.validation as readonly SchemaViolation[], location);
+    return new DialplaneError('validation_failed', message, { location, ...(field ? { field } : {}) });
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
