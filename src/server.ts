@@ -72,6 +72,7 @@ export async function startServer(
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
     smsMaxSegments: config.sms.maxSegments,
     onListenerError: (err: unknown) => logger.error({ err }, 'event listener failed'),
+    onWarning: (message, details) => logger.warn(details, message),
   });
   // Registered before anything is recovered or started, so other nodes see this one alive from its first call on.
   const previous = await node.start();
