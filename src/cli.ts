@@ -104,6 +104,20 @@ program
   });
 
 program
+  .command('doctor')
+  .description('check the set-up: configuration, database, ports, trunks, SMSC, speech, addresses, clock')
+  .option('--timeout <seconds>', 'how long the database, each trunk and the SMSC get to answer', '2')
+  .option('--json', 'machine-readable output')
+  .addHelpText('after', '\nEach line is ok, warn or fail, with what to do. Exit status 1 when a check failed.')
+  .action(async (o: JsonOption & { timeout: string }) => {
+    const { formatDoctor, runDoctor } = await import('./cli/doctor.js');
+    const checks = await runDoctor({ timeoutMs: Math.max(0.1, Number(o.timeout) || 2) * 1000, config });
+    const failed = checks.some((c) => c.status === 'fail');
+    printResult(Boolean(o.json), { ok: !failed, checks }, () => formatDoctor(checks));
+    if (failed) process.exitCode = 1;
+  });
+
+program
   .command('config')
   .description('print the effective configuration, secrets masked')
   .option('--json', 'machine-readable output')

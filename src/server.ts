@@ -116,6 +116,17 @@ export async function startServer(
       ? { devCallIn: (input: { from: string; to: string; holdMs: number }) => telephony.devCarrier!.callIn(telephony.sipEndpoint, input) }
       : {}),
     ...(messaging.devSmsc ? { devSmsIn: (input: { from: string; to: string; text: string }) => messaging.devSmsc!.injectInbound(input) } : {}),
+    status: () => ({
+      sip: { port: telephony.sipPort },
+      trunks: telephony.trunkStatus.map((t) => ({
+        name: t.name,
+        reachable: t.reachable ?? null,
+        registered: t.registered ?? null,
+        registered_until: t.registeredUntil?.toISOString() ?? null,
+        last_error: t.lastError ?? null,
+      })),
+      smsc: { state: messaging.carrier.state, dev: messaging.devSmsc !== undefined },
+    }),
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));

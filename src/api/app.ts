@@ -13,6 +13,7 @@ import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
+import { registerStatusRoute, type ServerStatus } from './admin/status-route.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
@@ -72,6 +73,8 @@ export interface AppDeps {
   readonly eventStreamHeartbeatMs?: number;
   /** Present while the dev SMSC runs: it delivers an SMS to one of our numbers. */
   readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
+  /** The links of a running server (SIP port, trunks, SMSC), for `dialplane doctor`. */
+  readonly status?: () => ServerStatus;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -149,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminApplicationRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   registerAdminKeyWebhookRoutes(app, deps.services);
+  if (deps.status) registerStatusRoute(app, deps.status);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
   for (const face of deps.faces ?? allFaces) {
     for (const prefix of [face.prefix, ...(face.aliases ?? [])]) {

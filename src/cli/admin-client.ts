@@ -22,12 +22,12 @@ export async function connectServer(config: Config): Promise<{ baseUrl: string; 
   if (!(await isDialplaneServer(baseUrl))) {
     throw new AdminCommandError(`no Dialplane server answers at ${baseUrl}: start one with \`dialplane serve\``, 'not_ready');
   }
-  return { baseUrl, token: await adminToken(config) };
+  return { baseUrl, token: await serverToken(config) };
 }
 
 export async function connectAdmin(config: Config): Promise<AdminClient> {
   const baseUrl = serverUrl(config);
-  if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await adminToken(config));
+  if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await serverToken(config));
   const { directAdminClient } = await import('./direct.js');
   return directAdminClient(config);
 }
@@ -37,7 +37,7 @@ export function serverUrl(config: Config): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
 }
 
-async function isDialplaneServer(baseUrl: string): Promise<boolean> {
+export async function isDialplaneServer(baseUrl: string): Promise<boolean> {
   try {
     const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
     const body = (await response.json()) as { service?: unknown };
@@ -47,7 +47,8 @@ async function isDialplaneServer(baseUrl: string): Promise<boolean> {
   }
 }
 
-async function adminToken(config: Config): Promise<string> {
+/** The admin token of the server answering at the configured address: configured, or the one it left in its data directory. */
+export async function serverToken(config: Config): Promise<string> {
   if (config.admin.token) return config.admin.token;
   try {
     return (await readFile(join(config.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim();
@@ -97,7 +98,7 @@ export async function connectOperations<Ops>(
 ): Promise<Ops & AccountsClient> {
   const baseUrl = serverUrl(config);
   if (await isDialplaneServer(baseUrl)) {
-    const call = adminCall(baseUrl, await adminToken(config));
+    const call = adminCall(baseUrl, await serverToken(config));
     return {
       ...overHttp(call),
       listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),

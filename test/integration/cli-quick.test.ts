@@ -52,7 +52,7 @@ describe('ten typical commands', () => {
 
   test('--help lists the commands and the exit statuses', async () => {
     const out = succeeded(await dialplane('--help'));
-    for (const command of ['serve', 'config', 'call', 'credits', 'webhooks']) assert.match(out, new RegExp(`\\n  ${command}\\b`));
+    for (const command of ['serve', 'doctor', 'config', 'call', 'credits', 'webhooks']) assert.match(out, new RegExp(`\\n  ${command}\\b`));
     assert.match(out, /Exit status: 0 done, 1 the command failed, 2 invalid configuration/);
   });
 
