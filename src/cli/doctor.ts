@@ -69,11 +69,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   const db = await checkDatabase(config, options.timeoutMs);
   lines.push(...db.lines);
   lines.push(...(await checkPorts(config, baseUrl, running, status)));
-  lines.push(...(await checkTrunks(config, trunks, status, options.timeoutMs)));
+  const trunkLines = await checkTrunks(config, trunks, status, options.timeoutMs);
+  lines.push(...trunkLines.lines);
   lines.push(await checkSmsc(config, status, options.timeoutMs));
   lines.push(await checkTts(options.timeoutMs));
   lines.push(checkAddresses(config, trunks));
-  lines.push(checkClock(db.serverTime));
+  lines.push(checkClock(db.serverTime, trunkLines.date));
   return lines;
 }
 
@@ -122,7 +123,9 @@ async function checkDatabase(config: Config, timeoutMs: number): Promise<{ lines
     const migrations = await new Migrator({ db: database.db, provider: migrationProvider(dialect) }).getMigrations();
     const pending = migrations.filter((m) => !m.executedAt).map((m) => m.name);
     if (pending.length === 0) lines.push(ok('migrations', `all ${migrations.length} migrations applied`));
-    else {
+    else if (pending.length === migrations.length) {
+      lines.push(warn('migrations', 'the database has no Dialplane tables yet', 'the first `dialplane serve` creates them (and the bootstrap account)'));
+    } else {
       lines.push(
         warn('migrations', `${pending.length} of ${migrations.length} migrations not applied yet (${pending.join(', ')})`, 'they run at the next `dialplane serve`; back the database up first'),
       );
@@ -287,11 +290,16 @@ export async function probeOptions(trunk: Pick<TrunkConfig, 'host' | 'port' | 't
   });
 }
 
-let trunkDate: Date | undefined;
-
-async function checkTrunks(config: Config, trunks: readonly TrunkConfig[], status: ServerStatus | undefined, timeoutMs: number): Promise<DoctorCheck[]> {
-  if (config.trunk.uri === 'dev') return [ok('trunk', 'the dev carrier: a simulated network inside the server, reached over real SIP on loopback')];
+/** The trunks' lines, and the Date header of the last answer that had one (a clock to compare with). */
+async function checkTrunks(
+  config: Config,
+  trunks: readonly TrunkConfig[],
+  status: ServerStatus | undefined,
+  timeoutMs: number,
+): Promise<{ lines: DoctorCheck[]; date?: Date }> {
+  if (config.trunk.uri === 'dev') return { lines: [ok('trunk', 'the dev carrier: a simulated network inside the server, reached over real SIP on loopback')] };
   const lines: DoctorCheck[] = [];
+  let trunkDate: Date | undefined;
   for (const [index, trunk] of trunks.entries()) {
     const answer = await probeOptions(trunk, timeoutMs);
     if (answer?.date) trunkDate = answer.date;
@@ -312,7 +320,7 @@ async function checkTrunks(config: Config, trunks: readonly TrunkConfig[], statu
       lines.push(fail('register', `${trunk.name}: registration failed${live.last_error ? `: ${live.last_error}` : ''}`, 'check DIALPLANE_TRUNK_USERNAME / _PASSWORD (or the user:password in the trunk URI) with the carrier'));
     } else lines.push(warn('register', `${trunk.name}: not registered yet`, 'wait for the first REGISTER to be answered, then run doctor again'));
   }
-  return lines;
+  return { lines, ...(trunkDate ? { date: trunkDate } : {}) };
 }
 
 async function checkSmsc(config: Config, status: ServerStatus | undefined, timeoutMs: number): Promise<DoctorCheck> {
@@ -375,7 +383,7 @@ function checkAddresses(config: Config, trunks: readonly TrunkConfig[]): DoctorC
   return ok('address', `SIP on ${sipHost}, reachable by the trunks as far as addresses go`);
 }
 
-function checkClock(database: { at: Date; skewMs: number } | undefined): DoctorCheck {
+function checkClock(database: { at: Date; skewMs: number } | undefined, trunkDate: Date | undefined): DoctorCheck {
   const now = new Date();
   const reference = database ? { name: 'PostgreSQL', skewMs: database.skewMs } : trunkDate ? { name: 'the trunk (Date header)', skewMs: now.getTime() - trunkDate.getTime() } : undefined;
   if (!reference) return ok('clock', `${now.toISOString()} (UTC); no other clock to compare it with`);
