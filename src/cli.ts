@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config/config.js';
 import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './cli/admin-client.js';
@@ -7,9 +8,12 @@ import { addExtensionCommands } from './cli/extensions-command.js';
 import { addApplicationCommands } from './cli/applications-command.js';
 import { addDevCertCommand } from './cli/dev-cert-command.js';
 import { addUserCommands } from './cli/users-command.js';
-import { createLogger, startServer } from './server.js';
+import { addCallCommand } from './cli/call-command.js';
 import { DialplaneError } from './errors.js';
-import { isHeartbeat } from './api/event-stream.js';
+
+// Only the command line itself is loaded here. What a command needs beyond it is imported when it runs: `serve`
+// loads the server, and a command the running server answers goes through its admin API without loading the
+// store, the services or any engine (see cli/admin-client.ts).
 
 interface JsonOption {
   json?: boolean;
@@ -41,13 +45,27 @@ async function resolveAccount(client: AdminClient, account: string | undefined):
 }
 
 const program = new Command();
-program.name('dialplane').description('Self-hosted programmable voice and SMS').showHelpAfterError();
+program
+  .name('dialplane')
+  .description('Self-hosted programmable voice and SMS')
+  .version(packageVersion(), '-V, --version')
+  .showHelpAfterError()
+  .addHelpText('after', '\nExit status: 0 done, 1 the command failed, 2 invalid configuration; `dialplane call --help` lists its own.');
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 program
   .command('serve')
   .description('start the server (HTTP API, admin API)')
   .action(async () => {
     const cfg = config();
+    const { createLogger, startServer } = await import('./server.js');
     const logger = createLogger(cfg);
     // A bug in one call's handling must not drop every other call: log it loudly and keep serving.
     process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
@@ -84,6 +102,20 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('doctor')
+  .description('check the set-up: configuration, database, ports, trunks, SMSC, speech, addresses, clock')
+  .option('--timeout <seconds>', 'how long the database, each trunk and the SMSC get to answer', '2')
+  .option('--json', 'machine-readable output')
+  .addHelpText('after', '\nEach line is ok, warn or fail, with what to do. Exit status 1 when a check failed.')
+  .action(async (o: JsonOption & { timeout: string }) => {
+    const { formatDoctor, runDoctor } = await import('./cli/doctor.js');
+    const checks = await runDoctor({ timeoutMs: Math.max(0.1, Number(o.timeout) || 2) * 1000, config });
+    const failed = checks.some((c) => c.status === 'fail');
+    printResult(Boolean(o.json), { ok: !failed, checks }, () => formatDoctor(checks));
+    if (failed) process.exitCode = 1;
   });
 
 program
@@ -292,100 +324,15 @@ credits
       const result = await client.credits(await resolveAccount(client, o.account));
       printResult(Boolean(o.json), result, () =>
         `balance ${result.balance.toFixed(2)}, held ${result.held.toFixed(2)}, available ${result.available.toFixed(2)}\n` +
-        table(result.entries, ['created_at', 'amount', 'balance_after', 'kind', 'description']),
+        table(
+          result.entries.map((e) => ({ ...e, amount: e.amount.toFixed(2), balance_after: e.balance_after.toFixed(2) })),
+          ['created_at', 'amount', 'balance_after', 'kind', 'description'],
+        ),
       );
     }),
   );
 
-program
-  .command('call <to>')
-  .description('place a call through the running server and print its events until it ends; Ctrl-C hangs it up')
-  .requiredOption('--from <number>', 'caller ID: a voice number of the account')
-  .addOption(accountOption())
-  .option('--timeout <seconds>', 'ring timeout', '30')
-  .option('--max-duration <seconds>', 'maximum duration after answer', '3600')
-  .option('--json', 'one JSON object per line; the last carries the outcome and hangup cause')
-  .action(async (to: string, o: JsonOption & { from: string; account?: string; timeout: string; maxDuration: string }) => {
-    const cfg = config();
-    const { baseUrl, token } = await connectServer(cfg);
-    const client = await connectAdmin(cfg);
-    const accountId = await resolveAccount(client, o.account).finally(() => client.close());
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const calls = `${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls`;
-    // Ctrl-C hangs the call up (through the API, like any other hangup), waits for its final event and exits 130;
-    // a second Ctrl-C, or no final event in time, leaves at once.
-    let callId: string | undefined;
-    let interrupted = false;
-    const hangup = (id: string) => {
-      process.stderr.write(`hanging up call ${id}\n`);
-      fetch(`${calls}/${encodeURIComponent(id)}/hangup`, { method: 'POST', headers: { authorization: headers.authorization } })
-        .then(async (response) => {
-          if (!response.ok) process.stderr.write(`dialplane: hangup answered HTTP ${response.status}: ${await response.text()}\n`);
-        })
-        .catch((error: unknown) => process.stderr.write(`dialplane: could not hang up: ${error instanceof Error ? error.message : String(error)}\n`));
-      setTimeout(() => {
-        process.stderr.write(`dialplane: no final event for call ${id} after the hangup\n`);
-        process.exit(EXIT_INTERRUPTED);
-      }, HANGUP_FINAL_EVENT_WAIT_MS).unref();
-    };
-    const onInterrupt = () => {
-      if (interrupted) process.exit(EXIT_INTERRUPTED);
-      interrupted = true;
-      if (callId) hangup(callId);
-    };
-    process.on('SIGINT', onInterrupt);
-    try {
-      const placed = await fetch(calls, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ to, from: o.from, ring_timeout_s: Number(o.timeout), max_duration_s: Number(o.maxDuration) }),
-      });
-      const body = (await placed.json()) as { call?: { id: string }; error?: { code: string; message: string } };
-      if (!placed.ok || !body.call) throw new AdminCommandError(body.error?.message ?? `HTTP ${placed.status}`, body.error?.code ?? 'error');
-      callId = body.call.id;
-      if (!o.json) process.stdout.write(`call ${callId}: ${o.from} -> ${to}\n`);
-      if (interrupted) hangup(callId);
-      const ended = await followCall(`${calls}/${encodeURIComponent(callId)}/events/stream`, headers, Boolean(o.json));
-      if (!ended) throw new AdminCommandError(`the event stream of call ${callId} ended before the call did`, 'stream_ended');
-    } finally {
-      process.off('SIGINT', onInterrupt);
-    }
-    if (interrupted) process.exitCode = EXIT_INTERRUPTED;
-  });
-
-/** Exit status after Ctrl-C, as shells report a process ended by SIGINT (128 + 2). */
-const EXIT_INTERRUPTED = 130;
-/** How long `dialplane call` waits for the final event after hanging up on Ctrl-C. */
-const HANGUP_FINAL_EVENT_WAIT_MS = 10_000;
-
-/**
- * Prints a call's live events until its final one; resolves whether that arrived. Heartbeat lines (sent every 15 s
- * so that fetch's 300 s body timeout never ends a quiet call's stream) are skipped.
- */
-async function followCall(url: string, headers: Record<string, string>, json: boolean): Promise<boolean> {
-  const stream = await fetch(url, { headers });
-  if (!stream.ok || !stream.body) throw new AdminCommandError(`could not follow the call (HTTP ${stream.status})`, 'error');
-  let buffered = '';
-  let ended = false;
-  try {
-    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += Buffer.from(chunk).toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (!line.trim()) continue;
-        const event = JSON.parse(line) as Record<string, unknown>;
-        if (isHeartbeat(event)) continue;
-        if (event.state === 'ended') ended = true;
-        process.stdout.write(json ? `${line}\n` : `${humanEvent(event)}\n`);
-      }
-    }
-  } catch (error) {
-    throw new AdminCommandError(`lost the call's event stream: ${error instanceof Error ? error.message : String(error)}`, 'stream_lost');
-  }
-  return ended;
-}
+addCallCommand(program, config);
 
 const webhooks = program.command('webhooks').description('webhook endpoints and the delivery log');
 const endpoints = webhooks.command('endpoints').description('where events are delivered');
@@ -661,12 +608,6 @@ dev
     printResult(Boolean(o.json), result, () => `delivered to ${result.to} in ${result.parts} part(s)`);
   });
 
-function humanEvent(event: Record<string, unknown>): string {
-  const sip = event.sip_status ? ` (${String(event.sip_status)} ${String(event.sip_reason ?? '')})` : '';
-  if (event.state !== 'ended') return `${String(event.at)}  ${String(event.state)}${sip}`;
-  return `${String(event.at)}  ended: ${String(event.outcome)}, ${String(event.hangup_cause)} (${String(event.hangup_cause_code)}), ${String(event.end_reason)}${sip}`;
-}
-
 function fail(error: unknown): never {
   const json = process.argv.includes('--json');
   const code =
@@ -676,7 +617,7 @@ function fail(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   process.stderr.write(`dialplane: ${message}\n`);
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  process.exit(error instanceof ConfigError ? 2 : error instanceof AdminCommandError ? error.exitCode : 1);
 }
 
 addExtensionCommands(program, { config });

@@ -12,6 +12,7 @@ import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import { readTlsFiles } from './api/dual-protocol-server.js';
 import type { Config } from './config/config.js';
+import { ADMIN_TOKEN_FILE } from './config/data-files.js';
 import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
 import { generateNodeId, NodeLease } from './core/node-lease.js';
@@ -34,7 +35,7 @@ export interface RunningServer {
 }
 
 const USAGE_FLUSH_INTERVAL_MS = 10_000;
-export const ADMIN_TOKEN_FILE = 'admin.token';
+export { ADMIN_TOKEN_FILE };
 
 export function createLogger(config: Config): Logger {
   return pino({
@@ -72,6 +73,7 @@ export async function startServer(
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
     smsMaxSegments: config.sms.maxSegments,
     onListenerError: (err: unknown) => logger.error({ err }, 'event listener failed'),
+    onWarning: (message, details) => logger.warn(details, message),
   });
   // Registered before anything is recovered or started, so other nodes see this one alive from its first call on.
   const previous = await node.start();
@@ -117,6 +119,17 @@ export async function startServer(
       : {}),
     ...(messaging.devSmsc ? { devSmsIn: (input: { from: string; to: string; text: string }) => messaging.devSmsc!.injectInbound(input) } : {}),
     dashboard: { system: systemViewOf(telephony, messaging), quality: (legId) => quality.log.samples(legId) },
+    status: () => ({
+      sip: { port: telephony.sipPort },
+      trunks: telephony.trunkStatus.map((t) => ({
+        name: t.name,
+        reachable: t.reachable ?? null,
+        registered: t.registered ?? null,
+        registered_until: t.registeredUntil?.toISOString() ?? null,
+        last_error: t.lastError ?? null,
+      })),
+      smsc: { state: messaging.carrier.state, dev: messaging.devSmsc !== undefined },
+    }),
   });
   const usageTimer = setInterval(() => {
     services.keys.flushUsage().catch((err: unknown) => logger.warn({ err }, 'could not record key usage'));

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config } from './config/config.js';
 import type { Services } from './core/services.js';
-import { WebhookDispatcher, type DispatcherTimers } from './webhooks/dispatcher.js';
+import { WebhookDispatcher, type DispatcherTimers, type Sender } from './webhooks/dispatcher.js';
 import type { Connector, Resolver } from './webhooks/guarded-request.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './webhooks/retry-policy.js';
 import { createHookRequester } from './webhooks/hook-request.js';
@@ -96,7 +96,17 @@ export function startWebhookDelivery(
       }
     },
   });
-  services.webhooks.attach({ notify: () => dispatcher.notify(), send });
+  // Test deliveries (`dialplane webhooks test`, DialAnyone's subscribe and test routes) are sent at once, outside
+  // the dispatcher; they are attempts all the same and are counted with the others.
+  const sendTest: Sender = async (delivery, attempt) => {
+    const started = Date.now();
+    const result = await send(delivery, attempt);
+    const status = result.outcome.kind === 'status' ? result.outcome.status : null;
+    attempts.inc({ result: status !== null && status >= 200 && status <= 299 ? 'delivered' : 'failed' });
+    latency.observe((Date.now() - started) / 1000);
+    return result;
+  };
+  services.webhooks.attach({ notify: () => dispatcher.notify(), send: sendTest });
   // Applications' hooks share the guard and the private-target setting; their budget is their own (a call waits).
   services.applications.attach({
     request: createHookRequester({

@@ -14,6 +14,7 @@ import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js'
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
 import { registerAdminUserRoutes } from './admin/admin-user-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
+import { registerStatusRoute, type ServerStatus } from './admin/status-route.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import { registerDashboard, type DashboardDeps } from './dashboard/dashboard.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
@@ -27,6 +28,7 @@ import { registerOperationsRoutes } from './operations-routes.js';
 import { registerOpenApi } from './openapi.js';
 import type { RateLimiter } from './rate-limit/rate-limiter.js';
 import { routeTable } from './route-table.js';
+import { describeViolation, type SchemaViolation } from './validation-message.js';
 import type { RateLimitPolicy, RouteSettings } from './types.js';
 import './types.js';
 
@@ -75,6 +77,8 @@ export interface AppDeps {
   readonly devSmsIn?: (input: { from: string; to: string; text: string }) => Promise<{ parts: number }>;
   /** What the web console reads beyond core services: the engines' state, calls' audio quality, its sessions. */
   readonly dashboard?: Pick<DashboardDeps, 'system' | 'quality' | 'sessions'>;
+  /** The links of a running server (SIP port, trunks, SMSC), for `dialplane doctor`. */
+  readonly status?: () => ServerStatus;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -84,6 +88,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.http.trustProxy,
     ...(deps.tls ? { serverFactory: (handler: Parameters<typeof dualProtocolServer>[1]) => dualProtocolServer(deps.tls!, handler) } : {}),
     return503OnClosing: true,
+    // `GET /api/v1/calls/` is the list, as clients that join a base URL and a path often write it, not a call
+    // whose id is empty.
+    routerOptions: { ignoreTrailingSlash: true },
     logController: new RequestLogController(),
     // A child logger per request (to bind its id) is paid by every request, but only debug lines use it; errors add
     // the id themselves.
@@ -150,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminUserRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   registerAdminKeyWebhookRoutes(app, deps.services);
+  if (deps.status) registerStatusRoute(app, deps.status);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
   for (const face of deps.faces ?? allFaces) {
     for (const prefix of [face.prefix, ...(face.aliases ?? [])]) {
@@ -226,14 +234,9 @@ export function toDialplaneError(error: FastifyError | Error): DialplaneError {
   if (isDialplaneError(error)) return error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const first = fastifyError.validation[0];
-    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
-    const field = missing ? (path ? `${path}.${missing}` : missing) : path || undefined;
-    return new DialplaneError('validation_failed', fastifyError.message, {
-      location: fastifyError.validationContext ?? 'body',
-      ...(field ? { field } : {}),
-    });
+    const location = fastifyError.validationContext ?? 'body';
+    const { field, message } = describeViolation(fastifyError.validation as readonly SchemaViolation[], location);
+    return new DialplaneError('validation_failed', message, { location, ...(field ? { field } : {}) });
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -1,25 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { adminOperations, type AdminOperations } from '../api/admin/admin-operations.js';
+import type { AdminOperations } from '../api/admin/admin-operations.js';
 import type { Config } from '../config/config.js';
-import { systemClock } from '../core/clock.js';
-import { createServices, type Services } from '../core/services.js';
-import { ADMIN_TOKEN_FILE } from '../server.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/store.js';
-import { createHttpSender } from '../webhooks/sender.js';
+import { ADMIN_TOKEN_FILE } from '../config/data-files.js';
+import type { Services } from '../core/services.js';
+import { AdminCommandError } from './command-error.js';
+
+// Only types come from the server's modules here: a command the running server answers loads none of them, and
+// the database path (./direct.js) is imported only when no server answers.
+export { AdminCommandError };
 
 export type AdminClient = AdminOperations & { readonly mode: 'server' | 'database'; close(): Promise<void> };
-
-/** Raised by admin commands; carries the registry code so `--json` output can repeat it. */
-export class AdminCommandError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * While a server answers on the configured address, admin commands go through its admin API so its caches stay
@@ -31,28 +22,14 @@ export async function connectServer(config: Config): Promise<{ baseUrl: string; 
   if (!(await isDialplaneServer(baseUrl))) {
     throw new AdminCommandError(`no Dialplane server answers at ${baseUrl}: start one with \`dialplane serve\``, 'not_ready');
   }
-  return { baseUrl, token: await adminToken(config) };
+  return { baseUrl, token: await serverToken(config) };
 }
 
 export async function connectAdmin(config: Config): Promise<AdminClient> {
   const baseUrl = serverUrl(config);
-  if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await adminToken(config));
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const services = createServices(createStore(database), {
-    clock: systemClock,
-    defaultCountry: config.phone.defaultCountry,
-    keyCacheTtlMs: config.auth.keyCacheTtlMs,
-  });
-  // Without a server, a test delivery is sent from here, through the same guard; re-sends wait for the server.
-  services.webhooks.attach({
-    notify: () => undefined,
-    send: createHttpSender({
-      allowPrivate: config.webhooks.allowPrivate,
-      connectTimeoutMs: config.webhooks.connectTimeoutMs,
-      timeoutMs: config.webhooks.timeoutMs,
-    }),
-  });
-  return { ...adminOperations(services), mode: 'database', close: () => database.close() };
+  if (await isDialplaneServer(baseUrl)) return httpClient(baseUrl, await serverToken(config));
+  const { directAdminClient } = await import('./direct.js');
+  return directAdminClient(config);
 }
 
 export function serverUrl(config: Config): string {
@@ -60,7 +37,7 @@ export function serverUrl(config: Config): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
 }
 
-async function isDialplaneServer(baseUrl: string): Promise<boolean> {
+export async function isDialplaneServer(baseUrl: string): Promise<boolean> {
   try {
     const response = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
     const body = (await response.json()) as { service?: unknown };
@@ -70,7 +47,8 @@ async function isDialplaneServer(baseUrl: string): Promise<boolean> {
   }
 }
 
-async function adminToken(config: Config): Promise<string> {
+/** The admin token of the server answering at the configured address: configured, or the one it left in its data directory. */
+export async function serverToken(config: Config): Promise<string> {
   if (config.admin.token) return config.admin.token;
   try {
     return (await readFile(join(config.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim();
@@ -115,28 +93,24 @@ export interface AccountsClient {
  */
 export async function connectOperations<Ops>(
   config: Config,
-  direct: (services: Services) => Ops,
+  direct: (services: Services) => Ops | Promise<Ops>,
   overHttp: (call: AdminCall) => Ops,
 ): Promise<Ops & AccountsClient> {
   const baseUrl = serverUrl(config);
   if (await isDialplaneServer(baseUrl)) {
-    const call = adminCall(baseUrl, await adminToken(config));
+    const call = adminCall(baseUrl, await serverToken(config));
     return {
       ...overHttp(call),
       listAccountIds: async () => ((await call('GET', '/accounts')) as { accounts: Array<{ id: string }> }).accounts.map((a) => a.id),
       close: async () => undefined,
     };
   }
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const services = createServices(createStore(database), {
-    clock: systemClock,
-    defaultCountry: config.phone.defaultCountry,
-    keyCacheTtlMs: config.auth.keyCacheTtlMs,
-  });
+  const { openDirect } = await import('./direct.js');
+  const { services, close } = await openDirect(config);
   return {
-    ...direct(services),
+    ...(await direct(services)),
     listAccountIds: async () => (await services.accounts.list()).map((a) => a.id),
-    close: () => database.close(),
+    close,
   };
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { applicationOperations, type ApplicationOperations } from '../api/admin/admin-application-routes.js';
+import type { ApplicationOperations } from '../api/admin/admin-application-routes.js';
 import type { CreateApplicationBody } from '../api/dialplane/application-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
@@ -14,7 +14,8 @@ export interface ApplicationCommandDeps {
 
 /** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
 function connect(config: Config): Promise<ApplicationOperations & AccountsClient> {
-  return connectOperations(config, applicationOperations, overHttp);
+  // The route module (and the services behind it) is loaded only when no server answers.
+  return connectOperations(config, async (services) => (await import('../api/admin/admin-application-routes.js')).applicationOperations(services), overHttp);
 }
 
 function overHttp(call: AdminCall): ApplicationOperations {

@@ -1,11 +1,10 @@
 import { Command, Option } from 'commander';
-import {
-  extensionOperations,
-  type AddDeviceBody,
-  type CreateExtensionBody,
-  type ExtensionOperations,
-  type RouteBody,
-  type UpdateExtensionBody,
+import type {
+  AddDeviceBody,
+  CreateExtensionBody,
+  ExtensionOperations,
+  RouteBody,
+  UpdateExtensionBody,
 } from '../api/admin/admin-extension-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
@@ -30,7 +29,8 @@ type Ops = Pick<
 
 /** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
 function connect(config: Config): Promise<Ops & AccountsClient> {
-  return connectOperations<Ops>(config, extensionOperations, overHttp);
+  // The route module (and the services behind it) is loaded only when no server answers.
+  return connectOperations<Ops>(config, async (services) => (await import('../api/admin/admin-extension-routes.js')).extensionOperations(services), overHttp);
 }
 
 function overHttp(call: AdminCall): Ops {

@@ -1,10 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
-import { systemClock } from '../core/clock.js';
 import type { KeyWebhooksInput, KeyWebhooksView } from '../core/key-webhooks.js';
-import { createServices } from '../core/services.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/store.js';
 import { AdminCommandError, connectServer } from './admin-client.js';
 import { printResult, table } from './output.js';
 
@@ -97,17 +93,13 @@ export async function runKeyWebhooks(config: Config, keyId: string, options: Key
     const path = `/accounts/${encodeURIComponent(accountId)}/keys/${encodeURIComponent(keyId)}/webhooks`;
     return changes ? adminRequest<KeyWebhooksView>(server, 'PUT', path, input) : adminRequest<KeyWebhooksView>(server, 'GET', path);
   }
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
+  const { openDirect } = await import('./direct.js');
+  const { services, close } = await openDirect(config);
   try {
-    const services = createServices(createStore(database), {
-      clock: systemClock,
-      defaultCountry: config.phone.defaultCountry,
-      keyCacheTtlMs: config.auth.keyCacheTtlMs,
-    });
     const accountId = onlyAccount(options.account ? [] : await services.accounts.list(), options.account);
     return changes ? await services.keyWebhooks.set(accountId, keyId, input) : await services.keyWebhooks.view(accountId, keyId);
   } finally {
-    await database.close();
+    await close();
   }
 }
 

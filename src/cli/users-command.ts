@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { userOperations, type CreateUserBody, type SetPasswordBody, type UserOperations } from '../api/admin/admin-user-routes.js';
+import type { CreateUserBody, SetPasswordBody, UserOperations } from '../api/admin/admin-user-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
 import { accountOf } from './extensions-command.js';
@@ -28,7 +28,12 @@ async function readPassword(): Promise<string> {
 export function addUserCommands(program: Command, deps: { config?: () => Config } = {}): void {
   const config = deps.config ?? (() => loadConfig());
   const run = async (action: (client: UserOperations & AccountsClient) => Promise<void>): Promise<void> => {
-    const client = await connectOperations<UserOperations>(config(), userOperations, overHttp);
+    // The route module (and the services behind it) is loaded only when no server answers.
+    const client = await connectOperations<UserOperations>(
+      config(),
+      async (services) => (await import('../api/admin/admin-user-routes.js')).userOperations(services),
+      overHttp,
+    );
     try {
       await action(client);
     } finally {

@@ -59,6 +59,12 @@ export class CreditService {
     return this.apply(accountId, amountMinor, 'topup', description, reference);
   }
 
+  /** Gives back credits charged for something that was not delivered (an SMS the SMSC refused); `reference` names it. */
+  async refund(accountId: string, amountMinor: number, description: string, reference: string | null = null): Promise<CreditEntry> {
+    assertAmount(amountMinor);
+    return this.apply(accountId, amountMinor, 'refund', description, reference);
+  }
+
   /** Throws insufficient_credits (with the document's required_credits/current_balance details) when refused. */
   async debit(accountId: string, amountMinor: number, description: string, reference: string | null = null): Promise<CreditEntry> {
     assertAmount(amountMinor);

@@ -59,6 +59,8 @@ export interface ServicesOptions {
   readonly summaryCacheTtlMs?: number;
   /** Where errors thrown by event listeners (user-facing code) are reported. */
   readonly onListenerError?: (error: unknown) => void;
+  /** Where expected refusals (an SMS the SMSC refused) are reported: one line each, without a stack. */
+  readonly onWarning?: (message: string, details: Record<string, unknown>) => void;
   /** Most segments one SMS may take (DIALPLANE_SMS_MAX_SEGMENTS). */
   readonly smsMaxSegments?: number;
   /** This node; without one a lease with a generated id is made (and left unstarted: CLI and tests). */
@@ -94,6 +96,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
       maxSegments: options.smsMaxSegments ?? 10,
       defaultCountry: options.defaultCountry,
       ...(options.onListenerError ? { onError: options.onListenerError } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     }),
     extensions: new ExtensionService(store, clock, options.defaultCountry),
     node,

@@ -66,6 +66,8 @@ export interface SmsOptions {
   readonly maxSegments: number;
   readonly defaultCountry: string;
   readonly onError?: (error: unknown, context: string) => void;
+  /** An expected refusal (the SMSC refused a message): one line, no stack. */
+  readonly onWarning?: (message: string, details: Record<string, unknown>) => void;
 }
 
 export interface SmsReceipt {
@@ -369,10 +371,19 @@ export class SmsService {
         this.deps.webhooks.notify();
         // Nothing of it reached the network: the charge is given back.
         if (Number(row.price_minor) > 0 && !skip.size && accepted.length === 0) {
-          await this.deps.credits.add(row.account_id, Number(row.price_minor), `refund: SMS ${row.id} refused by the SMSC`, row.id);
+          await this.deps.credits.refund(row.account_id, Number(row.price_minor), `refund: SMS ${row.id} refused by the SMSC`, row.id);
         }
       }
-      this.options.onError?.(error, `SMS ${row.id} was refused by the SMSC`);
+      const commandStatus = (error as { commandStatus?: unknown }).commandStatus;
+      if (typeof commandStatus === 'number') {
+        // The SMSC answered and said no (an address it will not take): an outcome of the message, not a fault here.
+        this.options.onWarning?.(`SMS ${row.id} to ${row.to_number} was refused by the SMSC: ${(error as Error).message}`, {
+          sms: row.id,
+          command_status: commandStatus,
+        });
+      } else {
+        this.options.onError?.(error, `SMS ${row.id} could not be submitted`);
+      }
       return;
     }
     await Promise.all(accepted);

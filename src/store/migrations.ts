@@ -8,7 +8,7 @@ import type { DatabaseDialect } from '../config/config.js';
  */
 type DialectMigration = (db: Kysely<unknown>, dialect: DatabaseDialect) => Promise<void>;
 
-const migrations: Record<string, DialectMigration> = {
+export const migrations: Record<string, DialectMigration> = {
   '0001_core': async (db, dialect) => {
     const money = dialect === 'postgres' ? 'bigint' : 'integer';
     await db.schema
@@ -546,6 +546,11 @@ const migrations: Record<string, DialectMigration> = {
       .addColumn('country', 'text')
       .execute();
     await db.schema.createIndex('contact_addresses_contact').on('contact_addresses').column('contact_id').execute();
+  },
+
+  // Refunds got a ledger kind of their own; earlier ones were written as top-ups with a "refund: …" description.
+  '0016_first_hour': async (db) => {
+    await sql`update credit_entries set kind = 'refund' where kind = 'topup' and description like 'refund: %'`.execute(db);
   },
 };
 

@@ -159,7 +159,7 @@ export interface CreditEntriesTable {
   account_id: string;
   amount_minor: number;
   balance_after_minor: number;
-  kind: 'topup' | 'debit' | 'capture' | 'adjustment';
+  kind: 'topup' | 'debit' | 'capture' | 'refund' | 'adjustment';
   description: string;
   reference: string | null;
   hold_id: string | null;

@@ -29,14 +29,15 @@ after(async () => {
 
 type Event = { state: string; outcome?: string; hangup_cause?: string; hangup_cause_code?: number; end_reason?: string; sip_status?: number };
 
-async function call(to: string, ...options: string[]): Promise<Event[]> {
+/** Places a call with --json; its exit status must be the one documented for the outcome it ended with. */
+async function call(to: string, exitStatus: number, ...options: string[]): Promise<Event[]> {
   const result = await runCli(env, ['call', to, '--from', FROM, '--json', ...options]);
-  assert.equal(result.code, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  assert.equal(result.code, exitStatus, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
   return result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Event);
 }
 
 test('a call that answers and is hung up at its maximum duration', async () => {
-  const events = await call('+14155550100', '--max-duration', '1');
+  const events = await call('+14155550100', 0, '--max-duration', '1');
   assert.deepEqual(events.map((e) => e.state), ['queued', 'dialing', 'ringing', 'answered', 'ended']);
   const last = events.at(-1)!;
   assert.equal(last.outcome, 'completed');
@@ -44,16 +45,16 @@ test('a call that answers and is hung up at its maximum duration', async () => {
   assert.equal(last.hangup_cause, 'NORMAL_CLEARING');
 });
 
-test('a busy number: the last line carries outcome and Q.850 cause', async () => {
-  const last = (await call('+14155550486')).at(-1)!;
+test('a busy number: the last line carries outcome and Q.850 cause; exit status 3', async () => {
+  const last = (await call('+14155550486', 3)).at(-1)!;
   assert.equal(last.outcome, 'busy');
   assert.equal(last.hangup_cause, 'USER_BUSY');
   assert.equal(last.hangup_cause_code, 17);
   assert.equal(last.sip_status, 486);
 });
 
-test('no answer until the ring timeout', async () => {
-  const last = (await call('+14155550480', '--timeout', '1')).at(-1)!;
+test('no answer until the ring timeout; exit status 4', async () => {
+  const last = (await call('+14155550480', 4, '--timeout', '1')).at(-1)!;
   assert.equal(last.outcome, 'no_answer');
   assert.equal(last.end_reason, 'ring_timeout');
 });

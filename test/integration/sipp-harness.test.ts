@@ -114,6 +114,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-lost-final-response.xml',
       'uac-call-dialplane.xml',
       'uas-options.xml',
+      // Played against `dialplane doctor` in test/integration/doctor.test.ts (a trunk that never answers OPTIONS).
+      'uas-options-silent.xml',
       // Played against Dialplane's own REGISTER client in test/integration/sipp/trunk-upkeep.test.ts.
       'uas-register.xml',
       // Played against Dialplane's key detection in test/integration/sipp/call-media.test.ts.

@@ -3,6 +3,7 @@ import type { FastifySchemaValidationError } from 'fastify';
 import { DialplaneError } from '../../errors.js';
 import type { RateWindow } from '../rate-limit/rate-limiter.js';
 import type { RouteSettings } from '../types.js';
+import { describeViolation, type SchemaViolation } from '../validation-message.js';
 
 /** Dialplane's own API lives under this prefix; no face uses it. */
 export const DIALPLANE_API_PREFIX = '/dialplane/v1';
@@ -69,6 +70,6 @@ export function dialplaneValidationError(
       field: join(params.additionalProperty),
     });
   }
-  const message = path ? `${path} ${first?.message ?? 'is not valid'}` : `the ${dataVar} ${first?.message ?? 'is not valid'}`;
-  return new DialplaneError('validation_failed', message, { location: dataVar, ...(path ? { field: path } : {}) });
+  const { field, message } = describeViolation(errors as readonly SchemaViolation[], dataVar);
+  return new DialplaneError('validation_failed', message, { location: dataVar, ...(field ? { field } : {}) });
 }

@@ -64,13 +64,14 @@ await describeEachDialect('admin API and bad input', (dialect) => {
   });
 
   const account = () => `/admin/v1/accounts/${seed.account.id}`;
-  const badInputs: Array<{ name: string; url: () => string; payload: unknown; field?: string; code?: string }> = [
+  // `message`, where given, is the whole message: the field in the request's words, never the validator's path.
+  const badInputs: Array<{ name: string; url: () => string; payload: unknown; field?: string; code?: string; message?: string }> = [
     { name: 'account without email', url: () => '/admin/v1/accounts', payload: { name: 'x' }, field: 'email' },
     { name: 'account with a bad email', url: () => '/admin/v1/accounts', payload: { name: 'x', email: 'nope' }, field: 'email' },
     { name: 'account with a numeric name', url: () => '/admin/v1/accounts', payload: { name: 5, email: 'a@b.c' }, field: 'name' },
-    { name: 'account with an unknown field', url: () => '/admin/v1/accounts', payload: { name: 'x', email: 'a@b.c', admin: true } },
-    { name: 'key without name', url: () => `${account()}/keys`, payload: {}, field: 'name' },
-    { name: 'key with bad permission', url: () => `${account()}/keys`, payload: { name: 'k', permission: 'root' }, field: 'permission' },
+    { name: 'account with an unknown field', url: () => '/admin/v1/accounts', payload: { name: 'x', email: 'a@b.c', admin: true }, field: 'admin', message: 'admin is not a field of this request' },
+    { name: 'key without name', url: () => `${account()}/keys`, payload: {}, field: 'name', message: 'name is required' },
+    { name: 'key with bad permission', url: () => `${account()}/keys`, payload: { name: 'k', permission: 'root' }, field: 'permission', message: 'permission must be one of full, read_only' },
     { name: 'key with bad expiry', url: () => `${account()}/keys`, payload: { name: 'k', expires_at: 'tomorrow' }, field: 'expires_at' },
     { name: 'key expiring in the past', url: () => `${account()}/keys`, payload: { name: 'k', expires_at: '2000-01-01T00:00:00Z' }, field: 'expires_at' },
     { name: 'number not a number', url: () => `${account()}/numbers`, payload: { number: 'abc', type: 'purchased' }, field: 'number', code: 'invalid_phone_number' },
@@ -78,6 +79,7 @@ await describeEachDialect('admin API and bad input', (dialect) => {
     { name: 'number with bad capability', url: () => `${account()}/numbers`, payload: { number: '+14155550123', type: 'ported', capabilities: ['fax'] }, field: 'capabilities.0' },
     { name: 'number already owned', url: () => `${account()}/numbers`, payload: { number: '+14155551234', type: 'purchased' }, field: 'number', code: 'conflict' },
     { name: 'app with a bad caller id', url: () => `${account()}/apps`, payload: { name: 'a', caller_id_allow_list: ['12'] }, field: 'caller_id_allow_list', code: 'invalid_phone_number' },
+    { name: 'app with a short webhook secret (issue 21)', url: () => `${account()}/apps`, payload: { name: 'a', webhook_secret: 'short' }, field: 'webhook_secret', message: 'webhook_secret must be at least 16 characters' },
     { name: 'app with a bad webhook url', url: () => `${account()}/apps`, payload: { name: 'a', webhook_url: 'ftp://x' }, field: 'webhook_url' },
     { name: 'credits with three decimals', url: () => `${account()}/credits`, payload: { amount: '1.234' }, field: 'amount' },
     { name: 'credits negative', url: () => `${account()}/credits`, payload: { amount: -5 }, field: 'amount' },
@@ -94,9 +96,26 @@ await describeEachDialect('admin API and bad input', (dialect) => {
         const error = response.json().error;
         if (c.code) assert.equal(error.code, c.code);
         assert.equal(typeof error.message, 'string');
+        assert.doesNotMatch(error.message, /^(body|querystring|params|headers)\/|must NOT|must have required|must match/, 'no validator wording');
+        if (c.message) assert.equal(error.message, c.message);
         if (c.field) assert.equal(error.details?.field, c.field, response.body);
         assert.deepEqual(await rowCounts(), before);
       });
+    }
+  });
+
+  test('issue 21: a trailing slash on a list route gives the list (calls: dialanyone/call-list)', async () => {
+    const bearer = { authorization: `Bearer ${seed.token}` };
+    for (const [url, headers, key] of [
+      ['/api/v1/sms/', bearer, 'messages'],
+      ['/dialplane/v1/applications/', bearer, 'applications'],
+      ['/admin/v1/accounts/', admin, 'accounts'],
+    ] as const) {
+      const withSlash = await t.app.inject({ method: 'GET', url, headers });
+      const without = await t.app.inject({ method: 'GET', url: url.slice(0, -1), headers });
+      assert.equal(withSlash.statusCode, 200, `${url}: ${withSlash.body}`);
+      assert.ok(key in withSlash.json(), `${url} answers the list: ${withSlash.body}`);
+      assert.deepEqual(withSlash.json(), without.json());
     }
   });
 

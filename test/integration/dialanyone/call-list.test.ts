@@ -88,3 +88,11 @@ test('an inbound call is listed with its caller, the number called, its status a
   assert.equal(call.estimated_cost_per_minute, 5);
   assert.equal(call.cost, 5);
 });
+
+test('issue 21: GET /api/v1/calls/ with a trailing slash is the list, not a call with an empty id', async () => {
+  const headers = { authorization: `Bearer ${token}` };
+  const withSlash = await app.inject({ method: 'GET', url: '/api/v1/calls/', headers });
+  assert.equal(withSlash.statusCode, 200, withSlash.body);
+  const without = await app.inject({ method: 'GET', url: '/api/v1/calls', headers });
+  assert.deepEqual(withSlash.json(), without.json());
+});

@@ -92,9 +92,17 @@ describe('SMS through the server and the dev SMSC', () => {
       await runCli(env, ['sms', 'send', '--from', '+14155551234', '--to', '+14155550400', '--message', 'hi', '--json']),
     );
     await waitForEvent('sms.failed', refused.message.id);
-    const credits = ok<{ entries: Array<{ amount: number; reference: string | null }> }>(await runCli(env, ['credits', 'show', '--json']));
-    const entries = credits.entries.filter((e) => e.reference === refused.message.id).map((e) => e.amount).sort();
-    assert.deepEqual(entries, [-2.5, 2.5], 'charged, then refunded');
+    const credits = ok<{ entries: Array<{ amount: number; kind: string; reference: string | null }> }>(await runCli(env, ['credits', 'show', '--json']));
+    const entries = credits.entries.filter((e) => e.reference === refused.message.id).map((e) => [e.kind, e.amount]);
+    assert.deepEqual(entries, [['refund', 2.5], ['debit', -2.5]], 'charged, then refunded');
+    // Issue 21: the refusal is an expected outcome, logged as one warning line with no stack trace.
+    const lines = server!.stdout().split('\n').filter((line) => line.includes(refused.message.id));
+    assert.equal(lines.length, 1, server!.stdout());
+    const logged = JSON.parse(lines[0]!) as { level: number; msg: string; err?: unknown; stack?: unknown };
+    assert.equal(logged.level, 40);
+    assert.match(logged.msg, /was refused by the SMSC: SMPP submit_sm rejected: ESME_RINVDSTADR/);
+    assert.equal(logged.err, undefined);
+    assert.doesNotMatch(lines[0]!, /\n|stack/);
   });
 
   test('bad input is refused and nothing is charged or sent', async () => {

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { DialplaneError } from '../../../src/errors.js';
 import { createServices, type Services } from '../../../src/core/services.js';
 import { createStore } from '../../../src/store/store.js';
+import { migrations } from '../../../src/store/migrations.js';
 import { ManualClock } from '../../helpers/app.js';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../../helpers/databases.js';
 
@@ -42,6 +43,29 @@ await describeEachDialect('credit ledger', (dialect) => {
       [
         ['debit', -250],
         ['topup', 125_075],
+      ],
+    );
+    await assertLedgerMatches(id);
+  });
+
+  test('a refund is a refund entry, and refunds stored as top-ups before it had a kind become refunds', async () => {
+    const id = await account();
+    await services.credits.add(id, 1_000, 'top-up');
+    await services.credits.debit(id, 250, 'sms', 'msg_a');
+    const refund = await services.credits.refund(id, 250, 'refund: SMS msg_a refused by the SMSC', 'msg_a');
+    assert.equal(refund.kind, 'refund');
+    assert.equal(refund.balanceAfterMinor, 1_000);
+    // What an earlier version wrote for the same refund.
+    await services.credits.add(id, 250, 'refund: SMS msg_b refused by the SMSC', 'msg_b');
+    await migrations['0016_first_hour']!(db.database.db as never, dialect);
+    const entries = await services.credits.entries(id);
+    assert.deepEqual(
+      entries.map((e) => [e.kind, e.amountMinor, e.reference]),
+      [
+        ['refund', 250, 'msg_b'],
+        ['refund', 250, 'msg_a'],
+        ['debit', -250, 'msg_a'],
+        ['topup', 1_000, null],
       ],
     );
     await assertLedgerMatches(id);

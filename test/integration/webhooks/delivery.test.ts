@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, beforeEach, test, type TestContext } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import type { Config } from '../../../src/config/config.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { createServices, type Services } from '../../../src/core/services.js';
@@ -36,6 +37,8 @@ interface Harness {
   readonly delivery: WebhookDelivery;
   readonly timers: VirtualTimers<'webhook.wake'>;
   readonly accountId: string;
+  /** The delivery's Prometheus metrics. */
+  readonly metrics: Registry;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,9 @@ async function harness(
   const clock: Clock = { now: () => new Date(now()) };
   const services = createServices(createStore(db.database), { clock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
   const { account } = await services.accounts.create({ name: 'Hooks', email: `hooks-${Math.random()}@example.com` });
+  const metrics = new Registry();
   const delivery = startWebhookDelivery({ ...WEBHOOK_CONFIG, ...options.config }, services, pino({ level: 'silent' }), {
+    metrics,
     now,
     random: () => 0,
     timers,
@@ -64,6 +69,7 @@ async function harness(
     delivery,
     timers,
     accountId: account.id,
+    metrics,
     close: () => delivery.close(),
   };
 }
@@ -419,6 +425,9 @@ await describeEachDialect('webhook delivery', (dialect) => {
     assert.equal(header(receiver.requests[1]!, 'x-dialplane-event-id'), event.id);
     await assert.rejects(h.services.webhooks.resend(original!.id, 'acct_someone_else'), { code: 'not_found' });
 
+    const attempts = async (result: string) =>
+      (await h.metrics.getSingleMetric('dialplane_webhook_attempts_total')!.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    const [deliveredBefore, failedBefore] = [await attempts('delivered'), await attempts('failed')];
     answers = () => ({ status: 503 });
     const failed = await h.services.webhooks.testDelivery({ accountId: h.accountId, url: receiver.url, secret: SECRET });
     assert.equal(failed.delivered, false);
@@ -429,6 +438,9 @@ await describeEachDialect('webhook delivery', (dialect) => {
     assert.equal(okResult.delivery.status, 'delivered');
     const last = receiver.requests.at(-1)!;
     assert.equal(header(last, 'x-dialplane-event-type'), 'webhook.test');
+    // Issue 21: test deliveries are attempts too, in dialplane_webhook_attempts_total.
+    assert.equal(await attempts('delivered'), deliveredBefore + 1);
+    assert.equal(await attempts('failed'), failedBefore + 1);
     await settle(h);
     h.timers.advance(3_600_000);
     await settle(h);

@@ -5,6 +5,7 @@ import type { Services } from '../../../core/services.js';
 import type { SmsMessage } from '../../../core/sms.js';
 import { DialplaneError, isDialplaneError } from '../../../errors.js';
 import { dialAnyoneRoute, documentTime } from './policy.js';
+import { describeViolation, type SchemaViolation } from '../../validation-message.js';
 
 /**
  * A message in the shape of the document's POST /api/v1/sms response, with what a later look adds: the body, the
@@ -85,7 +86,10 @@ function sendSmsValidationError(errors: FastifySchemaValidationError[], dataVar:
   const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
   const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
   const at = (field: string) => ({ location: dataVar, field });
-  if (dataVar !== 'body' || !first) return new DialplaneError('validation_failed', first?.message, { location: dataVar });
+  if (dataVar !== 'body' || !first) {
+    const { field, message } = describeViolation(errors as readonly SchemaViolation[], dataVar);
+    return new DialplaneError('validation_failed', message, { location: dataVar, ...(field ? { field } : {}) });
+  }
   if (path === '') {
     if (first.keyword === 'required' && params.missingProperty) {
       return new DialplaneError('validation_failed', `${params.missingProperty} is required`, at(params.missingProperty));
@@ -104,7 +108,7 @@ function sendSmsValidationError(errors: FastifySchemaValidationError[], dataVar:
     return new DialplaneError('invalid_phone_number', `${path} must be an E.164 phone number: a + and 7 to 15 digits, like +14155551234`, at(path));
   }
   if (path === 'body') return new DialplaneError('validation_failed', `body must be 1 to ${MAX_BODY} characters`, at(path));
-  return new DialplaneError('validation_failed', `${path} ${first.message ?? 'is not valid'}`, at(path));
+  return new DialplaneError('validation_failed', describeViolation(errors as readonly SchemaViolation[], dataVar).message, at(path));
 }
 
 /** The SMS service names the text `message`; this face's document calls it `body`. */

@@ -21,24 +21,21 @@ function tokenBody(pair: TokenPair) {
 
 /** /v1/auth/tokens: sign in with email and password, or spend a refresh token for the next pair. */
 export function registerAuthRoutes(app: FastifyInstance, services: Services): void {
-  // The document writes the path with a trailing slash ("/auth/tokens/"); both are served.
-  for (const path of ['/tokens', '/tokens/']) {
-    app.post<{ Body: Static<typeof TokenRequest> }>(
-      path,
-      {
-        config: signInRoute,
-        schema: {
-          tags: ['DialLink auth'],
-          summary: 'Sign in ({email, password}) or refresh ({refreshToken}); access tokens last 1 minute, refresh tokens 10',
-          body: TokenRequest,
-          ...(path.endsWith('/') ? { hide: true } : {}),
-        },
+  // The document writes the path with a trailing slash ("/auth/tokens/"): the router serves both, as for every route.
+  app.post<{ Body: Static<typeof TokenRequest> }>(
+    '/tokens',
+    {
+      config: signInRoute,
+      schema: {
+        tags: ['DialLink auth'],
+        summary: 'Sign in ({email, password}) or refresh ({refreshToken}); access tokens last 1 minute, refresh tokens 10',
+        body: TokenRequest,
       },
-      async (request, reply) => {
-        const body = request.body;
-        const pair = 'refreshToken' in body ? await services.signIn.refresh(body.refreshToken) : await services.signIn.signIn(body.email, body.password);
-        return reply.status(201).send(tokenBody(pair));
-      },
-    );
-  }
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const pair = 'refreshToken' in body ? await services.signIn.refresh(body.refreshToken) : await services.signIn.signIn(body.email, body.password);
+      return reply.status(201).send(tokenBody(pair));
+    },
+  );
 }
