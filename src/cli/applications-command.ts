@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { ApplicationOperations } from '../api/admin/admin-application-routes.js';
-import type { CreateApplicationBody } from '../api/dialplane/application-routes.js';
+import type { CreateApplicationBody, UpdateApplicationBody } from '../api/dialplane/application-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
 import { accountOf } from './extensions-command.js';
@@ -27,6 +27,8 @@ function overHttp(call: AdminCall): ApplicationOperations {
     createApplication: (id, body) => call('POST', applications(id), body) as ReturnType<Ops['createApplication']>,
     getApplication: (id, applicationId) =>
       call('GET', `${applications(id)}/${encodeURIComponent(applicationId)}`) as ReturnType<Ops['getApplication']>,
+    updateApplication: (id, applicationId, body) =>
+      call('PATCH', `${applications(id)}/${encodeURIComponent(applicationId)}`, body) as ReturnType<Ops['updateApplication']>,
     deleteApplication: (id, applicationId) =>
       call('DELETE', `${applications(id)}/${encodeURIComponent(applicationId)}`) as ReturnType<Ops['deleteApplication']>,
   };
@@ -52,7 +54,7 @@ async function programFrom(file: string): Promise<unknown[]> {
 
 const accountOption = () => new Option('--account <id>', 'account id (optional when only one account exists)');
 
-/** Adds `applications create|list|show|rm`, through the running server's admin API, or the database when none runs. */
+/** Adds `applications create|list|show|update|rm`, through the running server's admin API, or the database when none runs. */
 export function addApplicationCommands(program: Command, deps: ApplicationCommandDeps = {}): void {
   const config = deps.config ?? (() => loadConfig());
   const run = async (action: (client: ApplicationOperations & AccountsClient) => Promise<void>): Promise<void> => {
@@ -116,6 +118,62 @@ export function addApplicationCommands(program: Command, deps: ApplicationComman
         const result = await client.getApplication(await accountOf(client, o.account), applicationId);
         printResult(Boolean(o.json), result, () => JSON.stringify(result.application, null, 2));
       }),
+    );
+  applications
+    .command('update <applicationId>')
+    .description('change an application: only what is given; --call-hook or --program-file switches what answers its calls')
+    .option('--name <name>', 'a new name')
+    .option('--call-hook <url>', 'a new call hook (a program application becomes a hook application)')
+    .option('--program-file <file>', 'a JSON file holding a new program (a hook application becomes a program application)')
+    .option('--status-hook <url>', 'a new status hook URL')
+    .option('--no-status-hook', 'remove the status hook (and its webhook endpoint)')
+    .option('--rotate-hook-secret', 'a new hook secret, printed once; the old one stops signing at once')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        applicationId: string,
+        o: {
+          name?: string;
+          callHook?: string;
+          programFile?: string;
+          statusHook?: string | false;
+          rotateHookSecret?: boolean;
+          account?: string;
+          json?: boolean;
+        },
+      ) => {
+        if (o.callHook !== undefined && o.programFile !== undefined) {
+          throw new AdminCommandError('give at most one of --call-hook <url> and --program-file <file>', 'validation_failed');
+        }
+        const body: UpdateApplicationBody = {
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.callHook !== undefined ? { call_hook: o.callHook } : {}),
+          ...(o.programFile !== undefined ? { program: await programFrom(o.programFile) } : {}),
+          ...(o.statusHook !== undefined ? { status_hook: o.statusHook === false ? null : o.statusHook } : {}),
+          ...(o.rotateHookSecret ? { rotate_hook_secret: true } : {}),
+        };
+        if (Object.keys(body).length === 0) {
+          throw new AdminCommandError(
+            'nothing to change: give --name, --call-hook, --program-file, --status-hook, --no-status-hook or --rotate-hook-secret',
+            'validation_failed',
+          );
+        }
+        await run(async (client) => {
+          const result = await client.updateApplication(await accountOf(client, o.account), applicationId, body);
+          printResult(Boolean(o.json), result, () =>
+            [
+              `updated application ${result.application.id} (${result.application.name})`,
+              ...(result.hook_secret !== undefined
+                ? [
+                    `  new hook secret: ${result.hook_secret}`,
+                    '(store it now: it is not shown again; the old secret no longer signs hook requests or status events)',
+                  ]
+                : []),
+            ].join('\n'),
+          );
+        });
+      },
     );
   applications
     .command('rm <applicationId>')

@@ -1,5 +1,5 @@
 import { DialplaneError, isDialplaneError } from '../errors.js';
-import { isForeignKeyViolation } from '../store/applications-repository.js';
+import { isForeignKeyViolation, type ApplicationChanges } from '../store/applications-repository.js';
 import type { ApplicationRow, WebhookEndpointRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { validateProgram, type Program } from './calls/program.js';
@@ -24,6 +24,20 @@ export interface CreateApplicationInput {
   readonly statusHook?: string | undefined;
   /** Validated by validateProgram before anything is stored. */
   readonly program?: unknown;
+}
+
+/**
+ * What an update changes: only what is given. A `callHook` makes it a hook application (its program goes), a
+ * `program` a program application (its call hook goes); `statusHook: null` removes the status hook.
+ */
+export interface UpdateApplicationInput {
+  readonly name?: string | undefined;
+  readonly callHook?: string | undefined;
+  readonly statusHook?: string | null | undefined;
+  /** Validated by validateProgram before anything is stored. */
+  readonly program?: unknown;
+  /** A new hook secret, returned by update this once; the old one stops signing at once. */
+  readonly rotateHookSecret?: boolean | undefined;
 }
 
 /** What a hook answered: a 2xx status and its parsed JSON body. */
@@ -78,10 +92,7 @@ export class ApplicationService {
 
   /** A new application; its hook secret is returned here only. */
   async create(accountId: string, input: CreateApplicationInput): Promise<{ application: Application; hookSecret: string }> {
-    const name = typeof input.name === 'string' ? input.name.trim() : '';
-    if (!name || name.length > MAX_NAME_LENGTH) {
-      throw new DialplaneError('validation_failed', `name must be 1 to ${MAX_NAME_LENGTH} characters`, { field: 'name' });
-    }
+    const name = validName(input.name);
     const hasHook = input.callHook !== undefined;
     const hasProgram = input.program !== undefined;
     if (hasHook === hasProgram) {
@@ -103,22 +114,74 @@ export class ApplicationService {
       hook_secret: hookSecret,
       created_at: isoNow(this.clock),
     };
-    const endpoint =
-      statusHook === null
-        ? undefined
-        : this.webhooks.newEndpointRow(accountId, {
-            url: statusHook,
-            eventTypes: ['call.*'],
-            description: `status hook of application ${row.id}`,
-            secret: hookSecret,
-            format: DIALPLANE_FORMAT,
-            owner: applicationOwner(row.id),
-          });
+    const endpoint = statusHook === null ? undefined : this.statusEndpoint(accountId, row.id, statusHook, hookSecret);
     await this.store.database.write(async (trx) => {
       await this.store.applications.insert(trx, row);
       if (endpoint) await this.store.webhooks.insertEndpointIn(trx, endpoint);
     });
     return { application: toApplication(row), hookSecret };
+  }
+
+  /**
+   * Changes what is given, checked as create checks it; another account's application is not_found. The hook secret
+   * stays unless `rotateHookSecret` asks for a new one, which is then returned (this once) and signs the call hook's
+   * requests and the status hook's events from then on. The status-hook endpoint follows: made, moved to the new URL
+   * (enabled again if it had been disabled) or deleted with it.
+   *
+   * A call already running keeps what it started with: the stored program it runs, or the call hook URL it asked
+   * first (and the action hooks its answers name); calls that start afterwards run the new program or ask the new
+   * hook. What is read as it is used applies to running calls too: the hook secret that signs their next hook
+   * request, and the status-hook endpoint their next events go to.
+   */
+  async update(
+    accountId: string,
+    id: string,
+    input: UpdateApplicationInput,
+  ): Promise<{ application: Application; hookSecret?: string }> {
+    const given = (value: unknown) => value !== undefined;
+    if (![input.name, input.callHook, input.statusHook, input.program].some(given) && !input.rotateHookSecret) {
+      throw new DialplaneError('validation_failed', 'nothing to change: give name, call_hook, status_hook, program or rotate_hook_secret');
+    }
+    if (given(input.callHook) && given(input.program)) {
+      throw new DialplaneError('validation_failed', 'give at most one of call_hook and program', { field: 'program' });
+    }
+    const changes: ApplicationChanges = {};
+    if (given(input.name)) changes.name = validName(input.name);
+    if (given(input.callHook)) {
+      changes.call_hook = validUrl(input.callHook as string, 'call_hook');
+      changes.program = null;
+    }
+    if (given(input.program)) {
+      changes.program = JSON.stringify(checkedProgram(input.program));
+      changes.call_hook = null;
+    }
+    if (input.statusHook !== undefined) changes.status_hook = input.statusHook === null ? null : validUrl(input.statusHook, 'status_hook');
+    const hookSecret = input.rotateHookSecret ? generateWebhookSecret() : undefined;
+    if (hookSecret !== undefined) changes.hook_secret = hookSecret;
+
+    const current = await this.row(accountId, id);
+    const owner = applicationOwner(id);
+    const now = isoNow(this.clock);
+    const statusHook = changes.status_hook;
+    const row = await this.store.applications.update(accountId, id, changes, async (trx, updated) => {
+      if (statusHook === null) {
+        await this.store.webhooks.deleteOwnedEndpoints(trx, accountId, owner, now);
+        return;
+      }
+      const moved = statusHook !== undefined && statusHook !== current.status_hook;
+      if (!moved && hookSecret === undefined) return;
+      const endpointChanges = {
+        ...(moved ? { url: statusHook, status: 'enabled' as const, disabled_reason: null } : {}),
+        ...(hookSecret !== undefined ? { secret: hookSecret, previous_secret: null } : {}),
+        updated_at: now,
+      };
+      const changed = await this.store.webhooks.updateOwnedEndpoints(trx, accountId, owner, endpointChanges);
+      if (changed === 0 && updated.status_hook !== null) {
+        await this.store.webhooks.insertEndpointIn(trx, this.statusEndpoint(accountId, id, updated.status_hook, updated.hook_secret));
+      }
+    });
+    if (!row) throw notFound();
+    return { application: toApplication(row), ...(hookSecret !== undefined ? { hookSecret } : {}) };
   }
 
   async get(accountId: string, id: string): Promise<Application> {
@@ -165,11 +228,31 @@ export class ApplicationService {
     return this.requester(url, body, secret);
   }
 
+  /** The webhook endpoint that carries an application's status events, signed with its hook secret. */
+  private statusEndpoint(accountId: string, applicationId: string, url: string, secret: string): WebhookEndpointRow {
+    return this.webhooks.newEndpointRow(accountId, {
+      url,
+      eventTypes: ['call.*'],
+      description: `status hook of application ${applicationId}`,
+      secret,
+      format: DIALPLANE_FORMAT,
+      owner: applicationOwner(applicationId),
+    });
+  }
+
   private async row(accountId: string, id: string): Promise<ApplicationRow> {
     const row = await this.store.applications.find(accountId, id);
     if (!row) throw notFound();
     return row;
   }
+}
+
+function validName(input: unknown): string {
+  const name = typeof input === 'string' ? input.trim() : '';
+  if (!name || name.length > MAX_NAME_LENGTH) {
+    throw new DialplaneError('validation_failed', `name must be 1 to ${MAX_NAME_LENGTH} characters`, { field: 'name' });
+  }
+  return name;
 }
 
 function notFound(): DialplaneError {

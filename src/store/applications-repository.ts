@@ -1,5 +1,8 @@
 import type { Database, Db } from './database.js';
-import type { ApplicationRow } from './schema.js';
+import type { ApplicationRow, ApplicationsTable } from './schema.js';
+
+/** What an update may change; the id, account and creation time never change. */
+export type ApplicationChanges = Partial<Pick<ApplicationsTable, 'name' | 'call_hook' | 'status_hook' | 'program' | 'hook_secret'>>;
 
 /** Voice applications. Every lookup is scoped to an account; writes that must go with others take the caller's transaction. */
 export class ApplicationsRepository {
@@ -30,6 +33,33 @@ export class ApplicationsRepository {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+  }
+
+  /**
+   * Changes an application of the account, running `alongside` (given the changed row) in the same transaction.
+   * Undefined when it is not the account's, and then nothing is written.
+   */
+  async update(
+    accountId: string,
+    id: string,
+    changes: ApplicationChanges,
+    alongside: (trx: Db, row: ApplicationRow) => Promise<void>,
+  ): Promise<ApplicationRow | undefined> {
+    return this.database.write(async (trx) => {
+      const row =
+        Object.keys(changes).length === 0
+          ? await trx.selectFrom('applications').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst()
+          : await trx
+              .updateTable('applications')
+              .set(changes)
+              .where('account_id', '=', accountId)
+              .where('id', '=', id)
+              .returningAll()
+              .executeTakeFirst();
+      if (!row) return undefined;
+      await alongside(trx, row);
+      return row;
+    });
   }
 
   /**

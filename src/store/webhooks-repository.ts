@@ -98,6 +98,19 @@ export class WebhooksRepository implements OutboxStore {
     return owned.map((e) => e.id);
   }
 
+  /** Changes the account's endpoints with this owner inside the caller's transaction; returns how many. */
+  async updateOwnedEndpoints(trx: Db, accountId: string, owner: string, changes: EndpointChanges): Promise<number> {
+    this.endpointsChanged();
+    const updated = await trx
+      .updateTable('webhook_endpoints')
+      .set(changes)
+      .where('account_id', '=', accountId)
+      .where('owner', '=', owner)
+      .returning('id')
+      .execute();
+    return updated.length;
+  }
+
   async updateEndpoint(accountId: string, id: string, changes: EndpointChanges): Promise<WebhookEndpointRow | undefined> {
     this.endpointsChanged();
     return this.database.write((trx) =>

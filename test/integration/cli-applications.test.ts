@@ -87,6 +87,41 @@ describe('dialplane applications', () => {
     assert.equal(ok<{ applications: unknown[] }>(await cli('applications', 'list', '--json')).applications.length, 2, 'nothing written');
   });
 
+  test('on the database: update renames, switches hook and program, removes the status hook, rotates the secret when asked', async () => {
+    const { application } = ok<{ application: ApplicationView }>(
+      await cli('applications', 'create', '--name', 'Editable', '--call-hook', 'https://app.example/call', '--status-hook', 'https://app.example/status', '--json'),
+    );
+    const renamed = ok<{ application: ApplicationView; hook_secret?: string }>(
+      await cli('applications', 'update', application.id, '--name', 'Edited', '--json'),
+    );
+    assert.deepEqual(
+      [renamed.application.name, renamed.application.call_hook, renamed.application.status_hook, renamed.hook_secret],
+      ['Edited', 'https://app.example/call', 'https://app.example/status', undefined],
+    );
+    const toProgram = ok<{ application: ApplicationView }>(
+      await cli('applications', 'update', application.id, '--program-file', programFile, '--no-status-hook', '--json'),
+    );
+    assert.deepEqual(
+      [toProgram.application.call_hook, toProgram.application.program, toProgram.application.status_hook],
+      [null, [{ verb: 'say', text: 'Closed.' }, { verb: 'hangup' }], null],
+    );
+    const toHook = ok<{ application: ApplicationView }>(await cli('applications', 'update', application.id, '--call-hook', 'https://app.example/v2', '--json'));
+    assert.deepEqual([toHook.application.call_hook, toHook.application.program], ['https://app.example/v2', null]);
+    const rotated = await cli('applications', 'update', application.id, '--rotate-hook-secret');
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /new hook secret: whsec_/);
+
+    await writeFile(join(dataDir, 'bad-verb.json'), JSON.stringify([{ verb: 'say', text: 'Hi' }, { verb: 'gather', numDigits: 99 }]));
+    failed(await cli('applications', 'update', application.id, '--program-file', join(dataDir, 'bad-verb.json'), '--json'), 'invalid_program', /verb 1.*numDigits/);
+    failed(await cli('applications', 'update', application.id, '--call-hook', 'ftp://a.example/', '--json'), 'invalid_webhook_url', /./);
+    failed(await cli('applications', 'update', application.id, '--call-hook', 'https://a.example/', '--program-file', programFile, '--json'), 'validation_failed', /at most one/);
+    failed(await cli('applications', 'update', application.id, '--json'), 'validation_failed', /nothing to change/);
+    failed(await cli('applications', 'update', 'app_nope', '--name', 'Nobody', '--json'), 'not_found', /application/);
+    const shown = ok<{ application: ApplicationView }>(await cli('applications', 'show', application.id, '--json'));
+    assert.deepEqual([shown.application.name, shown.application.call_hook], ['Edited', 'https://app.example/v2'], 'refused updates wrote nothing');
+    ok(await cli('applications', 'rm', application.id, '--json'));
+  });
+
   test('through a running server: the same commands go through the admin API', async () => {
     server = spawnServe(env);
     await waitReady(base, server);
@@ -112,5 +147,14 @@ describe('dialplane applications', () => {
     assert.equal(shown.status, 200);
     const routed = ok<{ route: { rings: string } }>(await cli('numbers', 'route', '+14155551234', '--application', created.application.id, '--json'));
     assert.equal(routed.route.rings, 'application');
+
+    const updated = ok<{ application: ApplicationView }>(
+      await cli('applications', 'update', created.application.id, '--program-file', programFile, '--name', 'Live program', '--json'),
+    );
+    assert.deepEqual([updated.application.name, updated.application.call_hook], ['Live program', null]);
+    const readBack = await fetch(`${base}/admin/v1/accounts/${accounts.accounts[0]!.id}/applications/${created.application.id}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.deepEqual(((await readBack.json()) as { application: ApplicationView }).application.program, [{ verb: 'say', text: 'Closed.' }, { verb: 'hangup' }]);
   });
 });

@@ -118,3 +118,18 @@ test('the server is healthy afterwards and places the next call', async () => {
   assert.equal(call.end_reason, 'local_hangup');
   assert.ok(!server!.hasExited());
 });
+
+test('a changed application: the call already running keeps its program, the next call runs the new one', async () => {
+  // The dev carrier's +14155557123 answers and presses 1, 2, 3.
+  const created = await api('POST', '/applications', { name: 'Changing', program: [{ verb: 'gather', numDigits: 3, timeout: 5 }] });
+  assert.equal(created.status, 201, created.text);
+  const first = await api('POST', '/calls', { from: FROM, to: '+14155557123', application_id: created.body.id });
+  assert.equal(first.status, 201, first.text);
+  const changed = await api('PATCH', `/applications/${created.body.id}`, { program: [{ verb: 'gather', numDigits: 1, timeout: 5 }] });
+  assert.equal(changed.status, 200, changed.text);
+  const digitsOf = (call: { activities: Activity[] }) => call.activities.filter((a) => a.kind === 'gather').map((a) => a.data['digits']);
+  assert.deepEqual(digitsOf(await whenOver(first.body.call_id)), ['123'], 'the running call kept the three-digit gather');
+  const second = await api('POST', '/calls', { from: FROM, to: '+14155557123', application_id: created.body.id });
+  assert.equal(second.status, 201, second.text);
+  assert.deepEqual(digitsOf(await whenOver(second.body.call_id)), ['1'], 'the next call ran the new program');
+});

@@ -1,7 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../core/services.js';
-import { applicationView, CreateApplication, createInput, type CreateApplicationBody } from '../dialplane/application-routes.js';
+import {
+  applicationView,
+  CreateApplication,
+  createInput,
+  UpdateApplication,
+  updateInput,
+  type CreateApplicationBody,
+  type UpdateApplicationBody,
+} from '../dialplane/application-routes.js';
 import { dialplaneValidationError } from '../dialplane/policy.js';
 import type { RouteSettings } from '../types.js';
 
@@ -27,6 +35,12 @@ export function applicationOperations(services: Services) {
     async getApplication(accountId: string, applicationId: string) {
       await ensureAccount(accountId);
       return { application: applicationView(await services.applications.get(accountId, applicationId)) };
+    },
+    /** Carries the hook secret only when a new one was asked for. */
+    async updateApplication(accountId: string, applicationId: string, body: UpdateApplicationBody) {
+      await ensureAccount(accountId);
+      const { application, hookSecret } = await services.applications.update(accountId, applicationId, updateInput(body));
+      return { application: applicationView(application), ...(hookSecret !== undefined ? { hook_secret: hookSecret } : {}) };
     },
     async deleteApplication(accountId: string, applicationId: string) {
       await ensureAccount(accountId);
@@ -65,6 +79,14 @@ export function registerAdminApplicationRoutes(app: FastifyInstance, services: S
     '/admin/v1/accounts/:accountId/applications/:applicationId',
     opts('An application', { params: ApplicationParams }),
     async (r) => ops.getApplication(r.params.accountId, r.params.applicationId),
+  );
+  app.patch<ApplicationReq & { Body: UpdateApplicationBody }>(
+    '/admin/v1/accounts/:accountId/applications/:applicationId',
+    opts('Change an application (only the fields given; a new hook secret only with rotate_hook_secret)', {
+      params: ApplicationParams,
+      body: UpdateApplication,
+    }),
+    async (r) => ops.updateApplication(r.params.accountId, r.params.applicationId, r.body),
   );
   app.delete<ApplicationReq>(
     '/admin/v1/accounts/:accountId/applications/:applicationId',

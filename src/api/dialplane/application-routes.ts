@@ -44,6 +44,26 @@ export const CreateApplication = Type.Object(
 );
 export type CreateApplicationBody = Static<typeof CreateApplication>;
 
+export const UpdateApplication = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'a new name' })),
+    call_hook: Type.Optional(HookUrl('a new call hook; a program application becomes a hook application (its program goes)')),
+    status_hook: Type.Optional(
+      Type.Union([HookUrl('a new status hook URL'), Type.Null()], { description: 'a new status hook URL, or null to remove it' }),
+    ),
+    program: Type.Optional(
+      Type.Array(Type.Unknown(), {
+        description: 'a new program; a hook application becomes a program application (its call hook goes)',
+      }),
+    ),
+    rotate_hook_secret: Type.Optional(
+      Type.Boolean({ description: 'true: a new hook secret, in this answer only; the old one stops signing at once' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type UpdateApplicationBody = Static<typeof UpdateApplication>;
+
 const ApplicationSchema = Type.Object(
   {
     id: Type.String({ description: 'app_…' }),
@@ -64,6 +84,26 @@ const CreatedApplication = Type.Intersect([
   }),
 ]);
 
+const UpdatedApplication = Type.Intersect([
+  ApplicationSchema,
+  Type.Object({
+    hook_secret: Type.Optional(
+      Type.String({ description: 'the new hook secret, only when rotate_hook_secret was asked for; shown here only' }),
+    ),
+  }),
+]);
+
+/** services' update input from the wire's: only what is given. */
+export function updateInput(body: UpdateApplicationBody) {
+  return {
+    ...(body.name !== undefined ? { name: body.name } : {}),
+    ...(body.call_hook !== undefined ? { callHook: body.call_hook } : {}),
+    ...(body.status_hook !== undefined ? { statusHook: body.status_hook } : {}),
+    ...(body.program !== undefined ? { program: body.program } : {}),
+    ...(body.rotate_hook_secret !== undefined ? { rotateHookSecret: body.rotate_hook_secret } : {}),
+  };
+}
+
 /** The body of services' create input from the wire's. */
 export function createInput(body: CreateApplicationBody) {
   return {
@@ -79,7 +119,7 @@ function accountOf(request: { principal?: { accountId: string } | undefined }): 
   return request.principal.accountId;
 }
 
-/** POST, GET and DELETE /dialplane/v1/applications[/{id}], for the key's account. */
+/** POST, GET, PATCH and DELETE /dialplane/v1/applications[/{id}], for the key's account. */
 export function registerApplicationRoutes(app: FastifyInstance, services: Services): void {
   const base = `${DIALPLANE_API_PREFIX}/applications`;
   const schema = (summary: string, extra: Record<string, unknown>) => ({
@@ -123,6 +163,21 @@ export function registerApplicationRoutes(app: FastifyInstance, services: Servic
       schema: schema('An application', { params: Params, response: { 200: ApplicationSchema, ...errorResponses(404) } }),
     },
     async (request) => applicationView(await services.applications.get(accountOf(request), request.params.id)),
+  );
+  app.patch<{ Params: { id: string }; Body: UpdateApplicationBody }>(
+    `${base}/:id`,
+    {
+      config: dialplaneRoute(),
+      schemaErrorFormatter: dialplaneValidationError,
+      schema: schema(
+        'Change an application: only the fields given; call_hook or program switches what answers its calls. Running calls keep what they started with',
+        { params: Params, body: UpdateApplication, response: { 200: UpdatedApplication, ...errorResponses(404) } },
+      ),
+    },
+    async (request) => {
+      const { application, hookSecret } = await services.applications.update(accountOf(request), request.params.id, updateInput(request.body));
+      return { ...applicationView(application), ...(hookSecret !== undefined ? { hook_secret: hookSecret } : {}) };
+    },
   );
   app.delete<{ Params: { id: string } }>(
     `${base}/:id`,

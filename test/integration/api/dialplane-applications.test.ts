@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { applicationOwner } from '../../../src/core/applications.js';
 import { createHookRequester } from '../../../src/webhooks/hook-request.js';
 import { verifyTimestamped } from '../../../src/webhooks/signer.js';
-import { createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
+import { ADMIN_TOKEN, createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/databases.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
 
@@ -29,7 +29,7 @@ await describeEachDialect('Dialplane API: applications and number routes', (dial
   });
   after(async () => t.close());
 
-  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown, key = token) =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, key = token) =>
     t.app.inject({
       method,
       url,
@@ -64,6 +64,8 @@ await describeEachDialect('Dialplane API: applications and number routes', (dial
     assert.ok(openapi.paths['/dialplane/v1/applications'].get);
     assert.ok(openapi.paths['/dialplane/v1/applications/{id}'].get);
     assert.ok(openapi.paths['/dialplane/v1/applications/{id}'].delete);
+    assert.ok(openapi.paths['/dialplane/v1/applications/{id}'].patch.requestBody);
+    assert.deepEqual(openapi.paths['/dialplane/v1/applications/{id}'].patch.security, [{ bearer: [] }, { apiKeyHeader: [] }]);
     assert.ok(openapi.paths['/dialplane/v1/numbers/{number}/route'].put.requestBody);
     assert.deepEqual(openapi.paths['/dialplane/v1/applications'].post.security, [{ bearer: [] }, { apiKeyHeader: [] }]);
   });
@@ -227,5 +229,114 @@ await describeEachDialect('Dialplane API: applications and number routes', (dial
     } finally {
       await receiver.close();
     }
+  });
+  test('PATCH …/applications/{id}: only what is given changes; the secret stays unless rotated', async () => {
+    const created = (
+      await call('POST', '/dialplane/v1/applications', { name: 'Editable', call_hook: 'https://app.example/call', status_hook: 'https://app.example/status' })
+    ).json();
+    const renamed = await call('PATCH', `/dialplane/v1/applications/${created.id}`, { name: 'Edited' });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.deepEqual(renamed.json(), {
+      id: created.id,
+      name: 'Edited',
+      call_hook: 'https://app.example/call',
+      status_hook: 'https://app.example/status',
+      program: null,
+      created_at: created.created_at,
+    });
+    assert.equal(renamed.json().hook_secret, undefined, 'no secret unless one is asked for');
+    assert.deepEqual((await call('GET', `/dialplane/v1/applications/${created.id}`)).json(), renamed.json());
+
+    const rotated = await call('PATCH', `/dialplane/v1/applications/${created.id}`, { rotate_hook_secret: true });
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    assert.match(rotated.json().hook_secret, /^whsec_/);
+    assert.notEqual(rotated.json().hook_secret, created.hook_secret);
+    const [endpoint] = await t.services.store.webhooks.listEndpoints(accountId, applicationOwner(created.id));
+    assert.equal(endpoint?.secret, rotated.json().hook_secret, 'the status hook is signed with the new secret');
+    assert.ok(!(await call('GET', `/dialplane/v1/applications/${created.id}`)).body.includes(rotated.json().hook_secret));
+
+    const unhooked = await call('PATCH', `/dialplane/v1/applications/${created.id}`, { status_hook: null });
+    assert.equal(unhooked.json().status_hook, null);
+    assert.deepEqual(await t.services.webhooks.listEndpoints(accountId, applicationOwner(created.id)), []);
+  });
+
+  test('PATCH switches a hook application to a program and back', async () => {
+    const created = (await call('POST', '/dialplane/v1/applications', { name: 'Switch', call_hook: 'https://app.example/call' })).json();
+    const toProgram = await call('PATCH', `/dialplane/v1/applications/${created.id}`, { program: PROGRAM });
+    assert.equal(toProgram.statusCode, 200, toProgram.body);
+    assert.deepEqual([toProgram.json().call_hook, toProgram.json().program], [null, PROGRAM]);
+    const toHook = await call('PATCH', `/dialplane/v1/applications/${created.id}`, { call_hook: 'https://app.example/v2' });
+    assert.equal(toHook.statusCode, 200, toHook.body);
+    assert.deepEqual([toHook.json().call_hook, toHook.json().program, toHook.json().name], ['https://app.example/v2', null, 'Switch']);
+  });
+
+  test('PATCH: bad input is 400 naming the field (a program at its verb and field), and nothing is written', async () => {
+    const created = (await call('POST', '/dialplane/v1/applications', { name: 'Guarded', program: PROGRAM })).json();
+    const cases: Array<[unknown, string, string | undefined]> = [
+      [{}, 'validation_failed', undefined],
+      [{ name: '' }, 'validation_failed', 'name'],
+      [{ name: '   ' }, 'validation_failed', 'name'],
+      [{ colour: 'red' }, 'validation_failed', 'colour'],
+      [{ call_hook: 'https://a.example/', program: PROGRAM }, 'validation_failed', 'program'],
+      [{ call_hook: null }, 'validation_failed', 'call_hook'],
+      [{ call_hook: 'gopher://a.example/' }, 'invalid_webhook_url', 'call_hook'],
+      [{ call_hook: 'http://user:pw@a.example/' }, 'invalid_webhook_url', 'call_hook'],
+      [{ status_hook: 'not a url' }, 'invalid_webhook_url', 'status_hook'],
+      [{ program: 'say hello' }, 'validation_failed', 'program'],
+      [{ program: [] }, 'invalid_program', 'program'],
+      [{ rotate_hook_secret: 'yes' }, 'validation_failed', 'rotate_hook_secret'],
+    ];
+    for (const [payload, code, field] of cases) {
+      const response = await call('PATCH', `/dialplane/v1/applications/${created.id}`, payload);
+      assert.equal(response.statusCode, 400, `${JSON.stringify(payload)}: ${response.body}`);
+      assert.equal(response.json().error.code, code, `${JSON.stringify(payload)}: ${response.body}`);
+      assert.equal(response.json().error.details?.field, field, `${JSON.stringify(payload)}: ${response.body}`);
+    }
+    const badVerb = await call('PATCH', `/dialplane/v1/applications/${created.id}`, {
+      program: [{ verb: 'say', text: 'Hi' }, { verb: 'gather', numDigits: 99 }],
+    });
+    assert.equal(badVerb.statusCode, 400);
+    assert.equal(badVerb.json().error.code, 'invalid_program');
+    assert.deepEqual(
+      [badVerb.json().error.details.field, badVerb.json().error.details.index, badVerb.json().error.details.verb_field],
+      ['program', 1, 'numDigits'],
+    );
+    assert.match(badVerb.json().error.message, /verb 1/);
+    const notJson = await t.app.inject({
+      method: 'PATCH',
+      url: `/dialplane/v1/applications/${created.id}`,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: '{"name":',
+    });
+    assert.equal(notJson.statusCode, 400);
+    assert.equal(notJson.json().error.code, 'invalid_json');
+    const { hook_secret: _secret, ...view } = created;
+    assert.deepEqual((await call('GET', `/dialplane/v1/applications/${created.id}`)).json(), view, 'nothing written');
+  });
+
+  test("PATCH: another account's application is 404, a read-only key is 403; nothing changes", async () => {
+    const mine = (await call('POST', '/dialplane/v1/applications', { name: 'Mine to edit', program: PROGRAM })).json();
+    const cross = await call('PATCH', `/dialplane/v1/applications/${mine.id}`, { name: 'Theirs now' }, otherToken);
+    assert.equal(cross.statusCode, 404, cross.body);
+    assert.equal(cross.json().error.code, 'not_found');
+    assert.equal(cross.json().error.details.field, 'application_id');
+    const missing = await call('PATCH', '/dialplane/v1/applications/app_nope', { name: 'Nobody' });
+    assert.equal(missing.statusCode, 404);
+    const readOnly = await call('PATCH', `/dialplane/v1/applications/${mine.id}`, { name: 'Read only' }, readOnlyToken);
+    assert.equal(readOnly.statusCode, 403, readOnly.body);
+    assert.equal(readOnly.json().error.code, 'read_only_key');
+    assert.equal((await call('GET', `/dialplane/v1/applications/${mine.id}`)).json().name, 'Mine to edit');
+  });
+
+  test('PATCH on the admin API changes an application of the account named in the path', async () => {
+    const created = (await call('POST', '/dialplane/v1/applications', { name: 'Admin edit', program: PROGRAM })).json();
+    const admin = (method: 'PATCH', url: string, payload: unknown) =>
+      t.app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: payload as object });
+    const changed = await admin('PATCH', `/admin/v1/accounts/${accountId}/applications/${created.id}`, { call_hook: 'https://app.example/admin' });
+    assert.equal(changed.statusCode, 200, changed.body);
+    assert.deepEqual([changed.json().application.call_hook, changed.json().application.program], ['https://app.example/admin', null]);
+    const other = (await t.services.accounts.list()).find((a) => a.id !== accountId)!;
+    const cross = await admin('PATCH', `/admin/v1/accounts/${other.id}/applications/${created.id}`, { name: 'x' });
+    assert.equal(cross.statusCode, 404);
   });
 });

@@ -256,6 +256,40 @@ describe('dashboard in a browser', { skip }, () => {
     await capture('applications');
   });
 
+  test("an application's program is edited: a bad one is refused at the verb and field, a good one saved and listed", async () => {
+    await page.goto(`${base}/dashboard/applications`);
+    await Promise.all([page.waitForURL(/\/applications\/app_\w+\/edit$/), page.getByRole('link', { name: 'Edit application IVR' }).click()]);
+    assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'IVR');
+    assert.match(await page.getByLabel(/^Program/).inputValue(), /"text": "Hi"/, 'the stored program, to edit');
+    await page.getByLabel(/^Program/).fill('[{"verb":"say","text":"Hi"},{"verb":"gather","numDigits":99}]');
+    await page.getByRole('button', { name: 'Save application' }).click();
+    const where = await page.locator('#program-error .where').innerText();
+    assert.match(where, /verb 1/);
+    assert.match(where, /field numDigits/);
+    assert.equal(await page.getByLabel(/^Program/).getAttribute('aria-invalid'), 'true');
+    await capture('application-edit-invalid');
+    const editUrl = new URL(page.url()).pathname;
+    const forged = await page.evaluate(
+      async (path) =>
+        (
+          await fetch(path, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ _csrf: 'forged-token', name: 'Forged', kind: 'program', program: '[{"verb":"hangup"}]' }).toString(),
+          })
+        ).status,
+      editUrl,
+    );
+    assert.equal(forged, 403, 'the edit form needs the session CSRF token');
+    await page.getByLabel(/^Program/).fill('[{"verb":"say","text":"Edited greeting"},{"verb":"hangup"}]');
+    await Promise.all([page.waitForURL(/\/dashboard\/applications$/), page.getByRole('button', { name: 'Save application' }).click()]);
+    assert.match(await page.getByRole('status').first().innerText(), /Application IVR updated/);
+    const card = page.locator('section.card', { has: page.getByRole('heading', { name: /^IVR/ }) });
+    assert.match((await card.locator('pre').textContent()) ?? '', /Edited greeting/, 'the list shows the new program');
+    const stored = (await server.services.applications.list(accountId)).find((a) => a.name === 'IVR');
+    assert.deepEqual(stored?.program, [{ verb: 'say', text: 'Edited greeting' }, { verb: 'hangup' }]);
+  });
+
   test('every other page renders, at both widths, without serious accessibility violations', async () => {
     for (const path of ['numbers', 'extensions', 'gateway-apps', 'messages', 'credits', 'status']) {
       const response = await page.goto(`${base}/dashboard/${path}`);
@@ -298,6 +332,23 @@ describe('dashboard in a browser', { skip }, () => {
     assert.equal(status, 403);
     assert.ok(!(await server.services.keys.list(accountId)).some((k) => k.name === 'sneaky'));
     await capture('keys-view-only');
+    // No edit form for an application either, and its POST is refused.
+    const ivr = (await server.services.applications.list(accountId)).find((a) => a.name === 'IVR')!;
+    await page.goto(`${base}/dashboard/applications/${ivr.id}/edit`);
+    assert.equal(await page.getByRole('button', { name: 'Save application' }).count(), 0, 'no edit form');
+    const editStatus = await page.evaluate(
+      async ({ token, id }) =>
+        (
+          await fetch(`/dashboard/applications/${id}/edit`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ _csrf: token, name: 'Sneaky', kind: 'program', program: '[{"verb":"hangup"}]' }).toString(),
+          })
+        ).status,
+      { token: csrf, id: ivr.id },
+    );
+    assert.equal(editStatus, 403);
+    assert.equal((await server.services.applications.get(accountId, ivr.id)).name, 'IVR');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/dashboard\/sign-in$/);
     await page.goto(`${base}/dashboard/calls`);

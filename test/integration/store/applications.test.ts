@@ -149,4 +149,71 @@ await describeEachDialect('applications', (dialect) => {
     );
     await services.extensions.route(accountId, '+14155551234', { none: true });
   });
+  test('update changes only what is given, checked as create checks it; another account gets not_found', async () => {
+    const { application, hookSecret } = await services.applications.create(accountId, { name: 'Editable', callHook: 'https://app.example/call' });
+    const renamed = await services.applications.update(accountId, application.id, { name: '  Renamed ' });
+    assert.equal(renamed.hookSecret, undefined, 'no secret unless one is asked for');
+    assert.deepEqual(
+      { ...renamed.application },
+      { ...application, name: 'Renamed' },
+      'the rest is unchanged',
+    );
+    const cases: Array<[Parameters<Services['applications']['update']>[2], string, string | undefined]> = [
+      [{}, 'validation_failed', undefined],
+      [{ name: ' ' }, 'validation_failed', 'name'],
+      [{ name: 'x'.repeat(101) }, 'validation_failed', 'name'],
+      [{ callHook: 'https://a.example/', program: PROGRAM }, 'validation_failed', 'program'],
+      [{ callHook: 'ftp://a.example/' }, 'invalid_webhook_url', 'call_hook'],
+      [{ callHook: 'https://u:p@a.example/' }, 'invalid_webhook_url', 'call_hook'],
+      [{ statusHook: 'nope' }, 'invalid_webhook_url', 'status_hook'],
+      [{ program: [] }, 'invalid_program', 'program'],
+      [{ program: [{ verb: 'say', text: 'Hi' }, { verb: 'gather', numDigits: 99 }] }, 'invalid_program', 'program'],
+    ];
+    for (const [input, code, field] of cases) {
+      await assert.rejects(services.applications.update(accountId, application.id, input), (error: { code: string; details?: { field?: string } }) => {
+        assert.equal(error.code, code, JSON.stringify(input));
+        assert.equal(error.details?.field, field, JSON.stringify(input));
+        return true;
+      });
+    }
+    await assert.rejects(services.applications.update(accountId, application.id, { program: [{ verb: 'say', text: 'Hi' }, { verb: 'gather', numDigits: 99 }] }), {
+      details: { field: 'program', index: 1, verb_field: 'numDigits' },
+    });
+    assert.deepEqual(await services.applications.get(accountId, application.id), renamed.application, 'nothing written');
+    await assert.rejects(services.applications.update(otherId, application.id, { name: 'Stolen' }), { code: 'not_found' });
+    await assert.rejects(services.applications.update(accountId, 'app_nope', { name: 'Nobody' }), { code: 'not_found' });
+    assert.equal((await services.applications.get(accountId, application.id)).name, 'Renamed');
+
+    // Switching to a program drops the call hook, and back; the secret stays.
+    const toProgram = (await services.applications.update(accountId, application.id, { program: PROGRAM })).application;
+    assert.deepEqual([toProgram.callHook, toProgram.program], [null, PROGRAM]);
+    const toHook = (await services.applications.update(accountId, application.id, { callHook: 'https://app.example/v2' })).application;
+    assert.deepEqual([toHook.callHook, toHook.program], ['https://app.example/v2', null]);
+    assert.equal((await services.store.applications.find(accountId, application.id))?.hook_secret, hookSecret);
+  });
+
+  test('update keeps the status-hook endpoint in step: made, moved, rotated with the secret, removed', async () => {
+    const { application, hookSecret } = await services.applications.create(accountId, { name: 'Status', program: PROGRAM });
+    const owned = () => services.store.webhooks.listEndpoints(accountId, applicationOwner(application.id));
+    await services.applications.update(accountId, application.id, { statusHook: 'https://app.example/s1' });
+    const [made, ...none] = await owned();
+    assert.equal(none.length, 0);
+    assert.deepEqual([made?.url, made?.secret, made?.status], ['https://app.example/s1', hookSecret, 'enabled']);
+
+    await services.webhooks.setEnabled(accountId, made!.id, false);
+    await services.applications.update(accountId, application.id, { statusHook: 'https://app.example/s2' });
+    const [moved] = await owned();
+    assert.deepEqual([moved?.id, moved?.url, moved?.status], [made?.id, 'https://app.example/s2', 'enabled'], 'the same endpoint, moved and enabled again');
+
+    const rotated = await services.applications.update(accountId, application.id, { rotateHookSecret: true });
+    assert.match(rotated.hookSecret ?? '', /^whsec_/);
+    assert.notEqual(rotated.hookSecret, hookSecret);
+    assert.equal((await services.store.applications.find(accountId, application.id))?.hook_secret, rotated.hookSecret);
+    const [resigned] = await owned();
+    assert.deepEqual([resigned?.secret, resigned?.previous_secret], [rotated.hookSecret, null]);
+
+    const removed = await services.applications.update(accountId, application.id, { statusHook: null });
+    assert.equal(removed.application.statusHook, null);
+    assert.deepEqual(await owned(), []);
+  });
 });
