@@ -27,6 +27,7 @@ import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import type { SipEndpoint } from './sip/transport/types.js';
+import type { SipTimerBase } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
 
 export interface Telephony {
@@ -45,6 +46,8 @@ export interface Telephony {
   mediaFor(callId: string): LegMedia | undefined;
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
   readonly sipEndpoint: SipEndpoint;
+  /** RTP port pairs held by live legs (each is given back when its leg ends, however it ends). */
+  rtpPortsInUse(): number;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,8 @@ export interface TelephonyOptions {
   readonly metrics?: Registry;
   /** Hears every leg once its answer is stored, with its audio. */
   readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void;
+  /** T1/T2/T4 of the SIP stack (RFC 3261 defaults: 500 ms, 4 s, 5 s); every SIP timer derives from them. */
+  readonly sipTimerBase?: SipTimerBase;
 }
 
 const engineTimers: EngineTimers = {
@@ -113,7 +118,7 @@ export async function startTelephony(
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
-  const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
+  const stack = new SipStack({ host: config.sip.host, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup failed'),
@@ -236,6 +241,7 @@ export async function startTelephony(
     trunkStatus: upkeep.statuses,
     mediaFor: (callId) => engine.mediaOf(callId),
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
+    rtpPortsInUse: () => rtpPorts.inUse,
     close() {
       closing ??= (async () => {
         stopSweep();

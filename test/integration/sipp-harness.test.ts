@@ -129,6 +129,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-device-call.xml',
       // Played against Dialplane's inbound calls in test/integration/sipp/inbound-cancel.test.ts.
       'uac-cancel-early.xml',
+      // Played against Dialplane's INVITE client and dialogs in test/integration/sipp/invite-client.test.ts.
+      'uas-trying-only.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

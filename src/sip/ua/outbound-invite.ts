@@ -4,6 +4,7 @@ import type { SipRequest, SipResponse, SipUri } from '../message/types.js';
 import type { SipEndpoint } from '../transport/types.js';
 import { buildCancel, buildRequest, routeSetFromResponse } from './build.js';
 import { newCallId, newTag } from './ids.js';
+import type { TimerHandle } from '../transaction/timers.js';
 import type { SipStack } from './sip-stack.js';
 
 export interface OutboundInviteOptions {
@@ -47,6 +48,9 @@ export class OutboundInvite {
   private invite: SipRequest | undefined;
   private provisionalSeen = false;
   private cancelRequested = false;
+  private cancelSent = false;
+  private inviteTransaction: { terminate(): void } | undefined;
+  private cancelGiveUp: TimerHandle | undefined;
   private remoteTag: string | undefined;
   private remoteTarget: SipEndpoint | undefined;
   private remoteTargetUri: string | undefined;
@@ -117,7 +121,7 @@ export class OutboundInvite {
       body: options.sdp,
     });
     this.invite = invite;
-    options.stack.request(invite, options.target, {
+    this.inviteTransaction = options.stack.request(invite, options.target, {
       onResponse: (response) => this.onInviteResponse(response),
       onTimeout: () => this.fail({ kind: 'timeout' }),
       onTransportError: (error) => this.fail({ kind: 'transport', error }),
@@ -127,10 +131,12 @@ export class OutboundInvite {
   private onInviteResponse(response: SipResponse): void {
     const { status } = response;
     if (status < 200) {
-      if (status === 100) return;
+      // Any provisional response, 100 Trying included, lets a CANCEL go (§9.1): a trunk that only ever sends 100
+      // can still be cancelled.
       this.provisionalSeen = true;
-      if (this.phase === 'inviting') this.phase = 'early';
       if (this.cancelRequested) this.sendCancel();
+      if (status === 100) return;
+      if (this.phase === 'inviting') this.phase = 'early';
       this.events.onProvisional(status, response.reason, response.body.length > 0 ? response.body : undefined);
       return;
     }
@@ -143,6 +149,7 @@ export class OutboundInvite {
   }
 
   private confirm(response: SipResponse): void {
+    this.cancelGiveUp?.cancel();
     const first = this.ack === undefined;
     if (first) {
       this.remoteTag = tagOf(getHeader(response, 'To'));
@@ -187,8 +194,16 @@ export class OutboundInvite {
   }
 
   private sendCancel(): void {
-    if (!this.invite) return;
+    if (!this.invite || this.cancelSent) return;
+    this.cancelSent = true;
     const cancel = buildCancel(this.invite);
+    // §9.1: without a final response 64*T1 after the CANCEL, the INVITE is considered cancelled and its transaction
+    // destroyed, so the leg ends and gives back what it holds even when the far end never answers again.
+    const { timers, base } = this.options.stack;
+    this.cancelGiveUp = timers.start('CancelGiveUp', 64 * base.T1, () => {
+      this.inviteTransaction?.terminate();
+      this.fail({ kind: 'timeout' });
+    });
     // The CANCEL's own outcome does not matter: the INVITE's 487 (or a racing 200) decides what happened.
     this.options.stack.request(cancel, this.options.target, {
       onResponse: () => undefined,
@@ -240,6 +255,7 @@ export class OutboundInvite {
   }
 
   private fail(failure: InviteFailure): void {
+    this.cancelGiveUp?.cancel();
     if (this.phase === 'terminated' || this.phase === 'confirmed' || this.phase === 'terminating') return;
     this.phase = 'terminated';
     this.events.onFailed(failure);

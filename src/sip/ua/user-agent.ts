@@ -1,7 +1,6 @@
 import { getHeader, parseNameAddr, splitHeaderValues } from '../message/headers.js';
 import type { SipRequest, SipUri } from '../message/types.js';
 import type { SipTimerBase, TimerScheduler } from '../transaction/timers.js';
-import { DEFAULT_TIMER_BASE, realTimers } from '../transaction/timers.js';
 import type { SipEndpoint } from '../transport/types.js';
 import { buildRequest } from './build.js';
 import { InboundInvite, type InboundInviteEvents } from './inbound-invite.js';
@@ -31,8 +30,8 @@ export class SipUserAgent {
     readonly stack: SipStack,
     private readonly options: UserAgentOptions,
   ) {
-    this.scheduler = options.timers ?? realTimers;
-    this.base = options.timerBase ?? DEFAULT_TIMER_BASE;
+    this.scheduler = options.timers ?? stack.timers;
+    this.base = options.timerBase ?? stack.base;
     stack.setHandlers({
       onRequest: (incoming) => this.onRequest(incoming),
       onAck: (ack) => this.inbound.get(getHeader(ack, 'Call-ID') ?? '')?.receiveAck(),
