@@ -27,7 +27,7 @@ import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import type { SipEndpoint } from './sip/transport/types.js';
-import type { SipTimerBase } from './sip/transaction/timers.js';
+import type { SipTimerBase, TimerScheduler } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
 
 export interface Telephony {
@@ -62,6 +62,8 @@ export interface TelephonyOptions {
   readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void;
   /** T1/T2/T4 of the SIP stack (RFC 3261 defaults: 500 ms, 4 s, 5 s); every SIP timer derives from them. */
   readonly sipTimerBase?: SipTimerBase;
+  /** RFC 4028's refresh and expiry timers (SessionRefresh, SessionExpiry); real time by default. */
+  readonly sessionTimers?: TimerScheduler;
 }
 
 const engineTimers: EngineTimers = {
@@ -82,6 +84,10 @@ const BEEP = (() => {
 /** Audio prompts fetched by URL: the response size limit keeps a hostile server from filling memory. */
 const AUDIO_FETCH_TIMEOUT_MS = 10_000;
 const AUDIO_MAX_BYTES = 16 * 1024 * 1024;
+
+function trunkCredentials(trunk: TrunkConfig | undefined): { credentials?: { username: string; password: string } } {
+  return trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {};
+}
 
 export function parsePortRange(range: string): { min: number; max: number } {
   const [min, max] = range.split('-').map(Number);
@@ -140,6 +146,7 @@ export async function startTelephony(
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
   const ua = new SipUserAgent(stack, {
+    ...(options.sessionTimers ? { sessionTimers: options.sessionTimers } : {}),
     onRegister: (incoming) => void registrar.handle(incoming),
     onInvite: (incoming) => {
       gate
@@ -156,6 +163,7 @@ export async function startTelephony(
             clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
+            ...trunkCredentials(decision.kind === 'trunk' ? trunks.find((t) => t.name === decision.trunk) : undefined),
           });
         })
         .catch((err: unknown) => {
