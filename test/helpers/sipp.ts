@@ -215,6 +215,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-invite-forbidden.xml': { caller: 'stranger' },
   'uac-device-call.xml': { user: 'phone', hold_ms: '500' },
   'uac-cancel-early.xml': { caller: 'sipp' },
+  'uac-record-route-dialplane.xml': { caller: 'sipp' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -131,6 +131,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-cancel-early.xml',
       // Played against Dialplane's INVITE client and dialogs in test/integration/sipp/invite-client.test.ts.
       'uas-trying-only.xml',
+      'uas-fork-two-2xx.xml',
+      'uac-record-route-dialplane.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());
