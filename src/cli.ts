@@ -5,6 +5,8 @@ import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
 import { addApplicationCommands } from './cli/applications-command.js';
+import { addDevCertCommand } from './cli/dev-cert-command.js';
+import { addUserCommands } from './cli/users-command.js';
 import { createLogger, startServer } from './server.js';
 import { DialplaneError } from './errors.js';
 import { isHeartbeat } from './api/event-stream.js';
@@ -679,5 +681,7 @@ function fail(error: unknown): never {
 
 addExtensionCommands(program, { config });
 addApplicationCommands(program, { config });
+addDevCertCommand(program);
+addUserCommands(program, { config });
 
 program.parseAsync(process.argv).catch(fail);

@@ -9,6 +9,7 @@ import { registerFaceFormats, type Face } from './api/faces.js';
 import { allFaces } from './api/faces/all-faces.js';
 import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
+import { readTlsFiles } from './api/dual-protocol-server.js';
 import type { Config } from './config/config.js';
 import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
@@ -54,6 +55,8 @@ export async function startServer(
   options: ServerOptions = {},
 ): Promise<RunningServer> {
   const faces = options.faces ?? allFaces;
+  // Read first: a missing or half-configured certificate stops the start before anything is opened.
+  const tls = await readTlsFiles(config.http);
   const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
   const store = createStore(database);
   const node = new NodeLease(store.nodes, systemClock, {
@@ -99,6 +102,7 @@ export async function startServer(
   const app = await buildApp({
     services,
     http: config.http,
+    ...(tls ? { tls } : {}),
     rateLimiter: new RateLimiter(rateStore),
     logger,
     metrics,

@@ -127,8 +127,17 @@ export async function startTelephony(
   const stack = new SipStack({ host: config.sip.host, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
-    onError: (err: unknown) => logger.error({ err }, 'registrar lookup failed'),
+    onError: (err: unknown) => logger.error({ err }, 'registrar lookup or binding store failed'),
+    bindings: {
+      load: (now) => services.extensions.loadBindings(now),
+      put: (binding) => services.extensions.saveBinding(binding),
+      remove: (deviceId, key) => services.extensions.removeBinding(deviceId, key),
+      removeDevice: (deviceId) => services.extensions.removeBindings(deviceId),
+    },
   });
+  // Devices registered before a restart are reached again at once, not only after their next REGISTER.
+  const restored = await registrar.restore();
+  if (restored > 0) logger.info({ count: restored }, 'restored device registrations');
   const stopForgetting = services.extensions.onDeviceRemoved((deviceId) => registrar.forgetDevice(deviceId));
   const refusedInvites = new Counter({
     name: 'dialplane_sip_invites_refused_total',
@@ -164,6 +173,9 @@ export async function startTelephony(
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
             ...trunkCredentials(decision.kind === 'trunk' ? trunks.find((t) => t.name === decision.trunk) : undefined),
+            ...(decision.kind === 'device'
+              ? { device: { deviceId: decision.deviceId, accountId: decision.accountId, extensionId: decision.extensionId } }
+              : {}),
           });
         })
         .catch((err: unknown) => {
@@ -257,6 +269,7 @@ export async function startTelephony(
         await upkeep.stop();
         await devCarrier?.stop();
         registrar.close();
+        await registrar.flushed();
         stopForgetting();
         await stack.stop();
         await tts.close();

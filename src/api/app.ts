@@ -12,11 +12,13 @@ import { registerAdminWebhookRoutes } from './admin/admin-webhook-routes.js';
 import { registerAdminSmsRoutes, registerDevSmsRoutes } from './admin/admin-sms-routes.js';
 import { registerAdminExtensionRoutes } from './admin/admin-extension-routes.js';
 import { registerAdminApplicationRoutes } from './admin/admin-application-routes.js';
+import { registerAdminUserRoutes } from './admin/admin-user-routes.js';
 import { registerDialplaneApi } from './dialplane/dialplane-api.js';
 import { registerAdminKeyWebhookRoutes } from './admin/admin-key-webhook-routes.js';
 import type { CallInResult } from '../carriers/dev-carrier.js';
 import type { CallControl } from '../core/calls/call-control.js';
 import { authenticate } from './auth.js';
+import { dualProtocolServer, type TlsFiles } from './dual-protocol-server.js';
 import { standardFormat, type Face, type FaceErrorFormat, type FaceOptions } from './faces.js';
 import { allFaces } from './faces/all-faces.js';
 import { createHttpMetrics } from './metrics.js';
@@ -47,6 +49,8 @@ class RequestLogController extends LogController {
 export interface AppDeps {
   readonly services: Services;
   readonly http: { readonly bodyLimit: number; readonly trustProxy: boolean };
+  /** A certificate and key: the port then serves HTTPS beside plain HTTP (see dualProtocolServer). */
+  readonly tls?: TlsFiles;
   readonly rateLimiter: RateLimiter;
   /** Fastify logger instance, or false for none (tests). */
   readonly logger: FastifyBaseLogger | false;
@@ -75,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.http.bodyLimit,
     trustProxy: deps.http.trustProxy,
+    ...(deps.tls ? { serverFactory: (handler: Parameters<typeof dualProtocolServer>[1]) => dualProtocolServer(deps.tls!, handler) } : {}),
     return503OnClosing: true,
     logController: new RequestLogController(),
     // A child logger per request (to bind its id) is paid by every request, but only debug lines use it; errors add
@@ -139,20 +144,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAdminSmsRoutes(app, deps.services);
   registerAdminExtensionRoutes(app, deps.services);
   registerAdminApplicationRoutes(app, deps.services);
+  registerAdminUserRoutes(app, deps.services);
   if (deps.devSmsIn) registerDevSmsRoutes(app, deps.services, deps.devSmsIn);
   registerAdminKeyWebhookRoutes(app, deps.services);
   const faceOptions: FaceOptions = { services: deps.services, ...(deps.calls ? { calls: deps.calls } : {}) };
   for (const face of deps.faces ?? allFaces) {
-    // The hooks added above (auth, rate limits, metrics, the route table, OpenAPI) reach the face's routes: a scope
-    // inherits the hooks its parent had when it was registered.
-    await app.register(
-      async function faceScope(scope) {
-        scope.setErrorHandler(answerError(face.errors));
-        scope.setNotFoundHandler(answerNotFound(face.errors));
-        await scope.register(face.plugin, faceOptions);
-      },
-      { prefix: face.prefix },
-    );
+    for (const prefix of [face.prefix, ...(face.aliases ?? [])]) {
+      // The hooks added above (auth, rate limits, metrics, the route table, OpenAPI) reach the face's routes: a scope
+      // inherits the hooks its parent had when it was registered.
+      await app.register(
+        async function faceScope(scope) {
+          scope.setErrorHandler(answerError(face.errors));
+          scope.setNotFoundHandler(answerNotFound(face.errors));
+          await scope.register(face.plugin, faceOptions);
+        },
+        { prefix },
+      );
+    }
   }
   registerDialplaneApi(app, deps.services, deps.calls, streams);
   return app;
@@ -165,9 +173,11 @@ function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: stri
     if (auth === 'admin') {
       checkAdmin(adminTokenHash, request);
     } else if (auth) {
-      const principal = await authenticate(deps.services.keys, request.headers, auth);
+      const principal = await authenticate(deps.services, request.headers, auth);
       request.principal = principal;
-      if (principal.permission === 'read_only' && writes(settings, request.method)) throw new DialplaneError('read_only_key');
+      if (principal.permission === 'read_only' && writes(settings, request.method)) {
+        throw new DialplaneError(principal.signedIn ? 'view_only_user' : 'read_only_key');
+      }
       if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);
     }
   };

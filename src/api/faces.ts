@@ -36,6 +36,11 @@ export interface FormatRegistry {
 export interface Face {
   readonly name: string;
   readonly prefix: string;
+  /**
+   * Further prefixes the same plugin is served under, each a scope of its own like `prefix` (a document that names
+   * its path two ways). Never '' or '/': a face's error shape and 404 cover its own paths only.
+   */
+  readonly aliases?: readonly string[];
   readonly errors: FaceErrorFormat;
   /** Registers the face's webhook payload formats; run when the server is composed, before SIP or SMPP start. */
   readonly formats?: (registry: FormatRegistry) => void;

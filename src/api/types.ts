@@ -2,7 +2,7 @@ import type { Principal } from '../core/api-keys.js';
 import type { RateWindow } from './rate-limit/rate-limiter.js';
 
 /** How a route's caller proves who it is. Each face lists the schemes its document names. */
-export type AuthScheme = 'bearer' | 'x-api-key' | 'basic' | 'app';
+export type AuthScheme = 'bearer' | 'x-api-key' | 'basic' | 'app' | 'bare' | 'user-token';
 
 export interface RateLimitPolicy {
   /** Count per API key (after authentication) or per client IP (before it). */

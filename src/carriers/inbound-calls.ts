@@ -27,12 +27,16 @@ export interface InboundContext {
   readonly rtpTimeoutS: number;
   /** The trunk's digest credentials, for our in-dialog requests it challenges (a BYE answered 401/407). */
   readonly credentials?: DigestUserCredentials;
+  /** The registered device the INVITE came from (after its digest), when it came from one. */
+  readonly device?: { readonly deviceId: string; readonly accountId: string; readonly extensionId: string };
 }
 
 /**
  * An INVITE to one of the accounts' numbers, turned into an inbound leg of call control: the SIP side (ringing,
  * the 200 with our SDP answer, refusals, BYE) is the leg's signal, and call control decides what the call does.
- * A number no account holds is 404; an offer we cannot answer is 488; no capacity is 503.
+ * From a registered device, anything else it dials (an extension's number, a phone number) is its call out
+ * (CallControl.receiveFromDevice). A number no account holds is 404 otherwise; an offer we cannot answer is 488; no
+ * capacity is 503.
  */
 export async function answerInboundCall(incoming: IncomingRequest, context: InboundContext): Promise<void> {
   const { services } = context;
@@ -40,7 +44,8 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   const from = userPart(getHeader(incoming.request, 'From')) ?? 'anonymous';
   const number = to ? safe(() => normalizePhoneNumber(to, services.defaultCountry, 'to')) : undefined;
   const owned = number ? await services.numbers.findVoiceNumber(number) : undefined;
-  if (!owned) {
+  const device = context.device;
+  if (!owned && (!device || !to)) {
     incoming.respond(404, 'Not Found');
     return;
   }
@@ -113,10 +118,14 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     },
   };
   try {
-    events = await context.control.receive(
-      { accountId: owned.accountId, from: caller, to: owned.number, sipCallId: session.callId, trunk: context.trunk },
-      signal,
-    );
+    if (owned) {
+      events = await context.control.receive(
+        { accountId: owned.accountId, from: caller, to: owned.number, sipCallId: session.callId, trunk: context.trunk },
+        signal,
+      );
+    } else if (device && to) {
+      events = await context.control.receiveFromDevice({ ...device, from: caller, dialed: to, sipCallId: session.callId }, signal);
+    }
   } catch (error) {
     const busy = (error as { code?: string }).code === 'capacity_exceeded';
     signal.reject(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error');

@@ -30,7 +30,7 @@ export type InviteRefusal = 'not_allowed' | 'auth_failed';
 
 export type InviteDecision =
   | { readonly kind: 'trunk'; readonly trunk: string }
-  | { readonly kind: 'device'; readonly deviceId: string; readonly accountId: string }
+  | { readonly kind: 'device'; readonly deviceId: string; readonly accountId: string; readonly extensionId: string }
   /** Already answered: 403 (`not_allowed`, `auth_failed`), 401 (`challenge`), 503 before the trunks are known (`starting`). */
   | { readonly kind: 'refused'; readonly reason: InviteRefusal | 'challenge' | 'starting' };
 
@@ -142,7 +142,7 @@ export class InviteGate {
     // The credentials must be those of a device registered from where the INVITE comes.
     const registered = registrar.contactsFrom(address).some((contact) => contact.deviceId === credentials.deviceId);
     if (!registered) return this.refuse(incoming, 'auth_failed');
-    return { kind: 'device', deviceId: credentials.deviceId, accountId: credentials.accountId };
+    return { kind: 'device', deviceId: credentials.deviceId, accountId: credentials.accountId, extensionId: credentials.extensionId };
   }
 
   private refuse(incoming: IncomingRequest, reason: InviteRefusal): InviteDecision {

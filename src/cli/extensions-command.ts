@@ -5,6 +5,7 @@ import {
   type CreateExtensionBody,
   type ExtensionOperations,
   type RouteBody,
+  type UpdateExtensionBody,
 } from '../api/admin/admin-extension-routes.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
@@ -17,7 +18,14 @@ export interface ExtensionCommandDeps {
 
 type Ops = Pick<
   ExtensionOperations,
-  'listExtensions' | 'createExtension' | 'deleteExtension' | 'addDevice' | 'listDevices' | 'deleteDevice' | 'setRoute'
+  | 'listExtensions'
+  | 'createExtension'
+  | 'updateExtension'
+  | 'deleteExtension'
+  | 'addDevice'
+  | 'listDevices'
+  | 'deleteDevice'
+  | 'setRoute'
 >;
 
 /** The running server's admin API when one answers, else the database directly (as the other admin commands do). */
@@ -31,6 +39,8 @@ function overHttp(call: AdminCall): Ops {
   return {
     listExtensions: (id) => call('GET', `${account(id)}/extensions`) as ReturnType<Ops['listExtensions']>,
     createExtension: (id, body: CreateExtensionBody) => call('POST', `${account(id)}/extensions`, body) as ReturnType<Ops['createExtension']>,
+    updateExtension: (id, extensionId, body: UpdateExtensionBody) =>
+      call('PATCH', `${account(id)}/extensions/${encodeURIComponent(extensionId)}`, body) as ReturnType<Ops['updateExtension']>,
     deleteExtension: (id, extensionId) =>
       call('DELETE', `${account(id)}/extensions/${encodeURIComponent(extensionId)}`) as ReturnType<Ops['deleteExtension']>,
     addDevice: (id, extensionId, body: AddDeviceBody) =>
@@ -81,16 +91,54 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
   };
 
   const extensions = program.command('extensions').description('extensions: groups of SIP devices rung together');
+  const describe = (e: { id: string; name: string; number: string | null; mobile: string | null }) =>
+    `${e.id} (${e.name})${e.number !== null ? `, extension ${e.number}` : ''}${e.mobile !== null ? `, mobile ${e.mobile}` : ''}`;
   extensions
     .command('create')
-    .requiredOption('--name <name>', 'a name to recognise the extension by')
+    .option('--name <name>', 'a name to recognise the extension by (default: "Extension <number>")')
+    .option('--extension <number>', 'the short number it is dialled by, 1 to 8 digits (309)')
+    .option('--mobile <number>', 'a mobile rung together with its devices')
     .addOption(accountOption())
     .option('--json', 'machine-readable output')
-    .action(async (o: { name: string; account?: string; json?: boolean }) =>
-      run(async (client) => {
-        const result = await client.createExtension(await accountOf(client, o.account), { name: o.name });
-        printResult(Boolean(o.json), result, () => `created extension ${result.extension.id} (${result.extension.name})`);
-      }),
+    .action(async (o: { name?: string; extension?: string; mobile?: string; account?: string; json?: boolean }) => {
+      if (o.name === undefined && o.extension === undefined) {
+        throw new AdminCommandError('give --name <name> or --extension <number> (or both)', 'validation_failed');
+      }
+      const body: CreateExtensionBody = {
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.extension !== undefined ? { number: o.extension } : {}),
+        ...(o.mobile !== undefined ? { mobile: o.mobile } : {}),
+      };
+      await run(async (client) => {
+        const result = await client.createExtension(await accountOf(client, o.account), body);
+        printResult(Boolean(o.json), result, () => `created extension ${describe(result.extension)}`);
+      });
+    });
+  extensions
+    .command('update <extension>')
+    .description('change the name, number or mobile of an extension (given by id or number)')
+    .option('--name <name>', 'a new name')
+    .option('--extension <number>', 'a new short number')
+    .option('--mobile <number>', 'a new mobile')
+    .option('--clear-mobile', 'ring no mobile')
+    .addOption(accountOption())
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        extension: string,
+        o: { name?: string; extension?: string; mobile?: string; clearMobile?: boolean; account?: string; json?: boolean },
+      ) => {
+        if (o.mobile !== undefined && o.clearMobile) throw new AdminCommandError('give --mobile or --clear-mobile, not both', 'validation_failed');
+        const body: UpdateExtensionBody = {
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.extension !== undefined ? { number: o.extension } : {}),
+          ...(o.mobile !== undefined ? { mobile: o.mobile } : o.clearMobile ? { mobile: null } : {}),
+        };
+        await run(async (client) => {
+          const result = await client.updateExtension(await accountOf(client, o.account), extension, body);
+          printResult(Boolean(o.json), result, () => `updated extension ${describe(result.extension)}`);
+        });
+      },
     );
   extensions
     .command('list')
@@ -99,7 +147,7 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
     .action(async (o: { account?: string; json?: boolean }) =>
       run(async (client) => {
         const result = await client.listExtensions(await accountOf(client, o.account));
-        printResult(Boolean(o.json), result, () => table(result.extensions, ['id', 'name', 'created_at']));
+        printResult(Boolean(o.json), result, () => table(result.extensions, ['id', 'name', 'number', 'mobile', 'created_at']));
       }),
     );
   extensions
@@ -122,7 +170,7 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
   const devices = program.command('devices').description('SIP devices (phones) of extensions');
   devices
     .command('add')
-    .requiredOption('--extension <id>', 'the extension the device rings with')
+    .requiredOption('--extension <id>', 'the extension the device rings with (its id or its number)')
     .option('--username <username>', 'SIP username, 3-64 of a-z 0-9 _ . - (default: generated)')
     .addOption(accountOption())
     .option('--json', 'machine-readable output')

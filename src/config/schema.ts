@@ -18,6 +18,9 @@ export interface Config {
     readonly port: number;
     readonly bodyLimit: number;
     readonly trustProxy: boolean;
+    /** Absolute paths of a PEM certificate (chain) and its private key; with both set the port serves HTTPS too. */
+    readonly tlsCert: string | undefined;
+    readonly tlsKey: string | undefined;
   };
   /** Absolute path. */
   readonly dataDir: string;
@@ -208,6 +211,22 @@ export const configSchema: readonly ConfigEntry[] = [
     default: false,
     secret: false,
     description: 'Trust X-Forwarded-* headers; enable only behind a reverse proxy you control.',
+  },
+  {
+    variable: 'DIALPLANE_TLS_CERT',
+    path: 'http.tlsCert',
+    type: { kind: 'string', expected: 'a file path', normalize: (value, context) => path.resolve(context.cwd, value) },
+    default: undefined,
+    secret: false,
+    description: 'PEM certificate (with its chain) for HTTPS on the HTTP port; set together with DIALPLANE_TLS_KEY.',
+  },
+  {
+    variable: 'DIALPLANE_TLS_KEY',
+    path: 'http.tlsKey',
+    type: { kind: 'string', expected: 'a file path', normalize: (value, context) => path.resolve(context.cwd, value) },
+    default: undefined,
+    secret: false,
+    description: 'PEM private key of DIALPLANE_TLS_CERT.',
   },
   {
     // Must precede DIALPLANE_DATABASE_URL, whose default is derived from it.

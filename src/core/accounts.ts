@@ -24,6 +24,7 @@ export interface User {
   readonly admin: boolean;
   readonly status: UserRow['status'];
   readonly viewOnly: boolean;
+  readonly parallelCallsEnabled: boolean;
   readonly createdAt: string;
 }
 
@@ -80,6 +81,8 @@ export class AccountService {
       status: 'active',
       view_only: 0,
       created_at: createdAt,
+      password_hash: null,
+      parallel_calls_enabled: 1,
     };
     await this.store.accounts.insertWithUser(account, owner);
     return { account: toAccount(account), owner: toUser(owner) };
@@ -101,6 +104,8 @@ export class AccountService {
       status: 'active',
       view_only: input.viewOnly ? 1 : 0,
       created_at: isoNow(this.clock),
+      password_hash: null,
+      parallel_calls_enabled: 1,
     };
     try {
       await this.store.accounts.insertUser(row);
@@ -154,7 +159,7 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, name: row.name, email: row.email, status: row.status, createdAt: row.created_at };
 }
 
-function toUser(row: UserRow): User {
+export function toUser(row: UserRow): User {
   return {
     id: row.id,
     accountId: row.account_id,
@@ -165,6 +170,7 @@ function toUser(row: UserRow): User {
     admin: row.admin === 1,
     status: row.status,
     viewOnly: row.view_only === 1,
+    parallelCallsEnabled: row.parallel_calls_enabled === 1,
     createdAt: row.created_at,
   };
 }

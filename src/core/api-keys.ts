@@ -28,6 +28,8 @@ export interface Principal {
   readonly userId: string | null;
   readonly appId: string | null;
   readonly permission: KeyPermission;
+  /** A signed-in user's access token rather than an API key (keyId is then the sign-in's id). */
+  readonly signedIn?: boolean;
 }
 
 export interface CreateKeyInput {

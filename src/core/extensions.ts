@@ -20,11 +20,32 @@ export const DEVICE_PASSWORD_LENGTH = 24;
 const GENERATED_USERNAME_LENGTH = 12;
 const USERNAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
+/** An extension's short number: 1 to 8 digits (309), unique in its account. */
+export const EXTENSION_NUMBER = /^[0-9]{1,8}$/;
+
 export interface Extension {
   readonly id: string;
   readonly accountId: string;
   readonly name: string;
+  /** The short number it is dialled by (309), or null. */
+  readonly number: string | null;
+  /** E.164: rung through the trunk together with the extension's devices, or null. */
+  readonly mobile: string | null;
   readonly createdAt: string;
+}
+
+export interface CreateExtensionInput {
+  /** Required unless `number` is given (the name is then "Extension <number>"). */
+  readonly name?: string | undefined;
+  readonly number?: string | undefined;
+  readonly mobile?: string | undefined;
+}
+
+/** Fields to change; null clears the number or the mobile. */
+export interface UpdateExtensionInput {
+  readonly name?: string | undefined;
+  readonly number?: string | null | undefined;
+  readonly mobile?: string | null | undefined;
 }
 
 /** A device as shown anywhere: never its HA1. */
@@ -45,6 +66,23 @@ export interface DeviceCredentials {
   /** MD5(username ":" realm ":" password), lower-case hex. */
   readonly ha1: string;
   readonly realm: string;
+}
+
+/** Where one Contact of a registered device is reached, as the registrar keeps it across restarts. */
+export interface DeviceBinding {
+  readonly deviceId: string;
+  readonly accountId: string;
+  readonly extensionId: string;
+  readonly key: string;
+  readonly uri: string;
+  readonly instance: string | undefined;
+  readonly transport: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
+  readonly callId: string;
+  readonly cseq: number;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
 }
 
 /**
@@ -105,14 +143,51 @@ export class ExtensionService {
     this.realm = options.realm ?? SIP_REALM;
   }
 
-  async create(accountId: string, input: { readonly name: string }): Promise<Extension> {
-    const name = (input.name ?? '').trim();
-    if (!name || name.length > 100) {
-      throw new DialplaneError('validation_failed', 'name must be 1 to 100 characters', { field: 'name' });
+  async create(accountId: string, input: CreateExtensionInput): Promise<Extension> {
+    const number = input.number === undefined ? null : this.extensionNumber(input.number);
+    const name = this.extensionName(input.name ?? (number !== null ? `Extension ${number}` : ''));
+    const mobile = input.mobile === undefined ? null : normalizePhoneNumber(input.mobile, this.defaultCountry, 'mobile');
+    const row: ExtensionRow = { id: newId('ext'), account_id: accountId, name, number, mobile, created_at: isoNow(this.clock) };
+    try {
+      await this.store.extensions.insertExtension(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw numberTaken(number);
+      throw error;
     }
-    const row: ExtensionRow = { id: newId('ext'), account_id: accountId, name, created_at: isoNow(this.clock) };
-    await this.store.extensions.insertExtension(row);
     return toExtension(row);
+  }
+
+  /** Changes the name, the number or the mobile (null clears either of those) of an extension named by id or number. */
+  async update(accountId: string, idOrNumber: string, input: UpdateExtensionInput): Promise<Extension> {
+    const extensionId = (await this.resolve(accountId, idOrNumber)).id;
+    const changes: { name?: string; number?: string | null; mobile?: string | null } = {};
+    if (input.name !== undefined) changes.name = this.extensionName(input.name);
+    if (input.number !== undefined) changes.number = input.number === null ? null : this.extensionNumber(input.number);
+    if (input.mobile !== undefined) {
+      changes.mobile = input.mobile === null ? null : normalizePhoneNumber(input.mobile, this.defaultCountry, 'mobile');
+    }
+    let row: ExtensionRow | undefined;
+    try {
+      row = await this.store.extensions.updateExtension(accountId, extensionId, changes);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw numberTaken(changes.number ?? null);
+      throw error;
+    }
+    if (!row) throw new DialplaneError('not_found', 'extension not found', { field: 'extension_id' });
+    return toExtension(row);
+  }
+
+  /** The account's extension dialled by `number` (309), or undefined. */
+  async findByNumber(accountId: string, number: string): Promise<Extension | undefined> {
+    if (!EXTENSION_NUMBER.test(number)) return undefined;
+    const row = await this.store.extensions.findExtensionByNumber(accountId, number);
+    return row ? toExtension(row) : undefined;
+  }
+
+  /** An extension named by its id (ext_…) or by its number (309); not_found otherwise. */
+  async resolve(accountId: string, idOrNumber: string): Promise<Extension> {
+    const byNumber = await this.findByNumber(accountId, idOrNumber);
+    return byNumber ?? this.get(accountId, idOrNumber);
   }
 
   async list(accountId: string): Promise<Extension[]> {
@@ -135,7 +210,7 @@ export class ExtensionService {
   }
 
   /**
-   * A new device of the extension. The username is the one given ([a-z0-9_.-]{3,64}, unique across accounts) or
+   * A new device of the extension (named by its id or its number). The username is the one given ([a-z0-9_.-]{3,64}, unique across accounts) or
    * a generated one; the password is always generated and is returned here only.
    */
   async addDevice(
@@ -143,7 +218,7 @@ export class ExtensionService {
     extensionId: string,
     input: { readonly username?: string | undefined } = {},
   ): Promise<{ device: Device; password: string }> {
-    await this.get(accountId, extensionId);
+    const extension = await this.resolve(accountId, extensionId);
     const given = input.username;
     if (given !== undefined && !DEVICE_USERNAME.test(given)) {
       throw new DialplaneError('validation_failed', 'username must be 3 to 64 of a-z, 0-9, "_", "." and "-"', {
@@ -156,7 +231,7 @@ export class ExtensionService {
       const row: DeviceRow = {
         id: newId('dev'),
         account_id: accountId,
-        extension_id: extensionId,
+        extension_id: extension.id,
         username,
         ha1: digestHa1(username, this.realm, password),
         realm: this.realm,
@@ -175,9 +250,10 @@ export class ExtensionService {
     }
   }
 
+  /** The account's devices, or those of one extension (named by its id or its number). */
   async listDevices(accountId: string, extensionId?: string): Promise<Device[]> {
-    if (extensionId !== undefined) await this.get(accountId, extensionId);
-    return (await this.store.extensions.listDevices(accountId, extensionId)).map(toDevice);
+    const id = extensionId === undefined ? undefined : (await this.resolve(accountId, extensionId)).id;
+    return (await this.store.extensions.listDevices(accountId, id)).map(toDevice);
   }
 
   async getDevice(accountId: string, deviceId: string): Promise<Device> {
@@ -201,6 +277,61 @@ export class ExtensionService {
     const row = await this.store.extensions.findDeviceByUsername(username);
     if (!row) return undefined;
     return { deviceId: row.id, accountId: row.account_id, extensionId: row.extension_id, ha1: row.ha1, realm: row.realm };
+  }
+
+  /**
+   * The caller ID of calls an extension places (a device's call out, a click-to-call): the first voice number routed
+   * to the extension, else the account's first voice number; undefined when the account has none.
+   */
+  async callerIdOf(accountId: string, extensionId: string): Promise<string | undefined> {
+    const routed = (await this.store.extensions.listRoutedNumbers(accountId)).filter((n) => n.voice === 1 && n.extension_id === extensionId);
+    if (routed[0]) return routed[0].number;
+    const voice = (await this.store.numbers.list(accountId)).filter((n) => n.voice === 1);
+    return voice[0]?.number;
+  }
+
+  /** The registrar's bindings unexpired at `nowMs` whose device still exists (the others are removed). */
+  async loadBindings(nowMs: number): Promise<DeviceBinding[]> {
+    const rows = await this.store.registrations.loadCurrent(new Date(nowMs).toISOString());
+    return rows.map((row) => ({
+      deviceId: row.device_id,
+      accountId: row.account_id,
+      extensionId: row.extension_id,
+      key: row.binding_key,
+      uri: row.uri,
+      instance: row.instance ?? undefined,
+      transport: row.transport === 'tcp' ? 'tcp' : 'udp',
+      address: row.address,
+      port: Number(row.port),
+      callId: row.call_id,
+      cseq: Number(row.cseq),
+      expiresAt: Date.parse(row.expires_at),
+    }));
+  }
+
+  async saveBinding(binding: DeviceBinding): Promise<void> {
+    await this.store.registrations.put({
+      device_id: binding.deviceId,
+      binding_key: binding.key,
+      account_id: binding.accountId,
+      extension_id: binding.extensionId,
+      uri: binding.uri,
+      instance: binding.instance ?? null,
+      transport: binding.transport,
+      address: binding.address,
+      port: binding.port,
+      call_id: binding.callId,
+      cseq: binding.cseq,
+      expires_at: new Date(binding.expiresAt).toISOString(),
+    });
+  }
+
+  async removeBinding(deviceId: string, key: string): Promise<void> {
+    await this.store.registrations.remove(deviceId, key);
+  }
+
+  async removeBindings(deviceId: string): Promise<void> {
+    await this.store.registrations.removeDevice(deviceId);
   }
 
   /** Called with the id of every device deleted through this service (so a registrar can drop its bindings). */
@@ -275,6 +406,22 @@ export class ExtensionService {
     return (await this.store.extensions.listRoutedNumbers(accountId)).map(toRouting);
   }
 
+  private extensionName(given: string): string {
+    const name = given.trim();
+    if (!name || name.length > 100) {
+      throw new DialplaneError('validation_failed', 'name must be 1 to 100 characters (or give a number)', { field: 'name' });
+    }
+    return name;
+  }
+
+  private extensionNumber(given: string): string {
+    const number = given.trim();
+    if (!EXTENSION_NUMBER.test(number)) {
+      throw new DialplaneError('validation_failed', 'number must be 1 to 8 digits', { field: 'number' });
+    }
+    return number;
+  }
+
   private notifyRemoved(deviceId: string): void {
     for (const listener of this.removedListeners) {
       try {
@@ -286,6 +433,10 @@ export class ExtensionService {
   }
 }
 
+function numberTaken(number: string | null): DialplaneError {
+  return new DialplaneError('conflict', `extension number ${number ?? ''} is already in use in this account`, { field: 'number' });
+}
+
 function generateUsername(): string {
   let out = '';
   for (let i = 0; i < GENERATED_USERNAME_LENGTH; i++) out += USERNAME_ALPHABET[randomInt(USERNAME_ALPHABET.length)];
@@ -293,7 +444,14 @@ function generateUsername(): string {
 }
 
 export function toExtension(row: ExtensionRow): Extension {
-  return { id: row.id, accountId: row.account_id, name: row.name, createdAt: row.created_at };
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    number: row.number ?? null,
+    mobile: row.mobile ?? null,
+    createdAt: row.created_at,
+  };
 }
 
 export function toDevice(row: DeviceRow): Device {

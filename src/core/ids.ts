@@ -31,7 +31,12 @@ export type IdPrefix =
   | 'msg'
   | 'ext'
   | 'dev'
-  | 'rec';
+  | 'rec'
+  | 'ct'
+  | 'ctph'
+  | 'ctem'
+  | 'ctad'
+  | 'sgn';
 
 /** Characters of an id that tell when it was made: 62^8 milliseconds reach past the year 8000. */
 const TIME_LENGTH = 8;

@@ -52,6 +52,16 @@ export class NumberService {
     return kept.numbers.has(number);
   }
 
+  /**
+   * The caller ID of a call placed by an API whose document names none: the account's oldest voice number (the one
+   * it has had longest, so adding a number does not change it). Refused with no_caller_id when it has none.
+   */
+  async defaultCallerId(accountId: string): Promise<string> {
+    const first = (await this.list(accountId)).find((n) => n.capabilities.includes('voice'));
+    if (!first) throw new DialplaneError('no_caller_id');
+    return first.number;
+  }
+
   /** A number belongs to one account only; adding one another account holds is a conflict, not a transfer. */
   async add(accountId: string, input: AddNumberInput): Promise<PhoneNumber> {
     const number = normalizePhoneNumber(input.number, this.defaultCountry, 'number');

@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { DialplaneError } from '../errors.js';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -6,6 +6,11 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 /** True when the text is already strict E.164: a plus, a non-zero country code digit, 7 to 15 digits. */
 export function isE164(value: string): boolean {
   return E164.test(value);
+}
+
+/** True for an ISO 3166 alpha-2 code (upper-case) whose numbering plan is known, so national numbers can be read. */
+export function isKnownCountry(code: string): boolean {
+  return /^[A-Z]{2}$/.test(code) && isSupportedCountry(code);
 }
 
 /**

@@ -6,7 +6,9 @@ import { CallService } from './calls/call-service.js';
 import { ApiKeyService } from './api-keys.js';
 import { ApplicationService } from './applications.js';
 import type { Clock } from './clock.js';
+import { ContactService } from './contacts.js';
 import { CreditService } from './credits.js';
+import { DirectoryService } from './directory.js';
 import { ExtensionService } from './extensions.js';
 import { GATEWAY_SESSION_FORMAT, GatewayAppService } from './gateway-apps.js';
 import { gatewaySessionPayload } from './gateway-session-events.js';
@@ -14,6 +16,7 @@ import { DEFAULT_LEASE_MS, generateNodeId, NodeLease } from './node-lease.js';
 import { KeyWebhookService } from './key-webhooks.js';
 import { NumberService } from './numbers.js';
 import { PriceService } from './prices.js';
+import { SignInService } from './sign-in.js';
 import { SmsService } from './sms.js';
 import { WebhookService } from './webhooks.js';
 
@@ -40,6 +43,12 @@ export interface Services {
   readonly applications: ApplicationService;
   /** For numbers written without a country code. */
   readonly defaultCountry: string;
+  /** Address-book contacts (DialLink). */
+  readonly contacts: ContactService;
+  /** Paged, filtered listings of users, keys, calls and recordings (DialLink). */
+  readonly directory: DirectoryService;
+  /** Email and password sign-in, access and refresh tokens. */
+  readonly signIn: SignInService;
 }
 
 export interface ServicesOptions {
@@ -90,5 +99,8 @@ export function createServices(store: Store, options: ServicesOptions): Services
     node,
     applications: new ApplicationService(store, clock, webhooks),
     defaultCountry: options.defaultCountry,
+    contacts: new ContactService(store, clock),
+    directory: new DirectoryService(store, clock, keys),
+    signIn: new SignInService(store, clock),
   };
 }

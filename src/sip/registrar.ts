@@ -2,9 +2,9 @@
  * The registrar (RFC 3261 §10.3): devices REGISTER their Contact URIs here, authenticated by digest against the
  * HA1 of their username, and inbound calls look up where each device can be reached.
  *
- * Bindings live in memory only: they are lost when the process restarts, and devices put them back with their
- * next REGISTER (every device refreshes at least every MAX_EXPIRES_S seconds, most much sooner after a failed
- * request to them). Each binding keeps, besides the Contact URI, the transport, address and port the REGISTER came
+ * Bindings live in memory and, when a `bindings` store is given, are written through to it before the 200 goes out:
+ * restore() puts back, after a restart, every binding that has not expired since, with its remaining time. Without
+ * a store they are lost with the process and devices put them back with their next REGISTER. Each binding keeps, besides the Contact URI, the transport, address and port the REGISTER came
  * from: a device behind NAT is reached through that flow (the source address), not at its Contact's address, which
  * is usually private.
  *
@@ -56,6 +56,33 @@ const realRegistrarTimers: RegistrarTimers = {
   },
 };
 
+/** A binding as kept across restarts. */
+export interface StoredBinding {
+  readonly deviceId: string;
+  readonly accountId: string;
+  readonly extensionId: string;
+  /** What tells the device's Contacts apart. */
+  readonly key: string;
+  readonly uri: string;
+  readonly instance: string | undefined;
+  readonly transport: TransportProtocol;
+  readonly address: string;
+  readonly port: number;
+  readonly callId: string;
+  readonly cseq: number;
+  /** On the registrar's clock (ms). */
+  readonly expiresAt: number;
+}
+
+/** Where bindings are kept across restarts (the database). Writes are issued one at a time, in order. */
+export interface RegistrarBindingStore {
+  /** Every binding unexpired at `now`. */
+  load(now: number): Promise<readonly StoredBinding[]>;
+  put(binding: StoredBinding): Promise<void>;
+  remove(deviceId: string, key: string): Promise<void>;
+  removeDevice(deviceId: string): Promise<void>;
+}
+
 export interface RegistrarOptions {
   /** The device behind a digest username, or undefined when there is none. */
   readonly lookup: (username: string) => Promise<RegistrarCredentials | undefined>;
@@ -69,8 +96,10 @@ export interface RegistrarOptions {
   readonly nonceTtlMs?: number;
   /** A digest server of the caller's (its realm must be `realm`). */
   readonly digest?: DigestServer;
-  /** Failures of `lookup` (the request is answered 500). Never given a password, an HA1 or a header. */
+  /** Failures of `lookup` (the request is answered 500) and of `bindings`. Never given a password, an HA1 or a header. */
   readonly onError?: (error: unknown) => void;
+  /** Keeps bindings across restarts; see restore(). */
+  readonly bindings?: RegistrarBindingStore;
 }
 
 /** A place to send a device's INVITE: Request-URI `uri`, sent over the flow the device registered from. */
@@ -133,6 +162,9 @@ export class Registrar {
   /** deviceId → binding key → binding. */
   private readonly devices = new Map<string, Map<string, Binding>>();
   private closed = false;
+  private readonly store: RegistrarBindingStore | undefined;
+  /** The store's writes, one after another, so a refresh and a removal of one binding land in the order made. */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(options: RegistrarOptions) {
     this.realm = options.realm ?? 'dialplane';
@@ -140,10 +172,34 @@ export class Registrar {
     this.timers = options.timers ?? realRegistrarTimers;
     this.now = options.now ?? Date.now;
     this.onError = options.onError;
+    this.store = options.bindings;
     this.digest =
       options.digest ??
       new DigestServer({ realm: this.realm, now: this.now, ...(options.nonceTtlMs !== undefined ? { nonceTtlMs: options.nonceTtlMs } : {}) });
     if (this.digest.realm !== this.realm) throw new Error('the digest server must use the registrar realm');
+  }
+
+  /**
+   * Puts back the stored bindings that have not expired (after a restart), each with the time it has left; a binding
+   * already made by a REGISTER since is kept. Resolves with how many were restored.
+   */
+  async restore(): Promise<number> {
+    if (!this.store) return 0;
+    const stored = await this.store.load(this.now());
+    let count = 0;
+    for (const binding of stored) {
+      if (this.closed || this.devices.get(binding.deviceId)?.has(binding.key)) continue;
+      const left = binding.expiresAt - this.now();
+      if (left <= 0) continue;
+      this.place({ ...binding, timer: { cancel: () => undefined } }, left);
+      count += 1;
+    }
+    return count;
+  }
+
+  /** Resolves once every write to the binding store issued so far is done. */
+  flushed(): Promise<void> {
+    return this.writes;
   }
 
   /** Answers a REGISTER. Resolves once the final response was sent; never rejects. */
@@ -216,12 +272,14 @@ export class Registrar {
     return this.contactsFor(ids);
   }
 
-  /** Drops every binding of a device (it was deleted). */
+  /** Drops every binding of a device (it was deleted, or unregistered with `Contact: *`). */
   forgetDevice(deviceId: string): void {
     const bindings = this.devices.get(deviceId);
-    if (!bindings) return;
-    for (const binding of bindings.values()) binding.timer.cancel();
-    this.devices.delete(deviceId);
+    if (bindings) {
+      for (const binding of bindings.values()) binding.timer.cancel();
+      this.devices.delete(deviceId);
+    }
+    this.write((store) => store.removeDevice(deviceId));
   }
 
   /** How many bindings exist, over all devices. */
@@ -231,10 +289,14 @@ export class Registrar {
     return n;
   }
 
-  /** Cancels every expiry timer and forgets every binding; later REGISTERs get 503. */
+  /**
+   * Cancels every expiry timer and forgets every binding; later REGISTERs get 503. Stored bindings stay stored: the
+   * next start restores them.
+   */
   close(): void {
     this.closed = true;
-    for (const id of [...this.devices.keys()]) this.forgetDevice(id);
+    for (const bindings of this.devices.values()) for (const binding of bindings.values()) binding.timer.cancel();
+    this.devices.clear();
   }
 
   private async register(incoming: IncomingRequest): Promise<SipHeader[]> {
@@ -275,6 +337,7 @@ export class Registrar {
     if (contacts.length === 1 && contacts[0] === '*') {
       if (headerExpires !== 0) throw new Reject(400, 'Bad Request (Contact: * needs Expires: 0)');
       this.forgetDevice(credentials.deviceId);
+      await this.writes;
       return this.okHeaders(credentials.deviceId);
     }
     if (contacts.includes('*')) throw new Reject(400, 'Bad Request (Contact: * must be alone)');
@@ -305,6 +368,9 @@ export class Registrar {
       if (change.expires === 0) this.remove(credentials.deviceId, change.key);
       else this.bind(credentials, change, incoming, callId, cseq);
     }
+    // The 200 goes out once the bindings are stored, so a device told it is registered is still reached after a
+    // restart. A failed write is reported; the binding still holds in memory.
+    await this.writes;
     return this.okHeaders(credentials.deviceId);
   }
 
@@ -339,23 +405,16 @@ export class Registrar {
         if (other.instance === change.instance && other.key !== change.key) this.remove(credentials.deviceId, other.key);
       }
     }
-    let bindings = this.devices.get(credentials.deviceId);
-    if (!bindings) {
-      bindings = new Map();
-      this.devices.set(credentials.deviceId, bindings);
-    }
+    const bindings = this.devices.get(credentials.deviceId) ?? new Map<string, Binding>();
     const previous = bindings.get(change.key);
-    previous?.timer.cancel();
     if (!previous && bindings.size >= MAX_BINDINGS_PER_DEVICE) {
       const soonest = [...bindings.values()].reduce((a, b) => (b.expiresAt < a.expiresAt ? b : a));
-      soonest.timer.cancel();
-      bindings.delete(soonest.key);
+      this.remove(credentials.deviceId, soonest.key);
     }
     const ms = change.expires * 1000;
-    const deviceId = credentials.deviceId;
     const binding: Binding = {
       key: change.key,
-      deviceId,
+      deviceId: credentials.deviceId,
       accountId: credentials.accountId,
       extensionId: credentials.extensionId,
       uri: change.uri,
@@ -368,10 +427,29 @@ export class Registrar {
       expiresAt: this.now() + ms,
       timer: { cancel: () => undefined },
     };
+    this.place(binding, ms);
+    this.write((store) => store.put(stored(binding)));
+  }
+
+  /** Holds a binding in memory until it expires in `ms`. */
+  private place(binding: Binding, ms: number): void {
+    let bindings = this.devices.get(binding.deviceId);
+    if (!bindings) {
+      bindings = new Map();
+      this.devices.set(binding.deviceId, bindings);
+    }
+    bindings.get(binding.key)?.timer.cancel();
     binding.timer = this.timers.start('registrar.expiry', ms, () => {
-      if (this.devices.get(deviceId)?.get(change.key) === binding) this.remove(deviceId, change.key);
+      if (this.devices.get(binding.deviceId)?.get(binding.key) === binding) this.remove(binding.deviceId, binding.key);
     });
-    bindings.set(change.key, binding);
+    bindings.set(binding.key, binding);
+  }
+
+  /** Queues a write to the binding store after those already issued; its failure is reported, never thrown. */
+  private write(op: (store: RegistrarBindingStore) => Promise<void>): void {
+    const store = this.store;
+    if (!store) return;
+    this.writes = this.writes.then(() => op(store)).catch((error: unknown) => this.onError?.(error));
   }
 
   private remove(deviceId: string, key: string): void {
@@ -381,6 +459,7 @@ export class Registrar {
     binding.timer.cancel();
     bindings.delete(key);
     if (bindings.size === 0) this.devices.delete(deviceId);
+    this.write((store) => store.remove(deviceId, key));
   }
 
   /** §10.3 step 8: every current binding, each with the seconds it has left. */
@@ -394,6 +473,11 @@ export class Registrar {
     headers.push({ name: 'Date', value: formatSipDate(new Date(now)) });
     return headers;
   }
+}
+
+function stored(binding: Binding): StoredBinding {
+  const { timer: _timer, ...rest } = binding;
+  return rest;
 }
 
 function view(binding: Binding): RegisteredContact {

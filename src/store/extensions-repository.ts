@@ -37,6 +37,32 @@ export class ExtensionsRepository {
       .executeTakeFirst();
   }
 
+  /** The account's extension dialled by `number` (309). */
+  async findExtensionByNumber(accountId: string, number: string): Promise<ExtensionRow | undefined> {
+    return this.db
+      .selectFrom('extensions')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('number', '=', number)
+      .executeTakeFirst();
+  }
+
+  /** Changes an extension's name, number or mobile; undefined when it is not the account's. */
+  async updateExtension(
+    accountId: string,
+    id: string,
+    changes: Partial<Pick<ExtensionRow, 'name' | 'number' | 'mobile'>>,
+  ): Promise<ExtensionRow | undefined> {
+    if (Object.keys(changes).length === 0) return this.findExtension(accountId, id);
+    return this.db
+      .updateTable('extensions')
+      .set(changes)
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
   async listExtensions(accountId: string): Promise<ExtensionRow[]> {
     return this.db
       .selectFrom('extensions')

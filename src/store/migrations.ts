@@ -437,6 +437,116 @@ const migrations: Record<string, DialectMigration> = {
       `.execute(db);
     }
   },
+
+  '0014_extension_numbers_and_registrations': async (db) => {
+    // The short number an extension is dialled by (309), unique in its account, and a mobile rung with its devices.
+    // Both nullable: extensions made before had neither. Several NULLs never collide in a unique index.
+    await db.schema.alterTable('extensions').addColumn('number', 'text').execute();
+    await db.schema.alterTable('extensions').addColumn('mobile', 'text').execute();
+    await db.schema.createIndex('extensions_account_number').unique().on('extensions').columns(['account_id', 'number']).execute();
+
+    // The registrar's bindings, so a restart keeps every device reachable until its registration expires.
+    await db.schema
+      .createTable('sip_registrations')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('binding_key', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('extension_id', 'text', (c) => c.notNull())
+      .addColumn('uri', 'text', (c) => c.notNull())
+      .addColumn('instance', 'text')
+      .addColumn('transport', 'text', (c) => c.notNull())
+      .addColumn('address', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull())
+      .addColumn('call_id', 'text', (c) => c.notNull())
+      .addColumn('cseq', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sip_registrations_pk', ['device_id', 'binding_key'])
+      .execute();
+    await db.schema.createIndex('sip_registrations_expires').on('sip_registrations').column('expires_at').execute();
+  },
+
+  '0015_diallink': async (db, dialect) => {
+    const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+    // A user who may sign in has a password (scrypt, see core/passwords.ts); users made before have none.
+    await db.schema.alterTable('users').addColumn('password_hash', 'text').execute();
+    await db.schema
+      .alterTable('users')
+      .addColumn('parallel_calls_enabled', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+
+    // A sign-in starts a family of tokens; each refresh spends one refresh token and issues the next pair in the
+    // same family. Spending a refresh token twice revokes the family (the token was stolen or replayed).
+    await db.schema
+      .createTable('auth_token_families')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('revoked_at', 'text')
+      .addColumn('revoked_reason', 'text')
+      .execute();
+    await db.schema
+      .createTable('auth_tokens')
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('family_id', 'text', (c) => c.notNull().references('auth_token_families.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('spent_at', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('auth_tokens_family').on('auth_tokens').column('family_id').execute();
+
+    await db.schema
+      .createTable('contacts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('first_name', 'text', (c) => c.notNull())
+      .addColumn('last_name', 'text', (c) => c.notNull())
+      .addColumn('company_name', 'text')
+      .addColumn('job_title', 'text')
+      .addColumn('industry', 'text')
+      .addColumn('employee_count', bigint)
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('shared', 'integer', (c) => c.notNull())
+      .addColumn('favorite', 'integer', (c) => c.notNull())
+      .addColumn('force_save', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('contacts_account_created').on('contacts').columns(['account_id', 'created_at']).execute();
+    await db.schema
+      .createTable('contact_phone_numbers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('contact_id', 'text', (c) => c.notNull().references('contacts.id'))
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('type', 'text')
+      .addColumn('phone_number', 'text')
+      .execute();
+    await db.schema.createIndex('contact_phone_numbers_contact').on('contact_phone_numbers').column('contact_id').execute();
+    await db.schema
+      .createTable('contact_emails')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('contact_id', 'text', (c) => c.notNull().references('contacts.id'))
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('type', 'text')
+      .addColumn('email', 'text')
+      .execute();
+    await db.schema.createIndex('contact_emails_contact').on('contact_emails').column('contact_id').execute();
+    await db.schema
+      .createTable('contact_addresses')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('contact_id', 'text', (c) => c.notNull().references('contacts.id'))
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('type', 'text')
+      .addColumn('address_line1', 'text')
+      .addColumn('address_line2', 'text')
+      .addColumn('city', 'text')
+      .addColumn('state', 'text')
+      .addColumn('zip', 'text')
+      .addColumn('country', 'text')
+      .execute();
+    await db.schema.createIndex('contact_addresses_contact').on('contact_addresses').column('contact_id').execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

@@ -25,6 +25,9 @@ export interface UsersTable {
   status: 'active' | 'disabled';
   view_only: number;
   created_at: string;
+  /** scrypt (core/passwords.ts); null: the user cannot sign in with a password (migration 0013). */
+  password_hash: Generated<string | null>;
+  parallel_calls_enabled: Generated<number>;
 }
 
 export interface ApiKeysTable {
@@ -84,6 +87,29 @@ export interface ExtensionsTable {
   account_id: string;
   name: string;
   created_at: string;
+  /** The short number it is dialled by (e.g. 309), unique in the account; null when it has none. */
+  number: string | null;
+  /** E.164: a mobile rung together with the extension's devices, through the trunk. */
+  mobile: string | null;
+}
+
+/** A registrar binding: where one Contact of a device is reached, until expires_at (ISO). */
+export interface SipRegistrationsTable {
+  device_id: string;
+  /** What tells the device's Contacts apart (scheme, user, host, port, transport). */
+  binding_key: string;
+  account_id: string;
+  extension_id: string;
+  uri: string;
+  /** The Contact's +sip.instance, when it gave one. */
+  instance: string | null;
+  transport: string;
+  /** Where the REGISTER came from: the device is reached there (behind NAT, its Contact's address is private). */
+  address: string;
+  port: number;
+  call_id: string;
+  cseq: number;
+  expires_at: string;
 }
 
 /** A SIP phone of an extension; it registers as `username` with the digest password only its HA1 remembers. */
@@ -335,6 +361,75 @@ export interface SmsEventsTable {
   error_code: string | null;
 }
 
+/** One sign-in: the tokens issued by it and by each refresh after it (migration 0013). */
+export interface AuthTokenFamiliesTable {
+  id: string;
+  account_id: string;
+  user_id: string;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+}
+
+/** An access or refresh token, kept only as the SHA-256 of its text. */
+export interface AuthTokensTable {
+  hash: string;
+  family_id: string;
+  kind: 'access' | 'refresh';
+  expires_at: string;
+  /** A refresh token is spent by the refresh that used it; a second use revokes its family. */
+  spent_at: string | null;
+  created_at: string;
+}
+
+/** An account's address-book entry (DialLink's contacts), with its numbers, emails and addresses in child tables. */
+export interface ContactsTable {
+  id: string;
+  account_id: string;
+  first_name: string;
+  last_name: string;
+  company_name: string | null;
+  job_title: string | null;
+  industry: string | null;
+  employee_count: number | null;
+  type: string;
+  shared: number;
+  favorite: number;
+  force_save: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContactPhoneNumbersTable {
+  id: string;
+  contact_id: string;
+  /** Order within the contact, as given. */
+  position: number;
+  type: string | null;
+  phone_number: string | null;
+}
+
+export interface ContactEmailsTable {
+  id: string;
+  contact_id: string;
+  position: number;
+  type: string | null;
+  email: string | null;
+}
+
+export interface ContactAddressesTable {
+  id: string;
+  contact_id: string;
+  position: number;
+  type: string | null;
+  address_line1: string | null;
+  address_line2: string | null;
+  city: string | null;
+  state: string | null;
+  zip: string | null;
+  country: string | null;
+}
+
 export interface Tables {
   accounts: AccountsTable;
   users: UsersTable;
@@ -356,8 +451,15 @@ export interface Tables {
   sms_events: SmsEventsTable;
   extensions: ExtensionsTable;
   devices: DevicesTable;
+  sip_registrations: SipRegistrationsTable;
   nodes: NodesTable;
   applications: ApplicationsTable;
+  auth_token_families: AuthTokenFamiliesTable;
+  auth_tokens: AuthTokensTable;
+  contacts: ContactsTable;
+  contact_phone_numbers: ContactPhoneNumbersTable;
+  contact_emails: ContactEmailsTable;
+  contact_addresses: ContactAddressesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -383,5 +485,12 @@ export type SmsPartRow = Selectable<SmsPartsTable>;
 export type SmsEventRow = Selectable<SmsEventsTable>;
 export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
+export type SipRegistrationRow = Selectable<SipRegistrationsTable>;
 export type NodeRow = Selectable<NodesTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
+export type AuthTokenFamilyRow = Selectable<AuthTokenFamiliesTable>;
+export type AuthTokenRow = Selectable<AuthTokensTable>;
+export type ContactRow = Selectable<ContactsTable>;
+export type ContactPhoneNumberRow = Selectable<ContactPhoneNumbersTable>;
+export type ContactEmailRow = Selectable<ContactEmailsTable>;
+export type ContactAddressRow = Selectable<ContactAddressesTable>;

@@ -3,12 +3,16 @@ import { AccountsRepository } from './accounts-repository.js';
 import { ApiKeysRepository } from './api-keys-repository.js';
 import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
+import { AuthTokensRepository } from './auth-tokens-repository.js';
 import { CallsRepository } from './calls-repository.js';
+import { ContactsRepository } from './contacts-repository.js';
 import { CreditsRepository } from './credits-repository.js';
+import { DirectoryRepository } from './directory-repository.js';
 import { ExtensionsRepository } from './extensions-repository.js';
 import { NodesRepository } from './nodes-repository.js';
 import { NumbersRepository } from './numbers-repository.js';
 import { PricesRepository } from './prices-repository.js';
+import { RegistrationsRepository } from './registrations-repository.js';
 import { SmsRepository } from './sms-repository.js';
 import { WebhooksRepository } from './webhooks-repository.js';
 
@@ -25,8 +29,13 @@ export interface Store {
   readonly webhooks: WebhooksRepository;
   readonly sms: SmsRepository;
   readonly extensions: ExtensionsRepository;
+  /** The registrar's bindings. */
+  readonly registrations: RegistrationsRepository;
   readonly nodes: NodesRepository;
   readonly applications: ApplicationsRepository;
+  readonly contacts: ContactsRepository;
+  readonly directory: DirectoryRepository;
+  readonly authTokens: AuthTokensRepository;
 }
 
 export function createStore(database: Database): Store {
@@ -43,7 +52,11 @@ export function createStore(database: Database): Store {
     webhooks: new WebhooksRepository(db),
     sms: new SmsRepository(db),
     extensions: new ExtensionsRepository(db),
+    registrations: new RegistrationsRepository(db),
     nodes: new NodesRepository(db),
     applications: new ApplicationsRepository(db),
+    contacts: new ContactsRepository(db),
+    directory: new DirectoryRepository(db),
+    authTokens: new AuthTokensRepository(db),
   };
 }

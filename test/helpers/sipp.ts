@@ -205,6 +205,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-answer-wait-bye.xml': { ring_ms: '0' },
   'uas-answer-play.xml': { ring_ms: '0' },
   'uas-answer-dtmf.xml': { dtmf_ms: '1500' },
+  'uas-answer-media-port.xml': { ring_ms: '0', audio_port: '4000' },
   'uas-early-media.xml': { early_ms: '1000' },
   'uas-auth-401.xml': { user: 'dialplane', password: 'secret', realm: 'sipp.test' },
   'uas-auth-407.xml': { user: 'dialplane', password: 'secret', realm: 'sipp.test' },

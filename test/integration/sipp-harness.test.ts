@@ -120,6 +120,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-dtmf-dialplane.xml',
       // Played against Dialplane's media bridge in test/integration/sipp/call-media.test.ts.
       'uas-answer-play.xml',
+      // Played against the Voice2Phone face's calls in test/integration/voice2phone/sipp-calls.test.ts.
+      'uas-answer-media-port.xml',
       // Played against Dialplane's two-leg calls in test/integration/sipp/two-leg-calls.test.ts.
       'uas-two-leg.xml',
       // Played against Dialplane's registrar in test/integration/sipp/registrar.test.ts.
@@ -133,6 +135,11 @@ await describeWithSipp('SIPp harness', () => {
       'uas-trying-only.xml',
       'uas-fork-two-2xx.xml',
       'uac-record-route-dialplane.xml',
+      // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
+      'uas-answer-dtmf.xml',
+      // Played as registered phones answering (or only ringing) in test/integration/webfones/.
+      'ooc-phone-answer.xml',
+      'ooc-phone-ring.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -12,7 +12,7 @@ const Id = Type.String({ minLength: 1, maxLength: 64 });
 const PhoneNumberText = Type.String({ minLength: 1, maxLength: 40 });
 
 export function extensionView(e: Extension) {
-  return { id: e.id, name: e.name, created_at: e.createdAt };
+  return { id: e.id, name: e.name, number: e.number, mobile: e.mobile, created_at: e.createdAt };
 }
 
 /** Never the HA1: the password is shown once, by addDevice, and nothing derived from it after. */
@@ -40,7 +40,18 @@ export function ringsOf(r: NumberRouting): 'extension' | 'forward' | 'answer' | 
 }
 
 export interface CreateExtensionBody {
-  name: string;
+  name?: string;
+  /** The short number the extension is dialled by (309). */
+  number?: string;
+  /** A mobile rung together with the extension's devices. */
+  mobile?: string;
+}
+
+/** null clears the number or the mobile. */
+export interface UpdateExtensionBody {
+  name?: string;
+  number?: string | null;
+  mobile?: string | null;
 }
 
 export interface AddDeviceBody {
@@ -66,7 +77,19 @@ export function extensionOperations(services: Services) {
     },
     async createExtension(accountId: string, body: CreateExtensionBody) {
       await ensureAccount(accountId);
-      return { extension: extensionView(await services.extensions.create(accountId, { name: body.name })) };
+      return {
+        extension: extensionView(
+          await services.extensions.create(accountId, { name: body.name, number: body.number, mobile: body.mobile }),
+        ),
+      };
+    },
+    async updateExtension(accountId: string, extensionId: string, body: UpdateExtensionBody) {
+      await ensureAccount(accountId);
+      return {
+        extension: extensionView(
+          await services.extensions.update(accountId, extensionId, { name: body.name, number: body.number, mobile: body.mobile }),
+        ),
+      };
     },
     async getExtension(accountId: string, extensionId: string) {
       await ensureAccount(accountId);
@@ -130,7 +153,23 @@ export function routeFromBody(body: RouteBody): NumberRoute {
   return { none: true };
 }
 
-const CreateExtension = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+const ExtensionNumber = Type.String({ pattern: '^[0-9]{1,8}$', description: '1 to 8 digits, unique in the account (309)' });
+const CreateExtension = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    number: Type.Optional(ExtensionNumber),
+    mobile: Type.Optional(PhoneNumberText),
+  },
+  { additionalProperties: false, description: 'name, or number (the name is then "Extension <number>"), and an optional mobile' },
+);
+const UpdateExtension = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    number: Type.Optional(Type.Union([ExtensionNumber, Type.Null()])),
+    mobile: Type.Optional(Type.Union([PhoneNumberText, Type.Null()])),
+  },
+  { additionalProperties: false, description: 'the fields to change; null clears number or mobile' },
+);
 const AddDevice = Type.Object(
   { username: Type.Optional(Type.String({ pattern: '^[a-z0-9_.-]{3,64}$', description: '3 to 64 of a-z 0-9 _ . -' })) },
   { additionalProperties: false },
@@ -178,6 +217,11 @@ export function registerAdminExtensionRoutes(app: FastifyInstance, services: Ser
     '/admin/v1/accounts/:accountId/extensions/:extensionId',
     opts('An extension and its devices', { params: ExtensionParams }),
     async (r) => ops.getExtension(r.params.accountId, r.params.extensionId),
+  );
+  app.patch<ExtensionReq & { Body: UpdateExtensionBody }>(
+    '/admin/v1/accounts/:accountId/extensions/:extensionId',
+    opts("Change an extension's name, number or mobile", { params: ExtensionParams, body: UpdateExtension }),
+    async (r) => ops.updateExtension(r.params.accountId, r.params.extensionId, r.body ?? {}),
   );
   app.delete<ExtensionReq>(
     '/admin/v1/accounts/:accountId/extensions/:extensionId',

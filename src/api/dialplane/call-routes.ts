@@ -84,7 +84,7 @@ const ActivitySchema = Type.Object(
     at: Type.String(),
     data: Type.Unknown({
       description:
-        'gather: digits, reason; dial: outcome, dial_call_id, duration_s; record: recording_id, duration_s, reason; hook_error: url, reason, message; program: source (hook, redirect, live), verbs',
+        'gather: digits, reason; dial: outcome, dial_call_id, duration_s; record: recording_id, duration_s, reason; hook_error: url, reason, message; program: source (hook, redirect, digits, live), verbs',
     }),
   },
   { description: "Something the call's program did" },

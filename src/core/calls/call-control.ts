@@ -51,11 +51,34 @@ export interface InboundCallInput {
   readonly trunk: string;
 }
 
+/** A call a registered device places (its INVITE answered the digest challenge): to an extension's number, or a number. */
+export interface DeviceCallInput {
+  readonly accountId: string;
+  readonly deviceId: string;
+  readonly extensionId: string;
+  /** The device's SIP username. */
+  readonly from: string;
+  /** What the device dialled: an extension's number (309) or a phone number in any format the default country allows. */
+  readonly dialed: string;
+  readonly sipCallId: string;
+}
+
+/** Keys a gather collected, from the call's activities: what was pressed, why collection ended, when. */
+export interface Gathered {
+  readonly digits: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
 /** A call as the APIs show it: its legs, what its program did, its recordings and what it cost. */
 export interface CallView {
   readonly call: Call;
   readonly legs: readonly Call[];
   readonly activities: readonly CallActivity[];
+  /** Every gather's result, oldest first (also among `activities`, as kind `gather`). */
+  readonly gathered: readonly Gathered[];
+  /** The call's last change: a leg's state or an activity, whichever came last. */
+  readonly updatedAt: string;
   readonly recordings: readonly Recording[];
   /** Charged so far (settled legs); null while a leg is live. */
   readonly costMinor: number | null;
@@ -144,12 +167,60 @@ export class CallControl {
    */
   async receive(input: InboundCallInput, signal: InboundSignal): Promise<InboundLegEvents | undefined> {
     const { services } = this.deps;
-    const billed = input.trunk !== 'device';
-    const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
     const route = await services.extensions.routeOf(input.to);
     const application = route?.applicationId
       ? await services.applications.get(input.accountId, route.applicationId).catch(() => undefined)
       : undefined;
+    return this.take(input, signal, application, application ? undefined : routeProgram(route, input.from));
+  }
+
+  /**
+   * A registered device's call out: to one of the account's extensions by its number (ringing its devices and its
+   * mobile), else to a phone number through the trunk, with the extension's caller ID (callerIdOf). The device's own
+   * leg is free; what it dials is billed as any leg. Nothing it can reach: 404.
+   */
+  async receiveFromDevice(input: DeviceCallInput, signal: InboundSignal): Promise<InboundLegEvents | undefined> {
+    const { services } = this.deps;
+    const callerId = await services.extensions.callerIdOf(input.accountId, input.extensionId);
+    const extension = await services.extensions.findByNumber(input.accountId, input.dialed.trim());
+    let target: DialTarget;
+    let to: string;
+    if (extension) {
+      target = { type: 'extension', extension: extension.id };
+      to = extension.number ?? extension.id;
+    } else {
+      try {
+        to = normalizePhoneNumber(input.dialed, services.defaultCountry, 'to');
+      } catch {
+        signal.reject(404, 'Not Found');
+        return undefined;
+      }
+      // A number through the trunk needs a caller ID of the account's.
+      if (callerId === undefined) {
+        signal.reject(403, 'Forbidden (the account has no voice number to call from)');
+        return undefined;
+      }
+      target = { type: 'phone', number: to };
+    }
+    const program: Program = [{ verb: 'dial', target: [target], ...(callerId !== undefined ? { callerId } : {}) }];
+    return this.take(
+      { accountId: input.accountId, from: input.from, to, sipCallId: input.sipCallId, trunk: 'device' },
+      signal,
+      undefined,
+      program,
+    );
+  }
+
+  /** Takes an inbound leg and runs `program` (or the application) on it. */
+  private async take(
+    input: InboundCallInput,
+    signal: InboundSignal,
+    application: ApplicationSpec | undefined,
+    program: Program | undefined,
+  ): Promise<InboundLegEvents | undefined> {
+    const { services } = this.deps;
+    const billed = input.trunk !== 'device';
+    const priceMinor = billed ? await services.prices.lookup('voice', input.accountId, input.to) : null;
     const session = this.newSession({
       accountId: input.accountId,
       direction: 'inbound',
@@ -195,7 +266,6 @@ export class CallControl {
     const entry = { session, interpreter: undefined as Interpreter | undefined };
     this.sessions.set(session.callId, entry);
     void session.settled.then(() => this.sessions.delete(session.callId));
-    const program = application ? undefined : routeProgram(route, input.from);
     entry.interpreter = this.run(session, application, program);
     // Nothing takes the call (no route, or an application that could not be read): 480, as for nobody there.
     if (!entry.interpreter) this.deps.engine.reject(received.call.id, 480, 'Temporarily Unavailable');
@@ -210,10 +280,13 @@ export class CallControl {
     const all = [call, ...legs];
     const live = all.some((leg) => leg.state !== 'ended') || this.sessions.has(callId);
     const costMinor = live ? null : all.reduce((sum, leg) => sum + (leg.costMinor ?? 0), 0);
+    const activities = await calls.activities(accountId, callId);
     return {
       call,
       legs,
-      activities: await calls.activities(accountId, callId),
+      activities,
+      gathered: gatheredOf(activities),
+      updatedAt: [...all.map((leg) => leg.updatedAt), ...activities.map((a) => a.at)].reduce((a, b) => (b > a ? b : a)),
       recordings: await calls.recordings(accountId, all.map((leg) => leg.id)),
       costMinor,
       live,
@@ -351,6 +424,17 @@ export class CallControl {
     void interpreter.run(program).catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
     return interpreter;
   }
+}
+
+/** The keys each gather collected, read from the activities it stored. */
+export function gatheredOf(activities: readonly CallActivity[]): Gathered[] {
+  return activities
+    .filter((activity) => activity.kind === 'gather')
+    .map((activity) => ({
+      digits: typeof activity.data.digits === 'string' ? activity.data.digits : '',
+      reason: typeof activity.data.reason === 'string' ? activity.data.reason : 'unknown',
+      at: activity.at,
+    }));
 }
 
 /** The program a number's route stands for, when no application takes the call. */

@@ -31,6 +31,8 @@ export interface Call {
   readonly metadata: Record<string, unknown> | null;
   readonly parentCallId: string | null;
   readonly createdAt: string;
+  /** When the leg last changed: stored, or moved to a new state. */
+  readonly updatedAt: string;
   readonly answeredAt: string | null;
   readonly endedAt: string | null;
   /** Per started minute, in minor units; null when the leg is not billed (a registered device). */
@@ -503,6 +505,7 @@ export function toCall(row: CallRow): Call {
     metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, unknown>) : null,
     parentCallId: row.parent_call_id,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
     answeredAt: row.answered_at,
     endedAt: row.ended_at,
     priceMinor: row.price_minor === null ? null : Number(row.price_minor),

@@ -17,8 +17,9 @@ export interface LegPlan {
 export type DeviceContacts = (deviceIds: readonly string[]) => DeviceContact[];
 
 /**
- * The legs a list of targets rings: a number through the trunk, priced by the number dialled; an extension's every
- * registered device (free); a SIP URI sent straight to its host, priced like the number in its user part.
+ * The legs a list of targets rings: a number through the trunk, priced by the number dialled; an extension (by id or
+ * by its number) rings every registered Contact of its devices (free) and its mobile through the trunk (priced); a
+ * SIP URI is sent straight to its host, priced like the number in its user part.
  */
 export async function planLegs(
   services: Services,
@@ -33,8 +34,12 @@ export async function planLegs(
       const to = normalizePhoneNumber(target.number, services.defaultCountry, 'number');
       plans.push({ to, priceMinor: await services.prices.lookup('voice', accountId, to) });
     } else if (target.type === 'extension') {
-      const devices = await services.extensions.listDevices(accountId, target.extension);
+      const extension = await services.extensions.resolve(accountId, target.extension);
+      const devices = await services.extensions.listDevices(accountId, extension.id);
       for (const contact of contacts(devices.map((device) => device.id))) plans.push({ to: rungFor, contact, priceMinor: null });
+      if (extension.mobile !== null) {
+        plans.push({ to: extension.mobile, priceMinor: await services.prices.lookup('voice', accountId, extension.mobile) });
+      }
     } else {
       const contact = sipContact(target.sipUri);
       plans.push({ to: contact.user, contact: contact.contact, priceMinor: await services.prices.lookup('voice', accountId, contact.user) });
@@ -44,15 +49,19 @@ export async function planLegs(
 }
 
 /**
- * What calling one of the account's numbers reaches: its extension (when a device of it is registered), else the
+ * What calling one of the account's numbers reaches: its extension (when a device of it is registered or it has a
+ * mobile), else the
  * number it forwards to, else the number itself through the trunk.
  */
 export async function reachOfNumber(services: Services, contacts: DeviceContacts, accountId: string, number: string): Promise<DialTarget[]> {
   const route = await services.extensions.routeOf(number);
   if (!route || route.accountId !== accountId) return [{ type: 'phone', number }];
   if (route.extensionId) {
+    const extension = await services.extensions.get(accountId, route.extensionId);
     const devices = await services.extensions.listDevices(accountId, route.extensionId);
-    if (contacts(devices.map((device) => device.id)).length > 0) return [{ type: 'extension', extension: route.extensionId }];
+    if (extension.mobile !== null || contacts(devices.map((device) => device.id)).length > 0) {
+      return [{ type: 'extension', extension: route.extensionId }];
+    }
   }
   return [{ type: 'phone', number: route.forwardTo ?? number }];
 }

@@ -1,6 +1,6 @@
 import type { LegMedia } from './call-engine.js';
 import type { ActivityKind, CallDriver } from './call-driver.js';
-import { GATHER_MAX_DIGITS, validateProgram } from './program.js';
+import { DEFAULT_FINISH_ON_KEY, GATHER_MAX_DIGITS, validateProgram } from './program.js';
 import type { DialVerb, GatherVerb, PlayVerb, Program, RecordVerb, Verb } from './program.js';
 import { CALL_ENDED, CUT_SHORT, VerbAborted, VerbRun, attempt } from './verb-run.js';
 import { sayAndCollect } from './verbs.js';
@@ -13,7 +13,7 @@ export interface InterpreterOptions {
 /** Defaults of the verbs' optional fields (docs/call-control-verbs.md). */
 export const VERB_DEFAULTS = Object.freeze({
   gatherTimeoutS: 5,
-  finishOnKey: '#',
+  finishOnKey: DEFAULT_FINISH_ON_KEY,
   dialTimeoutS: 30,
   recordMaxLengthS: 3600,
   beep: true,
@@ -225,7 +225,13 @@ export class Interpreter {
     );
     if (run.signal.aborted && !this.ended) throw new VerbAborted();
     this.activity('gather', { digits, reason: this.ended ? 'hangup' : reason });
-    if (!verb.actionHook || this.ended) return NEXT;
+    if (this.ended) return NEXT;
+    const branch = verb.onDigits && Object.hasOwn(verb.onDigits, digits) ? verb.onDigits[digits] : undefined;
+    if (branch) {
+      this.activity('program', { source: 'digits', verbs: branch.length });
+      return { kind: 'program', program: branch };
+    }
+    if (!verb.actionHook) return NEXT;
     return this.fetchProgram(verb.actionHook, { digits, reason }, run, 'hook');
   }
 

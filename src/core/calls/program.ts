@@ -21,6 +21,7 @@ import { DialplaneError } from '../../errors.js';
  * |          | timeout           | int 1..600 (first key, from the prompt's end)      | 5                         |
  * |          | interDigitTimeout | int 1..600                                         | timeout                   |
  * |          | say / play        | a say or play verb without `verb`; at most one     | no prompt                 |
+ * |          | onDigits          | keys (1..32 of 0-9 * # A-D) -> a program           | none                      |
  * | dial     | target            | 1..10 targets                                      | required                  |
  * |          | callerId          | phone number, 1..32 chars                          | the called number / trunk |
  * |          | timeout           | int 1..600 (ringing)                               | 30                        |
@@ -30,7 +31,8 @@ import { DialplaneError } from '../../errors.js';
  * |          | beep              | boolean                                            | true                      |
  * | redirect | actionHook        | http(s) URL <= 2048 chars                          | required                  |
  *
- * gather, dial and record take an optional actionHook with the same rule.
+ * gather, dial and record take an optional actionHook with the same rule. A program's verbs, counting those nested in
+ * gather's onDigits at any depth, are at most 100.
  */
 
 export type DialTarget =
@@ -55,6 +57,8 @@ export type Verb =
       interDigitTimeout?: number;
       say?: Omit<SayVerb, 'verb'>;
       play?: Omit<PlayVerb, 'verb'>;
+      /** The program that takes over when exactly these keys were collected, in place of the rest of this one. */
+      onDigits?: Readonly<Record<string, Program>>;
       actionHook?: string;
     }
   | { verb: 'dial'; target: DialTarget[]; callerId?: string; timeout?: number; timeLimit?: number; actionHook?: string }
@@ -72,8 +76,11 @@ export const PROGRAM_MAX_VERBS = 100;
 export const HOOK_URL_MAX_CHARS = 2048;
 export const GATHER_MAX_DIGITS = 32;
 export const DIAL_MAX_TARGETS = 10;
+/** gather's finishOnKey when none is given. */
+export const DEFAULT_FINISH_ON_KEY = '#';
 
 const KEYS = /^[0-9*#A-D]$/;
+const KEY_SEQUENCE = new RegExp(`^[0-9*#A-D]{1,${GATHER_MAX_DIGITS}}$`);
 const PHONE = /^\+?[0-9][0-9 ().-]*$/;
 const ID = /^[A-Za-z0-9_.-]+$/;
 const SIP_URI = /^sip:[^\s@:;]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
@@ -102,6 +109,18 @@ class At {
 }
 
 type Fields = Readonly<Record<string, unknown>>;
+
+/** The verbs a program may still hold, nested ones included, so an onDigits tree stays as small as a flat program. */
+class Budget {
+  private left = PROGRAM_MAX_VERBS;
+
+  take(at: At): void {
+    if (this.left-- <= 0) at.fail('verb', `is one too many: a program holds at most ${PROGRAM_MAX_VERBS} verbs, counting those in onDigits`);
+  }
+}
+
+/** Names a verb's place: at the top of the program, or inside a gather's onDigits. */
+type Place = (name: string | undefined) => At;
 
 function isRecord(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -208,24 +227,59 @@ function prompt(at: At, input: Fields, key: 'say' | 'play'): Fields {
   return value;
 }
 
-function gather(at: At, input: Fields): Verb {
-  onlyKnown(at, input, ['verb', 'input', 'numDigits', 'finishOnKey', 'timeout', 'interDigitTimeout', 'say', 'play', 'actionHook']);
+function gather(at: At, input: Fields, budget: Budget): Verb {
+  onlyKnown(at, input, ['verb', 'input', 'numDigits', 'finishOnKey', 'timeout', 'interDigitTimeout', 'say', 'play', 'onDigits', 'actionHook']);
   if (has(input, 'input')) {
     const value = input['input'];
     if (!Array.isArray(value) || value.length !== 1 || value[0] !== 'digits') at.fail('input', 'must be ["digits"]');
   }
   if (has(input, 'say') && has(input, 'play')) at.fail('play', 'cannot be given with say: one prompt at most');
+  const numDigits = optInt(at, input, 'numDigits', 1, GATHER_MAX_DIGITS);
+  const finishOnKey = optKey(at, input, 'finishOnKey');
   return compact({
     verb: 'gather' as const,
     input: has(input, 'input') ? (['digits'] as ['digits']) : undefined,
-    numDigits: optInt(at, input, 'numDigits', 1, GATHER_MAX_DIGITS),
-    finishOnKey: optKey(at, input, 'finishOnKey'),
+    numDigits,
+    finishOnKey,
     timeout: optInt(at, input, 'timeout', 1, 600),
     interDigitTimeout: optInt(at, input, 'interDigitTimeout', 1, 600),
     say: has(input, 'say') ? compact(sayFields(at.in('say'), prompt(at, input, 'say'))) : undefined,
     play: has(input, 'play') ? compact(playFields(at.in('play'), prompt(at, input, 'play'))) : undefined,
+    onDigits: has(input, 'onDigits')
+      ? onDigits(at, input['onDigits'], { numDigits, finishOnKey: finishOnKey ?? DEFAULT_FINISH_ON_KEY }, budget)
+      : undefined,
     actionHook: optHook(at, input, 'actionHook'),
   });
+}
+
+/**
+ * gather's branches: each key sequence names the program that runs when exactly those keys were collected. A
+ * sequence that can never be collected (longer than numDigits, or holding the finish key, which is never part of the
+ * digits) is refused rather than silently never taken.
+ */
+function onDigits(
+  at: At,
+  value: unknown,
+  collect: { readonly numDigits: number | undefined; readonly finishOnKey: string },
+  budget: Budget,
+): Readonly<Record<string, Program>> {
+  if (!isRecord(value) || Object.keys(value).length === 0) {
+    return at.fail('onDigits', 'must be an object mapping keys (such as "1" or "42#") to programs, with at least one entry');
+  }
+  const branches: Record<string, Program> = {};
+  for (const [keys, program] of Object.entries(value)) {
+    const field = `onDigits.${keys}`;
+    if (!KEY_SEQUENCE.test(keys)) at.fail(field, `must be named by 1 to ${GATHER_MAX_DIGITS} keys (0-9, *, #, A-D)`);
+    if (collect.numDigits !== undefined && keys.length > collect.numDigits) {
+      at.fail(field, `can never be collected: it has more keys than numDigits (${collect.numDigits})`);
+    }
+    if (collect.finishOnKey !== '' && keys.includes(collect.finishOnKey)) {
+      at.fail(field, `can never be collected: it holds finishOnKey "${collect.finishOnKey}", which ends collection (set finishOnKey to '' or another key)`);
+    }
+    if (!Array.isArray(program) || program.length === 0) at.fail(field, 'must be a program: an array of at least one verb');
+    branches[keys] = Object.freeze(Array.from(program, (item, i) => verb(item, () => at.at(field, i), budget))) as Program;
+  }
+  return Object.freeze(branches);
 }
 
 function dialTarget(at: At, input: unknown): DialTarget {
@@ -261,10 +315,11 @@ function dial(at: At, input: Fields): Verb {
   });
 }
 
-function verb(index: number, input: unknown): Verb {
-  if (!isRecord(input)) return new At(index, undefined).fail('verb', 'must be given: each verb is an object with a "verb" field');
+function verb(input: unknown, place: Place, budget: Budget): Verb {
+  if (!isRecord(input)) return place(undefined).fail('verb', 'must be given: each verb is an object with a "verb" field');
   const name = input['verb'];
-  const at: At = new At(index, typeof name === 'string' ? name : undefined);
+  const at: At = place(typeof name === 'string' ? name : undefined);
+  budget.take(at);
   switch (name) {
     case 'say':
       onlyKnown(at, input, ['verb', 'text', 'voice', 'loop']);
@@ -281,7 +336,7 @@ function verb(index: number, input: unknown): Verb {
       return Object.freeze({ verb: 'pause', length });
     }
     case 'gather':
-      return gather(at, input);
+      return gather(at, input, budget);
     case 'dial':
       return dial(at, input);
     case 'record':
@@ -316,5 +371,6 @@ export function validateProgram(input: unknown): Program {
       { index: null, field: null },
     );
   }
-  return Object.freeze(Array.from(input, (item, index) => verb(index, item))) as Program;
+  const budget = new Budget();
+  return Object.freeze(Array.from(input, (item, index) => verb(item, (name) => new At(index, name), budget))) as Program;
 }

@@ -19,7 +19,7 @@ await describeEachDialect('admin API: extensions, devices and number routes', (d
   });
   after(async () => t.close());
 
-  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown) =>
     t.app.inject({ method, url, headers: admin, ...(payload === undefined ? {} : { payload: payload as object }) });
   const base = (id = accountId) => `/admin/v1/accounts/${id}`;
 
@@ -160,5 +160,33 @@ await describeEachDialect('admin API: extensions, devices and number routes', (d
     assert.deepEqual(deleted.json(), { extension, deleted_device_ids: [device.id], unrouted_numbers: ['+14155551234'] });
     assert.equal((await call('GET', `${base()}/extensions/${extension.id}`)).statusCode, 404);
     assert.equal((await call('GET', `${base()}/numbers/${PLUS}/route`)).json().route.rings, 'none');
+  });
+
+  test('an extension has a number (unique in the account) and a mobile; both are changed or cleared with PATCH', async () => {
+    const created = await call('POST', `${base()}/extensions`, { number: '309', mobile: '(415) 555-0309' });
+    assert.equal(created.statusCode, 201, created.body);
+    const extension = created.json().extension;
+    assert.deepEqual({ ...extension, id: 'x', created_at: 'x' }, { id: 'x', name: 'Extension 309', number: '309', mobile: '+14155550309', created_at: 'x' });
+    const taken = await call('POST', `${base()}/extensions`, { name: 'Twin', number: '309' });
+    assert.equal(taken.statusCode, 409);
+    assert.equal(taken.json().error.details.field, 'number');
+    // Another account may use the same number.
+    assert.equal((await call('POST', `${base(otherId)}/extensions`, { number: '309' })).statusCode, 201);
+    const badNumber = await call('POST', `${base()}/extensions`, { number: '30a' });
+    assert.equal(badNumber.statusCode, 400);
+    const badMobile = await call('POST', `${base()}/extensions`, { number: '310', mobile: 'call me' });
+    assert.equal(badMobile.statusCode, 400);
+    assert.equal(badMobile.json().error.details.field, 'mobile');
+
+    const renumbered = await call('PATCH', `${base()}/extensions/${extension.id}`, { number: '311', mobile: null, name: 'Sales' });
+    assert.equal(renumbered.statusCode, 200, renumbered.body);
+    assert.deepEqual(renumbered.json().extension, { ...extension, name: 'Sales', number: '311', mobile: null });
+    // A device is added to the extension named by its number.
+    const device = await call('POST', `${base()}/extensions/311/devices`, {});
+    assert.equal(device.statusCode, 201, device.body);
+    assert.equal(device.json().device.extension_id, extension.id);
+    const cleared = await call('PATCH', `${base()}/extensions/${extension.id}`, { number: null });
+    assert.equal(cleared.json().extension.number, null);
+    assert.equal((await call('PATCH', `${base(otherId)}/extensions/${extension.id}`, { name: 'Mine' })).statusCode, 404);
   });
 });

@@ -193,7 +193,7 @@ describe('InviteGate: strangers and devices', () => {
   test('a registered device is challenged (401, realm dialplane, qop auth) and admitted with its credentials', async () => {
     const { inviteAs, refused } = await setup();
     const { decision, response } = await inviteAs(PHONE, ALICE);
-    assert.deepEqual(decision, { kind: 'device', deviceId: 'dev_alice', accountId: 'acct_a' });
+    assert.deepEqual(decision, { kind: 'device', deviceId: 'dev_alice', accountId: 'acct_a', extensionId: 'ext_a' });
     assert.equal(response, undefined, 'the admitted INVITE is left to the call handler');
     assert.deepEqual(refused, []);
   });

@@ -65,7 +65,7 @@ function findRepoRoot(): string {
 describe('loadConfig defaults', () => {
   test('an empty environment gives the documented defaults', () => {
     assert.deepEqual(load(), {
-      http: { host: '127.0.0.1', port: 8080, bodyLimit: 1_048_576, trustProxy: false },
+      http: { host: '127.0.0.1', port: 8080, bodyLimit: 1_048_576, trustProxy: false, tlsCert: undefined, tlsKey: undefined },
       dataDir: path.join(CWD, 'data'),
       database: { url: path.join(CWD, 'data', 'dialplane.sqlite'), dialect: 'sqlite' },
       log: { level: 'info' },
@@ -90,6 +90,12 @@ describe('loadConfig defaults', () => {
       },
       sms: { smsc: 'dev', maxSegments: 10, window: 10 },
     });
+  });
+
+  test('TLS files are paths resolved against the working directory', () => {
+    const http = load({ DIALPLANE_TLS_CERT: 'tls/cert.pem', DIALPLANE_TLS_KEY: '/etc/dialplane/key.pem' }).http;
+    assert.equal(http.tlsCert, path.join(CWD, 'tls', 'cert.pem'));
+    assert.equal(http.tlsKey, '/etc/dialplane/key.pem');
   });
 
   test('a node id is checked and the lease is whole seconds', () => {

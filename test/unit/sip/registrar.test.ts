@@ -7,7 +7,7 @@ import { serializeMessage } from '../../../src/sip/message/serializer.js';
 import type { SipHeader, SipRequest, SipResponse } from '../../../src/sip/message/types.js';
 import { VirtualTimers } from '../../../src/sip/transaction/timers.js';
 import type { SipEndpoint } from '../../../src/sip/transport/types.js';
-import { Registrar, type RegistrarCredentials, type RegistrarTimerName } from '../../../src/sip/registrar.js';
+import { Registrar, type RegistrarBindingStore, type RegistrarCredentials, type RegistrarTimerName, type StoredBinding } from '../../../src/sip/registrar.js';
 import { buildResponse } from '../../../src/sip/ua/build.js';
 import type { IncomingRequest, SipStack, SipStackHandlers } from '../../../src/sip/ua/sip-stack.js';
 import { SipUserAgent } from '../../../src/sip/ua/user-agent.js';
@@ -30,14 +30,22 @@ const ALICE_DESK = device('alice.desk', 'desk-password-0123456789', 'dev_desk');
 const BOB = device('bob', 'bob-password-0123456789ab', 'dev_bob', 'ext_b', 'acct_b');
 
 /** A registrar on virtual time, with a directory of the devices above. */
-function setup(options: { lookup?: (username: string) => Promise<RegistrarCredentials | undefined>; onError?: (e: unknown) => void } = {}) {
-  const timers = new VirtualTimers<RegistrarTimerName>();
+function setup(
+  options: {
+    lookup?: (username: string) => Promise<RegistrarCredentials | undefined>;
+    onError?: (e: unknown) => void;
+    bindings?: RegistrarBindingStore;
+    timers?: VirtualTimers<RegistrarTimerName>;
+  } = {},
+) {
+  const timers = options.timers ?? new VirtualTimers<RegistrarTimerName>();
   const directory = new Map([ALICE, ALICE_DESK, BOB].map((d) => [d.username, d.credentials]));
   const registrar = new Registrar({
     lookup: options.lookup ?? (async (username) => directory.get(username)),
     timers,
     now: () => timers.now,
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.bindings ? { bindings: options.bindings } : {}),
   });
   return { registrar, timers };
 }
@@ -371,6 +379,89 @@ describe('registrar: bindings on virtual time', () => {
     assert.deepEqual(timers.active(), []);
     assert.equal(registrar.size, 0);
     assert.equal((await send(registrar, registerRequest({ user: 'alice' }))).status, 503);
+  });
+});
+
+/** A binding store in memory, as the database keeps it: by device and key; `log` lists the writes in order. */
+class MemoryBindings implements RegistrarBindingStore {
+  readonly rows = new Map<string, StoredBinding>();
+  readonly log: string[] = [];
+  fail = false;
+  async load(now: number): Promise<StoredBinding[]> {
+    return [...this.rows.values()].filter((b) => b.expiresAt > now);
+  }
+  async put(binding: StoredBinding): Promise<void> {
+    if (this.fail) throw new Error('database down');
+    this.log.push(`put ${binding.deviceId} ${binding.uri}`);
+    this.rows.set(`${binding.deviceId}|${binding.key}`, binding);
+  }
+  async remove(deviceId: string, key: string): Promise<void> {
+    this.log.push(`remove ${deviceId}`);
+    this.rows.delete(`${deviceId}|${key}`);
+  }
+  async removeDevice(deviceId: string): Promise<void> {
+    this.log.push(`removeDevice ${deviceId}`);
+    for (const [id, b] of this.rows) if (b.deviceId === deviceId) this.rows.delete(id);
+  }
+}
+
+describe('registrar: bindings kept across a restart', () => {
+  test('a binding is stored before the 200; a new registrar restores it with the time it has left, over the same flow', async () => {
+    const store = new MemoryBindings();
+    const timers = new VirtualTimers<RegistrarTimerName>();
+    const first = setup({ bindings: store, timers }).registrar;
+    const source: SipEndpoint = { transport: 'tcp', address: '203.0.113.7', port: 51_000 };
+    const ok = await register(first, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>', '<sip:alice@192.168.1.20:5062>'], expires: 300, source });
+    assert.equal(ok.status, 200);
+    assert.equal(store.rows.size, 2, 'both Contacts were stored when the 200 went out');
+    first.close();
+    assert.equal(store.rows.size, 2, 'closing (a shutdown) keeps what is stored');
+
+    timers.advance(100_000);
+    const { registrar } = setup({ bindings: store, timers });
+    assert.equal(await registrar.restore(), 2);
+    const contacts = registrar.contactsFor(['dev_alice']);
+    assert.deepEqual(
+      contacts.map((c) => [c.uri, c.transport, c.address, c.port, c.expiresAt]),
+      [
+        ['sip:alice@192.168.1.20:5060', 'tcp', '203.0.113.7', 51_000, 300_000],
+        ['sip:alice@192.168.1.20:5062', 'tcp', '203.0.113.7', 51_000, 300_000],
+      ],
+    );
+    assert.deepEqual(registrar.contactsFrom('203.0.113.7').length, 2, 'the INVITE gate knows the address again');
+    timers.advance(200_000);
+    assert.deepEqual(registrar.contactsFor(['dev_alice']), [], 'a restored binding still expires on time');
+    await registrar.flushed();
+    assert.equal(store.rows.size, 0, 'and is then removed from the store');
+  });
+
+  test('an expired binding is not restored; expires 0 and Contact: * remove stored bindings', async () => {
+    const store = new MemoryBindings();
+    const timers = new VirtualTimers<RegistrarTimerName>();
+    const { registrar } = setup({ bindings: store, timers });
+    await register(registrar, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>', '<sip:alice@192.168.1.20:5062>'], expires: 120 });
+    await register(registrar, ALICE, { contacts: ['<sip:alice@192.168.1.20:5062>'], expires: 0 });
+    assert.deepEqual([...store.rows.values()].map((b) => b.uri), ['sip:alice@192.168.1.20:5060']);
+    await register(registrar, ALICE_DESK, { contacts: ['<sip:alice.desk@192.168.1.21>'], expires: 120 });
+    const star = await register(registrar, ALICE_DESK, { contacts: ['*'], expires: 0 });
+    assert.equal(star.status, 200);
+    assert.deepEqual([...store.rows.values()].map((b) => b.deviceId), ['dev_alice']);
+    registrar.close();
+
+    timers.advance(121_000);
+    const later = setup({ bindings: store, timers }).registrar;
+    assert.equal(await later.restore(), 0, 'what expired while the server was down is not restored');
+  });
+
+  test('a failing store is reported and the device is still registered in memory', async () => {
+    const store = new MemoryBindings();
+    store.fail = true;
+    const errors: unknown[] = [];
+    const { registrar } = setup({ bindings: store, onError: (e) => errors.push(e) });
+    const ok = await register(registrar, ALICE, { contacts: ['<sip:alice@192.168.1.20>'] });
+    assert.equal(ok.status, 200);
+    assert.equal(registrar.contactsFor(['dev_alice']).length, 1);
+    assert.match(String(errors[0]), /database down/);
   });
 });
 

@@ -149,7 +149,7 @@ export async function placeDocumentCall(
     .catch((error: unknown) => {
       throw asDocumentField(error);
     });
-  return { ...documentCall({ call, legs: [], activities: [], recordings: [], costMinor: null, live: true }), status: 'initiating' };
+  return { ...documentCall({ call, legs: [], activities: [], gathered: [], updatedAt: call.updatedAt, recordings: [], costMinor: null, live: true }), status: 'initiating' };
 }
 
 function failed(leg: Call): Status {

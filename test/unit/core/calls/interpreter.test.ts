@@ -329,3 +329,57 @@ test('keys pressed during a record are not type-ahead for a later gather', async
   await running;
   assert.deepEqual(driver.activities.find((a) => a.kind === 'gather')?.data, { digits: '', reason: 'timeout' });
 });
+
+test('gather onDigits: the matching branch replaces the rest of the program; no hook is called', async () => {
+  const driver = new FakeCallDriver();
+  const { running, errors } = start(driver, [
+    {
+      verb: 'gather', numDigits: 1, finishOnKey: '', say: { text: 'Press 1' }, actionHook: HOOK,
+      onDigits: { '1': [{ verb: 'say', text: 'Thanks' }, { verb: 'hangup' }], '#': [{ verb: 'say', text: 'Hash' }] },
+    },
+    { verb: 'say', text: 'never said' },
+  ]);
+  await settle();
+  driver.leg.press('1');
+  await settle();
+  driver.leg.finish();
+  await running;
+  assert.deepEqual(driver.hooks, []);
+  assert.deepEqual(driver.log.slice(-3), ['speech Thanks', 'play 6', 'hangup']);
+  assert.ok(!driver.log.includes('speech never said') && !driver.log.includes('speech Hash'));
+  assert.deepEqual(driver.activities, [
+    { kind: 'gather', data: { digits: '1', reason: 'max_digits' } },
+    { kind: 'program', data: { source: 'digits', verbs: 2 } },
+  ]);
+  assert.deepEqual(errors, []);
+});
+
+test('gather onDigits: unmatched keys go to the action hook, or to the next verb; a timeout matches nothing', async () => {
+  const withHook = new FakeCallDriver();
+  withHook.hookAnswer = () => [{ verb: 'hangup' }];
+  const hooked = start(withHook, [{ verb: 'gather', numDigits: 1, onDigits: { '1': [{ verb: 'say', text: 'no' }] }, actionHook: HOOK }]);
+  await settle();
+  withHook.leg.press('7');
+  await hooked.running;
+  assert.deepEqual(withHook.hooks, [{ url: HOOK, extra: { digits: '7', reason: 'max_digits' } }]);
+
+  const driver = new FakeCallDriver();
+  const menu = { verb: 'gather', numDigits: 1, timeout: 2, say: { text: 'Menu' }, onDigits: { '1': [{ verb: 'say', text: 'One' }] } };
+  const { running } = start(driver, [menu, menu, { verb: 'say', text: 'Bye' }]);
+  await settle();
+  driver.leg.press('5');
+  await settle();
+  driver.leg.finish();
+  await settle();
+  driver.leg.finish();
+  await settle();
+  driver.clock.advance(2_000);
+  await settle();
+  driver.leg.finish();
+  await running;
+  assert.deepEqual(driver.activities, [
+    { kind: 'gather', data: { digits: '5', reason: 'max_digits' } },
+    { kind: 'gather', data: { digits: '', reason: 'timeout' } },
+  ]);
+  assert.deepEqual(driver.log.filter((line) => line.startsWith('speech')), ['speech Menu', 'speech Menu', 'speech Bye']);
+});

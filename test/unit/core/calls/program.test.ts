@@ -160,3 +160,47 @@ describe('validateProgram: each verb', () => {
     refused([{ verb: 'redirect', actionHook: 'not a url' }], 0, 'actionHook', /not a URL/);
   });
 });
+
+describe('validateProgram: gather onDigits', () => {
+  const say = (text: string) => ({ verb: 'say', text });
+
+  test('branches by key sequence, each a frozen program checked by the same rules', () => {
+    const program = validateProgram([
+      { verb: 'gather', numDigits: 2, finishOnKey: '', onDigits: { '1': [say('one'), { verb: 'hangup' }], '*#': [say('star hash')] } },
+    ]);
+    const gather = program[0] as Extract<(typeof program)[number], { verb: 'gather' }>;
+    assert.deepEqual(gather.onDigits, { '1': [say('one'), { verb: 'hangup' }], '*#': [say('star hash')] });
+    assert.ok(Object.isFrozen(gather.onDigits) && Object.isFrozen(gather.onDigits?.['1']));
+    // A branch may hold another gather with branches of its own.
+    validateProgram([{ verb: 'gather', numDigits: 1, onDigits: { '9': [{ verb: 'gather', numDigits: 1, onDigits: { '1': [say('deep')] } }] } }]);
+  });
+
+  test('a problem inside a branch is named by its path', () => {
+    refused([{ verb: 'gather', onDigits: { '1': [{ verb: 'say' }] } }], 0, 'onDigits.1[0].text');
+    refused([say('x'), { verb: 'gather', onDigits: { '1': [say('ok'), { verb: 'fax' }] } }], 1, 'onDigits.1[1].verb');
+    refused([{ verb: 'gather', onDigits: { '1': [{ verb: 'gather', onDigits: { '2': [{ verb: 'pause' }] } }] } }], 0, 'onDigits.1[0].onDigits.2[0].length');
+  });
+
+  test('names and values: keys only, a non-empty program each, at least one entry', () => {
+    refused([{ verb: 'gather', onDigits: {} }], 0, 'onDigits');
+    refused([{ verb: 'gather', onDigits: [] }], 0, 'onDigits');
+    refused([{ verb: 'gather', onDigits: { x: [say('a')] } }], 0, 'onDigits.x');
+    refused([{ verb: 'gather', onDigits: { '1': [] } }], 0, 'onDigits.1');
+    refused([{ verb: 'gather', onDigits: { '1': say('a') } }], 0, 'onDigits.1');
+    refused([{ verb: 'gather', onDigits: { ['1'.repeat(33)]: [say('a')] } }], 0, `onDigits.${'1'.repeat(33)}`);
+  });
+
+  test('a sequence that can never be collected is refused', () => {
+    refused([{ verb: 'gather', numDigits: 1, onDigits: { '12': [say('a')] } }], 0, 'onDigits.12', /numDigits/);
+    refused([{ verb: 'gather', onDigits: { '1#': [say('a')] } }], 0, 'onDigits.1#', /finishOnKey/);
+    refused([{ verb: 'gather', finishOnKey: '*', onDigits: { '*': [say('a')] } }], 0, 'onDigits.*', /finishOnKey/);
+    validateProgram([{ verb: 'gather', finishOnKey: '', onDigits: { '#': [say('a')] } }]);
+    validateProgram([{ verb: 'gather', finishOnKey: '*', onDigits: { '#': [say('a')] } }]);
+  });
+
+  test('at most 100 verbs in all, nested ones counted', () => {
+    const branch = Array.from({ length: 50 }, () => ({ verb: 'hangup' }));
+    validateProgram([{ verb: 'gather', onDigits: { '1': branch.slice(0, 49), '2': branch } }]);
+    refused([{ verb: 'gather', onDigits: { '1': branch, '2': branch } }], 0, 'onDigits.2[49].verb', /at most 100 verbs/);
+  });
+});
