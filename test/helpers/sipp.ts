@@ -217,6 +217,8 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-device-call.xml': { user: 'phone', hold_ms: '500' },
   'uac-cancel-early.xml': { caller: 'sipp' },
   'uac-record-route-dialplane.xml': { caller: 'sipp' },
+  'uas-reinvite-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
+  'uac-reinvite-hold-dialplane.xml': { caller: 'sipp', audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

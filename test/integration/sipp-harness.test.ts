@@ -135,6 +135,9 @@ await describeWithSipp('SIPp harness', () => {
       'uas-trying-only.xml',
       'uas-fork-two-2xx.xml',
       'uac-record-route-dialplane.xml',
+      // Played against Dialplane's invite session in test/integration/sipp/invite-session.test.ts.
+      'uas-reinvite-hold.xml',
+      'uac-reinvite-hold-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CallMedia } from '../../../src/media/call-media.js';
+import { startRtpCallee, type RtpCallee } from '../../helpers/rtp-callee.js';
+import { describeSippResult, describeWithSipp, freeUdpPortBlock, parseSippMessages, sipHeader, startSipp, type SippResult } from '../../helpers/sipp.js';
+import { CALLER_NUMBER, createCallingAccount, startTestTelephony, type TestTelephony } from '../../helpers/telephony.js';
+import { sleep, waitUntil } from '../../helpers/processes.js';
+
+/**
+ * The invite session against SIPp: what a carrier or a phone sends in the middle of a call (re-INVITE holds, INFO
+ * keys, session-timer refreshes, reliable provisional responses, OPTIONS) and what it expects back.
+ */
+
+/** A 400 Hz tone, loud enough to be told from silence. */
+function tone(seconds: number): Int16Array {
+  const samples = new Int16Array(Math.round(8000 * seconds));
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8_000 * Math.sin((2 * Math.PI * 400 * i) / 8000));
+  return samples;
+}
+
+/**
+ * Keeps the leg playing a tone, again and again, whatever the call's state: while the peer holds the call play()
+ * resolves at once without sending (that is what the tests check), and the loop then waits a little and tries again.
+ */
+function playContinuously(media: CallMedia): { stop(): Promise<void> } {
+  let running = true;
+  const chunk = tone(0.2);
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await media.play(chunk);
+      if (performance.now() - started < 100) await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      media.stop();
+      await loop;
+    },
+  };
+}
+
+/** The SDP bodies of the 200s SIPp received for its INVITEs, in order. */
+function answersReceived(result: SippResult): string[] {
+  return parseSippMessages(result.messages)
+    .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 200') && /INVITE/.test(sipHeader(m.text, 'CSeq') ?? ''))
+    .map((m) => m.text.split(/\r?\n\r?\n/).slice(1).join('\n'));
+}
+
+const audioPort = (sdp: string) => Number(/^m=audio (\d+)/m.exec(sdp)?.[1]);
+const originVersion = (sdp: string) => /^o=\S+ \S+ (\d+)/m.exec(sdp)?.[1];
+const originSession = (sdp: string) => /^o=\S+ (\S+)/m.exec(sdp)?.[1];
+
+/**
+ * Watches a leg's media and the packets the far end's RTP socket hears across a hold: how many arrived while the leg
+ * was held (after a grace period for packets already on the wire), and that they came again after the unhold.
+ */
+async function checkHold(media: CallMedia, rtp: RtpCallee): Promise<{ beforeHold: number; duringHold: number; afterUnhold: number }> {
+  await waitUntil('RTP reaches the far end', () => rtp.packets > 10, 5_000);
+  const beforeHold = rtp.packets;
+  await waitUntil('the far end holds the call', () => media.direction !== 'sendrecv', 10_000);
+  assert.equal(media.direction, 'recvonly');
+  assert.equal(media.rtp.sending, false);
+  await sleep(100);
+  const heldAt = rtp.packets;
+  await waitUntil('the far end takes the call off hold', () => media.direction === 'sendrecv', 10_000);
+  const duringHold = rtp.packets - heldAt;
+  const resumedAt = rtp.packets;
+  await waitUntil('RTP flows again after the unhold', () => rtp.packets > resumedAt + 10, 5_000);
+  return { beforeHold, duringHold, afterUnhold: rtp.packets - resumedAt };
+}
+
+await describeWithSipp('the invite session against SIPp', () => {
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] the callee holds (re-INVITE a=sendonly) and resumes (a=sendrecv): we answer recvonly then sendrecv on the same port, and send no RTP while held`, async (t) => {
+      const account = await createCallingAccount(`Hold out ${transport}`);
+      t.after(() => account.db.close());
+      const rtp = await startRtpCallee(await freeUdpPortBlock(2));
+      t.after(() => rtp.close());
+      const uas = await startSipp({
+        scenario: 'uas-reinvite-hold.xml',
+        transport,
+        keys: { audio_port: rtp.port, hold_ms: 1_500, held_ms: 1_500 },
+        timeoutSeconds: 30,
+        t,
+      });
+      const telephony: TestTelephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '56600-56699' : '56700-56799',
+        trunk: `sip:${uas.address};transport=${transport}`,
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answered;
+      const media = telephony.mediaFor(call.id) as CallMedia;
+      const player = playContinuously(media);
+      const seen = await checkHold(media, rtp).finally(() => player.stop());
+      t.diagnostic(JSON.stringify(seen));
+      assert.equal(seen.duringHold, 0, 'no RTP sent while the callee held the call');
+
+      await telephony.engine.hangup(accountId, call.id);
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [held, resumed] = answersReceived(result);
+      assert.ok(held && resumed, describeSippResult(result));
+      assert.match(held, /^a=recvonly/m);
+      assert.match(resumed, /^a=sendrecv/m);
+      // The same port and codec as the call's answer, under the same o= session id with a new version each time.
+      const offer = parseSippMessages(result.messages).find((m) => m.direction === 'received' && m.startLine.startsWith('INVITE '))!;
+      const first = offer.text.split(/\r?\n\r?\n/).slice(1).join('\n');
+      assert.equal(audioPort(held), audioPort(first));
+      assert.equal(audioPort(resumed), audioPort(first));
+      assert.equal(originSession(held), originSession(first));
+      assert.equal(originSession(resumed), originSession(first));
+      assert.ok(Number(originVersion(held)) > Number(originVersion(first)));
+      assert.ok(Number(originVersion(resumed)) > Number(originVersion(held)));
+      assert.match(held, /^m=audio \d+ RTP\/AVP 0[ \r\n]/m);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+    });
+  }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] the caller holds (re-INVITE a=sendonly) and resumes (a=sendrecv): we answer recvonly then sendrecv, and send no RTP while held`, async (t) => {
+      const account = await createCallingAccount(`Hold in ${transport}`);
+      t.after(() => account.db.close());
+      const rtp = await startRtpCallee(await freeUdpPortBlock(2));
+      t.after(() => rtp.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '56800-56899' : '56900-56999',
+        trunk: 'sip:127.0.0.1:9',
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-reinvite-hold-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        keys: { audio_port: rtp.port, hold_ms: 1_500, held_ms: 1_500 },
+        timeoutSeconds: 30,
+        t,
+      });
+      const call = await Promise.race([
+        answered,
+        uac.done.then((result) => assert.fail(`SIPp ended before Dialplane answered: ${describeSippResult(result)}`)),
+      ]);
+      const media = telephony.mediaFor(call.id) as CallMedia;
+      const player = playContinuously(media);
+      const seen = await checkHold(media, rtp).finally(() => player.stop());
+      t.diagnostic(JSON.stringify(seen));
+      assert.equal(seen.duringHold, 0, 'no RTP sent while the caller held the call');
+
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [first, held, resumed] = answersReceived(result);
+      assert.ok(first && held && resumed, describeSippResult(result));
+      assert.match(held, /^a=recvonly/m);
+      assert.match(resumed, /^a=sendrecv/m);
+      assert.equal(audioPort(held), audioPort(first));
+      assert.equal(audioPort(resumed), audioPort(first));
+      assert.equal(originSession(held), originSession(first));
+      assert.ok(Number(originVersion(held)) > Number(originVersion(first)));
+      assert.ok(Number(originVersion(resumed)) > Number(originVersion(held)));
+      await telephony.engine.whenEnded(call.id);
+      assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
+});
