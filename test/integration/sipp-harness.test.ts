@@ -138,6 +138,7 @@ await describeWithSipp('SIPp harness', () => {
       // Played against Dialplane's invite session in test/integration/sipp/invite-session.test.ts.
       'uas-reinvite-hold.xml',
       'uac-reinvite-hold-dialplane.xml',
+      'uas-info-dtmf.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

@@ -167,4 +167,31 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] the callee presses 5 by INFO (application/dtmf-relay): a gather collects it, and the INFO gets 200`, async (t) => {
+      const account = await createCallingAccount(`INFO ${transport}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({ scenario: 'uas-info-dtmf.xml', transport, keys: { digit: '5', info_ms: 500 }, timeoutSeconds: 30, t });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '57000-57099' : '57100-57199',
+        trunk: `sip:${uas.address};transport=${transport}`,
+      });
+      t.after(() => telephony.close());
+      const { accountId } = account;
+      const call = await telephony.control.start(accountId, {
+        from: CALLER_NUMBER,
+        to: [{ type: 'phone', number: '+14155550100' }],
+        program: [{ verb: 'gather', numDigits: 1, timeout: 10 }, { verb: 'hangup' }],
+        ringTimeoutS: 10,
+      });
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const info = parseSippMessages(result.messages).find((m) => m.direction === 'sent' && m.startLine.startsWith('INFO '));
+      assert.ok(info, 'SIPp sent the INFO');
+      await telephony.control.whenSettled(call.id);
+      const view = await telephony.control.view(accountId, call.id);
+      assert.deepEqual(view.gathered.map((g) => ({ digits: g.digits, reason: g.reason })), [{ digits: '5', reason: 'max_digits' }]);
+    });
+  }
 });
