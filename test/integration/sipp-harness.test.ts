@@ -139,6 +139,7 @@ await describeWithSipp('SIPp harness', () => {
       'uas-reinvite-hold.xml',
       'uac-reinvite-hold-dialplane.xml',
       'uas-info-dtmf.xml',
+      'uac-late-offer-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

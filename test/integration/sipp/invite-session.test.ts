@@ -194,4 +194,52 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.deepEqual(view.gathered.map((g) => ({ digits: g.digits, reason: g.reason })), [{ digits: '5', reason: 'max_digits' }]);
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] late offer: an INVITE without SDP gets our offer in the 200, the ACK's answer decides where our RTP goes`, async (t) => {
+      const account = await createCallingAccount(`Late offer ${transport}`);
+      t.after(() => account.db.close());
+      const rtp = await startRtpCallee(await freeUdpPortBlock(2));
+      t.after(() => rtp.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '57200-57299' : '57300-57399',
+        trunk: 'sip:127.0.0.1:9',
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-late-offer-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        keys: { audio_port: rtp.port, hold_ms: 3_000 },
+        timeoutSeconds: 30,
+        t,
+      });
+      const call = await Promise.race([
+        answered,
+        uac.done.then((result) => assert.fail(`SIPp ended before Dialplane answered: ${describeSippResult(result)}`)),
+      ]);
+      const media = telephony.mediaFor(call.id) as CallMedia;
+      const player = playContinuously(media);
+      try {
+        await waitUntil('our RTP reaches the address the ACK named', () => rtp.packets > 25, 5_000);
+      } finally {
+        await player.stop();
+      }
+      assert.equal(media.direction, 'sendrecv');
+      assert.ok(rtp.segments().length > 0, 'the far end heard the tone (PCMU, decoded)');
+
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [offer] = answersReceived(result);
+      assert.ok(offer, describeSippResult(result));
+      assert.match(offer, /^m=audio \d+ RTP\/AVP 0 101/m);
+      assert.match(offer, /^a=sendrecv/m);
+      // Our RTP comes from the port our offer named.
+      assert.equal(rtp.remote?.port, audioPort(offer));
+      await telephony.engine.whenEnded(call.id);
+      assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
 });
