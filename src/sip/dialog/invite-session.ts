@@ -51,6 +51,8 @@ export class InviteSession {
   /** Our 2xx to the peer's re-INVITE, retransmitted until its ACK (§13.3.1.4). */
   private pendingOk: { cseq: number; offered: boolean; retransmit?: TimerHandle; giveUp?: TimerHandle } | undefined;
   private closed = false;
+  /** One retry per refresh after a 491 (§14.1). */
+  private retried491 = false;
 
   constructor(private readonly options: InviteSessionOptions) {
     this.timer = new SessionTimer(
@@ -136,9 +138,10 @@ export class InviteSession {
     const interval: SessionInterval | undefined = se
       ? { seconds: se.seconds, refresher: se.refresher ? refresherFrom(se.refresher, false) : supportsTimer(request) ? 'remote' : 'local' }
       : undefined;
+    // §9: Require: timer only toward a UAC that supports it (a Session-Expires a proxy added makes us the refresher).
     const headers: SipHeader[] = interval
       ? [
-          { name: 'Require', value: 'timer' },
+          ...(supportsTimer(request) ? [{ name: 'Require', value: 'timer' }] : []),
           { name: 'Session-Expires', value: formatSessionExpires({ seconds: interval.seconds, refresher: refresherParam(interval.refresher, false) }) },
         ]
       : [];
@@ -212,18 +215,34 @@ export class InviteSession {
           dialog.refreshTarget(response);
           if (response.body.length > 0) descriptions.answered(response.body);
           this.refreshing = false;
+          this.retried491 = false;
           if (this.closed) return;
           const se = sessionExpiresOf(response);
           this.timer.start(se ? { seconds: se.seconds, refresher: se.refresher ? refresherFrom(se.refresher, true) : 'local' } : undefined);
           return;
         }
         this.refreshing = false;
+        if (this.closed) return;
         const min = response.status === 422 ? minSeOf(response) : undefined;
         if (min !== undefined && min > seconds && minSe === undefined) {
           this.refresh(min, min);
           return;
         }
-        this.expire('refresh_failed');
+        // RFC 4028 §10: a 408 or 481 means the dialog is gone: BYE now.
+        if (response.status === 408 || response.status === 481) {
+          this.expire('refresh_failed');
+          return;
+        }
+        // RFC 3261 §14.1: our refresh crossed a re-INVITE of the peer's; try again after a random wait, longer for
+        // the side that owns the Call-ID (the dialog's UAC).
+        if (response.status === 491 && !this.retried491) {
+          this.retried491 = true;
+          const wait = this.options.weAreUac ? 2_100 + Math.random() * 1_900 : Math.random() * 2_000;
+          this.options.timers.start('RequestPending', wait, () => this.refresh(seconds, minSe));
+          return;
+        }
+        // Any other refusal leaves the session as it was (§14.1): it ends at its expiry unless it is refreshed.
+        this.timer.expireAfterFailedRefresh();
       },
       onTimeout: () => {
         this.refreshing = false;

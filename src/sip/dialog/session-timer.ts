@@ -53,6 +53,19 @@ export class SessionTimer {
     }
   }
 
+  /**
+   * As the refresher, after a refresh the peer refused without ending the dialog (RFC 4028 §10: only 408, 481 or a
+   * timeout end it at once): the session keeps its interval and expires when a refresh would have been too late,
+   * the interval minus min(32 s, a third of it) after the last successful one; the refresh went at half the interval.
+   */
+  expireAfterFailedRefresh(): void {
+    const interval = this.current;
+    this.stop();
+    if (!interval) return;
+    const ms = interval.seconds * 1000;
+    this.handle = this.timers.start('SessionExpiry', Math.max(0, ms / 2 - Math.min(32_000, ms / 3)), () => this.onExpired());
+  }
+
   stop(): void {
     this.handle?.cancel();
     this.handle = undefined;

@@ -19,9 +19,10 @@ export type TransactionTimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I'
  * Timers of the dialog layer above the transactions: CancelGiveUp (§9.1: 64*T1 after a CANCEL without a final
  * response the INVITE is considered cancelled), ReliableProvisional (RFC 3262 §3: a reliable 1xx is retransmitted
  * at T1 doubling until its PRACK, for at most 64*T1), SessionRefresh and SessionExpiry (RFC 4028: durations from the
- * negotiated Session-Expires, see dialog/session-timer.ts).
+ * negotiated Session-Expires, see dialog/session-timer.ts), RequestPending (§14.1: a re-INVITE refused with 491 is
+ * tried again after a random wait).
  */
-export type DialogTimerName = 'CancelGiveUp' | 'ReliableProvisional' | 'SessionRefresh' | 'SessionExpiry';
+export type DialogTimerName = 'CancelGiveUp' | 'ReliableProvisional' | 'SessionRefresh' | 'SessionExpiry' | 'RequestPending';
 
 export type TimerName = TransactionTimerName | DialogTimerName;
 
