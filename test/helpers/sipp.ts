@@ -221,6 +221,9 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-reinvite-hold-dialplane.xml': { caller: 'sipp', audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'uas-info-dtmf.xml': { digit: '5', info_ms: '500' },
   'uac-late-offer-dialplane.xml': { caller: 'sipp', audio_port: '4000', hold_ms: '3000' },
+  'uas-session-timer.xml': { interval: '90' },
+  'uas-session-timer-refuse.xml': { interval: '90', status: '481' },
+  'uas-session-timer-peer-refresher.xml': { interval: '90', refresh_ms: '45000' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -140,6 +140,9 @@ await describeWithSipp('SIPp harness', () => {
       'uac-reinvite-hold-dialplane.xml',
       'uas-info-dtmf.xml',
       'uac-late-offer-dialplane.xml',
+      'uas-session-timer.xml',
+      'uas-session-timer-refuse.xml',
+      'uas-session-timer-peer-refresher.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CallMedia } from '../../../src/media/call-media.js';
+import { realTimers, type TimerScheduler } from '../../../src/sip/transaction/timers.js';
 import { startRtpCallee, type RtpCallee } from '../../helpers/rtp-callee.js';
-import { describeSippResult, describeWithSipp, freeUdpPortBlock, parseSippMessages, sipHeader, startSipp, type SippResult } from '../../helpers/sipp.js';
+import { describeSippResult, describeWithSipp, freeUdpPortBlock, parseSippMessages, sipHeader, sippFlow, startSipp, type SippResult } from '../../helpers/sipp.js';
 import { CALLER_NUMBER, createCallingAccount, startTestTelephony, type TestTelephony } from '../../helpers/telephony.js';
+import type { Call } from '../../../src/core/calls/call-service.js';
 import { sleep, waitUntil } from '../../helpers/processes.js';
 
 /**
@@ -46,6 +48,32 @@ function answersReceived(result: SippResult): string[] {
   return parseSippMessages(result.messages)
     .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 200') && /INVITE/.test(sipHeader(m.text, 'CSeq') ?? ''))
     .map((m) => m.text.split(/\r?\n\r?\n/).slice(1).join('\n'));
+}
+
+/**
+ * RFC 4028's timers (SessionRefresh, SessionExpiry) at 1/50 of real time, through TelephonyOptions.sessionTimers:
+ * a 90 s session interval is refreshed every 0.9 s by its refresher (half the interval) and expires 1.2 s after the
+ * last refresh (the interval minus min(32 s, a third of it) = 60 s). Every other timer, and SIPp, run in real time; the
+ * SIPp side of each scenario is paced in the same scaled seconds.
+ */
+const SESSION_SCALE = 1 / 50;
+const scaledSessionTimers: TimerScheduler = { start: (name, ms, fire) => realTimers.start(name, ms * SESSION_SCALE, fire) };
+const sessionSeconds = (s: number) => s * 1000 * SESSION_SCALE;
+
+/** The requests SIPp received, by method, in order. */
+function received(result: SippResult, method: string) {
+  return parseSippMessages(result.messages).filter((m) => m.direction === 'received' && m.startLine.startsWith(`${method} `));
+}
+
+/** The next answered call; a failure with SIPp's account when SIPp ends first. */
+async function answeredBefore(answered: Promise<Call>, sipp: { done: Promise<SippResult> }): Promise<Call> {
+  return Promise.race([answered, sipp.done.then((result) => assert.fail(`SIPp ended before the call was answered: ${describeSippResult(result)}`))]);
+}
+
+/** Waits for the call to end by itself; a failure with SIPp's account of the call when it does not within `ms`. */
+async function endsWithin(telephony: TestTelephony, callId: string, ms: number, sipp: { stop(): Promise<SippResult> }): Promise<void> {
+  const ended = await Promise.race([telephony.engine.whenEnded(callId).then(() => true), sleep(ms).then(() => false)]);
+  if (!ended) assert.fail(`the call did not end within ${ms} ms\n${sippFlow(await sipp.stop()).join('\n')}`);
 }
 
 const audioPort = (sdp: string) => Number(/^m=audio (\d+)/m.exec(sdp)?.[1]);
@@ -93,7 +121,7 @@ await describeWithSipp('the invite session against SIPp', () => {
       const { services, accountId } = account;
       const answered = telephony.answered();
       const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
-      await answered;
+      await answeredBefore(answered, uas);
       const media = telephony.mediaFor(call.id) as CallMedia;
       const player = playContinuously(media);
       const seen = await checkHold(media, rtp).finally(() => player.stop());
@@ -240,6 +268,111 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal(rtp.remote?.port, audioPort(offer));
       await telephony.engine.whenEnded(call.id);
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] Session-Expires 90 with us as refresher: a 200 s call (scaled) stays up through its refreshes`, async (t) => {
+      const account = await createCallingAccount(`Session timer ${transport}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({ scenario: 'uas-session-timer.xml', transport, keys: { interval: 90 }, timeoutSeconds: 30, t });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '57400-57499' : '57500-57599',
+        trunk: `sip:${uas.address};transport=${transport}`,
+        telephony: { sessionTimers: scaledSessionTimers },
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answeredBefore(answered, uas);
+      await sleep(sessionSeconds(200));
+      assert.equal(telephony.engine.activeCalls, 1, 'the call is still up after 200 s');
+      await telephony.engine.hangup(accountId, call.id);
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const invites = received(result, 'INVITE');
+      assert.match(sipHeader(invites[0]!.text, 'Session-Expires') ?? '', /^\d+/);
+      assert.match(sipHeader(invites[0]!.text, 'Supported') ?? '', /\btimer\b/);
+      const refreshes = invites.slice(1);
+      // Refreshes at 45, 90, 135 and 180 s of a 200 s call.
+      assert.equal(refreshes.length, 4, describeSippResult(result));
+      for (const refresh of refreshes) assert.match(sipHeader(refresh.text, 'Session-Expires') ?? '', /^90;refresher=uac$/);
+      const ended = await services.calls.get(accountId, call.id);
+      assert.equal(ended.outcome, 'completed');
+      assert.equal(ended.endReason, 'api_hangup');
+    });
+  }
+
+  for (const [transport, status] of [
+    ['udp', 481],
+    ['tcp', 481],
+    ['udp', 408],
+    ['udp', 500],
+  ] as const) {
+    const when = status === 500 ? 'at the session\'s expiry' : 'at once';
+    test(`[${transport}] a refresh refused with ${status} ends the call with a BYE ${when}`, async (t) => {
+      const account = await createCallingAccount(`Refused refresh ${transport} ${status}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({ scenario: 'uas-session-timer-refuse.xml', transport, keys: { interval: 90, status }, timeoutSeconds: 30, t });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: `57${status === 481 ? (transport === 'udp' ? 6 : 7) : status === 408 ? 8 : 9}00-57${status === 481 ? (transport === 'udp' ? 6 : 7) : status === 408 ? 8 : 9}99`,
+        trunk: `sip:${uas.address};transport=${transport}`,
+        telephony: { sessionTimers: scaledSessionTimers },
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answeredBefore(answered, uas);
+      const answeredAt = performance.now();
+      await endsWithin(telephony, call.id, 10_000, uas);
+      const lasted = performance.now() - answeredAt;
+      t.diagnostic(`the call lasted ${Math.round(lasted)} ms (${Math.round(lasted / 1000 / SESSION_SCALE)} session seconds)`);
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      assert.equal(received(result, 'BYE').length, 1);
+      // The refresh goes at 45 s. A 408 or 481 says the dialog is gone (RFC 4028 section 10): BYE then. Another
+      // refusal leaves the session as it was, and it expires at 60 s (90 s minus a third) without a refresh.
+      const expected = status === 500 ? 60 : 45;
+      assert.ok(lasted >= sessionSeconds(expected) - 100, `ended after ${lasted} ms`);
+      assert.ok(lasted <= sessionSeconds(expected) + 500, `ended after ${lasted} ms`);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+    });
+  }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] the callee refreshes (refresher=uas): its refreshes keep the call up, and once they stop the call ends with our BYE at expiry`, async (t) => {
+      const account = await createCallingAccount(`Peer refresher ${transport}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({
+        scenario: 'uas-session-timer-peer-refresher.xml',
+        transport,
+        keys: { interval: 90, refresh_ms: sessionSeconds(45) },
+        timeoutSeconds: 30,
+        t,
+      });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '58000-58099' : '58100-58199',
+        trunk: `sip:${uas.address};transport=${transport}`,
+        telephony: { sessionTimers: scaledSessionTimers },
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answeredBefore(answered, uas);
+      const answeredAt = performance.now();
+      await endsWithin(telephony, call.id, 10_000, uas);
+      const lasted = performance.now() - answeredAt;
+      t.diagnostic(`the call lasted ${Math.round(lasted)} ms (${Math.round(lasted / 1000 / SESSION_SCALE)} session seconds)`);
+      const result = await uas.done;
+      // SIPp's three refreshes each got their 200 before our BYE (a BYE in their middle fails the run).
+      assert.equal(result.code, 0, describeSippResult(result));
+      // Three refreshes 45 s apart, then expiry 60 s after the last: 195 s.
+      assert.ok(lasted >= sessionSeconds(135 + 60) - 200, `ended after ${lasted} ms`);
+      assert.ok(lasted <= sessionSeconds(135 + 60) + 1_000, `ended after ${lasted} ms`);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
     });
   }
 });
