@@ -375,4 +375,65 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a callee that requires 100rel: its reliable 180 is PRACKed (RAck) and the call is answered`, async (t) => {
+      const account = await createCallingAccount(`100rel out ${transport}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({ scenario: 'uas-100rel.xml', transport, timeoutSeconds: 20, t });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '58200-58299' : '58300-58399',
+        trunk: `sip:${uas.address};transport=${transport}`,
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answeredBefore(answered, uas);
+      await telephony.engine.hangup(accountId, call.id);
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [prack] = received(result, 'PRACK');
+      assert.ok(prack, describeSippResult(result));
+      assert.match(sipHeader(prack.text, 'RAck') ?? '', /^1 1 INVITE$/);
+      // The PRACK belongs to the early dialog (the 180's To tag) and takes the next CSeq; the BYE comes after it.
+      assert.match(sipHeader(prack.text, 'CSeq') ?? '', /^2 PRACK$/);
+      assert.match(sipHeader(received(result, 'BYE')[0]!.text, 'CSeq') ?? '', /^3 BYE$/);
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+    });
+  }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a caller that requires 100rel gets a reliable 180 (Require: 100rel, RSeq), and our 200 follows its PRACK`, async (t) => {
+      const account = await createCallingAccount(`100rel in ${transport}`);
+      t.after(() => account.db.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '58400-58499' : '58500-58599',
+        trunk: 'sip:127.0.0.1:9',
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-100rel-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        timeoutSeconds: 20,
+        t,
+      });
+      const call = await answeredBefore(answered, uac);
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      // Our 200 to the INVITE comes only after the PRACK's 200.
+      const flow = sippFlow(result)
+        .filter((line) => !line.includes('100 Trying'))
+        .map((line) => (line.startsWith('< SIP/2.0') ? line.split(' ').slice(0, 3).join(' ') : line.split(' ').slice(0, 2).join(' ')));
+      assert.deepEqual(flow, ['> INVITE', '< SIP/2.0 180', '> PRACK', '< SIP/2.0 200', '< SIP/2.0 200', '> ACK', '> BYE', '< SIP/2.0 200']);
+      const ringing = parseSippMessages(result.messages).find((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 180'))!;
+      assert.equal(sipHeader(ringing.text, 'Require'), '100rel');
+      assert.match(sipHeader(ringing.text, 'RSeq') ?? '', /^\d+$/);
+      await telephony.engine.whenEnded(call.id);
+      assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
 });
