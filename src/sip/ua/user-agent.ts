@@ -6,6 +6,7 @@ import { formatMinSe } from '../message/session-headers.js';
 import type { SipRequest, SipUri } from '../message/types.js';
 import type { SipTimerBase, TimerScheduler } from '../transaction/timers.js';
 import { ALLOW, SUPPORTED_OPTIONS } from './build.js';
+import { newTag } from './ids.js';
 import { InboundInvite, type InboundInviteEvents } from './inbound-invite.js';
 import { OutboundInvite, type OutboundInviteEvents, type OutboundInviteOptions } from './outbound-invite.js';
 import type { IncomingRequest, SipStack } from './sip-stack.js';
@@ -135,7 +136,8 @@ export class SipUserAgent {
     if (request.method !== 'CANCEL' && request.method !== 'ACK') {
       const unsupported = getHeaders(request, 'Require').filter((o) => !SUPPORTED_OPTIONS.has(o.toLowerCase()));
       if (unsupported.length > 0) {
-        incoming.respond(420, 'Bad Extension', { headers: [{ name: 'Unsupported', value: unsupported.join(', ') }] });
+        // §8.2.6.2: a final response outside a dialog adds a To tag.
+        incoming.respond(420, 'Bad Extension', { toTag: newTag(), headers: [{ name: 'Unsupported', value: unsupported.join(', ') }] });
         return;
       }
     }
@@ -144,7 +146,7 @@ export class SipUserAgent {
       // RFC 4028 §8.1: an interval below our floor is refused with the floor.
       const se = sessionExpiresOf(request);
       if (se && se.seconds < MIN_SE_S) {
-        incoming.respond(422, 'Session Interval Too Small', { headers: [{ name: 'Min-SE', value: formatMinSe({ seconds: MIN_SE_S }) }] });
+        incoming.respond(422, 'Session Interval Too Small', { toTag: newTag(), headers: [{ name: 'Min-SE', value: formatMinSe({ seconds: MIN_SE_S }) }] });
         return;
       }
       this.options.onInvite(incoming);
