@@ -225,6 +225,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-session-timer-refuse.xml': { interval: '90', status: '481' },
   'uas-session-timer-peer-refresher.xml': { interval: '90', refresh_ms: '45000' },
   'uac-100rel-dialplane.xml': { caller: 'sipp', hold_ms: '1000' },
+  'uac-options-420-dialplane.xml': { caller: 'sipp', hold_ms: '500' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -143,6 +143,9 @@ await describeWithSipp('SIPp harness', () => {
       'uas-session-timer.xml',
       'uas-session-timer-refuse.xml',
       'uas-session-timer-peer-refresher.xml',
+      'uas-100rel.xml',
+      'uac-100rel-dialplane.xml',
+      'uac-options-420-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

@@ -436,4 +436,41 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] OPTIONS outside and inside a dialog get 200; an INVITE requiring an unknown extension gets 420 with Unsupported`, async (t) => {
+      const account = await createCallingAccount(`OPTIONS ${transport}`);
+      t.after(() => account.db.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '58600-58699' : '58700-58799',
+        trunk: 'sip:127.0.0.1:9',
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-options-420-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        timeoutSeconds: 20,
+        t,
+      });
+      const call = await answeredBefore(answered, uac);
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const responses = parseSippMessages(result.messages).filter((m) => m.direction === 'received');
+      const optionsOk = responses.filter((m) => /OPTIONS/.test(sipHeader(m.text, 'CSeq') ?? ''));
+      assert.equal(optionsOk.length, 2);
+      for (const ok of optionsOk) {
+        assert.equal(ok.startLine, 'SIP/2.0 200 OK');
+        assert.equal(sipHeader(ok.text, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK');
+        assert.equal(sipHeader(ok.text, 'Accept'), 'application/sdp');
+      }
+      const refused = responses.find((m) => m.startLine.startsWith('SIP/2.0 420'))!;
+      assert.equal(sipHeader(refused.text, 'Unsupported'), 'x-nonexistent-ext');
+      assert.match(sipHeader(refused.text, 'To') ?? '', /;tag=/);
+      await telephony.engine.whenEnded(call.id);
+      assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
 });
