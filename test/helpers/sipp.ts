@@ -226,6 +226,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-session-timer-peer-refresher.xml': { interval: '90', refresh_ms: '45000' },
   'uac-100rel-dialplane.xml': { caller: 'sipp', hold_ms: '1000' },
   'uac-options-420-dialplane.xml': { caller: 'sipp', hold_ms: '500' },
+  'uas-update-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -137,6 +137,7 @@ await describeWithSipp('SIPp harness', () => {
       'uac-record-route-dialplane.xml',
       // Played against Dialplane's invite session in test/integration/sipp/invite-session.test.ts.
       'uas-reinvite-hold.xml',
+      'uas-update-hold.xml',
       'uac-reinvite-hold-dialplane.xml',
       'uas-info-dtmf.xml',
       'uac-late-offer-dialplane.xml',

@@ -43,10 +43,10 @@ function playContinuously(media: CallMedia): { stop(): Promise<void> } {
   };
 }
 
-/** The SDP bodies of the 200s SIPp received for its INVITEs, in order. */
-function answersReceived(result: SippResult): string[] {
+/** The SDP bodies of the 200s SIPp received for its INVITEs (or UPDATEs), in order. */
+function answersReceived(result: SippResult, method = 'INVITE'): string[] {
   return parseSippMessages(result.messages)
-    .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 200') && /INVITE/.test(sipHeader(m.text, 'CSeq') ?? ''))
+    .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 200') && (sipHeader(m.text, 'CSeq') ?? '').endsWith(` ${method}`))
     .map((m) => m.text.split(/\r?\n\r?\n/).slice(1).join('\n'));
 }
 
@@ -92,29 +92,42 @@ async function checkHold(media: CallMedia, rtp: RtpCallee): Promise<{ beforeHold
   assert.equal(media.rtp.sending, false);
   await sleep(100);
   const heldAt = rtp.packets;
-  await waitUntil('the far end takes the call off hold', () => media.direction === 'sendrecv', 10_000);
-  const duringHold = rtp.packets - heldAt;
+  // Sampled every 10 ms, each time only after seeing the leg still held: a packet counted here left while it was.
+  let stillHeld = heldAt;
+  const deadline = performance.now() + 10_000;
+  const direction = (): string => media.direction;
+  while (direction() !== 'sendrecv') {
+    stillHeld = rtp.packets;
+    if (performance.now() > deadline) assert.fail('the far end never took the call off hold');
+    await sleep(10);
+  }
+  const duringHold = stillHeld - heldAt;
   const resumedAt = rtp.packets;
   await waitUntil('RTP flows again after the unhold', () => rtp.packets > resumedAt + 10, 5_000);
   return { beforeHold, duringHold, afterUnhold: rtp.packets - resumedAt };
 }
 
 await describeWithSipp('the invite session against SIPp', () => {
-  for (const transport of ['udp', 'tcp'] as const) {
-    test(`[${transport}] the callee holds (re-INVITE a=sendonly) and resumes (a=sendrecv): we answer recvonly then sendrecv on the same port, and send no RTP while held`, async (t) => {
-      const account = await createCallingAccount(`Hold out ${transport}`);
+  for (const [transport, method, scenario] of [
+    ['udp', 'INVITE', 'uas-reinvite-hold.xml'],
+    ['tcp', 'INVITE', 'uas-reinvite-hold.xml'],
+    ['udp', 'UPDATE', 'uas-update-hold.xml'],
+  ] as const) {
+    const by = method === 'INVITE' ? 're-INVITE' : 'UPDATE';
+    test(`[${transport}] the callee holds (${by} a=sendonly) and resumes (a=sendrecv): we answer recvonly then sendrecv on the same port, and send no RTP while held`, async (t) => {
+      const account = await createCallingAccount(`Hold out ${transport} ${method}`);
       t.after(() => account.db.close());
       const rtp = await startRtpCallee(await freeUdpPortBlock(2));
       t.after(() => rtp.close());
       const uas = await startSipp({
-        scenario: 'uas-reinvite-hold.xml',
+        scenario,
         transport,
         keys: { audio_port: rtp.port, hold_ms: 1_500, held_ms: 1_500 },
         timeoutSeconds: 30,
         t,
       });
       const telephony: TestTelephony = await startTestTelephony(account.services, {
-        rtpPorts: transport === 'udp' ? '56600-56699' : '56700-56799',
+        rtpPorts: method === 'UPDATE' ? '58800-58899' : transport === 'udp' ? '56600-56699' : '56700-56799',
         trunk: `sip:${uas.address};transport=${transport}`,
       });
       t.after(() => telephony.close());
@@ -131,7 +144,7 @@ await describeWithSipp('the invite session against SIPp', () => {
       await telephony.engine.hangup(accountId, call.id);
       const result = await uas.done;
       assert.equal(result.code, 0, describeSippResult(result));
-      const [held, resumed] = answersReceived(result);
+      const [held, resumed] = answersReceived(result, method);
       assert.ok(held && resumed, describeSippResult(result));
       assert.match(held, /^a=recvonly/m);
       assert.match(resumed, /^a=sendrecv/m);
