@@ -451,7 +451,7 @@ await describeWithSipp('the invite session against SIPp', () => {
   }
 
   for (const transport of ['udp', 'tcp'] as const) {
-    test(`[${transport}] OPTIONS outside and inside a dialog get 200; an INVITE requiring an unknown extension gets 420 with Unsupported`, async (t) => {
+    test(`[${transport}] OPTIONS outside and inside a dialog get 200; an INVITE requiring an unknown extension gets 420 with Unsupported, one asking for 60 s sessions 422 with Min-SE: 90`, async (t) => {
       const account = await createCallingAccount(`OPTIONS ${transport}`);
       t.after(() => account.db.close());
       const telephony = await startTestTelephony(account.services, {
@@ -482,6 +482,9 @@ await describeWithSipp('the invite session against SIPp', () => {
       const refused = responses.find((m) => m.startLine.startsWith('SIP/2.0 420'))!;
       assert.equal(sipHeader(refused.text, 'Unsupported'), 'x-nonexistent-ext');
       assert.match(sipHeader(refused.text, 'To') ?? '', /;tag=/);
+      const tooSmall = responses.find((m) => m.startLine.startsWith('SIP/2.0 422'))!;
+      assert.equal(sipHeader(tooSmall.text, 'Min-SE'), '90');
+      assert.match(sipHeader(tooSmall.text, 'To') ?? '', /;tag=/);
       await telephony.engine.whenEnded(call.id);
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
     });
