@@ -227,6 +227,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-100rel-dialplane.xml': { caller: 'sipp', hold_ms: '1000' },
   'uac-options-420-dialplane.xml': { caller: 'sipp', hold_ms: '500' },
   'uas-update-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
+  'uas-422.xml': { min_se: '3600' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -145,6 +145,7 @@ await describeWithSipp('SIPp harness', () => {
       'uas-session-timer-refuse.xml',
       'uas-session-timer-peer-refresher.xml',
       'uas-100rel.xml',
+      'uas-422.xml',
       'uac-100rel-dialplane.xml',
       'uac-options-420-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).

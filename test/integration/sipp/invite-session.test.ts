@@ -489,4 +489,30 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a callee refusing our interval with 422 (Min-SE: 3600) gets the INVITE again with Session-Expires and Min-SE 3600`, async (t) => {
+      const account = await createCallingAccount(`422 ${transport}`);
+      t.after(() => account.db.close());
+      const uas = await startSipp({ scenario: 'uas-422.xml', transport, keys: { min_se: 3600 }, timeoutSeconds: 20, t });
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '58900-58949' : '58950-58999',
+        trunk: `sip:${uas.address};transport=${transport}`,
+      });
+      t.after(() => telephony.close());
+      const { services, accountId } = account;
+      const answered = telephony.answered();
+      const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+      await answeredBefore(answered, uas);
+      await telephony.engine.hangup(accountId, call.id);
+      const result = await uas.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [first, second] = received(result, 'INVITE');
+      assert.equal(sipHeader(first!.text, 'Session-Expires'), '1800');
+      assert.equal(sipHeader(first!.text, 'Min-SE'), '90');
+      assert.equal(sipHeader(second!.text, 'Session-Expires'), '3600');
+      assert.equal(sipHeader(second!.text, 'Min-SE'), '3600');
+      assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
+    });
+  }
 });
