@@ -228,6 +228,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-options-420-dialplane.xml': { caller: 'sipp', hold_ms: '500' },
   'uas-update-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'uas-422.xml': { min_se: '3600' },
+  'uac-session-timer-dialplane.xml': { caller: 'sipp', interval: '90', refresh_ms: '45000' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -144,6 +144,7 @@ await describeWithSipp('SIPp harness', () => {
       'uas-session-timer.xml',
       'uas-session-timer-refuse.xml',
       'uas-session-timer-peer-refresher.xml',
+      'uac-session-timer-dialplane.xml',
       'uas-100rel.xml',
       'uas-422.xml',
       'uac-100rel-dialplane.xml',

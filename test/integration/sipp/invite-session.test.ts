@@ -515,4 +515,41 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal((await services.calls.get(accountId, call.id)).outcome, 'completed');
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a caller asking for Session-Expires 90 is made the refresher: its refreshes keep the call up, and once they stop we BYE at expiry`, async (t) => {
+      const account = await createCallingAccount(`Caller refresher ${transport}`);
+      t.after(() => account.db.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '59000-59099' : '59100-59199',
+        trunk: 'sip:127.0.0.1:9',
+        telephony: { sessionTimers: scaledSessionTimers },
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-session-timer-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        keys: { interval: 90, refresh_ms: sessionSeconds(45) },
+        timeoutSeconds: 30,
+        t,
+      });
+      const call = await answeredBefore(answered, uac);
+      const answeredAt = performance.now();
+      await endsWithin(telephony, call.id, 10_000, uac);
+      const lasted = performance.now() - answeredAt;
+      t.diagnostic(`the call lasted ${Math.round(lasted)} ms (${Math.round(lasted / 1000 / SESSION_SCALE)} session seconds)`);
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const first = parseSippMessages(result.messages).find((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 200'))!;
+      assert.equal(sipHeader(first.text, 'Session-Expires'), '90;refresher=uac');
+      assert.equal(sipHeader(first.text, 'Require'), 'timer');
+      // Three refreshes 45 s apart, then expiry 60 s after the last: 195 s.
+      assert.ok(lasted >= sessionSeconds(135 + 60) - 200, `ended after ${lasted} ms`);
+      assert.ok(lasted <= sessionSeconds(135 + 60) + 1_000, `ended after ${lasted} ms`);
+      assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
 });
