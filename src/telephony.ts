@@ -27,6 +27,7 @@ import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import type { SipEndpoint } from './sip/transport/types.js';
+import type { SipTimerBase, TimerScheduler } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
 
 export interface Telephony {
@@ -45,6 +46,8 @@ export interface Telephony {
   mediaFor(callId: string): LegMedia | undefined;
   /** Where Dialplane's own SIP listens (for the dev carrier's inbound calls). */
   readonly sipEndpoint: SipEndpoint;
+  /** RTP port pairs held by live legs (each is given back when its leg ends, however it ends). */
+  rtpPortsInUse(): number;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,10 @@ export interface TelephonyOptions {
   readonly metrics?: Registry;
   /** Hears every leg once its answer is stored, with its audio. */
   readonly onAnswered?: (call: Call, media: LegMedia | undefined) => void;
+  /** T1/T2/T4 of the SIP stack (RFC 3261 defaults: 500 ms, 4 s, 5 s); every SIP timer derives from them. */
+  readonly sipTimerBase?: SipTimerBase;
+  /** RFC 4028's refresh and expiry timers (SessionRefresh, SessionExpiry); real time by default. */
+  readonly sessionTimers?: TimerScheduler;
 }
 
 const engineTimers: EngineTimers = {
@@ -77,6 +84,10 @@ const BEEP = (() => {
 /** Audio prompts fetched by URL: the response size limit keeps a hostile server from filling memory. */
 const AUDIO_FETCH_TIMEOUT_MS = 10_000;
 const AUDIO_MAX_BYTES = 16 * 1024 * 1024;
+
+function trunkCredentials(trunk: TrunkConfig | undefined): { credentials?: { username: string; password: string } } {
+  return trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {};
+}
 
 export function parsePortRange(range: string): { min: number; max: number } {
   const [min, max] = range.split('-').map(Number);
@@ -113,7 +124,7 @@ export async function startTelephony(
 
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
-  const stack = new SipStack({ host: config.sip.host, port: config.sip.port });
+  const stack = new SipStack({ host: config.sip.host, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup or binding store failed'),
@@ -144,6 +155,7 @@ export async function startTelephony(
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
   const ua = new SipUserAgent(stack, {
+    ...(options.sessionTimers ? { sessionTimers: options.sessionTimers } : {}),
     onRegister: (incoming) => void registrar.handle(incoming),
     onInvite: (incoming) => {
       gate
@@ -160,6 +172,7 @@ export async function startTelephony(
             clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
+            ...trunkCredentials(decision.kind === 'trunk' ? trunks.find((t) => t.name === decision.trunk) : undefined),
             ...(decision.kind === 'device'
               ? { device: { deviceId: decision.deviceId, accountId: decision.accountId, extensionId: decision.extensionId } }
               : {}),
@@ -248,6 +261,7 @@ export async function startTelephony(
     trunkStatus: upkeep.statuses,
     mediaFor: (callId) => engine.mediaOf(callId),
     sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
+    rtpPortsInUse: () => rtpPorts.inUse,
     close() {
       closing ??= (async () => {
         stopSweep();

@@ -10,6 +10,8 @@ import { negotiateAnswer, parseSdp } from '../sdp/index.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
 import type { IncomingRequest } from '../sip/ua/sip-stack.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
+import type { DigestUserCredentials } from '../sip/auth/digest.js';
+import { LegDescriptions } from './session-sdp.js';
 
 export interface InboundContext {
   readonly ua: SipUserAgent;
@@ -23,6 +25,8 @@ export interface InboundContext {
   readonly trunk: string;
   /** Seconds without RTP from the caller before its leg ends (0: never). */
   readonly rtpTimeoutS: number;
+  /** The trunk's digest credentials, for our in-dialog requests it challenges (a BYE answered 401/407). */
+  readonly credentials?: DigestUserCredentials;
   /** The registered device the INVITE came from (after its digest), when it came from one. */
   readonly device?: { readonly deviceId: string; readonly accountId: string; readonly extensionId: string };
 }
@@ -49,7 +53,9 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   let answer;
   try {
     rtp = await context.rtpPorts.reserve();
-    answer = negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port });
+    answer = incoming.request.body.length === 0
+      ? lateOffer(context.mediaAddress, rtp.port)
+      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port });
   } catch {
     void rtp?.release();
     incoming.respond(488, 'Not Acceptable Here');
@@ -82,7 +88,9 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       release();
       events?.ended(by);
     },
-  });
+    onDigit: (digit) => media?.signalDigit(digit),
+  }, context.credentials);
+  const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0);
   const signal: InboundSignal = {
     ring: () => session.ring(),
     answer: (): LegMedia => {
@@ -96,7 +104,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
         direction: negotiated.direction,
         rtpTimeoutS: context.rtpTimeoutS,
       });
-      session.answer(Buffer.from(negotiated.answerSdp));
+      session.answer(Buffer.from(negotiated.answerSdp), descriptions);
       return media;
     },
     reject: (status, reason) => {
@@ -123,6 +131,21 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     signal.reject(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error');
     if (!busy) throw error;
   }
+}
+
+/**
+ * An INVITE without SDP (RFC 3261 §13.2.1): our 200 carries the offer (PCMU and telephone-event, so the codec is
+ * known before the answer), and the answer arrives in the ACK. Until then nothing is sent: the direction is
+ * inactive and the remote address a placeholder (the discard port) that the answer replaces.
+ */
+function lateOffer(address: string, port: number) {
+  return {
+    answerSdp: LegDescriptions.lateOffer(address, port, 'PCMU'),
+    codec: { name: 'PCMU' as const, payloadType: 0 },
+    telephoneEvent: 101,
+    remote: { address, port: 9 },
+    direction: 'inactive' as const,
+  };
 }
 
 function userPart(value: string | undefined): string | undefined {

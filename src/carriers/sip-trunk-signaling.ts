@@ -9,6 +9,7 @@ import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
+import { LegDescriptions } from './session-sdp.js';
 import { trunkEndpoint, type TrunkConfig } from './trunks.js';
 
 /**
@@ -96,6 +97,7 @@ export class SipTrunkSignaling implements CallSignaling {
           to: dialled.to,
           contact: this.ua.contact(dialled.transport),
           sdp: Buffer.from(offer),
+          descriptions: new LegDescriptions(() => session, this.mediaAddress, reservation.port, offer),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {
@@ -115,6 +117,7 @@ export class SipTrunkSignaling implements CallSignaling {
             release();
             events.onEnded(by);
           },
+          onDigit: (digit) => session?.signalDigit(digit),
         },
       );
       events.onStarted(invite.callId);

@@ -126,6 +126,16 @@ export class CallMedia implements LegMedia {
     else this.disarmInactivity();
   }
 
+  /** Follows a new offer/answer that moved the peer's media address (see RtpSession.setRemote). */
+  setRemote(remote: RtpEndpoint): void {
+    this.rtp.setRemote(remote);
+  }
+
+  /** A key the peer signalled outside the media (SIP INFO): heard like any other key. */
+  signalDigit(digit: string): void {
+    this.emit(digit);
+  }
+
   get telephoneEvent(): number | undefined {
     return this.options.telephoneEvent;
   }

@@ -137,6 +137,16 @@ export class RtpSession {
     return this.mediaAllowed;
   }
 
+  /**
+   * A new offer/answer moved the peer's media (a re-INVITE, or the answer of a late offer): send there and latch
+   * again on the first packet from the new place.
+   */
+  setRemote(remote: RtpEndpoint): void {
+    if (remote.address === this.remote.address && remote.port === this.remote.port) return;
+    this.remote = remote;
+    this.latched = false;
+  }
+
   /** Follows a new negotiated direction; turning sending off stops what is playing (its play() resolves). */
   setSending(sending: boolean): void {
     this.mediaAllowed = sending;

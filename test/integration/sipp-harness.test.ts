@@ -133,6 +133,24 @@ await describeWithSipp('SIPp harness', () => {
       'uac-device-call.xml',
       // Played against Dialplane's inbound calls in test/integration/sipp/inbound-cancel.test.ts.
       'uac-cancel-early.xml',
+      // Played against Dialplane's INVITE client and dialogs in test/integration/sipp/invite-client.test.ts.
+      'uas-trying-only.xml',
+      'uas-fork-two-2xx.xml',
+      'uac-record-route-dialplane.xml',
+      // Played against Dialplane's invite session in test/integration/sipp/invite-session.test.ts.
+      'uas-reinvite-hold.xml',
+      'uas-update-hold.xml',
+      'uac-reinvite-hold-dialplane.xml',
+      'uas-info-dtmf.xml',
+      'uac-late-offer-dialplane.xml',
+      'uas-session-timer.xml',
+      'uas-session-timer-refuse.xml',
+      'uas-session-timer-peer-refresher.xml',
+      'uac-session-timer-dialplane.xml',
+      'uas-100rel.xml',
+      'uas-422.xml',
+      'uac-100rel-dialplane.xml',
+      'uac-options-420-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.

@@ -13,10 +13,21 @@ export interface SipTimerBase {
 
 export const DEFAULT_TIMER_BASE: SipTimerBase = Object.freeze({ T1: 500, T2: 4_000, T4: 5_000 });
 
-export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'ProvisionalDelay';
+export type TransactionTimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'ProvisionalDelay';
+
+/**
+ * Timers of the dialog layer above the transactions: CancelGiveUp (§9.1: 64*T1 after a CANCEL without a final
+ * response the INVITE is considered cancelled), ReliableProvisional (RFC 3262 §3: a reliable 1xx is retransmitted
+ * at T1 doubling until its PRACK, for at most 64*T1), SessionRefresh and SessionExpiry (RFC 4028: durations from the
+ * negotiated Session-Expires, see dialog/session-timer.ts), RequestPending (§14.1: a re-INVITE refused with 491 is
+ * tried again after a random wait).
+ */
+export type DialogTimerName = 'CancelGiveUp' | 'ReliableProvisional' | 'SessionRefresh' | 'SessionExpiry' | 'RequestPending';
+
+export type TimerName = TransactionTimerName | DialogTimerName;
 
 /** Initial durations for a transaction over a reliable (TCP) or unreliable (UDP) transport. */
-export function timerDurations(base: SipTimerBase, reliable: boolean): Readonly<Record<TimerName, number>> {
+export function timerDurations(base: SipTimerBase, reliable: boolean): Readonly<Record<TransactionTimerName, number>> {
   const { T1, T4 } = base;
   return {
     A: T1, // INVITE request retransmit, doubles (UDP only)

@@ -1,5 +1,5 @@
 import type { SipMessage } from '../message/types.js';
-import { timerDurations, type SipTimerBase, type TimerHandle, type TimerName, type TimerScheduler } from './timers.js';
+import { timerDurations, type SipTimerBase, type TimerHandle, type TransactionTimerName, type TimerScheduler } from './timers.js';
 
 export interface TransactionCoreOptions<Outgoing extends SipMessage> {
   readonly reliable: boolean;
@@ -16,7 +16,7 @@ export interface TransactionCoreOptions<Outgoing extends SipMessage> {
  */
 export abstract class TransactionCore<Outgoing extends SipMessage> {
   protected readonly durations: ReturnType<typeof timerDurations>;
-  private readonly handles = new Map<TimerName, TimerHandle>();
+  private readonly handles = new Map<TransactionTimerName, TimerHandle>();
   abstract state: string;
 
   constructor(private readonly core: TransactionCoreOptions<Outgoing>) {
@@ -43,7 +43,7 @@ export abstract class TransactionCore<Outgoing extends SipMessage> {
     }
   }
 
-  protected timer(name: TimerName, ms: number, fire: () => void): void {
+  protected timer(name: TransactionTimerName, ms: number, fire: () => void): void {
     this.handles.get(name)?.cancel();
     this.handles.set(
       name,
@@ -54,7 +54,7 @@ export abstract class TransactionCore<Outgoing extends SipMessage> {
     );
   }
 
-  protected stop(name: TimerName): void {
+  protected stop(name: TransactionTimerName): void {
     this.handles.get(name)?.cancel();
     this.handles.delete(name);
   }

@@ -5,7 +5,13 @@ import { newBranch } from './ids.js';
 
 export const USER_AGENT = 'Dialplane';
 const MAX_FORWARDS = '70';
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS';
+/** The methods we take (§20.5); REFER and NOTIFY join them with transfer. */
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK';
+/** The option tags we support (§20.37): session timers (RFC 4028) and reliable provisional responses (RFC 3262). */
+export const SUPPORTED = 'timer, 100rel';
+export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['timer', '100rel']);
+/** The bodies we read in requests (§20.1). */
+export const ACCEPT = 'application/sdp';
 
 export interface RequestSpec {
   readonly method: string;

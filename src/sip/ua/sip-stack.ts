@@ -52,8 +52,9 @@ export class SipStack {
   readonly transports: SipTransports;
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly servers = new Map<string, ServerTransaction>();
-  private readonly timers: TimerScheduler;
-  private readonly base: SipTimerBase;
+  /** The scheduler and T1/T2/T4 every transaction and dialog of this stack runs on. */
+  readonly timers: TimerScheduler;
+  readonly base: SipTimerBase;
   private handlers: SipStackHandlers = { onRequest: (incoming) => void incoming.respond(501, 'Not Implemented') };
 
   constructor(options: SipStackOptions) {

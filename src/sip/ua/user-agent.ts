@@ -1,9 +1,12 @@
-import { getHeader, parseNameAddr, splitHeaderValues } from '../message/headers.js';
+import type { DigestUserCredentials } from '../auth/digest.js';
+import { capabilities, sessionExpiresOf } from '../dialog/invite-session.js';
+import { MIN_SE_S } from '../dialog/session-timer.js';
+import { getHeader, getHeaders } from '../message/headers.js';
+import { formatMinSe } from '../message/session-headers.js';
 import type { SipRequest, SipUri } from '../message/types.js';
 import type { SipTimerBase, TimerScheduler } from '../transaction/timers.js';
-import { DEFAULT_TIMER_BASE, realTimers } from '../transaction/timers.js';
-import type { SipEndpoint } from '../transport/types.js';
-import { buildRequest } from './build.js';
+import { ALLOW, SUPPORTED_OPTIONS } from './build.js';
+import { newTag } from './ids.js';
 import { InboundInvite, type InboundInviteEvents } from './inbound-invite.js';
 import { OutboundInvite, type OutboundInviteEvents, type OutboundInviteOptions } from './outbound-invite.js';
 import type { IncomingRequest, SipStack } from './sip-stack.js';
@@ -15,15 +18,19 @@ export interface UserAgentOptions {
   readonly onRegister?: (incoming: IncomingRequest) => void;
   readonly timers?: TimerScheduler;
   readonly timerBase?: SipTimerBase;
+  /** RFC 4028's refresh and expiry timers (SessionRefresh, SessionExpiry); `timers` by default. */
+  readonly sessionTimers?: TimerScheduler;
 }
 
 /**
- * The dialog layer: INVITE sessions in both directions, indexed by Call-ID so that in-dialog requests (BYE, ACK for
- * a 2xx, CANCEL, re-INVITE) and late 2xx retransmissions reach the session they belong to.
+ * The dialog layer: INVITE sessions in both directions. Sessions are found by Call-ID and then by their tags (a
+ * dialog is Call-ID plus both tags, §12), so that in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK,
+ * OPTIONS), ACKs for 2xx responses and late 2xx retransmissions reach the dialog they belong to. A request naming
+ * an option we do not support in Require gets 420 (§8.2.2.3).
  */
 export class SipUserAgent {
   private readonly outbound = new Map<string, OutboundInvite>();
-  private readonly inbound = new Map<string, InboundInvite>();
+  private readonly inbound = new Map<string, InboundInvite[]>();
   private readonly scheduler: TimerScheduler;
   private readonly base: SipTimerBase;
 
@@ -31,17 +38,19 @@ export class SipUserAgent {
     readonly stack: SipStack,
     private readonly options: UserAgentOptions,
   ) {
-    this.scheduler = options.timers ?? realTimers;
-    this.base = options.timerBase ?? DEFAULT_TIMER_BASE;
+    this.scheduler = options.timers ?? stack.timers;
+    this.base = options.timerBase ?? stack.base;
     stack.setHandlers({
       onRequest: (incoming) => this.onRequest(incoming),
-      onAck: (ack) => this.inbound.get(getHeader(ack, 'Call-ID') ?? '')?.receiveAck(),
+      onAck: (ack) => this.sessionOf(ack)?.receiveAck(ack),
       onStrayResponse: (response) => this.outbound.get(getHeader(response, 'Call-ID') ?? '')?.receiveStray2xx(response),
     });
   }
 
   get activeDialogs(): number {
-    return this.outbound.size + this.inbound.size;
+    let inbound = 0;
+    for (const list of this.inbound.values()) inbound += list.length;
+    return this.outbound.size + inbound;
   }
 
   /** Our Contact for a transport: where the far end sends in-dialog requests. */
@@ -62,7 +71,7 @@ export class SipUserAgent {
     let session: OutboundInvite;
     const forget = () => this.outbound.delete(session.callId);
     session = new OutboundInvite(
-      { ...options, stack: this.stack },
+      { ...(this.options.sessionTimers ? { sessionTimers: this.options.sessionTimers } : {}), ...options, stack: this.stack },
       {
         onProvisional: (...args) => events.onProvisional(...args),
         onAnswered: (...args) => events.onAnswered(...args),
@@ -74,6 +83,7 @@ export class SipUserAgent {
           forget();
           events.onEnded(by);
         },
+        onDigit: (digit) => events.onDigit?.(digit),
       },
     );
     this.outbound.set(session.callId, session);
@@ -81,9 +91,14 @@ export class SipUserAgent {
     return session;
   }
 
-  accept(incoming: IncomingRequest, events: InboundInviteEvents): InboundInvite {
+  /** Takes an INVITE as its UAS; `credentials` answer a challenge to our in-dialog requests (a trunk's). */
+  accept(incoming: IncomingRequest, events: InboundInviteEvents, credentials?: DigestUserCredentials): InboundInvite {
     let session: InboundInvite;
-    const forget = () => this.inbound.delete(session.callId);
+    const forget = () => {
+      const list = (this.inbound.get(session.callId) ?? []).filter((s) => s !== session);
+      if (list.length > 0) this.inbound.set(session.callId, list);
+      else this.inbound.delete(session.callId);
+    };
     const wrapped: InboundInviteEvents = {
       onCanceled: () => {
         forget();
@@ -95,69 +110,77 @@ export class SipUserAgent {
         forget();
         events.onEnded(by);
       },
+      onDigit: (digit) => events.onDigit?.(digit),
     };
     session = new InboundInvite(
       incoming,
-      this.contact(incoming.source.transport),
-      { scheduler: this.scheduler, base: this.base },
+      {
+        stack: this.stack,
+        contact: this.contact(incoming.source.transport),
+        timers: this.scheduler,
+        base: this.base,
+        ...(this.options.sessionTimers ? { sessionTimers: this.options.sessionTimers } : {}),
+        ...(credentials ? { credentials } : {}),
+      },
       wrapped,
-      (s) => this.sendUasBye(s, incoming.source),
     );
-    this.inbound.set(session.callId, session);
+    const list = this.inbound.get(session.callId) ?? [];
+    list.push(session);
+    this.inbound.set(session.callId, list);
     return session;
   }
 
   private onRequest(incoming: IncomingRequest): void {
     const { request } = incoming;
     const callId = getHeader(request, 'Call-ID') ?? '';
+    if (request.method !== 'CANCEL' && request.method !== 'ACK') {
+      const unsupported = getHeaders(request, 'Require').filter((o) => !SUPPORTED_OPTIONS.has(o.toLowerCase()));
+      if (unsupported.length > 0) {
+        // §8.2.6.2: a final response outside a dialog adds a To tag.
+        incoming.respond(420, 'Bad Extension', { toTag: newTag(), headers: [{ name: 'Unsupported', value: unsupported.join(', ') }] });
+        return;
+      }
+    }
     if (request.method === 'INVITE' && !hasToTag(request)) {
-      if (this.inbound.has(callId)) return; // a retransmission racing its own transaction: already handled
+      if (this.inbound.get(callId)?.some((s) => s.request === request)) return;
+      // RFC 4028 §8.1: an interval below our floor is refused with the floor.
+      const se = sessionExpiresOf(request);
+      if (se && se.seconds < MIN_SE_S) {
+        incoming.respond(422, 'Session Interval Too Small', { toTag: newTag(), headers: [{ name: 'Min-SE', value: formatMinSe({ seconds: MIN_SE_S }) }] });
+        return;
+      }
       this.options.onInvite(incoming);
       return;
     }
     if (request.method === 'REGISTER') {
       if (this.options.onRegister) this.options.onRegister(incoming);
-      else incoming.respond(405, 'Method Not Allowed', { headers: [{ name: 'Allow', value: 'INVITE, ACK, CANCEL, BYE, OPTIONS' }] });
+      else incoming.respond(405, 'Method Not Allowed', { headers: [{ name: 'Allow', value: ALLOW }] });
       return;
     }
     if (request.method === 'CANCEL') {
-      const session = this.inbound.get(callId);
+      const session = this.inbound.get(callId)?.find((s) => sameBranch(s.request, request));
       if (session) session.receiveCancel(incoming);
       else incoming.respond(481, 'Call/Transaction Does Not Exist');
       return;
     }
-    const session = this.outbound.get(callId) ?? this.inbound.get(callId);
+    const session = this.sessionOf(request);
     if (session) {
-      session.receiveInDialog(request, (status, reason) => incoming.respond(status, reason));
+      session.receiveInDialog(incoming);
       return;
     }
-    if (request.method === 'OPTIONS') {
-      incoming.respond(200, 'OK', { headers: [{ name: 'Accept', value: 'application/sdp' }] });
+    if (request.method === 'OPTIONS' && !hasToTag(request)) {
+      incoming.respond(200, 'OK', { headers: capabilities() });
       return;
     }
     incoming.respond(481, 'Call/Transaction Does Not Exist');
   }
 
-  /** §15.1.1: the callee's BYE, From = our To (with our tag), To = the caller's From, to the caller's Contact. */
-  private sendUasBye(session: InboundInvite, fallback: SipEndpoint): void {
-    const { from, to } = session.dialogHeaders();
-    const contactValue = getHeader(session.request, 'Contact');
-    const contact = contactValue ? safe(() => parseNameAddr(splitHeaderValues(contactValue)[0] ?? contactValue).uri) : undefined;
-    const target: SipEndpoint = contact
-      ? { transport: fallback.transport, address: contact.host.replace(/^\[|\]$/g, ''), port: contact.port ?? 5060 }
-      : fallback;
-    const bye = buildRequest({
-      method: 'BYE',
-      uri: contactValue ? (/<([^>]*)>/.exec(contactValue)?.[1] ?? session.request.uri) : session.request.uri,
-      from: parseNameAddr(from),
-      to: parseNameAddr(to),
-      callId: session.callId,
-      cseq: session.nextCseq(),
-      via: this.stack.transports.local(target.transport),
-      routes: session.request.headers.filter((h) => h.name === 'Record-Route').map((h) => h.value),
-    });
-    const done = () => session.byeDone();
-    this.stack.request(bye, target, { onResponse: (r) => r.status >= 200 && done(), onTimeout: done, onTransportError: done });
+  /** The session a request with To and From tags belongs to: its dialog id (Call-ID and both tags). */
+  private sessionOf(request: SipRequest): OutboundInvite | InboundInvite | undefined {
+    const callId = getHeader(request, 'Call-ID') ?? '';
+    const outbound = this.outbound.get(callId);
+    if (outbound?.owns(request)) return outbound;
+    return this.inbound.get(callId)?.find((s) => s.owns(request));
   }
 }
 
@@ -166,10 +189,8 @@ function hasToTag(request: SipRequest): boolean {
   return to !== undefined && /;\s*tag=/i.test(to);
 }
 
-function safe<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    return undefined;
-  }
+/** §9.2: a CANCEL matches the INVITE with the same top Via branch. */
+function sameBranch(invite: SipRequest, cancel: SipRequest): boolean {
+  const branch = (m: SipRequest) => /branch=([^;,\s]+)/i.exec(getHeader(m, 'Via') ?? '')?.[1];
+  return branch(invite) === branch(cancel);
 }
