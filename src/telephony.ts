@@ -26,6 +26,7 @@ import { parseWav } from './media/tts/wav.js';
 import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
+import { advertisedAddress } from './sip/transport/advertised-address.js';
 import type { SipEndpoint } from './sip/transport/types.js';
 import type { SipTimerBase, TimerScheduler } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
@@ -122,9 +123,12 @@ export async function startTelephony(
     }
   });
 
+  /** SDP o=/c=: DIALPLANE_RTP_PUBLIC_ADDRESS, else a concrete address even when bound to 0.0.0.0 or ::. */
+  const mediaAddressFor = (peer?: string): string =>
+    advertisedAddress({ bind: config.sip.host, publicAddress: config.sip.rtpPublicAddress, peer });
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
-  const stack = new SipStack({ host: config.sip.host, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
+  const stack = new SipStack({ host: config.sip.host, publicAddress: config.sip.publicAddress, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup or binding store failed'),
@@ -167,7 +171,7 @@ export async function startTelephony(
             services,
             control,
             rtpPorts,
-            mediaAddress: config.sip.host,
+            mediaAddress: mediaAddressFor(incoming.source.address),
             logger,
             clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
@@ -197,7 +201,7 @@ export async function startTelephony(
     trunks = parseTrunks(config.trunk);
   }
   gate.useTrunks(trunks);
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, config.sip.host, clock, config.sip.rtpTimeoutS);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
   const media: CallMediaPort = {
@@ -260,7 +264,7 @@ export async function startTelephony(
     trunks,
     trunkStatus: upkeep.statuses,
     mediaFor: (callId) => engine.mediaOf(callId),
-    sipEndpoint: { transport: 'udp', address: config.sip.host, port: sipPort },
+    sipEndpoint: { transport: 'udp', address: advertisedAddress({ bind: config.sip.host, peer: '127.0.0.1' }), port: sipPort },
     rtpPortsInUse: () => rtpPorts.inUse,
     close() {
       closing ??= (async () => {

@@ -23,7 +23,8 @@ export class SipTrunkSignaling implements CallSignaling {
     private readonly ua: SipUserAgent,
     private readonly trunks: readonly TrunkConfig[],
     private readonly rtpPorts: RtpPortPool,
-    private readonly mediaAddress: string,
+    /** Our SDP address, or how to choose it for the peer's address (see advertisedAddress). */
+    private readonly mediaAddress: string | ((peer: string) => string),
     private readonly clock: MediaClock,
     /** DIALPLANE_RTP_TIMEOUT_S for the answered legs' inactivity watch; 0 never. */
     private readonly rtpTimeoutS = 0,
@@ -72,19 +73,20 @@ export class SipTrunkSignaling implements CallSignaling {
         events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
         return;
       }
-      const offer = createOffer({ address: this.mediaAddress, port: reservation.port });
+      const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
+      const offer = createOffer({ address: mediaAddress, port: reservation.port });
       const target = device ? { transport: device.transport, address, port: device.port } : trunkEndpoint(trunk!, address);
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
-        dialled = { requestUri: device.uri, from: sipUri(request.from, this.mediaAddress), to: sipUri(request.to, address), transport: device.transport };
+        dialled = { requestUri: device.uri, from: sipUri(request.from, mediaAddress), to: sipUri(request.to, address), transport: device.transport };
       } else {
         const line = trunk!;
         const to = dialString(request.to, line);
         const hostPart = `${line.host.includes(':') ? `[${line.host}]` : line.host}:${line.port}`;
         dialled = {
           requestUri: `sip:${to}@${hostPart}${line.transport === 'tcp' ? ';transport=tcp' : ''}`,
-          from: sipUri(callerId(request.from, line), this.mediaAddress),
+          from: sipUri(callerId(request.from, line), mediaAddress),
           to: sipUri(to, line.host),
           transport: line.transport,
         };
@@ -95,9 +97,9 @@ export class SipTrunkSignaling implements CallSignaling {
           requestUri: dialled.requestUri,
           from: dialled.from,
           to: dialled.to,
-          contact: this.ua.contact(dialled.transport),
+          contact: this.ua.contact(dialled.transport, undefined, address),
           sdp: Buffer.from(offer),
-          descriptions: new LegDescriptions(() => session, this.mediaAddress, reservation.port, offer),
+          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { isIP } from 'node:net';
+import { isUnspecified } from '../sip/transport/advertised-address.js';
 import { inboundProblem } from '../carriers/trunks.js';
 
 /**
@@ -35,6 +37,10 @@ export interface Config {
   readonly auth: { readonly keyCacheTtlMs: number };
   readonly sip: {
     readonly host: string;
+    /** Advertised in Via and Contact instead of host; undefined: host, or a concrete address when host is 0.0.0.0/::. */
+    readonly publicAddress: string | undefined;
+    /** Advertised in SDP o= and c= instead of host; undefined: as for SIP. */
+    readonly rtpPublicAddress: string | undefined;
     readonly port: number;
     /** "min-max", both within 1024-65535, min < max. */
     readonly rtpPorts: string;
@@ -309,7 +315,23 @@ export const configSchema: readonly ConfigEntry[] = [
     type: { kind: 'string', expected: 'an IP address to bind SIP and RTP to', valid: (value) => /^[0-9a-fA-F.:]+$/.test(value) },
     default: '127.0.0.1',
     secret: false,
-    description: 'Address SIP (UDP and TCP) and RTP bind to, and that goes into Via, Contact and SDP.',
+    description: 'Address SIP (UDP and TCP) and RTP bind to; advertised in Via, Contact and SDP unless a public address is set.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_PUBLIC_ADDRESS',
+    path: 'sip.publicAddress',
+    type: { kind: 'string', expected: 'an IP address', valid: isConcreteIp },
+    default: undefined,
+    secret: false,
+    description: 'Address put in Via and Contact instead of DIALPLANE_SIP_HOST (behind NAT: the public one).',
+  },
+  {
+    variable: 'DIALPLANE_RTP_PUBLIC_ADDRESS',
+    path: 'sip.rtpPublicAddress',
+    type: { kind: 'string', expected: 'an IP address', valid: isConcreteIp },
+    default: undefined,
+    secret: false,
+    description: 'Address put in SDP o= and c= instead of DIALPLANE_SIP_HOST.',
   },
   {
     variable: 'DIALPLANE_SIP_PORT',
@@ -548,6 +570,11 @@ export const configSchema: readonly ConfigEntry[] = [
     description: 'submit_sm requests outstanding at once toward the SMSC.',
   },
 ];
+
+/** An IPv4 or IPv6 literal other than 0.0.0.0 and ::. */
+function isConcreteIp(value: string): boolean {
+  return isIP(value) !== 0 && !isUnspecified(value);
+}
 
 /** "20000-29999": an even number of ports is not required, but at least one RTP/RTCP pair must fit. */
 function isPortRange(value: string): boolean {

@@ -163,7 +163,7 @@ export class Dialog {
       to: this.remoteUri,
       callId: this.callId,
       cseq,
-      via: this.stack.transports.local(this.nextHop().transport),
+      via: this.stack.transports.local(this.nextHop().transport, this.nextHop().address),
       ...(refresh || method === 'ACK' ? { contact: this.init.contact } : {}),
       routes,
       ...(spec.headers ? { headers: spec.headers } : {}),

@@ -3,10 +3,13 @@ import { createConnection, createServer, isIPv6, type Server, type Socket } from
 import { parseMessage, SipStreamFramer } from '../message/parser.js';
 import { serializeMessage } from '../message/serializer.js';
 import { DEFAULT_SIP_LIMITS, SipParseError, type SipLimits, type SipMessage } from '../message/types.js';
+import { advertisedAddress } from './advertised-address.js';
 import type { InboundMessage, SendErrorHandler, SipEndpoint } from './types.js';
 
 export interface SipTransportsOptions {
   readonly host: string;
+  /** Advertised in Via and Contact instead of host (DIALPLANE_SIP_PUBLIC_ADDRESS). */
+  readonly publicAddress?: string | undefined;
   /** 0 picks a free port (the same number for UDP and TCP). */
   readonly port: number;
   readonly limits?: SipLimits;
@@ -41,8 +44,9 @@ export class SipTransports {
     return this.boundPort;
   }
 
+  /** Our advertised address for no particular peer (Call-IDs): never 0.0.0.0 or ::. */
   get host(): string {
-    return this.options.host;
+    return advertisedAddress({ bind: this.options.host, publicAddress: this.options.publicAddress });
   }
 
   async listen(): Promise<number> {
@@ -90,8 +94,10 @@ export class SipTransports {
     }
   }
 
-  local(transport: 'udp' | 'tcp'): SipEndpoint {
-    return { transport, address: this.options.host, port: this.boundPort };
+  /** Our address for Via and Contact (towards peer when known): never 0.0.0.0 or ::, see advertisedAddress. */
+  local(transport: 'udp' | 'tcp', peer?: string): SipEndpoint {
+    const address = advertisedAddress({ bind: this.options.host, publicAddress: this.options.publicAddress, peer });
+    return { transport, address, port: this.boundPort };
   }
 
   async close(): Promise<void> {
@@ -156,7 +162,7 @@ export class SipTransports {
 
   private deliver(message: SipMessage, source: SipEndpoint, transport: 'udp' | 'tcp'): void {
     try {
-      this.options.onMessage({ message, source, local: this.local(transport) });
+      this.options.onMessage({ message, source, local: this.local(transport, source.address) });
     } catch {
       // The stack above handles its own failures; a bug there must not take the socket down.
     }

@@ -146,7 +146,7 @@ export class OutboundInvite {
       to: { displayName: undefined, uri: options.to, params: [] },
       callId: this.callId,
       cseq: this.cseq,
-      via: options.stack.transports.local(options.target.transport),
+      via: options.stack.transports.local(options.target.transport, options.target.address),
       contact: options.contact,
       headers: [
         ...(options.headers ?? []),

@@ -1,4 +1,4 @@
-import { getHeader, parseCSeq, parseVia, splitHeaderValues } from '../message/headers.js';
+import { formatVia, getHeader, parseCSeq, parseVia, splitHeaderValues } from '../message/headers.js';
 import { SipParseError, type SipLimits, type SipRequest, type SipResponse } from '../message/types.js';
 import { validateRequest } from '../message/validate.js';
 import {
@@ -38,6 +38,8 @@ export interface SipStackHandlers {
 export interface SipStackOptions {
   readonly host: string;
   readonly port: number;
+  /** Advertised in Via and Contact instead of host. */
+  readonly publicAddress?: string | undefined;
   readonly limits?: SipLimits;
   readonly timers?: TimerScheduler;
   readonly timerBase?: SipTimerBase;
@@ -62,6 +64,7 @@ export class SipStack {
     this.base = options.timerBase ?? DEFAULT_TIMER_BASE;
     this.transports = new SipTransports({
       host: options.host,
+      ...(options.publicAddress ? { publicAddress: options.publicAddress } : {}),
       port: options.port,
       ...(options.limits ? { limits: options.limits } : {}),
       onMessage: (inbound) => this.receive(inbound),
@@ -119,7 +122,9 @@ export class SipStack {
     this.transports.send(message, target);
   }
 
-  private receive({ message, source, local }: InboundMessage): void {
+  private receive(inbound: InboundMessage): void {
+    const { source, local } = inbound;
+    let message = inbound.message;
     if (message.kind === 'response') {
       let key: string;
       try {
@@ -137,6 +142,7 @@ export class SipStack {
       key = serverKey(message);
       // Mismatched CSeq methods, repeated or missing mandatory headers (RFC 4475 §3.1.2.17-18, §3.3): refused here.
       validateRequest(message);
+      message = stampReceived(message, source);
     } catch (error) {
       if (message.method !== 'ACK') this.replyStateless(message, source, 400, `Bad Request (${(error as Error).message})`);
       return;
@@ -222,6 +228,28 @@ function serverKey(request: SipRequest, asMethod?: string): string {
   parseCSeq(getHeader(request, 'CSeq') ?? '');
   const method = asMethod ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   return `${branch}|${via.host}:${via.port ?? 5060}|${method}`;
+}
+
+/**
+ * §18.2.1 and RFC 3581 §4: the top Via of a request gets `received` (the source address) when its sent-by host differs
+ * from it, and, when it asks with a bare `rport`, `rport=<source port>` and `received` always. Responses copy that Via,
+ * so the client sees the address and port we saw.
+ */
+export function stampReceived(request: SipRequest, source: SipEndpoint): SipRequest {
+  const index = request.headers.findIndex((h) => h.name === 'Via');
+  if (index < 0) return request;
+  const values = splitHeaderValues(request.headers[index]!.value);
+  const via = parseVia(values[0]!);
+  const wantsRport = via.params.some(([name, value]) => name === 'rport' && value === null);
+  const host = via.host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (!wantsRport && host === source.address.toLowerCase()) return request;
+  const params = via.params.filter(([name]) => name !== 'received' && !(wantsRport && name === 'rport'));
+  params.push(['received', source.address]);
+  if (wantsRport) params.push(['rport', String(source.port)]);
+  values[0] = formatVia({ ...via, params });
+  const headers = [...request.headers];
+  headers[index] = { name: 'Via', value: values.join(', ') };
+  return { ...request, headers };
 }
 
 /** Responses go back where the request came from (symmetric response routing, RFC 3581), on the same transport. */

@@ -54,8 +54,8 @@ export class SipUserAgent {
   }
 
   /** Our Contact for a transport: where the far end sends in-dialog requests. */
-  contact(transport: 'udp' | 'tcp', user?: string): SipUri {
-    const local = this.stack.transports.local(transport);
+  contact(transport: 'udp' | 'tcp', user?: string, peer?: string): SipUri {
+    const local = this.stack.transports.local(transport, peer);
     return {
       scheme: 'sip',
       user,
@@ -116,7 +116,7 @@ export class SipUserAgent {
       incoming,
       {
         stack: this.stack,
-        contact: this.contact(incoming.source.transport),
+        contact: this.contact(incoming.source.transport, undefined, incoming.source.address),
         timers: this.scheduler,
         base: this.base,
         ...(this.options.sessionTimers ? { sessionTimers: this.options.sessionTimers } : {}),
