@@ -288,6 +288,8 @@ async function runDialplane(opts, dir, dp) {
     // SIPp's uas takes any new Call-ID for a call that must start with INVITE: no OPTIONS keepalives here.
     DIALPLANE_TRUNK_KEEPALIVE_S: '0',
     DIALPLANE_LOG_LEVEL: 'warn',
+    // One SIPp peer at benchmark rates: the per-source request limit would measure itself, not the stack.
+    DIALPLANE_SIP_SOURCE_RATE: '0',
   };
   const config = dp.loadConfig(env, { cwd: dir });
   const database = await dp.openDatabase({ url: config.database.url, dialect: config.database.dialect });

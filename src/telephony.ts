@@ -128,10 +128,43 @@ export async function startTelephony(
     advertisedAddress({ bind: config.sip.host, publicAddress: config.sip.rtpPublicAddress, peer });
   const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
   const clock = new MediaClock();
-  const stack = new SipStack({ host: config.sip.host, publicAddress: config.sip.publicAddress, port: config.sip.port, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
+  const limitedRequests = new Counter({
+    name: 'dialplane_sip_requests_limited_total',
+    help: 'SIP requests over the per-source limit (DIALPLANE_SIP_SOURCE_RATE): INVITE and REGISTER answered 503, others dropped',
+    labelNames: ['method'] as const,
+    registers: options.metrics ? [options.metrics] : [],
+  });
+  const registerLockouts = new Counter({
+    name: 'dialplane_sip_register_lockout_total',
+    help: 'REGISTER password guessing: devices locked out (locked), and REGISTERs refused 403 unchecked while locked out (refused)',
+    labelNames: ['event'] as const,
+    registers: options.metrics ? [options.metrics] : [],
+  });
+  const sourceLimit = {
+    rate: config.sip.sourceRate,
+    burst: config.sip.sourceBurst,
+    onLimited: (method: string, source: SipEndpoint, answered: boolean) => {
+      limitedRequests.inc({ method: ['INVITE', 'REGISTER', 'OPTIONS', 'BYE', 'CANCEL', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'INFO', 'UPDATE', 'PRACK', 'REFER'].includes(method) ? method : 'other' });
+      logger.debug({ method, source: source.address, answered }, 'SIP request over the per-source limit');
+    },
+  };
+  const stack = new SipStack({ host: config.sip.host, publicAddress: config.sip.publicAddress, port: config.sip.port, sourceLimit, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup or binding store failed'),
+    lockout: {
+      failures: config.sip.registerFailures,
+      windowMs: config.sip.registerWindowS * 1000,
+      lockoutMs: config.sip.registerLockoutS * 1000,
+      onLockedOut: (username, source) => {
+        registerLockouts.inc({ event: 'locked' });
+        logger.warn({ username, source: source.address, lockoutS: config.sip.registerLockoutS }, 'REGISTER password guessing: device locked out');
+      },
+      onRefusedLocked: (username, source) => {
+        registerLockouts.inc({ event: 'refused' });
+        logger.debug({ username, source: source.address }, 'REGISTER refused: device locked out');
+      },
+    },
     bindings: {
       load: (now) => services.extensions.loadBindings(now),
       put: (binding) => services.extensions.saveBinding(binding),

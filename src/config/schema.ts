@@ -47,6 +47,14 @@ export interface Config {
     readonly maxCalls: number;
     /** Seconds without RTP from the peer before an answered leg is ended; 0 disables. */
     readonly rtpTimeoutS: number;
+    /** SIP requests per second each source IP may send on average; 0 disables the limit. */
+    readonly sourceRate: number;
+    /** How many requests a source may send at once above the rate (the bucket size). */
+    readonly sourceBurst: number;
+    /** Wrong REGISTER passwords within registerWindowS that lock a device out; 0 disables. */
+    readonly registerFailures: number;
+    readonly registerWindowS: number;
+    readonly registerLockoutS: number;
   };
   readonly node: {
     /** This process among the nodes sharing the database; undefined: one is generated at each start. */
@@ -365,6 +373,46 @@ export const configSchema: readonly ConfigEntry[] = [
     secret: false,
     description:
       'Seconds an answered call leg may receive no RTP before it is ended (rtp_timeout), so a dead call is not billed to its limit; 0 never ends one. Not counted while the SDP says the peer sends nothing.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_SOURCE_RATE',
+    path: 'sip.sourceRate',
+    type: { kind: 'integer', min: 0, max: 1_000_000 },
+    default: 200,
+    secret: false,
+    description: 'SIP requests per second one source IP may send on average; beyond it INVITE and REGISTER get 503 and other requests are dropped. 0: no limit.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_SOURCE_BURST',
+    path: 'sip.sourceBurst',
+    type: { kind: 'integer', min: 1, max: 1_000_000 },
+    default: 1_000,
+    secret: false,
+    description: 'SIP requests one source IP may send at once before DIALPLANE_SIP_SOURCE_RATE applies.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_REGISTER_FAILURES',
+    path: 'sip.registerFailures',
+    type: { kind: 'integer', min: 0, max: 1_000_000 },
+    default: 20,
+    secret: false,
+    description: 'Wrong REGISTER passwords for one device within DIALPLANE_SIP_REGISTER_WINDOW_S that lock it out. 0: never.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_REGISTER_WINDOW_S',
+    path: 'sip.registerWindowS',
+    type: { kind: 'integer', min: 1, max: 86_400 },
+    default: 600,
+    secret: false,
+    description: 'Seconds over which wrong REGISTER passwords are counted.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_REGISTER_LOCKOUT_S',
+    path: 'sip.registerLockoutS',
+    type: { kind: 'integer', min: 1, max: 86_400 },
+    default: 900,
+    secret: false,
+    description: 'Seconds a locked-out device\'s REGISTERs are answered 403 without checking the password.',
   },
   {
     variable: 'DIALPLANE_NODE_ID',

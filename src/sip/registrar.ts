@@ -22,7 +22,7 @@ import { formatSipDate, getHeader, getHeaders, parseNameAddr } from './message/h
 import { formatUri } from './message/uri.js';
 import type { SipHeader, SipUri } from './message/types.js';
 import type { TimerHandle } from './transaction/timers.js';
-import type { TransportProtocol } from './transport/types.js';
+import type { SipEndpoint, TransportProtocol } from './transport/types.js';
 import { newTag } from './ua/ids.js';
 import type { IncomingRequest } from './ua/sip-stack.js';
 
@@ -100,7 +100,23 @@ export interface RegistrarOptions {
   readonly onError?: (error: unknown) => void;
   /** Keeps bindings across restarts; see restore(). */
   readonly bindings?: RegistrarBindingStore;
+  /** Password guessing: after `failures` wrong passwords within `windowMs`, a username is answered 403 unchecked for `lockoutMs`. */
+  readonly lockout?: RegisterLockout;
 }
+
+export interface RegisterLockout {
+  /** Wrong passwords (or unknown usernames) within the window that lock the username out; 0 disables. */
+  readonly failures: number;
+  readonly windowMs: number;
+  readonly lockoutMs: number;
+  /** Told once when a username becomes locked out; never given the password. */
+  readonly onLockedOut?: (username: string, source: SipEndpoint) => void;
+  /** Told for each REGISTER refused unchecked because its username is locked out. */
+  readonly onRefusedLocked?: (username: string, source: SipEndpoint) => void;
+}
+
+/** How many usernames' failure counts are kept; beyond it the oldest entry is forgotten. */
+const MAX_TRACKED_USERNAMES = 10_000;
 
 /** A place to send a device's INVITE: Request-URI `uri`, sent over the flow the device registered from. */
 export interface RegisteredContact {
@@ -165,6 +181,9 @@ export class Registrar {
   private readonly store: RegistrarBindingStore | undefined;
   /** The store's writes, one after another, so a refresh and a removal of one binding land in the order made. */
   private writes: Promise<void> = Promise.resolve();
+  private readonly lockout: RegisterLockout | undefined;
+  /** username → times of recent failures (oldest first) and the end of its lockout, if any. */
+  private readonly failures = new Map<string, { times: number[]; lockedUntil: number }>();
 
   constructor(options: RegistrarOptions) {
     this.realm = options.realm ?? 'dialplane';
@@ -173,6 +192,7 @@ export class Registrar {
     this.now = options.now ?? Date.now;
     this.onError = options.onError;
     this.store = options.bindings;
+    this.lockout = options.lockout && options.lockout.failures > 0 ? options.lockout : undefined;
     this.digest =
       options.digest ??
       new DigestServer({ realm: this.realm, now: this.now, ...(options.nonceTtlMs !== undefined ? { nonceTtlMs: options.nonceTtlMs } : {}) });
@@ -299,6 +319,31 @@ export class Registrar {
     this.devices.clear();
   }
 
+  /** Whether REGISTERs for this username are refused unchecked now. */
+  isLockedOut(username: string): boolean {
+    const entry = this.failures.get(username);
+    return entry !== undefined && entry.lockedUntil > this.now();
+  }
+
+  private recordFailure(username: string, source: SipEndpoint): void {
+    const lockout = this.lockout;
+    if (!lockout) return;
+    const now = this.now();
+    let entry = this.failures.get(username);
+    if (!entry) {
+      if (this.failures.size >= MAX_TRACKED_USERNAMES) this.failures.delete(this.failures.keys().next().value!);
+      entry = { times: [], lockedUntil: 0 };
+      this.failures.set(username, entry);
+    }
+    entry.times = entry.times.filter((t) => t > now - lockout.windowMs);
+    entry.times.push(now);
+    if (entry.times.length >= lockout.failures) {
+      entry.times = [];
+      entry.lockedUntil = now + lockout.lockoutMs;
+      lockout.onLockedOut?.(username, source);
+    }
+  }
+
   private async register(incoming: IncomingRequest): Promise<SipHeader[]> {
     if (this.closed) throw new Reject(503, 'Service Unavailable');
     const { request } = incoming;
@@ -306,11 +351,19 @@ export class Registrar {
     const auth = this.credentialsOf(request.headers);
     if (auth === undefined) throw this.challenge(false);
     if (auth.realm !== this.realm) throw this.challenge(false);
+    if (this.isLockedOut(auth.username)) {
+      this.lockout?.onRefusedLocked?.(auth.username, incoming.source);
+      throw new Reject(403, 'Forbidden');
+    }
 
     const credentials = await this.lookup(auth.username);
     const known = credentials !== undefined && credentials.realm === this.realm;
     const verdict = this.digest.verify(auth, { method: 'REGISTER', uri: request.uri }, known ? credentials.ha1 : DUMMY_HA1);
+    if (!known || (!verdict.ok && (verdict.reason === 'wrong_response' || verdict.reason === 'unsupported'))) {
+      this.recordFailure(auth.username, incoming.source);
+    }
     if (!known) throw new Reject(403, 'Forbidden');
+    if (verdict.ok) this.failures.delete(auth.username);
     if (!verdict.ok) {
       switch (verdict.reason) {
         case 'unknown_nonce':

@@ -131,6 +131,8 @@ await describeWithSipp('SIPp harness', () => {
       // Played against Dialplane's INVITE gate in test/integration/sipp/invite-gate.test.ts.
       'uac-invite-forbidden.xml',
       'uac-device-call.xml',
+      // Played against the per-source request limit in test/integration/sipp/abuse-limits.test.ts.
+      'uac-invite-limited.xml',
       // Played against Dialplane's inbound calls in test/integration/sipp/inbound-cancel.test.ts.
       'uac-cancel-early.xml',
       // Played against Dialplane's INVITE client and dialogs in test/integration/sipp/invite-client.test.ts.

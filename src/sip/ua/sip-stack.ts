@@ -1,5 +1,6 @@
 import { formatVia, getHeader, parseCSeq, parseVia, splitHeaderValues } from '../message/headers.js';
-import { SipParseError, type SipLimits, type SipRequest, type SipResponse } from '../message/types.js';
+import { SipParseError, type SipHeader, type SipLimits, type SipRequest, type SipResponse } from '../message/types.js';
+import { SourceRateLimiter } from '../transport/source-limit.js';
 import { validateRequest } from '../message/validate.js';
 import {
   InviteClientTransaction,
@@ -43,6 +44,16 @@ export interface SipStackOptions {
   readonly limits?: SipLimits;
   readonly timers?: TimerScheduler;
   readonly timerBase?: SipTimerBase;
+  /** Per-source request limit (DIALPLANE_SIP_SOURCE_RATE / _BURST); none when absent or rate 0. */
+  readonly sourceLimit?: SourceLimitOptions;
+}
+
+export interface SourceLimitOptions {
+  readonly rate: number;
+  readonly burst: number;
+  readonly now?: () => number;
+  /** A request over the limit: `answered` when it got 503 (INVITE, REGISTER), else it was dropped. */
+  readonly onLimited?: (method: string, source: SipEndpoint, answered: boolean) => void;
 }
 
 /**
@@ -57,11 +68,16 @@ export class SipStack {
   /** The scheduler and T1/T2/T4 every transaction and dialog of this stack runs on. */
   readonly timers: TimerScheduler;
   readonly base: SipTimerBase;
+  private readonly limiter: SourceRateLimiter | undefined;
+  private readonly onLimited: SourceLimitOptions['onLimited'];
   private handlers: SipStackHandlers = { onRequest: (incoming) => void incoming.respond(501, 'Not Implemented') };
 
   constructor(options: SipStackOptions) {
     this.timers = options.timers ?? realTimers;
     this.base = options.timerBase ?? DEFAULT_TIMER_BASE;
+    const limit = options.sourceLimit;
+    this.limiter = limit && limit.rate > 0 ? new SourceRateLimiter(limit.rate, limit.burst, limit.now) : undefined;
+    this.onLimited = limit?.onLimited;
     this.transports = new SipTransports({
       host: options.host,
       ...(options.publicAddress ? { publicAddress: options.publicAddress } : {}),
@@ -157,6 +173,16 @@ export class SipStack {
       existing.receiveRetransmission();
       return;
     }
+    // New requests only: retransmissions and ACKs (above) are not counted, so a live call is not cut by its own peer.
+    if (this.limiter && !this.limiter.take(source.address)) {
+      const answered = message.method === 'INVITE' || message.method === 'REGISTER';
+      if (answered) {
+        const retryAfter = { name: 'Retry-After', value: String(this.limiter.retryAfterS(source.address)) };
+        this.replyStateless(message, source, 503, 'Service Unavailable', [retryAfter]);
+      }
+      this.onLimited?.(message.method, source, answered);
+      return;
+    }
     if (message.method === 'CANCEL' && !this.servers.has(serverKey(message, 'INVITE'))) {
       this.replyStateless(message, source, 481, 'Call/Transaction Does Not Exist');
       return;
@@ -202,9 +228,9 @@ export class SipStack {
     return tx instanceof InviteServerTransaction ? tx : undefined;
   }
 
-  private replyStateless(request: SipRequest, source: SipEndpoint, status: number, reason: string): void {
+  private replyStateless(request: SipRequest, source: SipEndpoint, status: number, reason: string, headers: SipHeader[] = []): void {
     try {
-      this.transports.send(buildResponse(request, status, reason), responseTarget(request, source));
+      this.transports.send(buildResponse(request, status, reason, { headers }), responseTarget(request, source));
     } catch {
       // Not even a response could be built: the request is dropped.
     }

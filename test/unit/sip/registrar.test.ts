@@ -7,7 +7,7 @@ import { serializeMessage } from '../../../src/sip/message/serializer.js';
 import type { SipHeader, SipRequest, SipResponse } from '../../../src/sip/message/types.js';
 import { VirtualTimers } from '../../../src/sip/transaction/timers.js';
 import type { SipEndpoint } from '../../../src/sip/transport/types.js';
-import { Registrar, type RegistrarBindingStore, type RegistrarCredentials, type RegistrarTimerName, type StoredBinding } from '../../../src/sip/registrar.js';
+import { Registrar, type RegisterLockout, type RegistrarBindingStore, type RegistrarCredentials, type RegistrarTimerName, type StoredBinding } from '../../../src/sip/registrar.js';
 import { buildResponse } from '../../../src/sip/ua/build.js';
 import type { IncomingRequest, SipStack, SipStackHandlers } from '../../../src/sip/ua/sip-stack.js';
 import { SipUserAgent } from '../../../src/sip/ua/user-agent.js';
@@ -36,6 +36,7 @@ function setup(
     onError?: (e: unknown) => void;
     bindings?: RegistrarBindingStore;
     timers?: VirtualTimers<RegistrarTimerName>;
+    lockout?: RegisterLockout;
   } = {},
 ) {
   const timers = options.timers ?? new VirtualTimers<RegistrarTimerName>();
@@ -46,6 +47,7 @@ function setup(
     now: () => timers.now,
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.bindings ? { bindings: options.bindings } : {}),
+    ...(options.lockout ? { lockout: options.lockout } : {}),
   });
   return { registrar, timers };
 }
@@ -496,5 +498,56 @@ describe('user agent: REGISTER goes to onRegister', () => {
     capture()(incomingOf(registerRequest({ user: 'alice' }), out));
     assert.equal(out[0]?.status, 405);
     assert.equal(getHeader(out[0]!, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK');
+  });
+});
+
+describe('registrar: password guessing is locked out per device', () => {
+  function lockoutSetup() {
+    const events: string[] = [];
+    const timers = new VirtualTimers<RegistrarTimerName>();
+    const lockout: RegisterLockout = {
+      failures: 20,
+      windowMs: 60_000,
+      lockoutMs: 300_000,
+      onLockedOut: (username, source) => events.push(`locked ${username} ${source.address}`),
+      onRefusedLocked: (username) => events.push(`refused ${username}`),
+    };
+    return { ...setup({ timers, lockout }), events };
+  }
+  const CONTACT = { contacts: ['<sip:alice@192.168.1.20:5060>'] };
+
+  test('20 wrong passwords lock the device out: the right one is 403 until the lockout ends, then 200', async () => {
+    const { registrar, timers, events } = lockoutSetup();
+    for (let i = 0; i < 19; i++) assert.equal((await register(registrar, ALICE, { ...CONTACT, password: `guess-${i}` })).status, 403);
+    assert.equal(registrar.isLockedOut('alice'), false);
+    assert.deepEqual(events, []);
+    assert.equal((await register(registrar, ALICE, { ...CONTACT, password: 'guess-19' })).status, 403);
+    assert.equal(registrar.isLockedOut('alice'), true);
+    assert.deepEqual(events, ['locked alice 127.0.0.1']);
+    assert.equal((await register(registrar, ALICE, CONTACT)).status, 403, 'the right password is refused while locked out');
+    assert.equal(registrar.size, 0);
+    // Another device is not affected.
+    assert.equal((await register(registrar, BOB, { contacts: ['<sip:bob@192.168.1.30:5060>'] })).status, 200);
+    timers.advance(300_000);
+    assert.equal(registrar.isLockedOut('alice'), false);
+    assert.equal((await register(registrar, ALICE, CONTACT)).status, 200);
+    assert.deepEqual(events, ['locked alice 127.0.0.1', 'refused alice']);
+  });
+
+  test('failures older than the window do not count, and a success clears them', async () => {
+    const { registrar, timers } = lockoutSetup();
+    for (let i = 0; i < 15; i++) await register(registrar, ALICE, { ...CONTACT, password: `guess-${i}` });
+    timers.advance(60_001);
+    for (let i = 0; i < 15; i++) await register(registrar, ALICE, { ...CONTACT, password: `guess-${i}` });
+    assert.equal(registrar.isLockedOut('alice'), false);
+    assert.equal((await register(registrar, ALICE, CONTACT)).status, 200);
+    for (let i = 0; i < 19; i++) await register(registrar, ALICE, { ...CONTACT, password: `guess-${i}` });
+    assert.equal(registrar.isLockedOut('alice'), false, 'the success reset the count');
+  });
+
+  test('without the option nothing is locked out', async () => {
+    const { registrar } = setup();
+    for (let i = 0; i < 25; i++) await register(registrar, ALICE, { ...CONTACT, password: `guess-${i}` });
+    assert.equal((await register(registrar, ALICE, CONTACT)).status, 200);
   });
 });
