@@ -227,7 +227,8 @@ export async function startTelephony(
   let devCarrier: DevCarrier | undefined;
   let trunks: TrunkConfig[];
   if (config.trunk.uri === 'dev') {
-    devCarrier = new DevCarrier({ host: config.sip.host });
+    // The dev carrier talks only to this process: bound to 0.0.0.0 or ::, it runs on loopback.
+    devCarrier = new DevCarrier({ host: advertisedAddress({ bind: config.sip.host, peer: '127.0.0.1' }) });
     await devCarrier.start();
     trunks = parseTrunks({ ...config.trunk, uri: devCarrier.trunkUri });
   } else {

@@ -85,4 +85,21 @@ await describeWithSipp('addressing (Dialplane bound to 0.0.0.0, SIPp on 127.0.0.
     assert.match(forwardedInvite, /^o=- \d+ \d+ IN IP4 127\.0\.0\.4\r?$/m);
     assert.match(forwardedInvite, /^c=IN IP4 127\.0\.0\.4\r?$/m);
   });
+
+  test('bound to 0.0.0.0 with the dev carrier: a call is answered and its keys and audio arrive', async (t) => {
+    const telephony = await startTestTelephony(services, { rtpPorts: '53000-53499', trunk: 'dev', env: { DIALPLANE_SIP_HOST: '0.0.0.0' } });
+    t.after(() => telephony.close());
+    const heard: string[] = [];
+    let audio = 0;
+    const answered = telephony.answered().then((call) => call.id);
+    telephony.onDigit((_callId, digit) => heard.push(digit));
+    const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155557123', ringTimeoutS: 10, maxDurationS: 30 });
+    const timeout = new Promise<string>((_resolve, reject) => setTimeout(() => reject(new Error('not answered in 10 s')), 10_000).unref());
+    assert.equal(await Promise.race([answered, timeout]), call.id);
+    telephony.mediaFor(call.id)!.onAudio(() => void (audio += 1));
+    for (let i = 0; i < 60 && heard.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(heard, ['1', '2', '3']);
+    assert.ok(audio >= 30, `the callee talked (${audio} packets)`);
+    await telephony.engine.hangup(accountId, call.id);
+  });
 });
