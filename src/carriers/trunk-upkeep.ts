@@ -104,7 +104,7 @@ export class TrunkUpkeep {
       const target = await this.target(trunk);
       const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
       const uri = `sip:${host}:${trunk.port}`;
-      const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(trunk.transport).host, port: undefined, params: [], headers: [] };
+      const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(trunk.transport, undefined, target.address).host, port: undefined, params: [], headers: [] };
       const options = buildRequest({
         method: 'OPTIONS',
         uri,
@@ -112,7 +112,7 @@ export class TrunkUpkeep {
         to: { displayName: undefined, uri: { ...from, user: undefined, host, port: trunk.port }, params: [] },
         callId: newCallId(this.ua.stack.transports.host),
         cseq: 1,
-        via: this.ua.stack.transports.local(trunk.transport),
+        via: this.ua.stack.transports.local(trunk.transport, target.address),
       });
       const response = await this.send(options, target);
       status.reachable = response !== undefined;
@@ -192,8 +192,8 @@ export class TrunkUpkeep {
       to: { displayName: undefined, uri: aor, params: [] },
       callId: binding.callId,
       cseq: binding.cseq,
-      via: this.ua.stack.transports.local(trunk.transport),
-      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane'),
+      via: this.ua.stack.transports.local(trunk.transport, target.address),
+      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane', target.address),
       headers,
     });
     return this.send(register, target);

@@ -62,4 +62,31 @@ await describeWithSipp('trunk upkeep against SIPp', () => {
       await upkeep.stop();
     }
   });
+
+  test('bound to 0.0.0.0, REGISTER to a loopback trunk says 127.0.0.1 in Via and Contact', async (t) => {
+    const wildcard = new SipStack({ host: '0.0.0.0', port: 0 });
+    const wildcardUa = new SipUserAgent(wildcard, { onInvite: (incoming) => void incoming.respond(480, 'Temporarily Unavailable') });
+    await wildcard.start();
+    t.after(() => wildcard.stop());
+    const registrar = await startSipp({ scenario: 'uas-register.xml', keys: { expires: 2 }, t });
+    const upkeep = new TrunkUpkeep(wildcardUa, trunk(`sip:${registrar.address}`, true), {
+      registerExpiresS: 3600,
+      refreshMarginS: 60,
+      registerRetryS: 1,
+      keepaliveS: 0,
+    });
+    upkeep.start();
+    try {
+      const result = await registrar.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const vias = result.messages.match(/^Via: .*$/gm) ?? [];
+      const contacts = result.messages.match(/^Contact: .*$/gm) ?? [];
+      assert.ok(vias.length > 0 && contacts.length > 0);
+      for (const via of vias) assert.match(via, /^Via: SIP\/2\.0\/UDP 127\.0\.0\.1:\d+;/);
+      for (const contact of contacts) assert.match(contact, /127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(result.messages, /0\.0\.0\.0/);
+    } finally {
+      await upkeep.stop();
+    }
+  });
 });
