@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Database, Db } from './database.js';
 import { olderThan, type Cursor } from './cursor.js';
+import { definedEntries, StatementCache } from './statement-cache.js';
 import type { CallActivityRow, CallEventRow, CallRow, CallsTable, RecordingRow } from './schema.js';
 
 export type CallEventInput = Omit<CallEventRow, 'seq'>;
@@ -9,6 +10,8 @@ export type CallChanges = Partial<Omit<CallRow, 'id' | 'account_id' | 'created_a
 
 export class CallsRepository {
   private readonly db: Db;
+  /** Every call writes its row, its events and its state changes: those statements are compiled once per shape. */
+  private readonly statements = new StatementCache();
 
   constructor(private readonly database: Database) {
     this.db = database.db;
@@ -17,8 +20,8 @@ export class CallsRepository {
   /** `also` runs in the same transaction (the webhook outbox), so what it writes is stored exactly when the call is. */
   async insert<T>(call: CallRow, events: readonly CallEventInput[], also?: (trx: Db) => Promise<T>): Promise<T | undefined> {
     return this.database.write(async (trx) => {
-      await trx.insertInto('calls').values(call).execute();
-      await trx.insertInto('call_events').values([...events]).execute();
+      await this.insertRows(trx, 'calls', [call]);
+      await this.insertRows(trx, 'call_events', events);
       return also?.(trx);
     });
   }
@@ -35,19 +38,47 @@ export class CallsRepository {
     also?: (trx: Db, row: CallRow) => Promise<unknown>,
   ): Promise<CallRow | undefined> {
     return this.database.write(async (trx) => {
-      const row = await trx
-        .updateTable('calls')
-        .set(changes)
-        .where('id', '=', id)
-        .where('state', 'in', from)
-        .returningAll()
-        .executeTakeFirst();
+      const set = definedEntries(changes);
+      const values = [...set.map(([, value]) => value), id, ...from];
+      const row = await this.statements.first(
+        trx,
+        `calls.transition:${set.map(([column]) => column).join(',')}:${from.length}`,
+        values,
+        (v) =>
+          trx
+            .updateTable('calls')
+            .set(Object.fromEntries(set.map(([column], i) => [column, v[i]])) as CallChanges)
+            .where('id', '=', v[set.length] as string)
+            .where('state', 'in', v.slice(set.length + 1) as CallsTable['state'][])
+            .returningAll(),
+      );
       if (row) {
-        await trx.insertInto('call_events').values(event).execute();
+        await this.insertRows(trx, 'call_events', [event]);
         await also?.(trx, row);
       }
       return row;
     });
+  }
+
+  /** Rows of one table that have the same columns, in one statement. */
+  private async insertRows(trx: Db, table: 'calls' | 'call_events', rows: readonly (CallRow | CallEventInput)[]): Promise<void> {
+    if (rows.length === 0) return;
+    const columns = definedEntries(rows[0]!).map(([column]) => column);
+    const values: unknown[] = [];
+    for (const row of rows) {
+      const record = row as unknown as Record<string, unknown>;
+      if (definedEntries(row).length !== columns.length || columns.some((column) => record[column] === undefined)) {
+        // Rows with different columns: an ordinary insert (missing columns take their defaults).
+        await trx.insertInto(table).values([...rows] as never).execute();
+        return;
+      }
+      for (const column of columns) values.push(record[column]);
+    }
+    await this.statements.execute(trx, `${table}.insert:${rows.length}:${columns.join(',')}`, values, (v) =>
+      trx.insertInto(table).values(
+        rows.map((_, r) => Object.fromEntries(columns.map((column, c) => [column, v[r * columns.length + c]]))) as never,
+      ),
+    );
   }
 
   async findById(accountId: string, id: string): Promise<CallRow | undefined> {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Database, Db } from './database.js';
+import { StatementCache } from './statement-cache.js';
 import type { CreditEntriesTable, CreditEntryRow, CreditHoldRow } from './schema.js';
 
 export interface Balance {
@@ -26,6 +27,8 @@ export interface EntryInput {
  */
 export class CreditsRepository {
   private readonly db: Db;
+  /** A call leg's hold and its settlement run with every call: compiled once. */
+  private readonly statements = new StatementCache();
 
   constructor(private readonly database: Database) {
     this.db = database.db;
@@ -64,14 +67,18 @@ export class CreditsRepository {
 
   /** placeHold inside a caller's transaction (a call leg's first minute, written with the leg). */
   async placeHoldIn(trx: Db, hold: CreditHoldRow): Promise<boolean> {
-    const updated = await trx
-      .updateTable('accounts')
-      .set({ held_minor: sql`held_minor + ${hold.amount_minor}` })
-      .where('id', '=', hold.account_id)
-      .where(sql<boolean>`balance_minor - held_minor >= ${hold.amount_minor}`)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) return false;
-    await trx.insertInto('credit_holds').values(hold).execute();
+    const updated = await this.statements.execute(trx, 'accounts.hold', [hold.amount_minor, hold.account_id], ([amount, id]) =>
+      trx
+        .updateTable('accounts')
+        .set({ held_minor: sql`held_minor + ${amount}` })
+        .where('id', '=', id as string)
+        .where(sql<boolean>`balance_minor - held_minor >= ${amount}`),
+    );
+    if (Number(updated.numAffectedRows ?? 0) === 0) return false;
+    const columns = Object.keys(hold) as (keyof CreditHoldRow)[];
+    await this.statements.execute(trx, `credit_holds.insert:${columns.join(',')}`, columns.map((column) => hold[column]), (v) =>
+      trx.insertInto('credit_holds').values(Object.fromEntries(columns.map((column, i) => [column, v[i]])) as never),
+    );
     return true;
   }
 
@@ -98,28 +105,40 @@ export class CreditsRepository {
     entry: Omit<EntryInput, 'amountMinor' | 'accountId' | 'holdId' | 'reference'> | null,
     settledAt: string,
   ): Promise<CreditHoldRow | undefined> {
-    const hold = await trx
-      .updateTable('credit_holds')
-      .set({ status: capturedMinor > 0 ? 'captured' : 'released', captured_minor: capturedMinor, settled_at: settledAt })
-      .where('id', '=', holdId)
-      .where('account_id', '=', accountId)
-      .where('status', '=', 'active')
-      .where('amount_minor', '>=', capturedMinor)
-      .returningAll()
-      .executeTakeFirst();
+    const status = capturedMinor > 0 ? 'captured' : 'released';
+    const hold = await this.statements.first(
+      trx,
+      'credit_holds.settle',
+      [status, capturedMinor, settledAt, holdId, accountId],
+      ([newStatus, captured, at, id, account]) =>
+        trx
+          .updateTable('credit_holds')
+          .set({ status: newStatus as typeof status, captured_minor: captured as number, settled_at: at as string })
+          .where('id', '=', id as string)
+          .where('account_id', '=', account as string)
+          .where('status', '=', 'active')
+          .where('amount_minor', '>=', captured as number)
+          .returningAll(),
+    );
     if (!hold) return undefined;
-    const account = await trx
-      .updateTable('accounts')
-      .set({
-        held_minor: sql`held_minor - ${hold.amount_minor}`,
-        balance_minor: sql`balance_minor - ${capturedMinor}`,
-      })
-      .where('id', '=', accountId)
-      .returning('balance_minor')
-      .executeTakeFirstOrThrow();
+    const account = await this.statements.first(
+      trx,
+      'accounts.settle',
+      [hold.amount_minor, capturedMinor, accountId],
+      ([held, captured, id]) =>
+        trx
+          .updateTable('accounts')
+          .set({ held_minor: sql`held_minor - ${held}`, balance_minor: sql`balance_minor - ${captured}` })
+          .where('id', '=', id as string)
+          .returning('balance_minor'),
+    );
+    if (!account) throw new Error(`account ${accountId} of hold ${holdId} is missing`);
     if (entry && capturedMinor > 0) {
       const row = toRow({ ...entry, reference: hold.reference, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
-      await trx.insertInto('credit_entries').values(row).execute();
+      const columns = Object.keys(row) as (keyof typeof row)[];
+      await this.statements.execute(trx, 'credit_entries.insert', columns.map((column) => row[column]), (v) =>
+        trx.insertInto('credit_entries').values(Object.fromEntries(columns.map((column, i) => [column, v[i]])) as never),
+      );
     }
     return hold;
   }

@@ -1,0 +1,85 @@
+import { createQueryId, type Compilable, type CompiledQuery, type QueryResult } from 'kysely';
+import type { Db } from './database.js';
+
+/** Where each parameter of a compiled statement comes from: an index into the values, or a constant of the query. */
+type ParameterSource = { readonly index: number } | { readonly constant: unknown };
+
+interface CachedStatement {
+  readonly sql: string;
+  readonly query: CompiledQuery['query'];
+  readonly sources: readonly ParameterSource[];
+}
+
+const MARKER = '\u0000dialplane-parameter:';
+const MAX_SHAPES = 512;
+
+/**
+ * Compiles each shape of a hot statement once. Building and compiling a Kysely query costs more than SQLite takes to
+ * run a small one, and the writes every call makes (its row, its events, its credit hold) come in a few fixed shapes.
+ * The first time a shape is seen, its query is built with marker values in place of the real ones and compiled; the
+ * compiled SQL records which value goes to which parameter. Later runs of that shape only put the values in that
+ * order and run the SQL: no builder, no compiler.
+ *
+ * A shape names everything that changes the SQL text (the columns set, the length of an `in` list); the values
+ * never do. One cache belongs to one database (its SQL is in that dialect).
+ */
+export class StatementCache {
+  private readonly statements = new Map<string, CachedStatement>();
+
+  async execute<R>(
+    db: Db,
+    shape: string,
+    values: readonly unknown[],
+    build: (values: readonly unknown[]) => Compilable<R>,
+  ): Promise<QueryResult<R>> {
+    let statement = this.statements.get(shape);
+    if (!statement) {
+      statement = compileShape(values.length, build);
+      if (this.statements.size >= MAX_SHAPES) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(shape, statement);
+    }
+    const parameters = new Array<unknown>(statement.sources.length);
+    for (let i = 0; i < parameters.length; i++) {
+      const source = statement.sources[i]!;
+      parameters[i] = 'index' in source ? values[source.index] : source.constant;
+    }
+    return db.executeQuery<R>({ sql: statement.sql, parameters, query: statement.query, queryId: createQueryId() });
+  }
+
+  /** The first row of execute's result (an insert or update `returning`), or undefined. */
+  async first<R>(
+    db: Db,
+    shape: string,
+    values: readonly unknown[],
+    build: (values: readonly unknown[]) => Compilable<R>,
+  ): Promise<R | undefined> {
+    return (await this.execute(db, shape, values, build)).rows[0];
+  }
+}
+
+function compileShape<R>(count: number, build: (values: readonly unknown[]) => Compilable<R>): CachedStatement {
+  const markers = Array.from({ length: count }, (_, index) => `${MARKER}${index}`);
+  const compiled = build(markers).compile();
+  const seen = new Set<number>();
+  const sources = compiled.parameters.map((parameter): ParameterSource => {
+    if (typeof parameter === 'string' && parameter.startsWith(MARKER)) {
+      const index = Number(parameter.slice(MARKER.length));
+      seen.add(index);
+      return { index };
+    }
+    return { constant: parameter };
+  });
+  // A value the query did not take as a parameter (folded into the SQL, or dropped) would be lost on later runs.
+  if (seen.size !== count) throw new Error(`statement shape takes ${seen.size} of its ${count} values as parameters`);
+  return { sql: compiled.sql, query: compiled.query, sources };
+}
+
+/** The columns of a row or a change set that have a value (Kysely leaves out undefined ones). */
+export function definedEntries(object: object): [string, unknown][] {
+  const entries: [string, unknown][] = [];
+  for (const key in object) {
+    const value = (object as Record<string, unknown>)[key];
+    if (value !== undefined) entries.push([key, value]);
+  }
+  return entries;
+}
