@@ -94,8 +94,54 @@ export function loadConfig(env: Env = process.env, options: { cwd?: string } = {
   setAt(tree, 'database.dialect', dialectOf(context.resolved('database.url')));
   // The schema's paths and kinds are type-checked against Config, so the assembled tree has its shape.
   const config = deepFreeze(tree) as unknown as Config;
+  const problems = productionProblems(config);
+  if (problems.length > 0) {
+    const detail = problems.map((problem) => `${problem.variable}: ${problem.detail}`).join('; ');
+    throw new ConfigError(problems[0]!.variable, `DIALPLANE_ENV=production refuses this configuration: ${detail}`);
+  }
   sourcesByConfig.set(config, sources);
   return config;
+}
+
+export interface ProductionProblem {
+  readonly variable: string;
+  readonly detail: string;
+}
+
+/**
+ * What DIALPLANE_ENV=production refuses: the embedded setup that makes `npm start` work anywhere (simulated carrier
+ * and SMSC, a bootstrap account whose key is printed, webhooks to this machine's network) and HTTP without TLS for
+ * the faces that require HTTPS. Empty in development, whatever is configured.
+ */
+export function productionProblems(config: Config): ProductionProblem[] {
+  if (config.deployment.env !== 'production') return [];
+  const problems: ProductionProblem[] = [];
+  if (config.trunk.uri === 'dev') {
+    problems.push({ variable: 'DIALPLANE_TRUNK', detail: 'the dev carrier is simulated; set the SIP URI of your trunk' });
+  }
+  if (config.sms.smsc === 'dev') {
+    problems.push({ variable: 'DIALPLANE_SMSC', detail: 'the dev SMSC is simulated; set smpp://system_id:password@host:port' });
+  }
+  if (config.bootstrap.enabled) {
+    problems.push({
+      variable: 'DIALPLANE_BOOTSTRAP',
+      detail: 'a bootstrap account prints its API key to the log; leave it unset and create accounts with `dialplane account create`',
+    });
+  }
+  if (config.webhooks.allowPrivate) {
+    problems.push({
+      variable: 'DIALPLANE_WEBHOOK_ALLOW_PRIVATE',
+      detail: 'webhooks to loopback and private addresses let an account reach this network; leave it unset',
+    });
+  }
+  if ((config.http.tlsCert === undefined || config.http.tlsKey === undefined) && !config.http.trustProxy) {
+    problems.push({
+      variable: 'DIALPLANE_TLS_CERT',
+      detail:
+        'HTTPS is required (API keys travel in every request); set DIALPLANE_TLS_CERT and DIALPLANE_TLS_KEY, or DIALPLANE_TRUST_PROXY=true behind a proxy that terminates TLS',
+    });
+  }
+  return problems;
 }
 
 /** A masked, printable view of every schema variable, in schema order. */

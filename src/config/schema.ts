@@ -14,7 +14,11 @@ export type DatabaseDialect = 'sqlite' | 'postgres';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export type DeploymentEnv = 'development' | 'production';
+
 export interface Config {
+  /** production: refuses the embedded dev setup (see productionProblems). */
+  readonly deployment: { readonly env: DeploymentEnv };
   readonly http: {
     readonly host: string;
     readonly port: number;
@@ -195,6 +199,15 @@ const DATABASE_URL_EXPECTED =
 
 export const configSchema: readonly ConfigEntry[] = [
   {
+    variable: 'DIALPLANE_ENV',
+    path: 'deployment.env',
+    type: { kind: 'enum', values: ['development', 'production'] },
+    default: 'development',
+    secret: false,
+    description:
+      'production: refuse to start with the dev carrier, the dev SMSC, the bootstrap account, webhooks to private addresses allowed, or no TLS for HTTPS (each named in the error); the bootstrap account is then off by default.',
+  },
+  {
     variable: 'DIALPLANE_HTTP_HOST',
     path: 'http.host',
     type: { kind: 'string', expected: 'a host name or IP address', valid: (value) => /^\S+$/.test(value) },
@@ -305,7 +318,7 @@ export const configSchema: readonly ConfigEntry[] = [
     variable: 'DIALPLANE_BOOTSTRAP',
     path: 'bootstrap.enabled',
     type: { kind: 'boolean' },
-    default: true,
+    default: (context) => context.resolved('deployment.env') !== 'production',
     secret: false,
     description: 'Create the first account and API key on startup when the database is empty.',
   },

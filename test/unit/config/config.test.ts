@@ -65,6 +65,7 @@ function findRepoRoot(): string {
 describe('loadConfig defaults', () => {
   test('an empty environment gives the documented defaults', () => {
     assert.deepEqual(load(), {
+      deployment: { env: 'development' },
       http: { host: '127.0.0.1', port: 8080, bodyLimit: 1_048_576, trustProxy: false, tlsCert: undefined, tlsKey: undefined },
       dataDir: path.join(CWD, 'data'),
       database: { url: path.join(CWD, 'data', 'dialplane.sqlite'), dialect: 'sqlite' },
@@ -372,5 +373,53 @@ describe('schema', () => {
     for (const variable of expected) {
       assert.match(doc, new RegExp(`^\\| \`${variable}\` \\|`, 'm'), `${variable} has a table row`);
     }
+  });
+});
+
+describe('DIALPLANE_ENV=production', () => {
+  const PRODUCTION_READY = {
+    DIALPLANE_ENV: 'production',
+    DIALPLANE_TRUNK: 'sip:trunk.example.net;transport=tcp',
+    DIALPLANE_SMSC: 'smpp://dialplane:secret@smsc.example.net:2775',
+    DIALPLANE_TLS_CERT: '/etc/dialplane/cert.pem',
+    DIALPLANE_TLS_KEY: '/etc/dialplane/key.pem',
+  };
+
+  test('a production configuration starts, with the bootstrap account and private webhooks off by default', () => {
+    const config = load(PRODUCTION_READY);
+    assert.equal(config.deployment.env, 'production');
+    assert.equal(config.bootstrap.enabled, false);
+    assert.equal(config.webhooks.allowPrivate, false);
+    assert.equal(load({ ...PRODUCTION_READY, DIALPLANE_TLS_CERT: undefined, DIALPLANE_TLS_KEY: undefined, DIALPLANE_TRUST_PROXY: 'true' }).http.trustProxy, true);
+  });
+
+  test('the embedded defaults are refused, every setting named in one error', () => {
+    const error = assertConfigError(
+      () => load({ DIALPLANE_ENV: 'production' }),
+      'DIALPLANE_TRUNK',
+      'DIALPLANE_TRUNK: the dev carrier',
+      'DIALPLANE_SMSC: the dev SMSC',
+      'DIALPLANE_TLS_CERT: HTTPS is required',
+    );
+    assert.ok(!error.message.includes('DIALPLANE_BOOTSTRAP'), 'bootstrap is off by default in production');
+  });
+
+  const cases: [string, Record<string, string | undefined>, string][] = [
+    ['DIALPLANE_TRUNK', { DIALPLANE_TRUNK: 'dev' }, 'dev carrier'],
+    ['DIALPLANE_SMSC', { DIALPLANE_SMSC: 'dev' }, 'dev SMSC'],
+    ['DIALPLANE_BOOTSTRAP', { DIALPLANE_BOOTSTRAP: 'true' }, 'prints its API key'],
+    ['DIALPLANE_WEBHOOK_ALLOW_PRIVATE', { DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'true' }, 'private addresses'],
+    ['DIALPLANE_TLS_CERT', { DIALPLANE_TLS_KEY: undefined }, 'DIALPLANE_TRUST_PROXY=true'],
+  ];
+  for (const [variable, change, fragment] of cases) {
+    test(`${variable} is refused alone, by name`, () => {
+      assertConfigError(() => load({ ...PRODUCTION_READY, ...change }), variable, fragment);
+    });
+  }
+
+  test('development refuses none of it', () => {
+    const config = load({ DIALPLANE_BOOTSTRAP: 'true', DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'true' });
+    assert.equal(config.deployment.env, 'development');
+    assert.equal(config.trunk.uri, 'dev');
   });
 });
