@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Database, Db } from './database.js';
 import { olderThan, type Cursor } from './cursor.js';
-import { definedEntries, StatementCache } from './statement-cache.js';
+import { definedColumns, StatementCache } from './statement-cache.js';
 import type { CallActivityRow, CallEventRow, CallRow, CallsTable, RecordingRow } from './schema.js';
 
 export type CallEventInput = Omit<CallEventRow, 'seq'>;
@@ -11,10 +11,11 @@ export type CallChanges = Partial<Omit<CallRow, 'id' | 'account_id' | 'created_a
 export class CallsRepository {
   private readonly db: Db;
   /** Every call writes its row, its events and its state changes: those statements are compiled once per shape. */
-  private readonly statements = new StatementCache();
+  private readonly statements: StatementCache;
 
   constructor(private readonly database: Database) {
     this.db = database.db;
+    this.statements = new StatementCache(database);
   }
 
   /** `also` runs in the same transaction (the webhook outbox), so what it writes is stored exactly when the call is. */
@@ -38,19 +39,18 @@ export class CallsRepository {
     also?: (trx: Db, row: CallRow) => Promise<unknown>,
   ): Promise<CallRow | undefined> {
     return this.database.write(async (trx) => {
-      const set = definedEntries(changes);
-      const values = [...set.map(([, value]) => value), id, ...from];
-      const row = await this.statements.first(
-        trx,
-        `calls.transition:${set.map(([column]) => column).join(',')}:${from.length}`,
-        values,
-        (v) =>
-          trx
-            .updateTable('calls')
-            .set(Object.fromEntries(set.map(([column], i) => [column, v[i]])) as CallChanges)
-            .where('id', '=', v[set.length] as string)
-            .where('state', 'in', v.slice(set.length + 1) as CallsTable['state'][])
-            .returningAll(),
+      const columns: string[] = [];
+      const values: unknown[] = [];
+      definedColumns(changes, columns, values);
+      values.push(id);
+      for (const state of from) values.push(state);
+      const row = await this.statements.first(trx, this.statements.shapeKey('calls.transition', columns, from.length), values, (v) =>
+        trx
+          .updateTable('calls')
+          .set(Object.fromEntries(columns.map((column, i) => [column, v[i]])) as CallChanges)
+          .where('id', '=', v[columns.length] as string)
+          .where('state', 'in', v.slice(columns.length + 1) as CallsTable['state'][])
+          .returningAll(),
       );
       if (row) {
         await this.insertRows(trx, 'call_events', [event]);
@@ -63,18 +63,22 @@ export class CallsRepository {
   /** Rows of one table that have the same columns, in one statement. */
   private async insertRows(trx: Db, table: 'calls' | 'call_events', rows: readonly (CallRow | CallEventInput)[]): Promise<void> {
     if (rows.length === 0) return;
-    const columns = definedEntries(rows[0]!).map(([column]) => column);
+    const columns: string[] = [];
     const values: unknown[] = [];
-    for (const row of rows) {
-      const record = row as unknown as Record<string, unknown>;
-      if (definedEntries(row).length !== columns.length || columns.some((column) => record[column] === undefined)) {
+    definedColumns(rows[0]!, columns, values);
+    for (let r = 1; r < rows.length; r++) {
+      const before = values.length;
+      const record = rows[r] as unknown as Record<string, unknown>;
+      let count = 0;
+      for (const key in record) if (record[key] !== undefined) count++;
+      for (const column of columns) values.push(record[column]);
+      if (count !== columns.length || values.indexOf(undefined, before) !== -1) {
         // Rows with different columns: an ordinary insert (missing columns take their defaults).
         await trx.insertInto(table).values([...rows] as never).execute();
         return;
       }
-      for (const column of columns) values.push(record[column]);
     }
-    await this.statements.execute(trx, `${table}.insert:${rows.length}:${columns.join(',')}`, values, (v) =>
+    await this.statements.execute(trx, this.statements.shapeKey(table === 'calls' ? 'calls.insert' : 'call_events.insert', columns, rows.length), values, (v) =>
       trx.insertInto(table).values(
         rows.map((_, r) => Object.fromEntries(columns.map((column, c) => [column, v[r * columns.length + c]]))) as never,
       ),

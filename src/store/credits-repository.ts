@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database, Db } from './database.js';
-import { StatementCache } from './statement-cache.js';
+import { definedColumns, StatementCache } from './statement-cache.js';
 import type { CreditEntriesTable, CreditEntryRow, CreditHoldRow } from './schema.js';
 
 export interface Balance {
@@ -28,10 +28,11 @@ export interface EntryInput {
 export class CreditsRepository {
   private readonly db: Db;
   /** A call leg's hold and its settlement run with every call: compiled once. */
-  private readonly statements = new StatementCache();
+  private readonly statements: StatementCache;
 
   constructor(private readonly database: Database) {
     this.db = database.db;
+    this.statements = new StatementCache(database);
   }
 
   /** The balance, read through `trx` when given (inside a write, where a read of its own would wait for it). */
@@ -75,8 +76,10 @@ export class CreditsRepository {
         .where(sql<boolean>`balance_minor - held_minor >= ${amount}`),
     );
     if (Number(updated.numAffectedRows ?? 0) === 0) return false;
-    const columns = Object.keys(hold) as (keyof CreditHoldRow)[];
-    await this.statements.execute(trx, `credit_holds.insert:${columns.join(',')}`, columns.map((column) => hold[column]), (v) =>
+    const columns: string[] = [];
+    const values: unknown[] = [];
+    definedColumns(hold, columns, values);
+    await this.statements.execute(trx, this.statements.shapeKey('credit_holds.insert', columns), values, (v) =>
       trx.insertInto('credit_holds').values(Object.fromEntries(columns.map((column, i) => [column, v[i]])) as never),
     );
     return true;
@@ -135,8 +138,10 @@ export class CreditsRepository {
     if (!account) throw new Error(`account ${accountId} of hold ${holdId} is missing`);
     if (entry && capturedMinor > 0) {
       const row = toRow({ ...entry, reference: hold.reference, accountId, holdId, amountMinor: -capturedMinor }, Number(account.balance_minor));
-      const columns = Object.keys(row) as (keyof typeof row)[];
-      await this.statements.execute(trx, 'credit_entries.insert', columns.map((column) => row[column]), (v) =>
+      const columns: string[] = [];
+      const values: unknown[] = [];
+      definedColumns(row, columns, values);
+      await this.statements.execute(trx, this.statements.shapeKey('credit_entries.insert', columns), values, (v) =>
         trx.insertInto('credit_entries').values(Object.fromEntries(columns.map((column, i) => [column, v[i]])) as never),
       );
     }

@@ -16,6 +16,11 @@ export interface Database {
    * so two connections never deadlock upgrading read locks; PostgreSQL uses an ordinary transaction per call.
    */
   write<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
+  /**
+   * SQLite only: runs compiled SQL at once on the connection a write holds, bypassing the query builder and the
+   * driver's queue. Only from inside write(); undefined on PostgreSQL (its statements go through the pool).
+   */
+  readonly runInWrite?: ((sql: string, parameters: readonly unknown[]) => { rows: unknown[]; numAffectedRows?: bigint }) | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,6 +44,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     db,
     dialect: options.dialect,
     write: groupCommit ? (fn) => groupCommit.write(fn) : (fn) => db.transaction().execute(fn),
+    runInWrite: sqlite?.runInWrite,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -1,5 +1,5 @@
 import { createQueryId, type Compilable, type CompiledQuery, type QueryResult } from 'kysely';
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 
 /** Where each parameter of a compiled statement comes from: an index into the values, or a constant of the query. */
 type ParameterSource = { readonly index: number } | { readonly constant: unknown };
@@ -25,7 +25,15 @@ const MAX_SHAPES = 512;
  */
 export class StatementCache {
   private readonly statements = new Map<string, CachedStatement>();
+  private readonly shapes = new Map<string, { readonly columns: readonly string[]; readonly extra: number; readonly key: string }[]>();
+  private readonly runInWrite: Database['runInWrite'];
 
+  /** With a SQLite database, statements run directly on the connection the write holds (no driver queue). */
+  constructor(database?: Pick<Database, 'runInWrite'>) {
+    this.runInWrite = database?.runInWrite;
+  }
+
+  /** Runs one shape's statement in `trx`, the transaction of a `Database.write` (never outside one). */
   async execute<R>(
     db: Db,
     shape: string,
@@ -43,7 +51,26 @@ export class StatementCache {
       const source = statement.sources[i]!;
       parameters[i] = 'index' in source ? values[source.index] : source.constant;
     }
+    if (this.runInWrite) return this.runInWrite(statement.sql, parameters) as QueryResult<R>;
     return db.executeQuery<R>({ sql: statement.sql, parameters, query: statement.query, queryId: createQueryId() });
+  }
+
+  /**
+   * The shape key of a statement on `columns` (plus `extra`, e.g. the length of an `in` list), without building a
+   * string per run: the same column lists come back call after call.
+   */
+  shapeKey(prefix: string, columns: readonly string[], extra = 0): string {
+    let known = this.shapes.get(prefix);
+    if (!known) {
+      known = [];
+      this.shapes.set(prefix, known);
+    }
+    for (const shape of known) {
+      if (shape.extra === extra && sameColumns(shape.columns, columns)) return shape.key;
+    }
+    const key = `${prefix}:${extra}:${columns.join(',')}`;
+    if (known.length < MAX_SHAPES) known.push({ columns: [...columns], extra, key });
+    return key;
   }
 
   /** The first row of execute's result (an insert or update `returning`), or undefined. */
@@ -74,12 +101,22 @@ function compileShape<R>(count: number, build: (values: readonly unknown[]) => C
   return { sql: compiled.sql, query: compiled.query, sources };
 }
 
-/** The columns of a row or a change set that have a value (Kysely leaves out undefined ones). */
-export function definedEntries(object: object): [string, unknown][] {
-  const entries: [string, unknown][] = [];
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The columns of a row or a change set that have a value (Kysely leaves out undefined ones) into `columns`, and their
+ * values into `values`.
+ */
+export function definedColumns(object: object, columns: string[], values: unknown[]): void {
   for (const key in object) {
     const value = (object as Record<string, unknown>)[key];
-    if (value !== undefined) entries.push([key, value]);
+    if (value !== undefined) {
+      columns.push(key);
+      values.push(value);
+    }
   }
-  return entries;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteDialect, type Dialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { SqliteDialect, type Dialect, type SqliteDatabase } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -10,20 +10,26 @@ const STATEMENT_CACHE_SIZE = 256;
  * texts an application issues is small and fixed, so prepared statements are kept by text (bounded, oldest out).
  * Reusing one is safe: the driver runs one query at a time on its single connection.
  */
-function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
-  const statements = new Map<string, SqliteStatement>();
+function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase & { prepare(sql: string): BetterSqlite3.Statement } {
+  const statements = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => database.close(),
-    prepare(sql: string): SqliteStatement {
+    prepare(sql: string): BetterSqlite3.Statement {
       let statement = statements.get(sql);
       if (!statement) {
         if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-        statement = database.prepare(sql) as unknown as SqliteStatement;
+        statement = database.prepare(sql);
         statements.set(sql, statement);
       }
       return statement;
     },
   };
+}
+
+/** What a statement run directly gives back: Kysely's QueryResult shape, so callers cannot tell the two apart. */
+export interface DirectResult {
+  readonly rows: unknown[];
+  readonly numAffectedRows?: bigint;
 }
 
 /** Transaction control the group commit issues around every batch: no parameters, no result. */
@@ -36,6 +42,11 @@ export interface SqliteDialectHandle {
    * of writes issues two of them per write. Only for a caller that holds the connection (inside its execute()).
    */
   readonly control: (statement: SqliteControlStatement) => void;
+  /**
+   * Runs compiled SQL on the one connection synchronously, without the driver's queue: only for a caller inside a
+   * write transaction (which holds the connection), so the statement is part of that transaction.
+   */
+  readonly runInWrite: (sql: string, parameters: readonly unknown[]) => DirectResult;
 }
 
 /** The embedded default: one file, WAL so readers never block the writer, foreign keys enforced. */
@@ -47,8 +58,14 @@ export function createSqliteDialect(path: string): SqliteDialectHandle {
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   const controls = new Map<SqliteControlStatement, BetterSqlite3.Statement>();
+  const cached = withStatementCache(database);
   return {
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    dialect: new SqliteDialect({ database: cached as unknown as SqliteDatabase }),
+    runInWrite(sql, parameters) {
+      const statement = cached.prepare(sql);
+      if (statement.reader) return { rows: statement.all(parameters as unknown[]) };
+      return { rows: [], numAffectedRows: BigInt(statement.run(parameters as unknown[]).changes) };
+    },
     control(statement) {
       let prepared = controls.get(statement);
       if (!prepared) {
