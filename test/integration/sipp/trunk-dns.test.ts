@@ -5,14 +5,14 @@ import type { Services } from '../../../src/core/services.js';
 import { SipResolver, type DnsResolver } from '../../../src/sip/transport/sip-resolver.js';
 import type { TestDatabase } from '../../helpers/databases.js';
 import { freePort } from '../../helpers/processes.js';
-import { describeSippResult, describeWithSipp, parseSippMessages, startSipp } from '../../helpers/sipp.js';
+import { describeSippResult, describeWithSipp, freeUdpPort, parseSippMessages, startSipp } from '../../helpers/sipp.js';
 import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
 
 /**
  * RFC 3263 with real carriers: the trunk is written as a host name (`sip:carrier.test`), and the DNS the telephony
  * stack is given knows it as SRV records pointing at SIPp carriers on loopback (the DNS is the one thing not real
- * here, as no query may leave the machine). The first target refuses (503) or is not there at all (a closed TCP
- * port): the call completes on the second target of the same trunk. The INVITE gate lets the trunk's calls in from
+ * here, as no query may leave the machine). The first target refuses (503), is not there at all (a closed TCP
+ * port) or never answers (Timer B): the call completes on the second target of the same trunk. The INVITE gate lets the trunk's calls in from
  * every target's address.
  */
 let db: TestDatabase;
@@ -105,6 +105,35 @@ await describeWithSipp('RFC 3263: a trunk named by host name, resolved to SRV ta
     assert.equal(result.code, 0, describeSippResult(result));
     assert.ok(dns.asked.includes('SRV _sip._tcp.carrier.test'));
     assert.equal(dns.asked.includes('NAPTR carrier.test'), false, 'an explicit transport skips NAPTR');
+  });
+
+  test('the first SRV target never answers (Timer B, T1 scaled to 50 ms): the call completes on the second', async (t) => {
+    const up = await startSipp({ scenario: 'uas-answer-remote-bye.xml', keys: { hold_ms: 300 }, t });
+    // A UDP port nobody listens on: the INVITE is retransmitted until Timer B (64 × T1 = 3.2 s) ends the attempt.
+    const silent = await freeUdpPort();
+    const dns = zone({
+      srv: {
+        '_sip._udp.carrier.test': [
+          { priority: 10, weight: 0, port: silent, name: 'silent.carrier.test' },
+          { priority: 20, weight: 0, port: up.port, name: 'live.carrier.test' },
+        ],
+      },
+      a: { 'silent.carrier.test': ['127.0.0.1'], 'live.carrier.test': ['127.0.0.1'] },
+    });
+    const telephony = await startTestTelephony(services, {
+      rtpPorts: '46500-46999',
+      trunk: 'sip:carrier.test',
+      telephony: { sipResolver: new SipResolver({ dns }), sipTimerBase: { T1: 50, T2: 400, T4: 500 } },
+    });
+    t.after(() => telephony.close());
+    const started = Date.now();
+    const placed = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 15, maxDurationS: 30 });
+    await telephony.engine.whenEnded(placed.id);
+    const call = await services.calls.get(accountId, placed.id);
+    assert.equal(call.outcome, 'completed', JSON.stringify(call));
+    assert.ok(Date.now() - started >= 3_000, 'the second target was tried only after Timer B');
+    const result = await up.done;
+    assert.equal(result.code, 0, describeSippResult(result));
   });
 
   test("the INVITE gate lets the trunk's calls in from every target's address", async (t) => {
