@@ -12,7 +12,7 @@ import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../h
  * Dialplane behind a real SIP proxy: Kamailio (Debian's `kamailio`, test/fixtures/kamailio/record-route-proxy.cfg)
  * record-routes and relays statefully between Dialplane and SIPp. Outbound, Dialplane's trunk is the proxy, which
  * sends the INVITE on to a SIPp carrier; inbound, a SIPp caller on another loopback host calls through the proxy.
- * Every in-dialog request (ACK, BYE from either side) must go through the proxy: the proxy's xlog lines show each
+ * Every in-dialog request (ACK, the carrier's re-INVITE, BYE from either side) must go through the proxy: the proxy's xlog lines show each
  * request it handled, and the top Via of what SIPp received names the proxy.
  */
 const CALLED = '+14155550100';
@@ -93,7 +93,7 @@ await describeWithKamailio('Dialplane behind a Kamailio record-routing proxy (SI
     for (const method of ['INVITE', 'ACK', 'BYE']) assert.match(receivedVia(result, method) ?? '', new RegExp(`^SIP/2\\.0/UDP ${proxy.address};branch=`), method);
   });
 
-  test("outbound through the proxy: the carrier's BYE reaches Dialplane through the proxy", async (t) => {
+  test("outbound through the proxy: the carrier's re-INVITE, ACK and BYE reach Dialplane through the proxy", async (t) => {
     if (!(await requireSipp(t))) return;
     const carrier = await startSipp({ scenario: 'uas-proxied-remote-bye.xml', keys: { hold_ms: 800 }, timeoutSeconds: 30, t });
     const proxy = await startKamailio({ nextHop: `sip:${carrier.address}`, t });
@@ -108,11 +108,17 @@ await describeWithKamailio('Dialplane behind a Kamailio record-routing proxy (SI
     const result = await carrier.done;
     assert.equal(result.code, 0, describeSippResult(result));
     const requests = proxied(proxy, ended.sipCallId!);
-    assert.deepEqual(requests.map((r) => r.method), ['INVITE', 'ACK', 'BYE'], proxy.output().slice(-3000));
-    const bye = requests[2]!;
-    assert.equal(bye.from, carrier.address, 'the BYE came from the carrier');
-    assert.match(bye.route, new RegExp(`sip:${proxy.address};lr`));
+    assert.deepEqual(requests.map((r) => r.method), ['INVITE', 'ACK', 'INVITE', 'ACK', 'BYE'], proxy.output().slice(-3000));
+    // The carrier's re-INVITE, its ACK and its BYE came from the carrier along the proxy's Record-Route.
+    for (const request of requests.slice(2)) {
+      assert.equal(request.from, carrier.address, `the ${request.method} came from the carrier`);
+      assert.match(request.route, new RegExp(`sip:${proxy.address};lr`), request.method);
+    }
     assert.match(receivedVia(result, 'ACK') ?? '', new RegExp(`^SIP/2\\.0/UDP ${proxy.address};branch=`));
+    // Dialplane's 200 to the re-INVITE came back through the proxy, as its Via said.
+    const reinviteOk = parseSippMessages(result.messages).filter((m) => m.direction === 'received' && m.startLine === 'SIP/2.0 200 OK');
+    assert.ok(reinviteOk.length >= 2, 'the re-INVITE and the BYE were answered');
+    assert.match(sipHeader(reinviteOk[0]!.text, 'CSeq') ?? '', /^1 INVITE$/);
   });
 
   test("inbound through the proxy: admitted as the trunk's `inbound` address, answered by an application, our BYE to the proxy", async (t) => {
