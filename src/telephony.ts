@@ -4,6 +4,7 @@ import { DevCarrier } from './carriers/dev-carrier.js';
 import { answerInboundCall } from './carriers/inbound-calls.js';
 import { InviteGate } from './carriers/invite-gate.js';
 import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
+import { systemSipResolver, trunkTargets } from './carriers/trunk-targets.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
 import type { Config } from './config/config.js';
@@ -27,6 +28,7 @@ import { Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import { advertisedAddress } from './sip/transport/advertised-address.js';
+import type { SipResolver } from './sip/transport/sip-resolver.js';
 import type { SipEndpoint } from './sip/transport/types.js';
 import type { SipTimerBase, TimerScheduler } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
@@ -65,6 +67,8 @@ export interface TelephonyOptions {
   readonly sipTimerBase?: SipTimerBase;
   /** RFC 4028's refresh and expiry timers (SessionRefresh, SessionExpiry); real time by default. */
   readonly sessionTimers?: TimerScheduler;
+  /** RFC 3263 resolution of trunk hosts (NAPTR, SRV, A/AAAA); the system's DNS by default. */
+  readonly sipResolver?: SipResolver;
 }
 
 const engineTimers: EngineTimers = {
@@ -182,8 +186,10 @@ export async function startTelephony(
     labelNames: ['reason'] as const,
     registers: options.metrics ? [options.metrics] : [],
   });
+  const targetsOf = trunkTargets(options.sipResolver ?? systemSipResolver());
   const gate = new InviteGate({
     registrar,
+    resolve: async (_host, trunk) => [...new Set((await targetsOf(trunk)).map((target) => target.address))],
     lookup: (username) => services.extensions.credentialsFor(username),
     onRefused: (reason, source) => {
       refusedInvites.inc({ reason });
@@ -235,7 +241,7 @@ export async function startTelephony(
     trunks = parseTrunks(config.trunk);
   }
   gate.useTrunks(trunks);
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS, targetsOf);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
   const media: CallMediaPort = {
@@ -283,7 +289,7 @@ export async function startTelephony(
     contacts,
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
-  const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS });
+  const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS }, undefined, targetsOf);
   upkeep.start();
   logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 

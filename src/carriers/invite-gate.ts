@@ -2,8 +2,8 @@
  * Who may call in. An INVITE that opens a call is let through when it comes
  *
  *  - from a trunk: its source address (ports are not compared) is one of the trunk's `inbound` addresses or CIDR
- *    ranges, or, without that parameter, an address the trunk's host resolves to (the dev carrier's own address with
- *    DIALPLANE_TRUNK=dev); or
+ *    ranges, or, without that parameter, an address of any target the trunk's host resolves to (RFC 3263: NAPTR,
+ *    SRV, A/AAAA; the dev carrier's own address with DIALPLANE_TRUNK=dev); or
  *  - from a registered device: the source address has a current registration, and the INVITE carries digest
  *    credentials (Authorization, or Proxy-Authorization) of a device registered from that address, checked as the
  *    registrar checks a REGISTER and with the registrar's own stateless nonces. Without credentials it is answered
@@ -41,8 +41,11 @@ export interface InviteGateOptions {
   readonly lookup: (username: string) => Promise<RegistrarCredentials | undefined>;
   /** Called once per INVITE answered 403. */
   readonly onRefused?: (reason: InviteRefusal, source: { readonly address: string; readonly port: number }) => void;
-  /** A host name's addresses. Default: every address the system resolver gives. */
-  readonly resolve?: (host: string) => Promise<readonly string[]>;
+  /**
+   * A trunk host name's addresses: those of every target it resolves to (RFC 3263, `trunk` says with which port and
+   * transport). Default: every address the system resolver gives for the host.
+   */
+  readonly resolve?: (host: string, trunk: TrunkConfig) => Promise<readonly string[]>;
   /** How long a host's resolved addresses are used before it is resolved again. Default 60 s. */
   readonly resolveTtlMs?: number;
   /** Milliseconds. Default Date.now. */
@@ -55,7 +58,7 @@ interface TrunkRule {
   readonly name: string;
   /** Configured ranges, or undefined: the host's addresses. */
   readonly ranges: readonly Cidr[] | undefined;
-  readonly host: string;
+  readonly trunk: TrunkConfig;
 }
 
 // Verified in place of a real one for unknown usernames, so both paths cost the same hashing.
@@ -68,11 +71,11 @@ const systemResolve = async (host: string): Promise<readonly string[]> =>
 
 export class InviteGate {
   private readonly options: InviteGateOptions;
-  private readonly resolve: (host: string) => Promise<readonly string[]>;
+  private readonly resolve: (host: string, trunk: TrunkConfig) => Promise<readonly string[]>;
   private readonly now: () => number;
   private readonly ttlMs: number;
   private rules: readonly TrunkRule[] | undefined;
-  /** host → its addresses as ranges, and when they were resolved; `pending` while a lookup runs. */
+  /** trunk name → its host's addresses as ranges, and when they were resolved; `pending` while a lookup runs. */
   private readonly resolved = new Map<string, { ranges: readonly Cidr[]; at: number; pending?: Promise<void> }>();
 
   constructor(options: InviteGateOptions) {
@@ -84,7 +87,7 @@ export class InviteGate {
 
   /** The trunks whose addresses are let in. Until this is called every INVITE is answered 503. */
   useTrunks(trunks: readonly TrunkConfig[]): void {
-    this.rules = trunks.map((trunk) => ({ name: trunk.name, ranges: trunk.inbound, host: trunk.host }));
+    this.rules = trunks.map((trunk) => ({ name: trunk.name, ranges: trunk.inbound, trunk }));
   }
 
   /**
@@ -114,7 +117,7 @@ export class InviteGate {
     }
     const { address } = incoming.source;
     for (const rule of rules) {
-      if (matchesAny(rule.ranges ?? (await this.hostRanges(rule.host)), address)) return { kind: 'trunk', trunk: rule.name };
+      if (matchesAny(rule.ranges ?? (await this.hostRanges(rule.trunk)), address)) return { kind: 'trunk', trunk: rule.name };
     }
     if (this.options.registrar.contactsFrom(address).length === 0) return this.refuse(incoming, 'not_allowed');
 
@@ -157,19 +160,20 @@ export class InviteGate {
   }
 
   /** The addresses a trunk's host stands for, as single-address ranges; resolved again after the TTL. */
-  private async hostRanges(host: string): Promise<readonly Cidr[]> {
+  private async hostRanges(trunk: TrunkConfig): Promise<readonly Cidr[]> {
+    const { host } = trunk;
     if (isIP(host)) {
       const range = parseCidr(host);
       return range ? [range] : [];
     }
-    let entry = this.resolved.get(host);
+    let entry = this.resolved.get(trunk.name);
     if (entry === undefined) {
       entry = { ranges: [], at: -Infinity };
-      this.resolved.set(host, entry);
+      this.resolved.set(trunk.name, entry);
     }
     const current = entry;
     if (this.now() - current.at >= this.ttlMs) {
-      current.pending ??= this.resolve(host)
+      current.pending ??= this.resolve(host, trunk)
         .then(
           (addresses) => {
             current.ranges = addresses.map((a) => parseCidr(a)).filter((r): r is Cidr => r !== undefined);

@@ -1,5 +1,3 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core/calls/call-engine.js';
 import { MediaClock } from '../media/media-clock.js';
@@ -8,9 +6,11 @@ import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
 import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
+import type { SipEndpoint } from '../sip/transport/types.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
-import { trunkEndpoint, type TrunkConfig } from './trunks.js';
+import type { TrunkTargets } from './trunk-targets.js';
+import { trunkUri, type TrunkConfig } from './trunks.js';
 
 /**
  * Places call legs through SIP trunks: formats the numbers as the trunk wants them, reserves an RTP port for the
@@ -28,6 +28,8 @@ export class SipTrunkSignaling implements CallSignaling {
     private readonly clock: MediaClock,
     /** DIALPLANE_RTP_TIMEOUT_S for the answered legs' inactivity watch; 0 never. */
     private readonly rtpTimeoutS = 0,
+    /** A trunk's targets in order (RFC 3263). */
+    private readonly targetsOf: TrunkTargets,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
@@ -62,10 +64,20 @@ export class SipTrunkSignaling implements CallSignaling {
       void rtp?.release();
     };
 
+    // The trunk's targets after this attempt's, handed back with a failure for the engine's next attempt.
+    let untried: readonly SipEndpoint[] = [];
     const start = async () => {
       const device = request.contact;
       if (!trunk && !device) throw new Error(`no trunk ${request.trunk}`);
-      const address = device ? device.address : isIP(trunk!.host) ? trunk!.host : (await lookup(trunk!.host)).address;
+      let target: SipEndpoint;
+      if (device) {
+        target = { transport: device.transport, address: device.address, port: device.port };
+      } else {
+        const targets = request.targets ?? (await this.targetsOf(trunk!));
+        if (targets.length === 0) throw new Error(`trunk ${trunk!.name}: no target to send to`);
+        [target, ...untried] = targets as [SipEndpoint, ...SipEndpoint[]];
+      }
+      const { address } = target;
       const reservation = await this.rtpPorts.reserve();
       rtp = reservation;
       if (hungUpEarly) {
@@ -75,20 +87,19 @@ export class SipTrunkSignaling implements CallSignaling {
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
       const offer = createOffer({ address: mediaAddress, port: reservation.port });
-      const target = device ? { transport: device.transport, address, port: device.port } : trunkEndpoint(trunk!, address);
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
         dialled = { requestUri: device.uri, from: sipUri(request.from, mediaAddress), to: sipUri(request.to, address), transport: device.transport };
       } else {
+        // The Request-URI names the trunk as written; the target is where RFC 3263 resolution sent it.
         const line = trunk!;
         const to = dialString(request.to, line);
-        const hostPart = `${line.host.includes(':') ? `[${line.host}]` : line.host}:${line.port}`;
         dialled = {
-          requestUri: `sip:${to}@${hostPart}${line.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          requestUri: trunkUri(line, to),
           from: sipUri(callerId(request.from, line), mediaAddress),
           to: sipUri(to, line.host),
-          transport: line.transport,
+          transport: target.transport,
         };
       }
       invite = this.ua.invite(
@@ -111,8 +122,9 @@ export class SipTrunkSignaling implements CallSignaling {
           },
           onFailed: (failure) => {
             release();
+            const more = untried.length > 0 ? { untried } : {};
             events.onFailed(
-              failure.kind === 'transport' ? { kind: 'transport', message: failure.error.message } : failure,
+              failure.kind === 'transport' ? { kind: 'transport', message: failure.error.message, ...more } : { ...failure, ...more },
             );
           },
           onEnded: (by) => {

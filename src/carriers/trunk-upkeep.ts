@@ -1,5 +1,3 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { computeDigestCredentials, formatDigestCredentials, isSupportedDigestChallenge } from '../sip/auth/digest.js';
 import { getHeader, getHeaders, parseAuthChallenge } from '../sip/message/headers.js';
 import type { SipResponse } from '../sip/message/types.js';
@@ -7,7 +5,8 @@ import type { SipEndpoint } from '../sip/transport/types.js';
 import { buildRequest } from '../sip/ua/build.js';
 import { newCallId, newTag } from '../sip/ua/ids.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
-import { trunkEndpoint, type TrunkConfig } from './trunks.js';
+import { systemSipResolver, trunkTargets, type TrunkTargets } from './trunk-targets.js';
+import { trunkUri, type TrunkConfig } from './trunks.js';
 
 /** Named intervals of trunk upkeep; all injectable. */
 export interface UpkeepTimings {
@@ -65,6 +64,8 @@ export class TrunkUpkeep {
     private readonly trunks: readonly TrunkConfig[],
     private readonly timings: UpkeepTimings = DEFAULT_UPKEEP,
     private readonly timers: Timers = realTimers,
+    /** A trunk's targets (RFC 3263); upkeep talks to the first. */
+    private readonly targetsOf: TrunkTargets = trunkTargets(systemSipResolver()),
   ) {
     this.statuses = trunks.map((t) => ({ name: t.name, reachable: undefined, registered: undefined, registeredUntil: undefined, lastError: undefined }));
   }
@@ -95,7 +96,9 @@ export class TrunkUpkeep {
   }
 
   private async target(trunk: TrunkConfig): Promise<SipEndpoint> {
-    return trunkEndpoint(trunk, isIP(trunk.host) ? trunk.host : (await lookup(trunk.host)).address);
+    const [first] = await this.targetsOf(trunk);
+    if (!first) throw new Error(`trunk ${trunk.name}: no target to send to`);
+    return first;
   }
 
   private async keepalive(trunk: TrunkConfig, index: number): Promise<void> {
@@ -103,16 +106,16 @@ export class TrunkUpkeep {
     try {
       const target = await this.target(trunk);
       const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-      const uri = `sip:${host}:${trunk.port}`;
-      const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(trunk.transport, undefined, target.address).host, port: undefined, params: [], headers: [] };
+      const uri = trunkUri(trunk);
+      const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(target.transport, undefined, target.address).host, port: undefined, params: [], headers: [] };
       const options = buildRequest({
         method: 'OPTIONS',
         uri,
         from: { displayName: undefined, uri: from, params: [['tag', newTag()]] },
-        to: { displayName: undefined, uri: { ...from, user: undefined, host, port: trunk.port }, params: [] },
+        to: { displayName: undefined, uri: { ...from, user: undefined, host, port: trunk.portGiven ? trunk.port : undefined }, params: [] },
         callId: newCallId(this.ua.stack.transports.host),
         cseq: 1,
-        via: this.ua.stack.transports.local(trunk.transport, target.address),
+        via: this.ua.stack.transports.local(target.transport, target.address),
       });
       const response = await this.send(options, target);
       status.reachable = response !== undefined;
@@ -162,7 +165,7 @@ export class TrunkUpkeep {
     }
     binding.cseq += 1;
     const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-    const registrar = `sip:${host}:${trunk.port}`;
+    const registrar = trunkUri(trunk);
     const aor = { scheme: 'sip' as const, user: trunk.username ?? 'dialplane', password: undefined, host, port: undefined, params: [], headers: [] };
     const headers = [{ name: 'Expires', value: String(expiresS) }];
     if (challenge && trunk.username && trunk.password) {
@@ -192,8 +195,8 @@ export class TrunkUpkeep {
       to: { displayName: undefined, uri: aor, params: [] },
       callId: binding.callId,
       cseq: binding.cseq,
-      via: this.ua.stack.transports.local(trunk.transport, target.address),
-      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane', target.address),
+      via: this.ua.stack.transports.local(target.transport, target.address),
+      contact: this.ua.contact(target.transport, trunk.username ?? 'dialplane', target.address),
       headers,
     });
     return this.send(register, target);

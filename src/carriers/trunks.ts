@@ -1,15 +1,22 @@
+import { isIP } from 'node:net';
 import { parseUri } from '../sip/message/headers.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import type { Config } from '../config/config.js';
+import type { SipResolveRequest } from '../sip/transport/sip-resolver.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 
 export interface TrunkConfig {
   /** As configured, without its `inbound` parameter: shown in call records. */
   readonly name: string;
   readonly transport: 'udp' | 'tcp';
-  /** Host as written (name or address); resolved when dialling. */
+  /** Host as written (name or address); resolved when dialling (RFC 3263: see sip-resolver.ts). */
   readonly host: string;
+  /** As written, else 5060. */
   readonly port: number;
+  /** Whether the URI names the port: a host name with a port is resolved with A/AAAA only, without with SRV. */
+  readonly portGiven: boolean;
+  /** Whether the URI names the transport: without one a host name's NAPTR records choose it. */
+  readonly transportGiven: boolean;
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly register: boolean;
@@ -54,6 +61,8 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         transport: transport === 'tcp' ? 'tcp' : 'udp',
         host: uri.host.replace(/^\[|\]$/g, ''),
         port: uri.port ?? 5060,
+        portGiven: uri.port !== undefined,
+        transportGiven: transport !== undefined,
         username: uri.user ?? settings.username,
         password: uri.user !== undefined ? uri.password : settings.password,
         register: settings.register,
@@ -66,6 +75,25 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
 
 export function trunkEndpoint(trunk: TrunkConfig, address: string): SipEndpoint {
   return { transport: trunk.transport, address, port: trunk.port };
+}
+
+/** What RFC 3263 resolution is asked for a trunk: its host, and its port and transport only where the URI names them. */
+export function trunkResolveRequest(trunk: TrunkConfig): SipResolveRequest {
+  return {
+    host: trunk.host,
+    ...(trunk.portGiven ? { port: trunk.port } : {}),
+    ...(trunk.transportGiven ? { transport: trunk.transport } : {}),
+  };
+}
+
+/**
+ * A URI at the trunk as it was written: `sip:[user@]host[:port][;transport=tcp]`. The port appears only when the URI
+ * names one or the host is an address, so that a trunk's proxy resolves a host name as we did (RFC 3263).
+ */
+export function trunkUri(trunk: TrunkConfig, user?: string): string {
+  const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+  const port = trunk.portGiven || isIP(trunk.host) ? `:${trunk.port}` : '';
+  return `sip:${user !== undefined ? `${user}@` : ''}${host}${port}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createConnection, createServer, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { systemSipResolver, trunkTargets } from '../carriers/trunk-targets.js';
 import { parseTrunks, type TrunkConfig } from '../carriers/trunks.js';
 import type { ServerStatus } from '../api/admin/status-route.js';
 import { adminCall, isDialplaneServer, serverToken, serverUrl } from './admin-client.js';
@@ -300,17 +301,25 @@ async function checkTrunks(
   if (config.trunk.uri === 'dev') return { lines: [ok('trunk', 'the dev carrier: a simulated network inside the server, reached over real SIP on loopback')] };
   const lines: DoctorCheck[] = [];
   let trunkDate: Date | undefined;
+  const targetsOf = trunkTargets(systemSipResolver());
   for (const [index, trunk] of trunks.entries()) {
-    const answer = await probeOptions(trunk, timeoutMs);
+    // The first target RFC 3263 resolution gives, as a call would try first.
+    const target = await targetsOf(trunk).then(
+      (targets) => targets[0],
+      () => undefined,
+    );
+    const answer = target ? await probeOptions({ host: target.address, port: target.port, transport: target.transport }, timeoutMs) : undefined;
     if (answer?.date) trunkDate = answer.date;
     lines.push(
       answer
         ? ok('trunk', `${trunk.name} answered OPTIONS: ${answer.status} ${answer.reason} in ${answer.ms} ms`)
-        : fail(
-            'trunk',
-            `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${trunk.transport.toUpperCase()} to ${trunk.host}:${trunk.port})`,
-            "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
-          ),
+        : target
+          ? fail(
+              'trunk',
+              `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${target.transport.toUpperCase()} to ${target.address}:${target.port})`,
+              "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
+            )
+          : fail('trunk', `${trunk.name}: ${trunk.host} resolves to no SIP target (no NAPTR, SRV, A or AAAA record)`, "check the trunk's host name and its DNS records"),
     );
     if (!trunk.register) continue;
     const live = status?.trunks[index];

@@ -158,6 +158,10 @@ await describeWithSipp('SIPp harness', () => {
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.
       'ooc-phone-answer.xml',
       'ooc-phone-ring.xml',
+      // Played through a Kamailio record-routing proxy in test/integration/kamailio/proxy-calls.test.ts.
+      'uas-proxied-remote-bye.xml',
+      'uas-proxied-wait-bye.xml',
+      'uac-proxied-call-dialplane.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseTrunks } from '../../src/carriers/trunks.js';
+import { parseTrunks, trunkResolveRequest, trunkUri } from '../../src/carriers/trunks.js';
 import { describeConfig, loadConfig } from '../../src/config/config.js';
 
 const base = { username: 'global', password: 'global-secret', register: false, callerIdFormat: 'e164' as const, prefix: undefined };
@@ -44,4 +44,22 @@ test("a trunk's inbound= addresses and ranges, joined by +; without it, none (it
 test('a DIALPLANE_TRUNK whose inbound= list holds no address or range stops the start', () => {
   assert.throws(() => loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=carrier.example' }), /DIALPLANE_TRUNK: expected every ;inbound= entry/);
   assert.equal(loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32' }).trunk.uri, 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32');
+});
+
+test('a trunk remembers whether its URI named the port and the transport, and is written back as it was', () => {
+  const [bare, tcp, ported, address] = parseTrunks({ ...base, uri: 'sip:carrier.example,sip:carrier.example;transport=tcp,sip:carrier.example:5070,sip:[2001:db8::1]' });
+  assert.deepEqual([bare, tcp, ported, address].map((t) => [t?.port, t?.portGiven, t?.transport, t?.transportGiven]), [
+    [5060, false, 'udp', false],
+    [5060, false, 'tcp', true],
+    [5070, true, 'udp', false],
+    [5060, false, 'udp', false],
+  ]);
+  // A host name keeps no port it was not given (its SRV records choose one); an address keeps 5060.
+  assert.equal(trunkUri(bare!, '+14155550100'), 'sip:+14155550100@carrier.example');
+  assert.equal(trunkUri(tcp!), 'sip:carrier.example;transport=tcp');
+  assert.equal(trunkUri(ported!, '0527121102'), 'sip:0527121102@carrier.example:5070');
+  assert.equal(trunkUri(address!), 'sip:[2001:db8::1]:5060');
+  assert.deepEqual(trunkResolveRequest(bare!), { host: 'carrier.example' });
+  assert.deepEqual(trunkResolveRequest(tcp!), { host: 'carrier.example', transport: 'tcp' });
+  assert.deepEqual(trunkResolveRequest(ported!), { host: 'carrier.example', port: 5070 });
 });

@@ -2,7 +2,7 @@ import { DialplaneError } from '../../errors.js';
 import type { Db } from '../../store/database.js';
 import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
 import { canTransition, type CallState } from './call-state.js';
-import { shouldFailOver, type EndReason } from './hangup-causes.js';
+import { shouldFailOver, shouldTryNextTarget, type EndReason } from './hangup-causes.js';
 
 /** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
 export interface DialRequest {
@@ -13,6 +13,18 @@ export interface DialRequest {
   readonly trunk: number;
   /** A registered device to ring directly instead of a trunk (its Contact and the flow it registered from). */
   readonly contact?: DeviceContact;
+  /**
+   * The trunk's targets still to try, in order, as a failed attempt left them (`LegFailure.untried`); absent on the
+   * first attempt at a trunk, whose targets the signalling side resolves itself.
+   */
+  readonly targets?: readonly DialTarget[];
+}
+
+/** One address a trunk's host resolved to (RFC 3263), as the signalling side hands it back for the next attempt. */
+export interface DialTarget {
+  readonly transport: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
 }
 
 /** Where a registered device is reached: its Contact URI, sent to the address its REGISTER came from. */
@@ -23,10 +35,14 @@ export interface DeviceContact {
   readonly port: number;
 }
 
-export type LegFailure =
+export type LegFailure = (
   | { readonly kind: 'response'; readonly status: number; readonly reason: string }
   | { readonly kind: 'timeout' }
-  | { readonly kind: 'transport'; readonly message: string };
+  | { readonly kind: 'transport'; readonly message: string }
+) & {
+  /** The same trunk's targets not tried yet (RFC 3263 §4.3), when the trunk resolved to more than one. */
+  readonly untried?: readonly DialTarget[];
+};
 
 /** The audio of an answered leg, as the call verbs use it. */
 export interface LegMedia {
@@ -170,7 +186,8 @@ interface LiveCall {
 /**
  * Drives every call leg, outbound and inbound, through the signalling side: one state machine and one ceiling on
  * simultaneous legs (`DIALPLANE_MAX_CALLS` counts both directions); for outbound legs the ring timeout (CANCEL →
- * no_answer) and failover to the next trunk on 5xx or silence but never on the callee's own refusal; for both the
+ * no_answer) and failover, first to the trunk's next resolved target on 503 or silence (RFC 3263 §4.3), then to the
+ * next trunk on 5xx or silence, but never on the callee's own refusal; for both the
  * maximum duration (BYE → time_limit), RTP inactivity, hang-up by API before and after the answer (CANCEL or a
  * final refusal, BYE), the far end's BYE, and BYE to every leg at shutdown.
  */
@@ -348,9 +365,16 @@ export class CallEngine {
     await Promise.all(entries.map((e) => e.settled));
   }
 
-  private dial(entry: LiveCall): void {
+  private dial(entry: LiveCall, targets?: readonly DialTarget[]): void {
     const { call } = entry;
-    const request = { callId: call.id, from: call.from, to: call.to, trunk: entry.trunk, ...(entry.contact ? { contact: entry.contact } : {}) };
+    const request: DialRequest = {
+      callId: call.id,
+      from: call.from,
+      to: call.to,
+      trunk: entry.trunk,
+      ...(entry.contact ? { contact: entry.contact } : {}),
+      ...(targets ? { targets } : {}),
+    };
     const leg = this.signaling.dial(request, {
       onStarted: (sipCallId) => {
         entry.pending = { ...entry.pending, sipCallId };
@@ -409,6 +433,11 @@ export class CallEngine {
       return;
     }
     const status = failure.kind === 'response' ? failure.status : undefined;
+    // One failover path: the trunk's next target (a 503, a timeout or a transport error), then the next trunk.
+    if (!entry.contact && failure.untried && failure.untried.length > 0 && shouldTryNextTarget(status)) {
+      this.dial(entry, failure.untried);
+      return;
+    }
     if (!entry.contact && shouldFailOver(status) && entry.trunk + 1 < this.signaling.trunkNames.length) {
       entry.trunk += 1;
       entry.pending = { ...entry.pending, trunk: this.signaling.trunkNames[entry.trunk] ?? '' };

@@ -117,3 +117,11 @@ export function resultForEnd(reason: EndReason, answered: boolean): CallResult {
 export function shouldFailOver(status: number | undefined): boolean {
   return status === undefined || (status >= 500 && status < 600);
 }
+
+/**
+ * RFC 3263 §4.3: the next target a trunk's host resolved to is tried after a transport error or a timeout (no
+ * status) or a 503; any other answer came from the trunk itself and stands for all of its targets.
+ */
+export function shouldTryNextTarget(status: number | undefined): boolean {
+  return status === undefined || status === 503;
+}

@@ -108,6 +108,44 @@ test('503 fails over to the next trunk; 486 never does', async () => {
   assert.equal(ended.sipStatus, 486);
 });
 
+
+test("RFC 3263: a 503 or silence tries the trunk's next target, another 5xx the next trunk, a refusal nothing", async () => {
+  const { signaling, engine, place } = setup();
+  const b = { transport: 'udp' as const, address: '127.0.0.2', port: 5062 };
+  const c = { transport: 'tcp' as const, address: '127.0.0.3', port: 5063 };
+  const call = await place();
+  assert.equal(signaling.last().request.targets, undefined, 'the first attempt resolves the trunk itself');
+  signaling.last().events.onFailed({ kind: 'response', status: 503, reason: 'Service Unavailable', untried: [b, c] });
+  assert.equal(signaling.dials.length, 2);
+  assert.equal(signaling.last().request.trunk, 0);
+  assert.deepEqual(signaling.last().request.targets, [b, c]);
+  signaling.last().events.onFailed({ kind: 'timeout', untried: [c] });
+  assert.equal(signaling.last().request.trunk, 0);
+  assert.deepEqual(signaling.last().request.targets, [c]);
+  // The last target of the primary trunk fails: the backup trunk, resolved afresh.
+  signaling.last().events.onFailed({ kind: 'transport', message: 'connection refused' });
+  assert.equal(signaling.dials.length, 4);
+  assert.equal(signaling.last().request.trunk, 1);
+  assert.equal(signaling.last().request.targets, undefined);
+  signaling.last().events.onAnswered(200, 'OK');
+  signaling.last().events.onEnded('remote');
+  await engine.whenEnded(call.id);
+  assert.equal((await services.calls.get(accountId, call.id)).trunk, 'backup');
+
+  // A 500 is the trunk's own answer for all its targets (RFC 3263 §4.3 names only 503): the next trunk.
+  const serverError = await place();
+  signaling.last().events.onFailed({ kind: 'response', status: 500, reason: 'Server Internal Error', untried: [b] });
+  assert.equal(signaling.last().request.trunk, 1);
+  assert.equal(signaling.last().request.targets, undefined);
+  signaling.last().events.onFailed({ kind: 'response', status: 500, reason: 'Server Internal Error' });
+  await engine.whenEnded(serverError.id);
+
+  const busy = await place();
+  const before = signaling.dials.length;
+  signaling.last().events.onFailed({ kind: 'response', status: 486, reason: 'Busy Here', untried: [b] });
+  await engine.whenEnded(busy.id);
+  assert.equal(signaling.dials.length, before, 'no other target on busy');
+});
 test('hang-up by API before and after the answer', async () => {
   const { signaling, engine, place } = setup();
   const early = await place();
