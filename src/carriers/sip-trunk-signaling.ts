@@ -10,6 +10,7 @@ import type { SipUri } from '../sip/message/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
+import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import { trunkEndpoint, type TrunkConfig } from './trunks.js';
 
 /**
@@ -28,6 +29,8 @@ export class SipTrunkSignaling implements CallSignaling {
     private readonly clock: MediaClock,
     /** DIALPLANE_RTP_TIMEOUT_S for the answered legs' inactivity watch; 0 never. */
     private readonly rtpTimeoutS = 0,
+    /** A received packet of an SRTP leg was dropped. */
+    private readonly onSrtpRejected?: (reason: SrtpRejection) => void,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
@@ -45,6 +48,8 @@ export class SipTrunkSignaling implements CallSignaling {
         clock: this.clock,
         direction: negotiated.direction,
         rtpTimeoutS: this.rtpTimeoutS,
+        srtp: negotiated.srtp,
+        ...(this.onSrtpRejected ? { onSrtpRejected: this.onSrtpRejected } : {}),
       });
     } catch {
       return undefined;
@@ -74,7 +79,9 @@ export class SipTrunkSignaling implements CallSignaling {
         return;
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
-      const offer = createOffer({ address: mediaAddress, port: reservation.port });
+      // A trunk's SRTP policy; calls to registered devices are offered plain RTP.
+      const srtp = trunk?.srtp ?? 'off';
+      const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
       const target = device ? { transport: device.transport, address, port: device.port } : trunkEndpoint(trunk!, address);
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
       if (device) {
@@ -99,7 +106,7 @@ export class SipTrunkSignaling implements CallSignaling {
           to: dialled.to,
           contact: this.ua.contact(dialled.transport, undefined, address),
           sdp: Buffer.from(offer),
-          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer),
+          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {

@@ -45,3 +45,11 @@ test('a DIALPLANE_TRUNK whose inbound= list holds no address or range stops the 
   assert.throws(() => loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=carrier.example' }), /DIALPLANE_TRUNK: expected every ;inbound= entry/);
   assert.equal(loadConfig({ DIALPLANE_TRUNK: 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32' }).trunk.uri, 'sip:carrier.example;inbound=203.0.113.0/24+2001:db8::/32');
 });
+
+test("a trunk's srtp= policy: off by default, offer or require, anything else refused", () => {
+  const [plain, offered, required] = parseTrunks({ ...base, uri: 'sip:127.0.0.2,sip:127.0.0.3;srtp=offer,sip:127.0.0.4;srtp=REQUIRE' });
+  assert.equal(plain?.srtp, 'off');
+  assert.equal(offered?.srtp, 'offer');
+  assert.equal(required?.srtp, 'require');
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:127.0.0.2;srtp=mandatory' }), /srtp must be off, offer or require/);
+});
