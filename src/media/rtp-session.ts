@@ -184,6 +184,12 @@ export class RtpSession {
     return this.remote;
   }
 
+  /** Our RTP address and port (the leg's socket). */
+  get local(): RtpEndpoint {
+    const { address, port } = this.options.socket.address();
+    return { address, port };
+  }
+
   /** Hears every accepted packet; returns the unsubscribe. */
   listen(listener: (packet: RtpPacket) => void): () => void {
     this.listeners.add(listener);
