@@ -172,6 +172,8 @@ export interface BaresipOptions {
   readonly accountParams?: string;
   /** Put baresip's SIP trace (-s: every message with its SDP) in output(). */
   readonly sipTrace?: boolean;
+  /** The whole account line in place of the default one (e.g. a registering device's, with auth_pass and regint). */
+  readonly account?: string;
 }
 
 export interface BaresipHandle {
@@ -251,7 +253,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   const missing = (options.modules ?? []).filter((m) => !existsSync(join(BARESIP_MODULE_DIR, `${m}.so`)));
   if (missing.length > 0) throw new Error(`baresip modules missing in ${BARESIP_MODULE_DIR}: ${missing.join(', ')}`);
   await writeFile(join(dir, 'config'), configText(dir, port, ctrlPort, base + 4, base + 15, options.modules));
-  await writeFile(join(dir, 'accounts'), `<sip:${options.user}@127.0.0.1>;regint=0;answermode=auto${options.accountParams ?? ''}\n`);
+  await writeFile(join(dir, 'accounts'), `${options.account ?? `<sip:${options.user}@127.0.0.1>;regint=0;answermode=auto${options.accountParams ?? ''}`}\n`);
   // The source must outlast the call: aufile ends the stream at the end of the file.
   const seconds = options.maxSeconds ?? 60;
   await writeFile(join(dir, 'source.wav'), encodeWav(options.sourceSamples ?? new Int16Array(8000 * seconds), 8000));

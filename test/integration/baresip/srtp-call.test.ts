@@ -181,7 +181,55 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
       await phone.stop();
     }
   });
+
+  test("a device of an extension whose policy is require: its plain offer gets 488, its SRTP offer is answered with SRTP", async (t) => {
+    const telephony = await startTestTelephony(services, { rtpPorts: '38000-38499', trunk: 'sip:127.0.0.99:9' }); // not loopback's own address: INVITEs from 127.0.0.1 come from the device
+    try {
+      const accountId = (await services.numbers.findVoiceNumber(CALLER_NUMBER))!.accountId;
+      const extension = await services.extensions.create(accountId, { name: 'Secure desk', srtp: 'require' });
+      const { device, password } = await services.extensions.addDevice(accountId, extension.id);
+      const account = (extra: string) =>
+        `<sip:${device.username}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}>;auth_pass=${password};regint=60;answermode=auto${extra}`;
+      const dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`;
+
+      const plain = await startBaresip({ user: device.username, account: account(''), maxSeconds: 30, t });
+      await registered(plain);
+      assert.ok((await plain.command('dial', dialTarget)).ok);
+      const refused = await plain.waitEvent('CALL_CLOSED', 10_000);
+      assert.match(String(refused.param), /488/, `the plain call ended with ${String(refused.param)}`);
+      await plain.stop();
+
+      const secure = await startBaresip({ user: device.username, account: account(';mediaenc=srtp-mand'), modules: ['srtp'], maxSeconds: 30, t });
+      await registered(secure);
+      const answered = telephony.answered();
+      assert.ok((await secure.command('dial', dialTarget)).ok);
+      const call = await within(answered, 10_000, () => `the device's SRTP call\n${secure.output().slice(-4000)}`);
+      await secure.waitEvent('CALL_ESTABLISHED', 5000);
+      const media = telephony.mediaFor(call.id);
+      assert.ok(media instanceof CallMedia && media.rtp.secure, 'the device leg runs SRTP');
+      let packets = 0;
+      media.rtp.listen(() => packets++);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(packets > 10, `SRTP packets from the device authenticated (${packets})`);
+      // baresip starts with a plaintext RTCP APP "PING" (16 octets), which is rightly dropped; no more than that.
+      assert.ok(media.rtp.srtpRejected <= 1, `${media.rtp.srtpRejected} packets of the device rejected`);
+      await telephony.engine.hangup(call.accountId, call.id);
+      await secure.waitEvent('CALL_CLOSED', 5000);
+      await secure.stop();
+    } finally {
+      await telephony.close();
+    }
+  });
 });
+
+/** baresip registers before its remote control connects, so the REGISTER_OK event may come too early to be seen. */
+async function registered(phone: { output(): string }): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!/200 OK .*\[\d+ bindings?\]/.test(phone.output())) {
+    if (Date.now() > deadline) throw new Error(`baresip did not register\n${phone.output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 function concat(chunks: readonly Int16Array[]): Int16Array {
   const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
