@@ -2,7 +2,7 @@
 // Concurrent bridged calls relayed by Dialplane's media bridge and, in the same run, the same load through rtpengine.
 //
 //   npx tsc -p tsconfig.json && node bench/media-relay.mjs [--calls=100,300] [--duration=12] [--warmup=2]
-//        [--relays=direct,dialplane,rtpengine] [--cpu-prof-dir=<dir>]
+//        [--relays=direct,dialplane,dialplane-srtp,rtpengine] [--cpu-prof-dir=<dir>]
 //
 // For every call count N and every relay, fresh processes:
 //   * load generator (bench/lib/rtp-load.mjs, its own node process): 2N phone sockets on 127.0.0.1, each sending
@@ -12,6 +12,9 @@
 //       direct     - no relay: phone A sends straight to phone B (measures the generator's own overhead);
 //       dialplane  - bench/lib/dialplane-relay.mjs, its own node process: RtpPortPool + two CallMedia (with their
 //                    RTCP sockets, as the server wires a call) + MediaBridge per call, imported from dist/;
+//       dialplane-srtp - the same with SDES SRTP (AES_CM_128_HMAC_SHA1_80) on both legs: the relay unprotects each
+//                    packet from one phone and protects it for the other; the generator protects and unprotects
+//                    with Dialplane's SrtpContext (its CPU shows in gen CPU %);
 //       rtpengine  - `rtpengine --table=-1 --foreground` (userspace forwarding, no kernel module), one offer/answer
 //                    per call over the ng protocol; phones send to the ports in the rewritten SDPs.
 //   After --warmup s, packets sent during the next --duration s are measured: sent, received on the partner phone
@@ -39,7 +42,7 @@ const callCounts = (args.calls ?? '100,300').split(',').map(Number);
 const durationMs = Number(args.duration ?? 12) * 1000;
 const warmupMs = Number(args.warmup ?? 2) * 1000;
 const drainMs = 1000;
-const relays = (args.relays ?? 'direct,dialplane,rtpengine').split(',');
+const relays = (args.relays ?? 'direct,dialplane,dialplane-srtp,rtpengine').split(',');
 const cpuProfDir = args['cpu-prof-dir'];
 const DIALPLANE_PORTS = { min: 20000, max: 23999 };
 const RTPENGINE_PORTS = { min: 30000, max: 33999 };
@@ -135,21 +138,28 @@ async function runOne(relay, calls) {
     const targets = new Array(phones);
     let relayPid;
     let setupMs = 0;
+    let srtpKeys;
     const t0 = performance.now();
     if (relay === 'direct') {
       for (let j = 0; j < phones; j++) targets[j] = ports[j ^ 1];
       relayPid = undefined;
-    } else if (relay === 'dialplane') {
+    } else if (relay === 'dialplane' || relay === 'dialplane-srtp') {
       const execArgv = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=dialplane-relay-${calls}.cpuprofile`] : [];
       if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
       relayChild = trackChild(fork(join(here, 'lib', 'dialplane-relay.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv }));
       const r = ipc(relayChild, 'dialplane relay');
       relayChild.ipcLink = r;
-      r.send({ type: 'setup', phones: Array.from({ length: calls }, (_, i) => ({ a: ports[2 * i], b: ports[2 * i + 1] })), portMin: DIALPLANE_PORTS.min, portMax: DIALPLANE_PORTS.max });
+      const srtp = relay === 'dialplane-srtp';
+      r.send({ type: 'setup', phones: Array.from({ length: calls }, (_, i) => ({ a: ports[2 * i], b: ports[2 * i + 1] })), portMin: DIALPLANE_PORTS.min, portMax: DIALPLANE_PORTS.max, srtp });
       const { legs } = await r.wait('ready');
+      if (srtp) srtpKeys = new Array(phones);
       legs.forEach((leg, i) => {
         targets[2 * i] = leg.a;
         targets[2 * i + 1] = leg.b;
+        if (srtp) {
+          srtpKeys[2 * i] = leg.keys.a;
+          srtpKeys[2 * i + 1] = leg.keys.b;
+        }
       });
       relayPid = relayChild.pid;
     } else if (relay === 'rtpengine') {
@@ -167,7 +177,7 @@ async function runOne(relay, calls) {
     setupMs = performance.now() - t0;
     const idle = relayPid ? procStatus(relayPid) : undefined;
 
-    load.send({ type: 'run', targets, warmupMs, durationMs, drainMs });
+    load.send({ type: 'run', targets, warmupMs, durationMs, drainMs, ...(srtpKeys ? { srtp: srtpKeys } : {}) });
     await load.wait('measure-start', warmupMs + 10_000);
     const cpu0 = relayPid ? procCpuTicks(relayPid) : 0;
     const w0 = performance.now();
@@ -179,7 +189,7 @@ async function runOne(relay, calls) {
     const relayCpuPct = relayPid ? ((cpu1 - cpu0) / CLK_TCK / ((w1 - w0) / 1000)) * 100 : undefined;
 
     let relayedCount;
-    if (relay === 'dialplane') {
+    if (relay === 'dialplane' || relay === 'dialplane-srtp') {
       relayChild.ipcLink.send({ type: 'stop' });
       relayedCount = (await relayChild.ipcLink.wait('stopped', 20_000)).relayed;
       await new Promise((resolve) => (relayChild.exitCode !== null ? resolve() : relayChild.once('exit', resolve)));
@@ -313,6 +323,18 @@ for (const calls of callCounts) {
       console.log(`  CPU per relayed packet: dialplane ${fmt((d.relayCpuPct * 10_000) / (d.received / (d.windowMs / 1000)), 1)} µs, rtpengine ${fmt((e.relayCpuPct * 10_000) / (e.received / (e.windowMs / 1000)), 1)} µs (ratio ${fmt(d.relayCpuPct / e.relayCpuPct, 2)}x)`);
     }
   } else if (d) console.log(`throughput ratio @ ${calls} calls: not available (${rtpengineProblem ?? 'rtpengine not run'})`);
+}
+for (const calls of callCounts) {
+  const d = results.find((r) => r.ok && r.relay === 'dialplane' && r.calls === calls);
+  const s = results.find((r) => r.ok && r.relay === 'dialplane-srtp' && r.calls === calls);
+  if (!s) continue;
+  const perPacket = (r) => (r.relayCpuPct * 10_000) / (r.received / (r.windowMs / 1000));
+  const loss = ((s.sent - s.received) / s.sent) * 100;
+  console.log(
+    `dialplane SRTP @ ${calls} calls: loss ${fmt(loss, 3)} %, p99 ${fmt(s.latency.p99)} ms, relay CPU ${fmt(s.relayCpuPct, 1)} %` +
+      (d ? ` (plain RTP ${fmt(d.relayCpuPct, 1)} %); CPU per relayed packet ${fmt(perPacket(s), 1)} µs vs ${fmt(perPacket(d), 1)} µs plain (${fmt(perPacket(s) / perPacket(d), 2)}x)` : '') +
+      `; ${s.malformed ? `${s.malformed} packets failed to unprotect at the phones` : 'every packet authenticated at the phones'}`,
+  );
 }
 if (rtpengineProblem) console.log(`\n!! rtpengine half NOT measured: ${rtpengineProblem}`);
 process.exit(failed ? 1 : 0);

@@ -144,6 +144,15 @@ export async function startTelephony(
     labelNames: ['event'] as const,
     registers: options.metrics ? [options.metrics] : [],
   });
+  const srtpDropped = new Counter({
+    name: 'dialplane_srtp_packets_dropped_total',
+    help: 'Received packets of SRTP legs dropped: failed authentication (auth_failed, plaintext RTP included), replayed, or malformed',
+    labelNames: ['reason'] as const,
+    registers: options.metrics ? [options.metrics] : [],
+  });
+  const onSrtpRejected = (reason: string): void => {
+    srtpDropped.inc({ reason });
+  };
   const sourceLimit = {
     rate: config.sip.sourceRate,
     burst: config.sip.sourceBurst,
@@ -215,6 +224,8 @@ export async function startTelephony(
             clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
+            srtp: decision.kind === 'trunk' ? (trunks.find((t) => t.name === decision.trunk)?.srtp ?? 'off') : 'off',
+            onSrtpRejected,
             ...trunkCredentials(decision.kind === 'trunk' ? trunks.find((t) => t.name === decision.trunk) : undefined),
             ...(decision.kind === 'device'
               ? { device: { deviceId: decision.deviceId, accountId: decision.accountId, extensionId: decision.extensionId } }
@@ -241,7 +252,7 @@ export async function startTelephony(
     trunks = parseTrunks(config.trunk);
   }
   gate.useTrunks(trunks);
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS, targetsOf);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS, targetsOf, onSrtpRejected);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
   const media: CallMediaPort = {

@@ -8,11 +8,16 @@
 // one clock); loss = packets sent during the measurement window that never arrived on the partner socket.
 // IPC (fork):
 //   { type: 'bind', phones }                                   -> { type: 'bound', ports }
-//   { type: 'run', targets, warmupMs, durationMs, drainMs }    -> { type: 'measure-start' }, { type: 'measure-end' },
+//   { type: 'run', targets, warmupMs, durationMs, drainMs, srtp }
+//                                                              -> { type: 'measure-start' }, { type: 'measure-end' },
 //                                                                 { type: 'result', ... }
-//   phone 2i is call i's phone A, 2i+1 its phone B; targets[j] = the port phone j sends to.
+//   phone 2i is call i's phone A, 2i+1 its phone B; targets[j] = the port phone j sends to. With srtp (one
+//   { send, receive } pair of hex key||salt per phone) every packet is SRTP-protected (Dialplane's own SrtpContext,
+//   AES_CM_128_HMAC_SHA1_80) and every packet received must unprotect, else it counts as malformed.
 import { createSocket } from 'node:dgram';
-import { HOST } from './common.mjs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HOST, repoRoot } from './common.mjs';
 
 const PTIME = 20;
 const PAYLOAD = 160;
@@ -39,8 +44,17 @@ function bind(count) {
   });
 }
 
-function run({ targets, warmupMs, durationMs, drainMs }) {
+async function run({ targets, warmupMs, durationMs, drainMs, srtp }) {
   const n = sockets.length;
+  let contexts;
+  if (srtp) {
+    const { SrtpContext } = await import(pathToFileURL(join(repoRoot, 'dist', 'src', 'media', 'srtp', 'srtp-context.js')).href);
+    const master = (text) => {
+      const raw = Buffer.from(text, 'hex');
+      return { suite: 'AES_CM_128_HMAC_SHA1_80', key: raw.subarray(0, 16), salt: raw.subarray(16) };
+    };
+    contexts = srtp.map((k) => ({ send: new SrtpContext(master(k.send)), receive: new SrtpContext(master(k.receive)) }));
+  }
   const maxPackets = Math.ceil((warmupMs + durationMs) / PTIME) + 10;
   const seen = Array.from({ length: n }, () => new Uint8Array(maxPackets));
   const sentAt = Array.from({ length: n }, () => new Float64Array(maxPackets));
@@ -73,12 +87,21 @@ function run({ targets, warmupMs, durationMs, drainMs }) {
   let measureStart = Infinity;
   let measureEnd = Infinity;
   for (let j = 0; j < n; j++) {
-    sockets[j].on('message', (data) => {
+    sockets[j].on('message', (received) => {
       const now = performance.now();
       receivedTotal += 1;
-      if (data[1] >= 200 && data[1] <= 204) {
+      if (received[1] >= 200 && received[1] <= 204) {
         rtcp += 1; // RTCP a relay sends to our port + 1 (Dialplane does, RFC 3550 §11): not audio
         return;
+      }
+      let data = received;
+      if (contexts) {
+        const result = contexts[j].receive.unprotectRtp(received);
+        if (!result.ok) {
+          malformed += 1;
+          return;
+        }
+        data = result.packet;
       }
       if (data.length < HEADER + 16) {
         malformed += 1;
@@ -147,7 +170,7 @@ function run({ targets, warmupMs, durationMs, drainMs }) {
           b.writeUInt32LE(k, HEADER + 12);
           sentAt[j][k] = now;
           if (now >= measureStart && now < measureEnd) sentInWindow += 1;
-          sockets[j].send(b, targets[j], HOST);
+          sockets[j].send(contexts ? contexts[j].send.protectRtp(b) : b, targets[j], HOST);
           nextIndex[j] = k + 1;
         }
       }

@@ -6,7 +6,8 @@ import type { Services } from '../core/services.js';
 import { CallMedia } from '../media/call-media.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { RtpPortPool } from '../media/rtp-ports.js';
-import { negotiateAnswer, parseSdp } from '../sdp/index.js';
+import { negotiateAnswer, parseSdp, type SrtpPolicy } from '../sdp/index.js';
+import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
 import type { IncomingRequest } from '../sip/ua/sip-stack.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
@@ -29,14 +30,18 @@ export interface InboundContext {
   readonly credentials?: DigestUserCredentials;
   /** The registered device the INVITE came from (after its digest), when it came from one. */
   readonly device?: { readonly deviceId: string; readonly accountId: string; readonly extensionId: string };
+  /** The trunk's SRTP policy (a device's is its extension's, looked up here). Default off. */
+  readonly srtp?: SrtpPolicy;
+  /** A received packet of an SRTP leg was dropped. */
+  readonly onSrtpRejected?: (reason: SrtpRejection) => void;
 }
 
 /**
  * An INVITE to one of the accounts' numbers, turned into an inbound leg of call control: the SIP side (ringing,
  * the 200 with our SDP answer, refusals, BYE) is the leg's signal, and call control decides what the call does.
  * From a registered device, anything else it dials (an extension's number, a phone number) is its call out
- * (CallControl.receiveFromDevice). A number no account holds is 404 otherwise; an offer we cannot answer is 488; no
- * capacity is 503.
+ * (CallControl.receiveFromDevice). A number no account holds is 404 otherwise; an offer we cannot answer is 488 (an
+ * RTP/SAVP offer without SRTP, or a plain one where SRTP is required); no capacity is 503.
  */
 export async function answerInboundCall(incoming: IncomingRequest, context: InboundContext): Promise<void> {
   const { services } = context;
@@ -49,13 +54,14 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     incoming.respond(404, 'Not Found');
     return;
   }
+  const srtp = device ? (await services.extensions.get(device.accountId, device.extensionId)).srtp : (context.srtp ?? 'off');
   let rtp;
   let answer;
   try {
     rtp = await context.rtpPorts.reserve();
     answer = incoming.request.body.length === 0
-      ? lateOffer(context.mediaAddress, rtp.port)
-      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port });
+      ? lateOffer(context.mediaAddress, rtp.port, srtp)
+      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port, srtp });
   } catch {
     void rtp?.release();
     incoming.respond(488, 'Not Acceptable Here');
@@ -90,7 +96,10 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     },
     onDigit: (digit) => media?.signalDigit(digit),
   }, context.credentials);
-  const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0);
+  const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0, {
+    srtp,
+    srtpKey: negotiated.srtp?.local,
+  });
   const signal: InboundSignal = {
     ring: () => session.ring(),
     answer: (): LegMedia => {
@@ -103,6 +112,8 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
         clock: context.clock,
         direction: negotiated.direction,
         rtpTimeoutS: context.rtpTimeoutS,
+        srtp: negotiated.srtp,
+        ...(context.onSrtpRejected ? { onSrtpRejected: context.onSrtpRejected } : {}),
       });
       session.answer(Buffer.from(negotiated.answerSdp), descriptions);
       return media;
@@ -138,13 +149,15 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
  * known before the answer), and the answer arrives in the ACK. Until then nothing is sent: the direction is
  * inactive and the remote address a placeholder (the discard port) that the answer replaces.
  */
-function lateOffer(address: string, port: number) {
+function lateOffer(address: string, port: number, srtp: SrtpPolicy) {
   return {
-    answerSdp: LegDescriptions.lateOffer(address, port, 'PCMU'),
+    answerSdp: LegDescriptions.lateOffer(address, port, 'PCMU', srtp),
     codec: { name: 'PCMU' as const, payloadType: 0 },
     telephoneEvent: 101,
     remote: { address, port: 9 },
     direction: 'inactive' as const,
+    // The keys are known once the answer (in the ACK) names the suite it took.
+    srtp: undefined,
   };
 }
 

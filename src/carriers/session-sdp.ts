@@ -1,20 +1,29 @@
 import type { CallMedia } from '../media/call-media.js';
 import { applyAnswer, createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
-import type { AudioCodecName } from '../sdp/types.js';
+import type { AudioCodecName, SrtpPolicy } from '../sdp/types.js';
+import type { SrtpMasterKey } from '../media/srtp/srtp-suites.js';
 import type { SessionDescriptions } from '../sip/dialog/invite-session.js';
 
 /**
  * Offer/answer after the first one (RFC 3264 §8), for one leg: the peer's new offer (a re-INVITE putting the call on
  * or off hold, moving its media, or refreshing the session) is answered on the same port with the codec already in
  * use, and the leg's media follows the new direction (no RTP is sent while the peer holds the call) and address. Our
- * description keeps its o= session id; its version goes up by one only when the description changes (§8).
+ * description keeps its o= session id; its version goes up by one only when the description changes (§8). Under
+ * SDES our key stays the same across re-offers and the media is re-keyed only when the peer's key changes.
  */
+export interface LegSecurity {
+  readonly srtp?: SrtpPolicy;
+  /** Our SDES key in `initial`, when it carries one. */
+  readonly srtpKey?: SrtpMasterKey | undefined;
+}
+
 export class LegDescriptions implements SessionDescriptions {
   private local: string;
   private version: bigint;
   private readonly sessionId: string;
   /** Our offer awaiting its answer (a late offer, or our offer in the 200 to an offerless re-INVITE). */
   private ourOffer: string | undefined;
+  private srtpKey: SrtpMasterKey | undefined;
 
   constructor(
     private readonly media: () => CallMedia | undefined,
@@ -24,7 +33,9 @@ export class LegDescriptions implements SessionDescriptions {
     initial: string,
     /** `initial` is an offer still waiting for its answer (a late offer's 200). */
     awaitingAnswer = false,
+    private readonly security: LegSecurity = {},
   ) {
+    this.srtpKey = security.srtpKey;
     this.local = initial;
     if (awaitingAnswer) this.ourOffer = initial;
     const origin = parseSdp(initial).origin;
@@ -43,6 +54,8 @@ export class LegDescriptions implements SessionDescriptions {
           sessionId: this.sessionId,
           sessionVersion: version.toString(),
           ...(codecs ? { codecs } : {}),
+          ...(this.security.srtp ? { srtp: this.security.srtp } : {}),
+          ...(this.srtpKey ? { srtpKey: this.srtpKey } : {}),
         });
       let answer = negotiate(this.version);
       if (answer.answerSdp !== this.local) {
@@ -50,8 +63,10 @@ export class LegDescriptions implements SessionDescriptions {
         answer = negotiate(this.version);
       }
       this.local = answer.answerSdp;
+      this.srtpKey = answer.srtp?.local ?? this.srtpKey;
       media?.setRemote(answer.remote);
       media?.setDirection(answer.direction);
+      media?.setSrtp(answer.srtp);
       return Buffer.from(answer.answerSdp);
     } catch {
       return undefined;
@@ -70,6 +85,7 @@ export class LegDescriptions implements SessionDescriptions {
       const negotiated = applyAnswer(parseSdp(this.ourOffer), parseSdp(answer.toString('utf8')));
       media.setRemote(negotiated.remote);
       media.setDirection(negotiated.direction);
+      media.setSrtp(negotiated.srtp);
     } catch {
       // An answer we cannot use leaves the media as it was.
     }
@@ -77,7 +93,7 @@ export class LegDescriptions implements SessionDescriptions {
   }
 
   /** A late offer (RFC 3261 §13.2.1: an INVITE without SDP): our offer for the 200, its answer in the ACK. */
-  static lateOffer(address: string, port: number, codec: AudioCodecName): string {
-    return createOffer({ address, port, codecs: [codec] });
+  static lateOffer(address: string, port: number, codec: AudioCodecName, srtp: SrtpPolicy = 'off'): string {
+    return createOffer({ address, port, codecs: [codec], srtp });
   }
 }

@@ -9,6 +9,7 @@ import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
+import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import type { TrunkTargets } from './trunk-targets.js';
 import { trunkUri, type TrunkConfig } from './trunks.js';
 
@@ -30,6 +31,8 @@ export class SipTrunkSignaling implements CallSignaling {
     private readonly rtpTimeoutS = 0,
     /** A trunk's targets in order (RFC 3263). */
     private readonly targetsOf: TrunkTargets,
+    /** A received packet of an SRTP leg was dropped. */
+    private readonly onSrtpRejected?: (reason: SrtpRejection) => void,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
@@ -47,6 +50,8 @@ export class SipTrunkSignaling implements CallSignaling {
         clock: this.clock,
         direction: negotiated.direction,
         rtpTimeoutS: this.rtpTimeoutS,
+        srtp: negotiated.srtp,
+        ...(this.onSrtpRejected ? { onSrtpRejected: this.onSrtpRejected } : {}),
       });
     } catch {
       return undefined;
@@ -86,7 +91,9 @@ export class SipTrunkSignaling implements CallSignaling {
         return;
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
-      const offer = createOffer({ address: mediaAddress, port: reservation.port });
+      // A trunk's SRTP policy; calls to registered devices are offered plain RTP.
+      const srtp = trunk?.srtp ?? 'off';
+      const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
@@ -110,7 +117,7 @@ export class SipTrunkSignaling implements CallSignaling {
           to: dialled.to,
           contact: this.ua.contact(dialled.transport, undefined, address),
           sdp: Buffer.from(offer),
-          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer),
+          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {

@@ -4,6 +4,7 @@ import { parseCidr, type Cidr } from './cidr.js';
 import type { Config } from '../config/config.js';
 import type { SipResolveRequest } from '../sip/transport/sip-resolver.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
+import type { SrtpPolicy } from '../sdp/types.js';
 
 export interface TrunkConfig {
   /** As configured, without its `inbound` parameter: shown in call records. */
@@ -27,14 +28,16 @@ export interface TrunkConfig {
    * to. Ports are never compared.
    */
   readonly inbound: readonly Cidr[] | undefined;
+  /** SRTP by SDES on this trunk's calls (URI parameter `srtp`): off (default), offer, or require. */
+  readonly srtp: SrtpPolicy;
 }
 
 /** The trunk part of the configuration (keepalives are the upkeep's business, not a trunk's). */
 export type TrunkSettings = Omit<Config['trunk'], 'keepaliveS'>;
 
 /**
- * `sip:[user[:password]@]host[:port][;transport=udp|tcp][;inbound=<range>+<range>...]`, comma-separated, in failover
- * order. Credentials written in a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME /
+ * `sip:[user[:password]@]host[:port][;transport=udp|tcp][;inbound=<range>+<range>...][;srtp=off|offer|require]`,
+ * comma-separated, in failover order. Credentials written in a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME /
  * _PASSWORD. `inbound` lists the addresses and CIDR ranges (IPv4 or IPv6) the trunk's INVITEs may come from,
  * joined by `+`, in place of its host's own addresses.
  */
@@ -56,6 +59,8 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         throw new Error(`trunk ${name}: transport must be udp or tcp`);
       }
       const inbound = parseInbound(uri.params.find(([key]) => key === 'inbound'), name);
+      const srtp = (uri.params.find(([key]) => key === 'srtp')?.[1] ?? 'off').toLowerCase();
+      if (srtp !== 'off' && srtp !== 'offer' && srtp !== 'require') throw new Error(`trunk ${name}: srtp must be off, offer or require`);
       return {
         name,
         transport: transport === 'tcp' ? 'tcp' : 'udp',
@@ -69,6 +74,7 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         callerIdFormat: settings.callerIdFormat,
         prefix: settings.prefix,
         inbound,
+        srtp,
       };
     });
 }

@@ -9,6 +9,7 @@ import type {
 import { loadConfig, type Config } from '../config/config.js';
 import { AdminCommandError, connectOperations, type AccountsClient, type AdminCall } from './admin-client.js';
 import { printResult, table } from './output.js';
+import type { SrtpPolicy } from '../sdp/types.js';
 
 export interface ExtensionCommandDeps {
   /** The configuration (read when a command runs). Default: loadConfig(). */
@@ -91,16 +92,19 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
   };
 
   const extensions = program.command('extensions').description('extensions: groups of SIP devices rung together');
-  const describe = (e: { id: string; name: string; number: string | null; mobile: string | null }) =>
-    `${e.id} (${e.name})${e.number !== null ? `, extension ${e.number}` : ''}${e.mobile !== null ? `, mobile ${e.mobile}` : ''}`;
+  const describe = (e: { id: string; name: string; number: string | null; mobile: string | null; srtp: string }) =>
+    `${e.id} (${e.name})${e.number !== null ? `, extension ${e.number}` : ''}${e.mobile !== null ? `, mobile ${e.mobile}` : ''}${e.srtp !== 'off' ? `, srtp ${e.srtp}` : ''}`;
+  const srtpOption = () =>
+    new Option('--srtp <policy>', "SRTP (SDES) for its devices' calls: off, offer or require (plain RTP refused)").choices(['off', 'offer', 'require']);
   extensions
     .command('create')
     .option('--name <name>', 'a name to recognise the extension by (default: "Extension <number>")')
     .option('--extension <number>', 'the short number it is dialled by, 1 to 8 digits (309)')
     .option('--mobile <number>', 'a mobile rung together with its devices')
+    .addOption(srtpOption())
     .addOption(accountOption())
     .option('--json', 'machine-readable output')
-    .action(async (o: { name?: string; extension?: string; mobile?: string; account?: string; json?: boolean }) => {
+    .action(async (o: { name?: string; extension?: string; mobile?: string; srtp?: SrtpPolicy; account?: string; json?: boolean }) => {
       if (o.name === undefined && o.extension === undefined) {
         throw new AdminCommandError('give --name <name> or --extension <number> (or both)', 'validation_failed');
       }
@@ -108,6 +112,7 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
         ...(o.name !== undefined ? { name: o.name } : {}),
         ...(o.extension !== undefined ? { number: o.extension } : {}),
         ...(o.mobile !== undefined ? { mobile: o.mobile } : {}),
+        ...(o.srtp !== undefined ? { srtp: o.srtp } : {}),
       };
       await run(async (client) => {
         const result = await client.createExtension(await accountOf(client, o.account), body);
@@ -116,23 +121,25 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
     });
   extensions
     .command('update <extension>')
-    .description('change the name, number or mobile of an extension (given by id or number)')
+    .description('change the name, number, mobile or SRTP policy of an extension (given by id or number)')
     .option('--name <name>', 'a new name')
     .option('--extension <number>', 'a new short number')
     .option('--mobile <number>', 'a new mobile')
     .option('--clear-mobile', 'ring no mobile')
+    .addOption(srtpOption())
     .addOption(accountOption())
     .option('--json', 'machine-readable output')
     .action(
       async (
         extension: string,
-        o: { name?: string; extension?: string; mobile?: string; clearMobile?: boolean; account?: string; json?: boolean },
+        o: { name?: string; extension?: string; mobile?: string; clearMobile?: boolean; srtp?: SrtpPolicy; account?: string; json?: boolean },
       ) => {
         if (o.mobile !== undefined && o.clearMobile) throw new AdminCommandError('give --mobile or --clear-mobile, not both', 'validation_failed');
         const body: UpdateExtensionBody = {
           ...(o.name !== undefined ? { name: o.name } : {}),
           ...(o.extension !== undefined ? { number: o.extension } : {}),
           ...(o.mobile !== undefined ? { mobile: o.mobile } : o.clearMobile ? { mobile: null } : {}),
+          ...(o.srtp !== undefined ? { srtp: o.srtp } : {}),
         };
         await run(async (client) => {
           const result = await client.updateExtension(await accountOf(client, o.account), extension, body);
@@ -147,7 +154,7 @@ export function addExtensionCommands(program: Command, deps: ExtensionCommandDep
     .action(async (o: { account?: string; json?: boolean }) =>
       run(async (client) => {
         const result = await client.listExtensions(await accountOf(client, o.account));
-        printResult(Boolean(o.json), result, () => table(result.extensions, ['id', 'name', 'number', 'mobile', 'created_at']));
+        printResult(Boolean(o.json), result, () => table(result.extensions, ['id', 'name', 'number', 'mobile', 'srtp', 'created_at']));
       }),
     );
   extensions

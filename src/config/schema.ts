@@ -462,6 +462,9 @@ export const configSchema: readonly ConfigEntry[] = [
             throw new InvalidValue('every ;inbound= entry of a trunk to be an IP address or a CIDR range, joined by +');
           }
         }
+        for (const match of value.matchAll(/;srtp=([^;,]*)/gi)) {
+          if (!/^(?:off|offer|require)$/i.test(match[1] ?? '')) throw new InvalidValue('a trunk\'s ;srtp= to be off, offer or require');
+        }
         return value;
       },
       redact: (value) => value.replace(/(sips?:[^:@,;\s]+:)[^@,;\s]+@/gi, '$1********@'),
@@ -469,7 +472,7 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 'dev',
     secret: false,
     description:
-      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@, and ;inbound= the addresses or CIDR ranges (joined by +) its INVITEs come from.',
+      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@, ;inbound= the addresses or CIDR ranges (joined by +) its INVITEs come from, and ;srtp=off|offer|require its SRTP (SDES) policy.',
   },
   {
     variable: 'DIALPLANE_TRUNK_USERNAME',

@@ -7,6 +7,9 @@ import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId, randomBase62 } from './ids.js';
 import { isE164, normalizePhoneNumber } from './phone-number.js';
+import type { SrtpPolicy } from '../sdp/types.js';
+
+export const SRTP_POLICIES: readonly SrtpPolicy[] = ['off', 'offer', 'require'];
 
 /** The digest realm devices register in; every stored HA1 is computed for it. */
 export const SIP_REALM = 'dialplane';
@@ -31,6 +34,8 @@ export interface Extension {
   readonly number: string | null;
   /** E.164: rung through the trunk together with the extension's devices, or null. */
   readonly mobile: string | null;
+  /** SRTP (SDES) for its devices' calls: off, offer (when the device agrees) or require (plain offers get 488). */
+  readonly srtp: SrtpPolicy;
   readonly createdAt: string;
 }
 
@@ -39,6 +44,8 @@ export interface CreateExtensionInput {
   readonly name?: string | undefined;
   readonly number?: string | undefined;
   readonly mobile?: string | undefined;
+  /** Default off. */
+  readonly srtp?: SrtpPolicy | undefined;
 }
 
 /** Fields to change; null clears the number or the mobile. */
@@ -46,6 +53,7 @@ export interface UpdateExtensionInput {
   readonly name?: string | undefined;
   readonly number?: string | null | undefined;
   readonly mobile?: string | null | undefined;
+  readonly srtp?: SrtpPolicy | undefined;
 }
 
 /** A device as shown anywhere: never its HA1. */
@@ -147,7 +155,8 @@ export class ExtensionService {
     const number = input.number === undefined ? null : this.extensionNumber(input.number);
     const name = this.extensionName(input.name ?? (number !== null ? `Extension ${number}` : ''));
     const mobile = input.mobile === undefined ? null : normalizePhoneNumber(input.mobile, this.defaultCountry, 'mobile');
-    const row: ExtensionRow = { id: newId('ext'), account_id: accountId, name, number, mobile, created_at: isoNow(this.clock) };
+    const srtp = srtpPolicy(input.srtp ?? 'off');
+    const row: ExtensionRow = { id: newId('ext'), account_id: accountId, name, number, mobile, srtp, created_at: isoNow(this.clock) };
     try {
       await this.store.extensions.insertExtension(row);
     } catch (error) {
@@ -160,7 +169,8 @@ export class ExtensionService {
   /** Changes the name, the number or the mobile (null clears either of those) of an extension named by id or number. */
   async update(accountId: string, idOrNumber: string, input: UpdateExtensionInput): Promise<Extension> {
     const extensionId = (await this.resolve(accountId, idOrNumber)).id;
-    const changes: { name?: string; number?: string | null; mobile?: string | null } = {};
+    const changes: { name?: string; number?: string | null; mobile?: string | null; srtp?: SrtpPolicy } = {};
+    if (input.srtp !== undefined) changes.srtp = srtpPolicy(input.srtp);
     if (input.name !== undefined) changes.name = this.extensionName(input.name);
     if (input.number !== undefined) changes.number = input.number === null ? null : this.extensionNumber(input.number);
     if (input.mobile !== undefined) {
@@ -443,6 +453,13 @@ function generateUsername(): string {
   return out;
 }
 
+function srtpPolicy(value: string): SrtpPolicy {
+  if (!SRTP_POLICIES.includes(value as SrtpPolicy)) {
+    throw new DialplaneError('validation_failed', 'srtp must be off, offer or require', { field: 'srtp' });
+  }
+  return value as SrtpPolicy;
+}
+
 export function toExtension(row: ExtensionRow): Extension {
   return {
     id: row.id,
@@ -450,6 +467,7 @@ export function toExtension(row: ExtensionRow): Extension {
     name: row.name,
     number: row.number ?? null,
     mobile: row.mobile ?? null,
+    srtp: SRTP_POLICIES.includes(row.srtp as SrtpPolicy) ? (row.srtp as SrtpPolicy) : 'off',
     createdAt: row.created_at,
   };
 }

@@ -4,7 +4,8 @@ import { DtmfToneDetector } from './dtmf/goertzel.js';
 import { Rfc4733Receiver, rfc4733Packets } from './dtmf/rfc4733.js';
 import type { MediaClock } from './media-clock.js';
 import { systemMediaTimers, type MediaTimers } from './media-timers.js';
-import type { SdpDirection } from '../sdp/types.js';
+import type { NegotiatedSrtp, SdpDirection } from '../sdp/types.js';
+import type { SrtpRejection } from './srtp/srtp-context.js';
 import type { RtpEndpoint } from './rtp-session.js';
 import { RtpSession } from './rtp-session.js';
 import type { Socket } from 'node:dgram';
@@ -35,6 +36,10 @@ export interface CallMediaOptions {
   /** Seconds without RTP from the peer before onInactive listeners hear of it; 0 or absent: never. */
   readonly rtpTimeoutS?: number;
   readonly timers?: MediaTimers;
+  /** SDES keys from offer/answer: the leg's RTP and RTCP are SRTP and SRTCP. */
+  readonly srtp?: NegotiatedSrtp | undefined;
+  /** A received packet failed SRTP (counted in /metrics by the caller). */
+  readonly onSrtpRejected?: (reason: SrtpRejection) => void;
 }
 
 /** Whether a direction (ours) lets us send media. */
@@ -78,6 +83,8 @@ export class CallMedia implements LegMedia {
       clock: options.clock,
       sending: mediaSends(this.currentDirection),
       ...(options.rtcpSocket ? { rtcpSocket: options.rtcpSocket } : {}),
+      ...(options.srtp ? { srtp: options.srtp } : {}),
+      ...(options.onSrtpRejected ? { onSrtpRejected: options.onSrtpRejected } : {}),
     });
     const inband = options.inbandDtmf ?? options.telephoneEvent === undefined;
     this.eventTypes = new Set([...(options.telephoneEvent !== undefined ? [options.telephoneEvent] : []), ...TOLERATED_EVENT_TYPES]);
@@ -129,6 +136,11 @@ export class CallMedia implements LegMedia {
   /** Follows a new offer/answer that moved the peer's media address (see RtpSession.setRemote). */
   setRemote(remote: RtpEndpoint): void {
     this.rtp.setRemote(remote);
+  }
+
+  /** Follows a new offer/answer's SDES keys (a re-INVITE, or the answer to a late offer). */
+  setSrtp(srtp: NegotiatedSrtp | undefined): void {
+    this.rtp.setSrtp(srtp);
   }
 
   /** A key the peer signalled outside the media (SIP INFO): heard like any other key. */

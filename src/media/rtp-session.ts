@@ -4,6 +4,8 @@ import type { MediaClock } from './media-clock.js';
 import { sdesCname, serializeRtcpCompound } from './rtp/rtcp-packet.js';
 import { isRtcp, parseRtp, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
 import { ReceiverStats } from './rtp/sequence.js';
+import { SrtpContext, type SrtpRejection } from './srtp/srtp-context.js';
+import type { NegotiatedSrtp } from '../sdp/types.js';
 
 export interface RtpEndpoint {
   readonly address: string;
@@ -30,6 +32,20 @@ export interface RtpSessionOptions {
    * resolves at once and relayed packets are dropped; RTCP still goes out (RFC 3264 §5.1).
    */
   readonly sending?: boolean;
+  /** SDES keys: every packet sent is protected and every packet received must authenticate (RFC 3711). */
+  readonly srtp?: NegotiatedSrtp | undefined;
+  /** A received SRTP or SRTCP packet was dropped (failed authentication, replayed, malformed). */
+  readonly onSrtpRejected?: (reason: SrtpRejection) => void;
+}
+
+/** The two directions of an SRTP session: ours protects what we send, the peer's checks what we receive. */
+interface SrtpPair {
+  readonly send: SrtpContext;
+  readonly receive: SrtpContext;
+}
+
+function srtpPair(srtp: NegotiatedSrtp | undefined): SrtpPair | undefined {
+  return srtp ? { send: new SrtpContext(srtp.local), receive: new SrtpContext(srtp.remote) } : undefined;
 }
 
 export const RTCP_INTERVAL_MS = 5_000;
@@ -59,8 +75,12 @@ export class RtpSession {
   private receivedFrom: number | undefined;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private mediaAllowed: boolean;
+  private srtp: SrtpPair | undefined;
+  private srtpKeys: NegotiatedSrtp | undefined;
   sent = 0;
   received = 0;
+  /** Received packets dropped by SRTP/SRTCP (failed authentication, replays, plaintext). */
+  srtpRejected = 0;
 
   get stats(): ReceiverStats {
     return this.receiverStats;
@@ -73,9 +93,11 @@ export class RtpSession {
     this.timestamp = random.readUInt32BE(6);
     this.remote = options.remote;
     this.mediaAllowed = options.sending ?? true;
+    this.srtpKeys = options.srtp;
+    this.srtp = srtpPair(options.srtp);
     options.socket.on('message', (data, from) => this.receive(data, { address: from.address, port: from.port }));
     if (options.rtcpSocket) {
-      options.rtcpSocket.on('message', () => undefined);
+      options.rtcpSocket.on('message', (data) => this.receiveRtcp(data));
       this.rtcpTimer = setInterval(() => this.sendReport(), options.rtcpIntervalMs ?? RTCP_INTERVAL_MS);
       this.rtcpTimer.unref();
     }
@@ -113,11 +135,59 @@ export class RtpSession {
 
   private sendReport(): void {
     if (this.closed || !this.options.rtcpSocket) return;
-    this.options.rtcpSocket.send(this.buildReport(), this.remote.port + 1, this.remote.address);
+    const report = this.buildReport();
+    this.options.rtcpSocket.send(this.srtp ? this.srtp.send.protectRtcp(report) : report, this.remote.port + 1, this.remote.address);
+  }
+
+  /** Reports are not acted on; under SRTP they are still checked, so forged ones are counted like forged RTP. */
+  private receiveRtcp(data: Buffer): void {
+    if (this.closed || !this.srtp) return;
+    const result = this.srtp.receive.unprotectRtcp(data);
+    if (!result.ok) this.rejected(result.reason);
+  }
+
+  private rejected(reason: SrtpRejection): void {
+    this.srtpRejected += 1;
+    try {
+      this.options.onSrtpRejected?.(reason);
+    } catch {
+      // A counter's failure must not stop the media.
+    }
+  }
+
+  /** Whether packets are protected (SRTP negotiated). */
+  get secure(): boolean {
+    return this.srtp !== undefined;
+  }
+
+  /**
+   * New SDES keys from a later offer/answer (RFC 4568 §7.1.4: a changed key starts new crypto contexts); the same
+   * keys keep the current contexts, whose rollover counters and replay windows must survive.
+   */
+  setSrtp(srtp: NegotiatedSrtp | undefined): void {
+    const current = this.srtpKeys;
+    const same =
+      current !== undefined && srtp !== undefined &&
+      current.local.key.equals(srtp.local.key) && current.local.salt.equals(srtp.local.salt) &&
+      current.remote.key.equals(srtp.remote.key) && current.remote.salt.equals(srtp.remote.salt) &&
+      current.suite === srtp.suite;
+    if (same || (current === undefined && srtp === undefined)) return;
+    this.srtpKeys = srtp;
+    this.srtp = srtpPair(srtp);
+  }
+
+  private transmit(packet: Buffer): void {
+    this.options.socket.send(this.srtp ? this.srtp.send.protectRtp(packet) : packet, this.remote.port, this.remote.address);
   }
 
   get destination(): RtpEndpoint {
     return this.remote;
+  }
+
+  /** Our RTP address and port (the leg's socket). */
+  get local(): RtpEndpoint {
+    const { address, port } = this.options.socket.address();
+    return { address, port };
   }
 
   /** Hears every accepted packet; returns the unsubscribe. */
@@ -224,7 +294,7 @@ export class RtpSession {
     this.timestamp = (timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
     this.octets += payload.length;
-    this.options.socket.send(packet, this.remote.port, this.remote.address);
+    this.transmit(packet);
     for (const listener of this.sentListeners) listener(payloadType, payload);
   }
 
@@ -249,12 +319,22 @@ export class RtpSession {
     this.timestamp = (this.timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
     this.sent += 1;
     this.octets += payload.length;
-    this.options.socket.send(packet, this.remote.port, this.remote.address);
+    this.transmit(packet);
     for (const listener of this.sentListeners) listener(this.options.payloadType, payload);
   }
 
   private receive(data: Buffer, from: RtpEndpoint): void {
     if (this.closed || isRtcp(data)) return;
+    if (this.srtp) {
+      // Authenticated before anything else, latching included: a plaintext or forged packet must not move the
+      // stream to its sender.
+      const result = this.srtp.receive.unprotectRtp(data);
+      if (!result.ok) {
+        this.rejected(result.reason);
+        return;
+      }
+      data = result.packet;
+    }
     let packet: RtpPacket;
     try {
       packet = parseRtp(data);

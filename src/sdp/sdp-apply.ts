@@ -8,11 +8,15 @@
  * - The codec is the first format of the answer that is one of the codecs we offered, matched by encoding name
  *   and clock rate. The answer's payload type number is returned: it is the one the peer expects to receive
  *   (§6.1 only says it SHOULD equal ours). Formats we never offered are allowed in an answer (§6.1) and ignored.
+ * - SDES (RFC 4568 §5.1.3): when we offered crypto lines, an answer's crypto line must repeat the tag and suite of one
+ *   of ours; our key of that tag protects what we send, the answer's key what we receive. An RTP/SAVP offer needs
+ *   one; a best-effort offer (RTP/AVP with crypto lines) answered without any is a plain call.
  */
 import { SdpError, SdpNegotiationError } from './sdp-error.js';
 import { audioCodecOf } from './rtp-payload-types.js';
 import { localDirection } from './sdp-direction.js';
-import type { AudioCodecName, NegotiatedAudio, ParsedSdp } from './types.js';
+import { usableKey } from './sdp-crypto.js';
+import type { AudioCodecName, NegotiatedAudio, NegotiatedSrtp, ParsedSdp, SdpMedia } from './types.js';
 
 export function applyAnswer(offer: ParsedSdp, answer: ParsedSdp): NegotiatedAudio {
   if (answer.media.length !== offer.media.length) {
@@ -54,10 +58,27 @@ export function applyAnswer(offer: ParsedSdp, answer: ParsedSdp): NegotiatedAudi
   const address = theirs.connection?.address;
   if (address === undefined) throw new SdpError('missing_field', 'The answer gives no address for the audio stream');
 
+  const srtp = answeredSrtp(ours, theirs);
   return {
     codec,
     telephoneEvent: ours.telephoneEvent === undefined ? undefined : theirs.telephoneEvent,
     remote: { address, port: theirs.port },
     direction: localDirection(theirs.direction, address),
+    ...(srtp ? { srtp } : {}),
   };
+}
+
+function answeredSrtp(ours: SdpMedia, theirs: SdpMedia): NegotiatedSrtp | undefined {
+  const secure = ours.protocol.toUpperCase() === 'RTP/SAVP';
+  if (ours.crypto.length === 0) return undefined;
+  if (theirs.crypto.length === 0) {
+    if (secure) throw new SdpNegotiationError('The answer has no crypto line for our RTP/SAVP offer');
+    return undefined;
+  }
+  const answered = theirs.crypto[0]!;
+  const offered = ours.crypto.find((line) => line.tag === answered.tag && line.suite === answered.suite);
+  const local = offered && usableKey(offered);
+  const remote = usableKey(answered);
+  if (!local || !remote) throw new SdpNegotiationError('The answer accepts none of the crypto suites we offered');
+  return { suite: remote.suite, local, remote };
 }

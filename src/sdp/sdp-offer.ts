@@ -14,6 +14,11 @@
  *   a=fmtp:101 0-16
  *   a=ptime:20
  *   a=sendrecv
+ *
+ * With an SRTP policy, one a=crypto line per suite we run, each with a fresh key (RFC 4568), in our order of
+ * preference. `require` offers RTP/SAVP, which a peer without SRTP must refuse; `offer` keeps RTP/AVP with the
+ * crypto lines (best-effort SRTP): a peer that answers without one gives a plain call instead of a failed one, which
+ * an RTP/SAVP offer could not (the answer must keep the offer's profile, RFC 3264 §6).
  */
 import { SdpError } from './sdp-error.js';
 import {
@@ -25,7 +30,9 @@ import {
 } from './rtp-payload-types.js';
 import { isSdpDirection } from './sdp-direction.js';
 import { checkMediaPort, connectionFor, newSessionId, sessionNumber, writeSdp } from './sdp-write.js';
-import type { AudioCodecName, SdpDirection } from './types.js';
+import { cryptoAttribute, newMasterKey } from './sdp-crypto.js';
+import { SRTP_SUITE_NAMES, type SrtpMasterKey } from '../media/srtp/srtp-suites.js';
+import type { AudioCodecName, SdpDirection, SrtpPolicy } from './types.js';
 
 export interface CreateOfferOptions {
   /** Our RTP address, an IPv4 or IPv6 literal. */
@@ -42,6 +49,10 @@ export interface CreateOfferOptions {
   readonly telephoneEvent?: number | false;
   /** Default sendrecv; sendonly/inactive put the peer on hold (RFC 3264 §8.4). */
   readonly direction?: SdpDirection;
+  /** SRTP policy (SDES). Default off: plain RTP/AVP. */
+  readonly srtp?: SrtpPolicy;
+  /** Our keys for the crypto lines (tags 1, 2, ...); default one fresh key per suite we run. */
+  readonly srtpKeys?: readonly SrtpMasterKey[];
 }
 
 export function createOffer(options: CreateOfferOptions): string {
@@ -71,6 +82,11 @@ export function createOffer(options: CreateOfferOptions): string {
   }
   const direction = options.direction ?? 'sendrecv';
   if (!isSdpDirection(direction)) throw new SdpError('invalid_value', `Unknown direction ${JSON.stringify(direction)}`);
+  const srtp = options.srtp ?? 'off';
+  if (srtp !== 'off') {
+    const keys = options.srtpKeys ?? SRTP_SUITE_NAMES.map((suite) => newMasterKey(suite));
+    keys.forEach((key, i) => attributes.push(`crypto:${cryptoAttribute(i + 1, key)}`));
+  }
   attributes.push(`ptime:${PTIME_MS}`, direction);
 
   return writeSdp({
@@ -78,6 +94,6 @@ export function createOffer(options: CreateOfferOptions): string {
     sessionVersion,
     address: options.address,
     timing: { start: '0', stop: '0' },
-    media: [{ media: 'audio', port, protocol: 'RTP/AVP', formats, attributes }],
+    media: [{ media: 'audio', port, protocol: srtp === 'require' ? 'RTP/SAVP' : 'RTP/AVP', formats, attributes }],
   });
 }

@@ -16,6 +16,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { SdpError } from './sdp-error.js';
 import { staticPayloadType } from './rtp-payload-types.js';
 import { isSdpDirection } from './sdp-direction.js';
+import { parseCrypto, type SdpCrypto } from './sdp-crypto.js';
 import type { ParsedSdp, SdpConnection, SdpDirection, SdpMedia, SdpOrigin, SdpPayloadType } from './types.js';
 
 interface RtpMap {
@@ -36,6 +37,7 @@ interface MediaBuilder {
   ptime: number | undefined;
   readonly rtpmaps: Map<number, RtpMap>;
   readonly fmtps: Map<string, string>;
+  readonly crypto: SdpCrypto[];
 }
 
 const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
@@ -115,6 +117,7 @@ function parseMediaLine(value: string, line: number): MediaBuilder {
     ptime: undefined,
     rtpmaps: new Map(),
     fmtps: new Map(),
+    crypto: [],
   };
 }
 
@@ -191,6 +194,7 @@ function buildMedia(builder: MediaBuilder, index: number, session: SdpConnection
     ptime: builder.ptime,
     payloadTypes,
     telephoneEvent,
+    crypto: builder.crypto,
   };
 }
 
@@ -266,6 +270,13 @@ export function parseSdp(text: string): ParsedSdp {
             current.fmtps.set(format, parameters);
           } else if (name === 'ptime') {
             current.ptime = parsePtime(attrValue, line);
+          } else if (name === 'crypto') {
+            // RFC 4568 §5.1.2: a crypto line the answerer cannot use is ignored, not fatal to the offer.
+            try {
+              current.crypto.push(parseCrypto(attrValue));
+            } catch {
+              // Left out.
+            }
           }
         }
         break;

@@ -3,6 +3,9 @@
  * (RFC 3264). Only what we act on is modelled; everything else in the text is accepted and ignored.
  */
 
+import type { SrtpMasterKey, SrtpSuiteName } from '../media/srtp/srtp-suites.js';
+import type { SdpCrypto } from './sdp-crypto.js';
+
 /** The codecs Dialplane's media engine can encode and decode (RFC 3551 static payload types 0 and 8). */
 export type AudioCodecName = 'PCMU' | 'PCMA';
 
@@ -64,6 +67,8 @@ export interface SdpMedia {
   readonly payloadTypes: readonly SdpPayloadType[];
   /** The first payload type mapped to telephone-event/8000 (RFC 4733), the rate our 8 kHz codecs pair with. */
   readonly telephoneEvent: number | undefined;
+  /** The SDES a=crypto attributes (RFC 4568) that parse, in order; malformed ones are left out (§5.1.2). */
+  readonly crypto: readonly SdpCrypto[];
 }
 
 export interface ParsedSdp {
@@ -89,4 +94,18 @@ export interface NegotiatedAudio {
   readonly remote: { readonly address: string; readonly port: number };
   /** What WE may do on this stream, e.g. 'recvonly' when the peer put us on hold with sendonly. */
   readonly direction: SdpDirection;
+  /** The SRTP keys agreed by SDES, or undefined for plain RTP. */
+  readonly srtp?: NegotiatedSrtp | undefined;
 }
+
+/** SDES outcome (RFC 4568): we protect with our key and unprotect with the peer's. Secret: never log it. */
+export interface NegotiatedSrtp {
+  readonly suite: SrtpSuiteName;
+  /** Our master key, sent in our description: what we protect our packets with. */
+  readonly local: SrtpMasterKey;
+  /** The peer's master key, from its description: what its packets are checked and decrypted with. */
+  readonly remote: SrtpMasterKey;
+}
+
+/** Per trunk or device: no SRTP, SRTP when the peer agrees (else plain RTP), or SRTP only (else 488). */
+export type SrtpPolicy = 'off' | 'offer' | 'require';

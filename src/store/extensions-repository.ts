@@ -47,11 +47,11 @@ export class ExtensionsRepository {
       .executeTakeFirst();
   }
 
-  /** Changes an extension's name, number or mobile; undefined when it is not the account's. */
+  /** Changes an extension's name, number, mobile or SRTP policy; undefined when it is not the account's. */
   async updateExtension(
     accountId: string,
     id: string,
-    changes: Partial<Pick<ExtensionRow, 'name' | 'number' | 'mobile'>>,
+    changes: Partial<Pick<ExtensionRow, 'name' | 'number' | 'mobile' | 'srtp'>>,
   ): Promise<ExtensionRow | undefined> {
     if (Object.keys(changes).length === 0) return this.findExtension(accountId, id);
     return this.db

@@ -552,6 +552,11 @@ export const migrations: Record<string, DialectMigration> = {
   '0016_first_hour': async (db) => {
     await sql`update credit_entries set kind = 'refund' where kind = 'topup' and description like 'refund: %'`.execute(db);
   },
+
+  // SRTP (SDES) policy of an extension's devices: off, offer or require. Existing extensions keep plain RTP.
+  '0017_extension_srtp': async (db) => {
+    await db.schema.alterTable('extensions').addColumn('srtp', 'text', (c) => c.notNull().defaultTo('off')).execute();
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

@@ -91,6 +91,8 @@ export interface ExtensionsTable {
   number: string | null;
   /** E.164: a mobile rung together with the extension's devices, through the trunk. */
   mobile: string | null;
+  /** SRTP policy of its devices' calls: 'off', 'offer' or 'require' (migration 0017). */
+  srtp: Generated<string>;
 }
 
 /** A registrar binding: where one Contact of a device is reached, until expires_at (ISO). */

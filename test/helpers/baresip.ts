@@ -22,7 +22,7 @@ import { describeWithPeer, killGroup, requirePeer, trackPeerProcess, type System
 /** The baresip binary: DIALPLANE_TEST_BARESIP, else `baresip` on PATH. */
 export const BARESIP_BIN = process.env.DIALPLANE_TEST_BARESIP ?? 'baresip';
 export const BARESIP_MODULE_DIR = process.env.DIALPLANE_TEST_BARESIP_MODULES ?? '/usr/lib/baresip/modules';
-const MODULES = ['g711', 'aufile', 'alsa', 'sndfile', 'account', 'menu', 'ctrl_tcp'] as const;
+const MODULES = ['g711', 'aufile', 'alsa', 'sndfile', 'account', 'menu', 'ctrl_tcp', 'srtp'] as const;
 const INSTALL_HINT = 'install the Debian package baresip-core (apt-get install baresip-core)';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -166,6 +166,14 @@ export interface BaresipOptions {
   readonly maxSeconds?: number;
   /** Stopped when this test ends. */
   readonly t?: TestContext;
+  /** More modules to load, by name (e.g. `srtp`); each must be in BARESIP_MODULE_DIR. */
+  readonly modules?: readonly string[];
+  /** More account parameters, e.g. `;mediaenc=srtp-mand` (SDES SRTP required). */
+  readonly accountParams?: string;
+  /** Put baresip's SIP trace (-s: every message with its SDP) in output(). */
+  readonly sipTrace?: boolean;
+  /** The whole account line in place of the default one (e.g. a registering device's, with auth_pass and regint). */
+  readonly account?: string;
 }
 
 export interface BaresipHandle {
@@ -190,7 +198,7 @@ export interface BaresipHandle {
 
 const OUTPUT_LIMIT = 256 * 1024;
 
-function configText(dir: string, port: number, ctrlPort: number, rtpLow: number, rtpHigh: number): string {
+function configText(dir: string, port: number, ctrlPort: number, rtpLow: number, rtpHigh: number, modules: readonly string[] = []): string {
   return [
     'poll_method\t\tepoll',
     `sip_listen\t\t127.0.0.1:${port}`,
@@ -211,6 +219,7 @@ function configText(dir: string, port: number, ctrlPort: number, rtpLow: number,
     'module\t\t\taufile.so',
     'module\t\t\talsa.so',
     'module\t\t\tsndfile.so',
+    ...modules.map((m) => `module\t\t\t${m}.so`),
     'module_app\t\taccount.so',
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
@@ -241,15 +250,17 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   const port = base;
   const ctrlPort = base + 2;
   const dir = await mkdtemp(join(tmpdir(), 'dialplane-baresip-'));
-  await writeFile(join(dir, 'config'), configText(dir, port, ctrlPort, base + 4, base + 15));
-  await writeFile(join(dir, 'accounts'), `<sip:${options.user}@127.0.0.1>;regint=0;answermode=auto\n`);
+  const missing = (options.modules ?? []).filter((m) => !existsSync(join(BARESIP_MODULE_DIR, `${m}.so`)));
+  if (missing.length > 0) throw new Error(`baresip modules missing in ${BARESIP_MODULE_DIR}: ${missing.join(', ')}`);
+  await writeFile(join(dir, 'config'), configText(dir, port, ctrlPort, base + 4, base + 15, options.modules));
+  await writeFile(join(dir, 'accounts'), `${options.account ?? `<sip:${options.user}@127.0.0.1>;regint=0;answermode=auto${options.accountParams ?? ''}`}\n`);
   // The source must outlast the call: aufile ends the stream at the end of the file.
   const seconds = options.maxSeconds ?? 60;
   await writeFile(join(dir, 'source.wav'), encodeWav(options.sourceSamples ?? new Int16Array(8000 * seconds), 8000));
   await mkdir(join(dir, 'dump'));
 
   // DIALPLANE_TEST_BARESIP_LOG=1 adds baresip's SIP trace (-s) to its output.
-  const args = ['-f', dir, '-t', String(seconds), '-v', ...(process.env.DIALPLANE_TEST_BARESIP_LOG ? ['-s'] : [])];
+  const args = ['-f', dir, '-t', String(seconds), '-v', ...(process.env.DIALPLANE_TEST_BARESIP_LOG || options.sipTrace ? ['-s'] : [])];
   const child = spawn(BARESIP_BIN, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const untrack = trackPeerProcess(child);
   let output = '';

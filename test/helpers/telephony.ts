@@ -31,6 +31,8 @@ export async function startTestTelephony(
     readonly env?: Record<string, string>;
     readonly metrics?: Registry;
     readonly telephony?: TelephonyOptions;
+    /** Default: silent. */
+    readonly logger?: pino.Logger;
   },
 ): Promise<TestTelephony> {
   const config = loadConfig({
@@ -55,7 +57,7 @@ export async function startTestTelephony(
       }
     }
   };
-  const telephony = await startTelephony(config, services, pino({ level: 'silent' }), {
+  const telephony = await startTelephony(config, services, options.logger ?? pino({ level: 'silent' }), {
     onAnswered,
     onBridge: (bridge) => bridges.push(bridge),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -69,6 +69,15 @@ describe('dialplane extensions', () => {
     assert.equal(updated.extension.mobile, null);
     const listed = ok<{ extensions: ExtensionView[] }>(await cli('extensions', 'list', '--json'));
     assert.deepEqual(listed.extensions.map((e) => [e.number, e.mobile]), [['309', null], ['310', null]]);
+
+    // SRTP policy: off unless set, changed with update, only off/offer/require.
+    assert.equal((listed.extensions[0] as ExtensionView & { srtp: string }).srtp, 'off');
+    const secure = await cli('extensions', 'create', '--name', 'Secure', '--srtp', 'require');
+    assert.equal(secure.code, 0, secure.stderr);
+    assert.match(secure.stdout, /^created extension ext_\w+ \(Secure\), srtp require$/m);
+    const offered = ok<{ extension: { srtp: string } }>(await cli('extensions', 'update', '309', '--srtp', 'offer', '--json'));
+    assert.equal(offered.extension.srtp, 'offer');
+    assert.notEqual((await cli('extensions', 'update', '309', '--srtp', 'always')).code, 0);
   });
 
   test('through a running server: create and update go through the admin API', async () => {

@@ -63,3 +63,11 @@ test('a trunk remembers whether its URI named the port and the transport, and is
   assert.deepEqual(trunkResolveRequest(tcp!), { host: 'carrier.example', transport: 'tcp' });
   assert.deepEqual(trunkResolveRequest(ported!), { host: 'carrier.example', port: 5070 });
 });
+
+test("a trunk's srtp= policy: off by default, offer or require, anything else refused", () => {
+  const [plain, offered, required] = parseTrunks({ ...base, uri: 'sip:127.0.0.2,sip:127.0.0.3;srtp=offer,sip:127.0.0.4;srtp=REQUIRE' });
+  assert.equal(plain?.srtp, 'off');
+  assert.equal(offered?.srtp, 'offer');
+  assert.equal(required?.srtp, 'require');
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:127.0.0.2;srtp=mandatory' }), /srtp must be off, offer or require/);
+});

@@ -4,6 +4,7 @@ import type { Device, Extension, NumberRoute, NumberRouting } from '../../core/e
 import type { Services } from '../../core/services.js';
 import { DialplaneError } from '../../errors.js';
 import type { RouteSettings } from '../types.js';
+import type { SrtpPolicy } from '../../sdp/types.js';
 
 const config = { dialplane: { auth: 'admin' } satisfies RouteSettings };
 const security = [{ adminToken: [] }];
@@ -12,7 +13,7 @@ const Id = Type.String({ minLength: 1, maxLength: 64 });
 const PhoneNumberText = Type.String({ minLength: 1, maxLength: 40 });
 
 export function extensionView(e: Extension) {
-  return { id: e.id, name: e.name, number: e.number, mobile: e.mobile, created_at: e.createdAt };
+  return { id: e.id, name: e.name, number: e.number, mobile: e.mobile, srtp: e.srtp, created_at: e.createdAt };
 }
 
 /** Never the HA1: the password is shown once, by addDevice, and nothing derived from it after. */
@@ -45,6 +46,8 @@ export interface CreateExtensionBody {
   number?: string;
   /** A mobile rung together with the extension's devices. */
   mobile?: string;
+  /** SRTP for its devices' calls: off (default), offer or require. */
+  srtp?: SrtpPolicy;
 }
 
 /** null clears the number or the mobile. */
@@ -52,6 +55,7 @@ export interface UpdateExtensionBody {
   name?: string;
   number?: string | null;
   mobile?: string | null;
+  srtp?: SrtpPolicy;
 }
 
 export interface AddDeviceBody {
@@ -79,7 +83,7 @@ export function extensionOperations(services: Services) {
       await ensureAccount(accountId);
       return {
         extension: extensionView(
-          await services.extensions.create(accountId, { name: body.name, number: body.number, mobile: body.mobile }),
+          await services.extensions.create(accountId, { name: body.name, number: body.number, mobile: body.mobile, srtp: body.srtp }),
         ),
       };
     },
@@ -87,7 +91,7 @@ export function extensionOperations(services: Services) {
       await ensureAccount(accountId);
       return {
         extension: extensionView(
-          await services.extensions.update(accountId, extensionId, { name: body.name, number: body.number, mobile: body.mobile }),
+          await services.extensions.update(accountId, extensionId, { name: body.name, number: body.number, mobile: body.mobile, srtp: body.srtp }),
         ),
       };
     },
@@ -153,20 +157,25 @@ export function routeFromBody(body: RouteBody): NumberRoute {
   return { none: true };
 }
 
+const SrtpPolicyText = Type.Union([Type.Literal('off'), Type.Literal('offer'), Type.Literal('require')], {
+  description: "SRTP (SDES) for its devices' calls: off, offer (when the device agrees) or require (plain RTP refused 488)",
+});
 const ExtensionNumber = Type.String({ pattern: '^[0-9]{1,8}$', description: '1 to 8 digits, unique in the account (309)' });
 const CreateExtension = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     number: Type.Optional(ExtensionNumber),
     mobile: Type.Optional(PhoneNumberText),
+    srtp: Type.Optional(SrtpPolicyText),
   },
-  { additionalProperties: false, description: 'name, or number (the name is then "Extension <number>"), and an optional mobile' },
+  { additionalProperties: false, description: 'name, or number (the name is then "Extension <number>"), an optional mobile and SRTP policy' },
 );
 const UpdateExtension = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     number: Type.Optional(Type.Union([ExtensionNumber, Type.Null()])),
     mobile: Type.Optional(Type.Union([PhoneNumberText, Type.Null()])),
+    srtp: Type.Optional(SrtpPolicyText),
   },
   { additionalProperties: false, description: 'the fields to change; null clears number or mobile' },
 );

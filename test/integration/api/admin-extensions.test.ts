@@ -166,7 +166,7 @@ await describeEachDialect('admin API: extensions, devices and number routes', (d
     const created = await call('POST', `${base()}/extensions`, { number: '309', mobile: '(415) 555-0309' });
     assert.equal(created.statusCode, 201, created.body);
     const extension = created.json().extension;
-    assert.deepEqual({ ...extension, id: 'x', created_at: 'x' }, { id: 'x', name: 'Extension 309', number: '309', mobile: '+14155550309', created_at: 'x' });
+    assert.deepEqual({ ...extension, id: 'x', created_at: 'x' }, { id: 'x', name: 'Extension 309', number: '309', mobile: '+14155550309', srtp: 'off', created_at: 'x' });
     const taken = await call('POST', `${base()}/extensions`, { name: 'Twin', number: '309' });
     assert.equal(taken.statusCode, 409);
     assert.equal(taken.json().error.details.field, 'number');
@@ -188,5 +188,18 @@ await describeEachDialect('admin API: extensions, devices and number routes', (d
     const cleared = await call('PATCH', `${base()}/extensions/${extension.id}`, { number: null });
     assert.equal(cleared.json().extension.number, null);
     assert.equal((await call('PATCH', `${base(otherId)}/extensions/${extension.id}`, { name: 'Mine' })).statusCode, 404);
+  });
+
+  test("an extension's SRTP policy: off by default, set on create and with PATCH, anything else refused", async () => {
+    const created = await call('POST', `${base()}/extensions`, { name: 'Secure desk', srtp: 'require' });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json().extension.srtp, 'require');
+    const id = created.json().extension.id;
+    const relaxed = await call('PATCH', `${base()}/extensions/${id}`, { srtp: 'offer' });
+    assert.equal(relaxed.statusCode, 200, relaxed.body);
+    assert.equal(relaxed.json().extension.srtp, 'offer');
+    assert.equal((await call('GET', `${base()}/extensions/${id}`)).json().extension.srtp, 'offer');
+    assert.equal((await call('PATCH', `${base()}/extensions/${id}`, { srtp: 'mandatory' })).statusCode, 400);
+    assert.equal((await call('POST', `${base()}/extensions`, { name: 'Plain' })).json().extension.srtp, 'off');
   });
 });

@@ -113,6 +113,11 @@ describe('loadConfig defaults', () => {
     assert.throws(() => load({ DIALPLANE_SMSC: 'http://127.0.0.1:2775' }), /DIALPLANE_SMSC/);
   });
 
+  test("a trunk's ;srtp= policy is checked when the configuration loads", () => {
+    assert.equal(load({ DIALPLANE_TRUNK: 'sip:127.0.0.1:5090;srtp=require' }).trunk.uri, 'sip:127.0.0.1:5090;srtp=require');
+    assert.throws(() => load({ DIALPLANE_TRUNK: 'sip:127.0.0.1:5090;srtp=yes' }), /DIALPLANE_TRUNK.*srtp= to be off, offer or require/);
+  });
+
   test('private webhook targets are allowed only in the embedded setup (the dev carrier), unless set', () => {
     assert.equal(load().webhooks.allowPrivate, true);
     assert.equal(load({ DIALPLANE_TRUNK: 'sip:127.0.0.1:5090' }).webhooks.allowPrivate, false);

@@ -163,3 +163,45 @@ m=audio 40006 RTP/AVP 0 101
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-15
 `);
+
+/** RFC 4568 §8.1-style SDES offer: RTP/SAVP, two suites with lifetimes and MKIs, one with session parameters. */
+export const RFC4568_SAVP_OFFER = crlf(`v=0
+o=sam 2890844526 2890842807 IN IP4 192.0.2.5
+s=SRTP Discussion
+i=A discussion of Secure RTP
+u=http://www.example.com/seminars/srtp.pdf
+e=marge@example.com (Marge Simpson)
+c=IN IP4 192.0.2.12
+t=2873397496 2873404696
+m=audio 49170 RTP/SAVP 0
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4 FEC_ORDER=FEC_SRTP
+a=crypto:2 F8_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5QUJjZGVm|2^20|1:4;inline:QUJjZGVmMTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5|2^20|2:4 FEC_ORDER=FEC_SRTP
+`);
+
+/** What a softphone with mandatory SDES sends (baresip mediaenc=srtp-mand): RTP/SAVP, both suites, no lifetime. */
+export const SOFTPHONE_SAVP_OFFER = crlf(`v=0
+o=- 1169419906 1640133421 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 10140 RTP/SAVP 0 8 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=sendrecv
+a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:ZKcMPIlW2rT7CLdtQ83VhYg3xLy0HGeRbnUeRa0y
+a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:2rsmiRVDgrr0w0oyfGVn6YwX6JAdjzuF44ItpU2p
+`);
+
+/** Best-effort SDES: RTP/AVP carrying a crypto line (a phone with optional SRTP). */
+export const BEST_EFFORT_SRTP_OFFER = crlf(`v=0
+o=- 42 42 IN IP4 198.51.100.7
+s=-
+c=IN IP4 198.51.100.7
+t=0 0
+m=audio 20000 RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:2rsmiRVDgrr0w0oyfGVn6YwX6JAdjzuF44ItpU2p|2^31
+`);

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { Services } from '../../../src/core/services.js';
+import { decodeG711 } from '../../../src/media/codecs/g711.js';
+import { CallMedia } from '../../../src/media/call-media.js';
+import { serializeRtp } from '../../../src/media/rtp/rtp-packet.js';
+import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
+import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
+import type { TestDatabase } from '../../helpers/databases.js';
+
+/**
+ * A real softphone with mandatory SDES SRTP (baresip, srtp module, mediaenc=srtp-mand) calls in through a trunk
+ * whose policy is `srtp=require`: the call is answered with SRTP, audio is decoded on both sides (a 1 kHz tone from
+ * baresip reaches Dialplane, a 400 Hz tone from Dialplane reaches baresip), a plaintext RTP packet injected into the
+ * flow with the right SSRC is dropped and counted while the audio goes on, and no key from either SDP is in any log
+ * line of Dialplane's.
+ */
+
+/** The SIP transport of the call. TLS comes with the SIP over TLS transport. */
+const SIP_TRANSPORT: 'udp' | 'tcp' = 'udp';
+
+let db: TestDatabase;
+let services: Services;
+
+before(async () => {
+  ({ db, services } = await createCallingAccount('Srtp'));
+});
+after(async () => {
+  await db.close();
+});
+
+function tone(hz: number, seconds: number, amplitude: number): Int16Array {
+  const samples = new Int16Array(Math.round(8000 * seconds));
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / 8000));
+  return samples;
+}
+
+/** The tone's frequency from zero crossings over the loud part (what a garbled, wrongly decrypted stream lacks). */
+function frequency(samples: Int16Array): number {
+  let crossings = 0;
+  let loud = 0;
+  for (let i = 1; i < samples.length; i++) {
+    if (Math.abs(samples[i]!) > 500) loud++;
+    if ((samples[i - 1]! < 0) !== (samples[i]! < 0)) crossings++;
+  }
+  return loud === 0 ? 0 : crossings / 2 / (samples.length / 8000);
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function dropped(registry: Registry): Promise<number> {
+  const metric = await registry.getSingleMetric('dialplane_srtp_packets_dropped_total')?.get();
+  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
+await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
+  test('mandatory SRTP call in: audio both ways, injected plaintext dropped and counted, keys in no log line', async (t) => {
+    const phone = await startBaresip({
+      user: 'srtpphone',
+      maxSeconds: 60,
+      modules: ['srtp'],
+      accountParams: ';mediaenc=srtp-mand',
+      sipTrace: true,
+      sourceSamples: tone(1000, 60, 8000),
+      t,
+    });
+    const registry = new Registry();
+    let logText = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logText += chunk.toString('utf8');
+        done();
+      },
+    });
+    const telephony = await startTestTelephony(services, {
+      rtpPorts: '38000-38499',
+      trunk: `sip:${phone.address};srtp=require${SIP_TRANSPORT === 'udp' ? '' : `;transport=${SIP_TRANSPORT}`}`,
+      metrics: registry,
+      logger: pino({ level: 'trace' }, sink),
+    });
+    try {
+      const answered = telephony.answered();
+      const dial = await phone.command('dial', `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`);
+      assert.ok(dial.ok, `dial failed: ${dial.data}`);
+      const call = await within(answered, 10_000, () => `the answer\n${phone.output().slice(-4000)}`);
+      await phone.waitEvent('CALL_ESTABLISHED', 5000);
+      const media = telephony.mediaFor(call.id);
+      assert.ok(media instanceof CallMedia, 'the answered call has media');
+      assert.ok(media.rtp.secure, 'the leg runs SRTP');
+
+      // Dialplane hears baresip's tone, decrypted and decoded.
+      const heard: Int16Array[] = [];
+      const ssrcs = new Set<number>();
+      let lastSequence = 0;
+      media.rtp.listen((packet) => {
+        ssrcs.add(packet.ssrc);
+        lastSequence = packet.sequenceNumber;
+      });
+      media.onAudio((payload) => heard.push(decodeG711(payload, media.codec.name)));
+      const prompt = tone(400, 2, 8000);
+      const playing = media.play(prompt);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.ok(heard.length >= 30, `Dialplane received ${heard.length} audio packets from baresip in 1 s`);
+      const before = concat(heard.splice(0));
+      const beforeHz = frequency(before);
+      assert.ok(Math.abs(beforeHz - 1000) < 50, `baresip's 1 kHz tone decoded as ${beforeHz.toFixed(0)} Hz`);
+
+      // A plaintext RTP packet from another loopback socket, with baresip's SSRC and the next sequence numbers.
+      assert.equal(ssrcs.size, 1, 'one SSRC from baresip');
+      const ssrc = [...ssrcs][0]!;
+      const droppedBefore = await dropped(registry);
+      const injector = createSocket('udp4');
+      await new Promise<void>((resolve) => injector.bind(0, '127.0.0.1', resolve));
+      const injected = Buffer.alloc(160, 0x00); // PCMU 0x00: full-scale negative, unmistakable if it got through
+      const target = media.rtp.local;
+      for (let i = 1; i <= 5; i++) {
+        const packet = serializeRtp({ version: 2, padding: false, marker: false, payloadType: 0, sequenceNumber: (lastSequence + i) & 0xffff, timestamp: 0, ssrc, csrcs: [], payload: injected });
+        await new Promise<void>((resolve, reject) => injector.send(packet, target.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+      }
+      injector.close();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const afterInjection = concat(heard.splice(0));
+      assert.ok(afterInjection.length >= 8000 * 0.6, `audio went on after the injection (${afterInjection.length} samples in 1 s)`);
+      assert.ok(!afterInjection.some((s) => s === decodeG711(Buffer.from([0]), media.codec.name)[0]), 'no injected sample was heard');
+      const afterHz = frequency(afterInjection);
+      assert.ok(Math.abs(afterHz - 1000) < 50, `after the injection the tone is ${afterHz.toFixed(0)} Hz`);
+      const droppedAfter = await dropped(registry);
+      assert.ok(droppedAfter - droppedBefore >= 5, `SRTP drops counted: ${droppedBefore} -> ${droppedAfter}`);
+      assert.ok(media.rtp.srtpRejected >= 5);
+
+      await playing;
+      await telephony.engine.hangup(call.accountId, call.id);
+      await phone.waitEvent('CALL_CLOSED', 5000);
+
+      // baresip decrypted and decoded Dialplane's 400 Hz tone.
+      const received = await phone.receivedAudio();
+      assert.equal(received.length, 1, `one dump of received audio, got ${received.length}`);
+      const dump = received[0]!;
+      const audible = audibleSeconds(dump);
+      t.diagnostic(`Dialplane heard ${beforeHz.toFixed(0)} Hz / ${afterHz.toFixed(0)} Hz; baresip heard ${audible.toFixed(2)} s of sound at ${frequency(dump.samples).toFixed(0)} Hz`);
+      assert.ok(Math.abs(audible - 2) <= 0.4, `baresip heard ${audible.toFixed(2)} s of sound for a 2 s tone`);
+      assert.ok(Math.abs(frequency(dump.samples) - 400) < 40, `baresip heard ${frequency(dump.samples).toFixed(0)} Hz for 400 Hz`);
+
+      // The keys of both SDPs (baresip's SIP trace shows them) are in no log line of Dialplane's.
+      const keys = [...phone.output().matchAll(/a=crypto:\d+ \w+ inline:([A-Za-z0-9+/=]{20,})/g)].map((m) => m[1]!);
+      assert.ok(new Set(keys).size >= 2, `keys of the offer and of the answer seen in the SIP trace (${new Set(keys).size})`);
+      assert.ok(logText.split('\n').length > 1, 'Dialplane logged something at trace level');
+      for (const key of new Set(keys)) {
+        assert.ok(!logText.includes(key), 'an SDES key appears in the log');
+        assert.ok(!logText.includes(Buffer.from(key, 'base64').toString('hex')), 'an SDES key appears in the log (hex)');
+      }
+      assert.ok(!/a=crypto|inline:/.test(logText), 'no crypto attribute in the log');
+    } finally {
+      if (process.env.DIALPLANE_TEST_BARESIP_LOG) process.stderr.write(`--- baresip ---\n${phone.output()}\n--- dialplane ---\n${logText}\n`);
+      await telephony.close();
+      await phone.stop();
+    }
+  });
+
+  test('SRTP required, a plain RTP offer is refused 488 and no call starts', async (t) => {
+    const phone = await startBaresip({ user: 'plainphone', maxSeconds: 30, t });
+    const telephony = await startTestTelephony(services, { rtpPorts: '38000-38499', trunk: `sip:${phone.address};srtp=require` });
+    try {
+      const dial = await phone.command('dial', `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`);
+      assert.ok(dial.ok, `dial failed: ${dial.data}`);
+      const closed = await phone.waitEvent('CALL_CLOSED', 10_000);
+      assert.match(String(closed.param), /488/, `baresip's call ended with ${String(closed.param)}`);
+      assert.equal(telephony.rtpPortsInUse(), 0);
+    } finally {
+      await telephony.close();
+      await phone.stop();
+    }
+  });
+
+  test("a device of an extension whose policy is require: its plain offer gets 488, its SRTP offer is answered with SRTP", async (t) => {
+    const telephony = await startTestTelephony(services, { rtpPorts: '38000-38499', trunk: 'sip:127.0.0.99:9' }); // not loopback's own address: INVITEs from 127.0.0.1 come from the device
+    try {
+      const accountId = (await services.numbers.findVoiceNumber(CALLER_NUMBER))!.accountId;
+      const extension = await services.extensions.create(accountId, { name: 'Secure desk', srtp: 'require' });
+      const { device, password } = await services.extensions.addDevice(accountId, extension.id);
+      const account = (extra: string) =>
+        `<sip:${device.username}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}>;auth_pass=${password};regint=60;answermode=auto${extra}`;
+      const dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`;
+
+      const plain = await startBaresip({ user: device.username, account: account(''), maxSeconds: 30, t });
+      await registered(plain);
+      assert.ok((await plain.command('dial', dialTarget)).ok);
+      const refused = await plain.waitEvent('CALL_CLOSED', 10_000);
+      assert.match(String(refused.param), /488/, `the plain call ended with ${String(refused.param)}`);
+      await plain.stop();
+
+      const secure = await startBaresip({ user: device.username, account: account(';mediaenc=srtp-mand'), modules: ['srtp'], maxSeconds: 30, t });
+      await registered(secure);
+      const answered = telephony.answered();
+      assert.ok((await secure.command('dial', dialTarget)).ok);
+      const call = await within(answered, 10_000, () => `the device's SRTP call\n${secure.output().slice(-4000)}`);
+      await secure.waitEvent('CALL_ESTABLISHED', 5000);
+      const media = telephony.mediaFor(call.id);
+      assert.ok(media instanceof CallMedia && media.rtp.secure, 'the device leg runs SRTP');
+      let packets = 0;
+      media.rtp.listen(() => packets++);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(packets > 10, `SRTP packets from the device authenticated (${packets})`);
+      // baresip starts with a plaintext RTCP APP "PING" (16 octets), which is rightly dropped; no more than that.
+      assert.ok(media.rtp.srtpRejected <= 1, `${media.rtp.srtpRejected} packets of the device rejected`);
+      await telephony.engine.hangup(call.accountId, call.id);
+      await secure.waitEvent('CALL_CLOSED', 5000);
+      await secure.stop();
+    } finally {
+      await telephony.close();
+    }
+  });
+});
+
+/** baresip registers before its remote control connects, so the REGISTER_OK event may come too early to be seen. */
+async function registered(phone: { output(): string }): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!/200 OK .*\[\d+ bindings?\]/.test(phone.output())) {
+    if (Date.now() > deadline) throw new Error(`baresip did not register\n${phone.output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function concat(chunks: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
