@@ -7,6 +7,7 @@ import { CallMedia } from '../media/call-media.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
 import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
+import type { TransportProtocol } from '../sip/transport/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
@@ -76,19 +77,27 @@ export class SipTrunkSignaling implements CallSignaling {
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
       const offer = createOffer({ address: mediaAddress, port: reservation.port });
       const target = device ? { transport: device.transport, address, port: device.port } : trunkEndpoint(trunk!, address);
-      let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
+      let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: TransportProtocol; scheme: 'sip' | 'sips' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
-        dialled = { requestUri: device.uri, from: sipUri(request.from, mediaAddress), to: sipUri(request.to, address), transport: device.transport };
+        dialled = {
+          requestUri: device.uri,
+          from: sipUri(request.from, mediaAddress),
+          to: sipUri(request.to, address),
+          transport: device.transport,
+          scheme: /^sips:/i.test(device.uri) ? 'sips' : 'sip',
+        };
       } else {
         const line = trunk!;
         const to = dialString(request.to, line);
         const hostPart = `${line.host.includes(':') ? `[${line.host}]` : line.host}:${line.port}`;
         dialled = {
-          requestUri: `sip:${to}@${hostPart}${line.transport === 'tcp' ? ';transport=tcp' : ''}`,
+          requestUri:
+            line.scheme === 'sips' ? `sips:${to}@${hostPart}` : `sip:${to}@${hostPart}${line.transport === 'udp' ? '' : `;transport=${line.transport}`}`,
           from: sipUri(callerId(request.from, line), mediaAddress),
           to: sipUri(to, line.host),
           transport: line.transport,
+          scheme: line.scheme,
         };
       }
       invite = this.ua.invite(
@@ -97,7 +106,7 @@ export class SipTrunkSignaling implements CallSignaling {
           requestUri: dialled.requestUri,
           from: dialled.from,
           to: dialled.to,
-          contact: this.ua.contact(dialled.transport, undefined, address),
+          contact: this.ua.contact(dialled.transport, undefined, address, dialled.scheme),
           sdp: Buffer.from(offer),
           descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),

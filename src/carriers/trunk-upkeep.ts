@@ -103,7 +103,7 @@ export class TrunkUpkeep {
     try {
       const target = await this.target(trunk);
       const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-      const uri = `sip:${host}:${trunk.port}`;
+      const uri = trunkServerUri(trunk, host);
       const from = { scheme: 'sip' as const, user: 'dialplane', password: undefined, host: this.ua.contact(trunk.transport, undefined, target.address).host, port: undefined, params: [], headers: [] };
       const options = buildRequest({
         method: 'OPTIONS',
@@ -162,7 +162,7 @@ export class TrunkUpkeep {
     }
     binding.cseq += 1;
     const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-    const registrar = `sip:${host}:${trunk.port}`;
+    const registrar = trunkServerUri(trunk, host);
     const aor = { scheme: 'sip' as const, user: trunk.username ?? 'dialplane', password: undefined, host, port: undefined, params: [], headers: [] };
     const headers = [{ name: 'Expires', value: String(expiresS) }];
     if (challenge && trunk.username && trunk.password) {
@@ -193,7 +193,7 @@ export class TrunkUpkeep {
       callId: binding.callId,
       cseq: binding.cseq,
       via: this.ua.stack.transports.local(trunk.transport, target.address),
-      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane', target.address),
+      contact: this.ua.contact(trunk.transport, trunk.username ?? 'dialplane', target.address, trunk.scheme),
       headers,
     });
     return this.send(register, target);
@@ -219,4 +219,10 @@ function grantedExpiry(response: SipResponse, asked: number): number {
   const header = getHeader(response, 'Expires');
   const value = Number(fromContact ?? header ?? asked);
   return Number.isFinite(value) && value >= 0 ? value : asked;
+}
+
+/** The trunk itself as a Request-URI (OPTIONS, REGISTER); over TLS it says so (`sips:` or `;transport=tls`). */
+function trunkServerUri(trunk: TrunkConfig, host: string): string {
+  if (trunk.scheme === 'sips') return `sips:${host}:${trunk.port}`;
+  return `sip:${host}:${trunk.port}${trunk.transport === 'tls' ? ';transport=tls' : ''}`;
 }

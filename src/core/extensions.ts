@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId, randomBase62 } from './ids.js';
 import { isE164, normalizePhoneNumber } from './phone-number.js';
+import type { TransportProtocol } from '../sip/transport/types.js';
 
 /** The digest realm devices register in; every stored HA1 is computed for it. */
 export const SIP_REALM = 'dialplane';
@@ -76,7 +77,7 @@ export interface DeviceBinding {
   readonly key: string;
   readonly uri: string;
   readonly instance: string | undefined;
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
   readonly callId: string;
@@ -300,7 +301,7 @@ export class ExtensionService {
       key: row.binding_key,
       uri: row.uri,
       instance: row.instance ?? undefined,
-      transport: row.transport === 'tcp' ? 'tcp' : 'udp',
+      transport: row.transport === 'tcp' || row.transport === 'tls' ? row.transport : 'udp',
       address: row.address,
       port: Number(row.port),
       callId: row.call_id,

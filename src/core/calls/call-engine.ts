@@ -3,6 +3,7 @@ import type { Db } from '../../store/database.js';
 import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
 import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, type EndReason } from './hangup-causes.js';
+import type { TransportProtocol } from '../../sip/transport/types.js';
 
 /** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
 export interface DialRequest {
@@ -18,7 +19,7 @@ export interface DialRequest {
 /** Where a registered device is reached: its Contact URI, sent to the address its REGISTER came from. */
 export interface DeviceContact {
   readonly uri: string;
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
 }
