@@ -49,6 +49,8 @@ export interface SipStackOptions {
   /** SIP over TLS: the listener's certificate and port (none without), CAs trusted besides Node's own. */
   readonly tls?: SipTlsServerOptions | undefined;
   readonly tlsCa?: readonly string[] | undefined;
+  /** How long an idle TCP or TLS connection is kept (2 minutes by default). */
+  readonly streamIdleMs?: number;
   /** An outbound TLS connection opened without checking the peer's certificate (`;verify=off`). */
   readonly onUnverifiedTls?: (target: SipEndpoint) => void;
 }
@@ -90,6 +92,7 @@ export class SipStack {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
       ...(options.tlsCa ? { tlsCa: options.tlsCa } : {}),
+      ...(options.streamIdleMs !== undefined ? { tcpIdleMs: options.streamIdleMs } : {}),
       ...(options.onUnverifiedTls ? { onUnverifiedTls: options.onUnverifiedTls } : {}),
       onMessage: (inbound) => this.receive(inbound),
       onParseError: (error, source) => this.handlers.onParseError?.(error, source),
