@@ -255,6 +255,11 @@ export async function startTelephony(
     trunks = parseTrunks(config.trunk);
   }
   gate.useTrunks(trunks);
+  if (trunks.some((t) => t.transport === 'tls') && !tlsFiles.server) {
+    logger.warn(
+      'a trunk uses TLS but no SIP certificate is configured (DIALPLANE_SIP_TLS_CERT / _KEY): the trunk can reach us only over the connections we open',
+    );
+  }
   for (const trunk of trunks) {
     if (trunk.transport === 'tls' && !trunk.verify) {
       logger.warn({ trunk: trunk.name }, 'trunk ;verify=off: its TLS certificate is NOT checked (for labs only, never in production)');

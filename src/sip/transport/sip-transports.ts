@@ -146,7 +146,10 @@ export class SipTransports {
   /** Our address for Via and Contact (towards peer when known): never 0.0.0.0 or ::, see advertisedAddress. */
   local(transport: TransportProtocol, peer?: string): SipEndpoint {
     const address = advertisedAddress({ bind: this.options.host, publicAddress: this.options.publicAddress, peer });
-    return { transport, address, port: transport === 'tls' ? this.boundTlsPort : this.boundPort };
+    // Without a TLS listener, what a TLS peer is told is the port one would listen on (the standard 5061 unless
+    // configured): answers still come back on our connection, requests the peer opens anew find nothing there.
+    const tlsPort = this.boundTlsPort || this.options.tls?.port || 5061;
+    return { transport, address, port: transport === 'tls' ? tlsPort : this.boundPort };
   }
 
   async close(): Promise<void> {
