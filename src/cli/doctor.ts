@@ -2,10 +2,13 @@ import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createConnection, createServer, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { parseTrunks, type TrunkConfig } from '../carriers/trunks.js';
 import type { ServerStatus } from '../api/admin/status-route.js';
 import { adminCall, isDialplaneServer, serverToken, serverUrl } from './admin-client.js';
+import { checkSipTls } from './doctor-tls.js';
 
 /** One line of `dialplane doctor`: what was checked, how it stands, and what to do when it is not ok. */
 export interface DoctorCheck {
@@ -52,7 +55,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   try {
     trunks = config.trunk.uri === 'dev' ? [] : parseTrunks(config.trunk);
   } catch (error) {
-    lines.push(fail('config', `DIALPLANE_TRUNK: ${(error as Error).message}`, 'write each trunk as sip:host[:port][;transport=udp|tcp]'));
+    lines.push(fail('config', `DIALPLANE_TRUNK: ${(error as Error).message}`, 'write each trunk as sip:host[:port][;transport=udp|tcp|tls] or sips:host[:port]'));
   }
 
   const baseUrl = serverUrl(config);
@@ -69,6 +72,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   const db = await checkDatabase(config, options.timeoutMs);
   lines.push(...db.lines);
   lines.push(...(await checkPorts(config, baseUrl, running, status)));
+  lines.push(...(await checkSipTls(config, trunks)));
   const trunkLines = await checkTrunks(config, trunks, status, options.timeoutMs);
   lines.push(...trunkLines.lines);
   lines.push(await checkSmsc(config, status, options.timeoutMs));
@@ -204,6 +208,14 @@ async function checkPorts(config: Config, baseUrl: string, running: boolean, sta
         : ok('sip', `SIP port ${sipHost}:${sipPort} (UDP and TCP) is free`),
     );
   }
+  if (config.sip.tlsCert !== undefined && config.sip.tlsPort !== 0) {
+    const tlsError = await tcpBindError(sipHost, config.sip.tlsPort);
+    lines.push(
+      tlsError
+        ? portProblem('sip', `SIP over TLS port ${sipHost}:${config.sip.tlsPort}`, tlsError, 'DIALPLANE_SIP_TLS_PORT')
+        : ok('sip', `SIP over TLS port ${sipHost}:${config.sip.tlsPort} is free`),
+    );
+  }
   if (pairs === 0) {
     lines.push(fail('rtp', `DIALPLANE_RTP_PORTS=${rtpPorts} holds no even/odd port pair`, 'give a range such as 20000-29999'));
   } else {
@@ -221,8 +233,16 @@ async function checkPorts(config: Config, baseUrl: string, running: boolean, sta
   return lines;
 }
 
-/** Sends a SIP OPTIONS to the trunk and resolves the first response's status line, or undefined at the timeout. */
-export async function probeOptions(trunk: Pick<TrunkConfig, 'host' | 'port' | 'transport'>, timeoutMs: number): Promise<{ status: number; reason: string; ms: number; date?: Date } | undefined> {
+/**
+ * Sends a SIP OPTIONS to the trunk and resolves the first response's status line, or undefined at the timeout. Over
+ * TLS the trunk's certificate is verified as calls verify it (Node's CAs plus DIALPLANE_SIP_TLS_CA, its host name);
+ * why a connection failed (a certificate refused, a refused port) goes to `onError`.
+ */
+export async function probeOptions(
+  trunk: Pick<TrunkConfig, 'host' | 'port' | 'transport'> & Partial<Pick<TrunkConfig, 'verify'>>,
+  timeoutMs: number,
+  tls: { readonly ca?: readonly string[]; readonly onError?: (message: string) => void } = {},
+): Promise<{ status: number; reason: string; ms: number; date?: Date } | undefined> {
   const started = Date.now();
   const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
   const callId = randomBytes(12).toString('hex');
@@ -258,17 +278,29 @@ export async function probeOptions(trunk: Pick<TrunkConfig, 'host' | 'port' | 't
       close();
       resolve(value);
     };
-    if (trunk.transport === 'tcp') {
-      const socket = createConnection({ host: trunk.host, port: trunk.port });
+    if (trunk.transport === 'tcp' || trunk.transport === 'tls') {
+      const socket =
+        trunk.transport === 'tls'
+          ? tlsConnect({
+              host: trunk.host,
+              port: trunk.port,
+              ...(isIP(trunk.host) === 0 ? { servername: trunk.host } : {}),
+              ...(tls.ca && tls.ca.length > 0 ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+              rejectUnauthorized: trunk.verify ?? true,
+            })
+          : createConnection({ host: trunk.host, port: trunk.port });
       let buffered = '';
       const close = () => socket.destroy();
-      socket.once('connect', () => socket.write(message(socket.localPort ?? 0, socket.localAddress ?? '127.0.0.1')));
+      socket.once(trunk.transport === 'tls' ? 'secureConnect' : 'connect', () => socket.write(message(socket.localPort ?? 0, socket.localAddress ?? '127.0.0.1')));
       socket.on('data', (chunk) => {
         buffered += chunk.toString('utf8');
         const parsed = parse(buffered);
         if (parsed && parsed.status >= 200) finish(parsed, close);
       });
-      socket.on('error', () => finish(undefined, close));
+      socket.on('error', (error) => {
+        tls.onError?.(error.message);
+        finish(undefined, close);
+      });
       timers.push(setTimeout(() => finish(undefined, close), timeoutMs));
       return;
     }
@@ -300,16 +332,27 @@ async function checkTrunks(
   if (config.trunk.uri === 'dev') return { lines: [ok('trunk', 'the dev carrier: a simulated network inside the server, reached over real SIP on loopback')] };
   const lines: DoctorCheck[] = [];
   let trunkDate: Date | undefined;
+  let ca: string[] = [];
+  try {
+    ca = config.sip.tlsCa !== undefined ? [readFileSync(config.sip.tlsCa, 'utf8')] : [];
+  } catch {
+    // Reported by the sip-tls line.
+  }
   for (const [index, trunk] of trunks.entries()) {
-    const answer = await probeOptions(trunk, timeoutMs);
+    let failure: string | undefined;
+    const answer = await probeOptions(trunk, timeoutMs, { ca, onError: (message) => (failure = message) });
     if (answer?.date) trunkDate = answer.date;
     lines.push(
       answer
         ? ok('trunk', `${trunk.name} answered OPTIONS: ${answer.status} ${answer.reason} in ${answer.ms} ms`)
         : fail(
             'trunk',
-            `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${trunk.transport.toUpperCase()} to ${trunk.host}:${trunk.port})`,
-            "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
+            failure
+              ? `${trunk.name} could not be reached (${trunk.transport.toUpperCase()} to ${trunk.host}:${trunk.port}): ${failure}`
+              : `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${trunk.transport.toUpperCase()} to ${trunk.host}:${trunk.port})`,
+            trunk.transport === 'tls' && failure && /certificate|self[- ]signed|altnames|issuer/i.test(failure)
+              ? "the trunk's certificate is not trusted for its host name: add its CA to DIALPLANE_SIP_TLS_CA, or correct the host in DIALPLANE_TRUNK"
+              : "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
           ),
     );
     if (!trunk.register) continue;

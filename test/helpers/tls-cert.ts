@@ -17,9 +17,12 @@ export interface TestCertificate {
  * A fresh self-signed certificate for localhost, 127.0.0.1 and ::1 (plus `hosts`), made by `dialplane dev-cert`'s
  * own code in a temporary folder that the test context removes. No key is kept in the repository.
  */
-export async function makeTestCertificate(t: TestContext | undefined, hosts: readonly string[] = []): Promise<TestCertificate> {
+export async function makeTestCertificate(
+  t: TestContext | undefined,
+  options: { readonly hosts?: readonly string[]; readonly days?: number } = {},
+): Promise<TestCertificate> {
   const dir = await mkdtemp(join(tmpdir(), 'dialplane-tls-'));
-  const written = await writeDevCert(dir, { hosts, days: 2 });
+  const written = await writeDevCert(dir, { hosts: options.hosts ?? [], days: options.days ?? 30 });
   const remove = () => rm(dir, { recursive: true, force: true });
   if (t) t.after(remove);
   else process.once('exit', () => void remove());
