@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createConnection, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, rootCertificates, TLSSocket, type Server as TlsServer } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer, rootCertificates, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { parseMessage, SipStreamFramer } from '../message/parser.js';
 import { serializeMessage } from '../message/serializer.js';
 import { DEFAULT_SIP_LIMITS, SipParseError, type SipLimits, type SipMessage } from '../message/types.js';
@@ -53,8 +53,11 @@ export class SipTransports {
   private tcp: Server | undefined;
   private tlsServer: TlsServer | undefined;
   private readonly connections = new Map<string, Socket>();
-  /** Connections still connecting (TCP) or in their handshake (TLS). */
-  private readonly pending = new WeakSet<Socket>();
+  /**
+   * Connections still connecting (TCP) or in their handshake (TLS), with the error handlers of the messages waiting
+   * on them: a failure before the connection is up (refused, a certificate that does not verify) is theirs.
+   */
+  private readonly pending = new WeakMap<Socket, Set<(error: Error) => void>>();
   private readonly limits: SipLimits;
   private boundPort = 0;
   private boundTlsPort = 0;
@@ -131,13 +134,7 @@ export class SipTransports {
     };
     // Until the connection is up (for TLS: the peer's certificate verified) a failure belongs to every message
     // waiting on it; once up, a write's own callback tells.
-    if (onError && this.pending.has(socket)) {
-      const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect';
-      const failed = (error: Error) => report(error);
-      socket.once('error', failed);
-      socket.once(ready, () => socket.off('error', failed));
-      socket.once('close', () => socket.off('error', failed));
-    }
+    if (onError) this.pending.get(socket)?.add(report);
     socket.write(bytes, (error) => {
       if (error) report(error);
     });
@@ -252,8 +249,14 @@ export class SipTransports {
     if (existing && !existing.destroyed) return existing;
     if (this.closed) throw new Error('SIP transports are closed');
     const socket = target.transport === 'tls' ? this.connectTls(target) : createConnection({ host: target.address, port: target.port });
-    this.pending.add(socket);
+    const waiting = new Set<(error: Error) => void>();
+    this.pending.set(socket, waiting);
     socket.once(target.transport === 'tls' ? 'secureConnect' : 'connect', () => this.pending.delete(socket));
+    socket.once('error', (error) => {
+      if (this.pending.get(socket) !== waiting) return;
+      this.pending.delete(socket);
+      for (const report of waiting) report(error);
+    });
     this.attach(socket, target);
     return socket;
   }

@@ -101,6 +101,21 @@ test('a certificate no trusted CA vouches for fails the transaction as a transpo
   assert.equal(seen.length, 0);
 });
 
+test('every request waiting on a connection whose certificate is refused hears it, however many', async (t) => {
+  const cert = await makeTestCertificate(t);
+  const { stack: far, seen } = await server(t, cert);
+  const near = await client(t);
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const target: SipEndpoint = { transport: 'tls', address: '127.0.0.1', port: far.transports.tlsPort };
+  const outcomes = await Promise.all(Array.from({ length: 25 }, () => options(near, target)));
+  assert.deepEqual(new Set(outcomes.map((o) => (o.error && /self[- ]signed|certificate/i.test(o.error.message) ? 'transport error' : String(o.error ?? o.response?.status)))), new Set(['transport error']));
+  assert.equal(seen.length, 0);
+  assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+});
+
 test('a trusted certificate for another name is refused (the name checked is the configured host name)', async (t) => {
   const cert = await makeTestCertificate(t);
   const { stack: far, seen } = await server(t, cert);
