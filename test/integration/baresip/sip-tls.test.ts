@@ -31,6 +31,9 @@ after(async () => {
   await db.close();
 });
 
+/** More baresip account parameters for the phone (e.g. `mediaenc=srtp-mand` for SRTP over this TLS signalling). */
+const PHONE_ACCOUNT_PARAMS: readonly string[] = [];
+
 /** A 440 Hz tone at about -12 dBFS: what baresip sends into its calls. */
 function tone(seconds: number): Int16Array {
   const samples = new Int16Array(8000 * seconds);
@@ -81,8 +84,14 @@ await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
     assert.ok(telephony.sipTlsPort > 0, 'the TLS listener is up');
     const extension = await services.extensions.create(accountId, { name: 'TLS desk' });
     const { device, password } = await services.extensions.addDevice(accountId, extension.id);
-    // The account line other tests extend (media encryption parameters go in `params`).
-    const account = baresipAccountLine({ user: device.username, password, host: '127.0.0.1', port: telephony.sipTlsPort, transport: 'tls' });
+    const account = baresipAccountLine({
+      user: device.username,
+      password,
+      host: '127.0.0.1',
+      port: telephony.sipTlsPort,
+      transport: 'tls',
+      params: PHONE_ACCOUNT_PARAMS,
+    });
     const phone = await startBaresip({ user: device.username, account, t, maxSeconds: 60, sourceSamples: tone(60), tlsCaFile: cert.certFile });
     try {
       await phone.waitEvent('REGISTER_OK', 10_000);
