@@ -29,6 +29,7 @@ import { SipStack } from './sip/ua/sip-stack.js';
 import { SipUserAgent } from './sip/ua/user-agent.js';
 import { advertisedAddress } from './sip/transport/advertised-address.js';
 import type { SipResolver } from './sip/transport/sip-resolver.js';
+import { readSipTlsFiles } from './sip/transport/tls-files.js';
 import type { SipEndpoint } from './sip/transport/types.js';
 import type { SipTimerBase, TimerScheduler } from './sip/transaction/timers.js';
 import { guardedRequest } from './webhooks/guarded-request.js';
@@ -41,6 +42,8 @@ export interface Telephony {
   /** Where the extensions' devices register. */
   readonly registrar: Registrar;
   readonly sipPort: number;
+  /** SIP over TLS's port; 0 when no SIP certificate is configured. */
+  readonly sipTlsPort: number;
   readonly devCarrier: DevCarrier | undefined;
   readonly trunks: readonly TrunkConfig[];
   /** Per trunk: whether it answers OPTIONS, and its registration. */
@@ -161,7 +164,24 @@ export async function startTelephony(
       logger.debug({ method, source: source.address, answered }, 'SIP request over the per-source limit');
     },
   };
-  const stack = new SipStack({ host: config.sip.host, publicAddress: config.sip.publicAddress, port: config.sip.port, sourceLimit, ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}) });
+  const tlsFiles = await readSipTlsFiles(config.sip);
+  const warnedUnverified = new Set<string>();
+  const stack = new SipStack({
+    host: config.sip.host,
+    publicAddress: config.sip.publicAddress,
+    port: config.sip.port,
+    sourceLimit,
+    tls: tlsFiles.server,
+    tlsCa: tlsFiles.ca,
+    onUnverifiedTls: (target) => {
+      // Once per peer: every connection to it is as unsafe as the first.
+      const key = `${target.address}:${target.port}`;
+      if (warnedUnverified.has(key)) return;
+      warnedUnverified.add(key);
+      logger.warn({ peer: key, serverName: target.tls?.serverName }, 'SIP over TLS WITHOUT certificate verification (trunk ;verify=off): anyone on the path can read and change this signalling');
+    },
+    ...(options.sipTimerBase ? { timerBase: options.sipTimerBase } : {}),
+  });
   const registrar = new Registrar({
     lookup: (username) => services.extensions.credentialsFor(username),
     onError: (err: unknown) => logger.error({ err }, 'registrar lookup or binding store failed'),
@@ -252,6 +272,16 @@ export async function startTelephony(
     trunks = parseTrunks(config.trunk);
   }
   gate.useTrunks(trunks);
+  if (trunks.some((t) => t.transport === 'tls') && !tlsFiles.server) {
+    logger.warn(
+      'a trunk uses TLS but no SIP certificate is configured (DIALPLANE_SIP_TLS_CERT / _KEY): the trunk can reach us only over the connections we open',
+    );
+  }
+  for (const trunk of trunks) {
+    if (trunk.transport === 'tls' && !trunk.verify) {
+      logger.warn({ trunk: trunk.name }, 'trunk ;verify=off: its TLS certificate is NOT checked (for labs only, never in production)');
+    }
+  }
   const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS, targetsOf, onSrtpRejected);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
@@ -302,7 +332,7 @@ export async function startTelephony(
   });
   const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS }, undefined, targetsOf);
   upkeep.start();
-  logger.info({ sipPort, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
+  logger.info({ sipPort, sipTlsPort: stack.transports.tlsPort || undefined, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 
   let closing: Promise<void> | undefined;
   return {
@@ -311,6 +341,7 @@ export async function startTelephony(
     ua,
     registrar,
     sipPort,
+    sipTlsPort: stack.transports.tlsPort,
     devCarrier,
     trunks,
     trunkStatus: upkeep.statuses,

@@ -5,6 +5,7 @@ import { CallMedia } from '../media/call-media.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
 import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
+import type { TransportProtocol } from '../sip/transport/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
@@ -94,10 +95,16 @@ export class SipTrunkSignaling implements CallSignaling {
       // A trunk's SRTP policy; calls to registered devices are offered plain RTP.
       const srtp = trunk?.srtp ?? 'off';
       const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
-      let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: 'udp' | 'tcp' };
+      let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: TransportProtocol; scheme: 'sip' | 'sips' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
-        dialled = { requestUri: device.uri, from: sipUri(request.from, mediaAddress), to: sipUri(request.to, address), transport: device.transport };
+        dialled = {
+          requestUri: device.uri,
+          from: sipUri(request.from, mediaAddress),
+          to: sipUri(request.to, address),
+          transport: device.transport,
+          scheme: /^sips:/i.test(device.uri) ? 'sips' : 'sip',
+        };
       } else {
         // The Request-URI names the trunk as written; the target is where RFC 3263 resolution sent it.
         const line = trunk!;
@@ -107,6 +114,7 @@ export class SipTrunkSignaling implements CallSignaling {
           from: sipUri(callerId(request.from, line), mediaAddress),
           to: sipUri(to, line.host),
           transport: target.transport,
+          scheme: line.scheme,
         };
       }
       invite = this.ua.invite(
@@ -115,7 +123,7 @@ export class SipTrunkSignaling implements CallSignaling {
           requestUri: dialled.requestUri,
           from: dialled.from,
           to: dialled.to,
-          contact: this.ua.contact(dialled.transport, undefined, address),
+          contact: this.ua.contact(dialled.transport, undefined, address, dialled.scheme),
           sdp: Buffer.from(offer),
           descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),

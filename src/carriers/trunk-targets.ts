@@ -18,11 +18,15 @@ export function systemSipResolver(): SipResolver {
   });
 }
 
-/** Targets over the transports this build sends (TLS targets are never asked for). */
+/**
+ * A trunk's targets, TLS ones included (a TLS connection we open needs no listener of ours). A TLS target's
+ * certificate is checked against the trunk's host name as written (RFC 3263 §4.4 / RFC 5922), not the SRV target.
+ */
 export function trunkTargets(resolver: SipResolver): TrunkTargets {
-  return async (trunk) => (await resolver.resolve(trunkResolveRequest(trunk))).filter(sendable);
+  return async (trunk) => (await resolver.resolve({ ...trunkResolveRequest(trunk), tls: true })).map((target) => endpointOf(trunk, target));
 }
 
-function sendable(target: SipTarget): target is SipTarget & SipEndpoint {
-  return target.transport === 'udp' || target.transport === 'tcp';
+function endpointOf(trunk: TrunkConfig, target: SipTarget): SipEndpoint {
+  const base = { transport: target.transport, address: target.address, port: target.port };
+  return target.transport === 'tls' ? { ...base, tls: { serverName: trunk.host, verify: trunk.verify } } : base;
 }

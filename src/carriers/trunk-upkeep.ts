@@ -196,7 +196,7 @@ export class TrunkUpkeep {
       callId: binding.callId,
       cseq: binding.cseq,
       via: this.ua.stack.transports.local(target.transport, target.address),
-      contact: this.ua.contact(target.transport, trunk.username ?? 'dialplane', target.address),
+      contact: this.ua.contact(target.transport, trunk.username ?? 'dialplane', target.address, trunk.scheme),
       headers,
     });
     return this.send(register, target);
@@ -223,3 +223,4 @@ function grantedExpiry(response: SipResponse, asked: number): number {
   const value = Number(fromContact ?? header ?? asked);
   return Number.isFinite(value) && value >= 0 ? value : asked;
 }
+

@@ -3,13 +3,20 @@ import { parseUri } from '../sip/message/headers.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import type { Config } from '../config/config.js';
 import type { SipResolveRequest } from '../sip/transport/sip-resolver.js';
-import type { SipEndpoint } from '../sip/transport/types.js';
+import { defaultPort, uriTransport, type SipEndpoint, type TransportProtocol } from '../sip/transport/types.js';
 import type { SrtpPolicy } from '../sdp/types.js';
 
 export interface TrunkConfig {
   /** As configured, without its `inbound` parameter: shown in call records. */
   readonly name: string;
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
+  /** `sips` when the URI was written sips: (TLS, and sips Request-URIs and Contacts, RFC 5630). */
+  readonly scheme: 'sip' | 'sips';
+  /**
+   * Over TLS: whether the trunk's certificate is checked (against its host name, with Node's CAs and
+   * DIALPLANE_SIP_TLS_CA). Only `;verify=off` in the URI turns this off, for labs.
+   */
+  readonly verify: boolean;
   /** Host as written (name or address); resolved when dialling (RFC 3263: see sip-resolver.ts). */
   readonly host: string;
   /** As written, else 5060. */
@@ -36,8 +43,9 @@ export interface TrunkConfig {
 export type TrunkSettings = Omit<Config['trunk'], 'keepaliveS'>;
 
 /**
- * `sip:[user[:password]@]host[:port][;transport=udp|tcp][;inbound=<range>+<range>...][;srtp=off|offer|require]`,
- * comma-separated, in failover order. Credentials written in a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME /
+ * `sip:[user[:password]@]host[:port][;transport=udp|tcp|tls][;inbound=<range>+<range>...][;srtp=off|offer|require]`
+ * or `sips:...` (TLS), comma-separated, in failover order. Over TLS the port defaults to 5061 and `;verify=off` skips
+ * the certificate check (labs only). Credentials written in a trunk's URI are that trunk's own; the others use DIALPLANE_TRUNK_USERNAME /
  * _PASSWORD. `inbound` lists the addresses and CIDR ranges (IPv4 or IPv6) the trunk's INVITEs may come from,
  * joined by `+`, in place of its host's own addresses.
  */
@@ -54,20 +62,28 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
         uri.password === undefined
           ? unlisted
           : unlisted.replace(`:${encodeURIComponent(uri.password)}@`, ':********@').replace(`:${uri.password}@`, ':********@');
-      const transport = uri.params.find(([key]) => key === 'transport')?.[1]?.toLowerCase();
-      if (transport !== undefined && transport !== 'udp' && transport !== 'tcp') {
-        throw new Error(`trunk ${name}: transport must be udp or tcp`);
+      const param = uri.params.find(([key]) => key === 'transport')?.[1]?.toLowerCase();
+      const transport = uriTransport(uri.scheme, param);
+      if (param !== undefined && (transport === undefined || (uri.scheme === 'sips' && param !== 'tls' && param !== 'tcp'))) {
+        throw new Error(`trunk ${name}: transport must be udp, tcp or tls${uri.scheme === 'sips' ? ' (tls for sips:)' : ''}`);
+      }
+      const verifyParam = uri.params.find(([key]) => key === 'verify');
+      if (verifyParam !== undefined && verifyParam[1]?.toLowerCase() !== 'off' && verifyParam[1]?.toLowerCase() !== 'on') {
+        throw new Error(`trunk ${name}: verify must be on or off`);
       }
       const inbound = parseInbound(uri.params.find(([key]) => key === 'inbound'), name);
       const srtp = (uri.params.find(([key]) => key === 'srtp')?.[1] ?? 'off').toLowerCase();
       if (srtp !== 'off' && srtp !== 'offer' && srtp !== 'require') throw new Error(`trunk ${name}: srtp must be off, offer or require`);
+      const chosen = transport ?? 'udp';
       return {
         name,
-        transport: transport === 'tcp' ? 'tcp' : 'udp',
+        transport: chosen,
+        scheme: uri.scheme === 'sips' ? 'sips' : 'sip',
+        verify: verifyParam?.[1]?.toLowerCase() !== 'off',
         host: uri.host.replace(/^\[|\]$/g, ''),
-        port: uri.port ?? 5060,
+        port: uri.port ?? defaultPort(chosen),
         portGiven: uri.port !== undefined,
-        transportGiven: transport !== undefined,
+        transportGiven: param !== undefined || uri.scheme === 'sips',
         username: uri.user ?? settings.username,
         password: uri.user !== undefined ? uri.password : settings.password,
         register: settings.register,
@@ -79,8 +95,10 @@ export function parseTrunks(settings: TrunkSettings): TrunkConfig[] {
     });
 }
 
+/** Where to send to a trunk at one of its addresses; over TLS its certificate is checked against its host name. */
 export function trunkEndpoint(trunk: TrunkConfig, address: string): SipEndpoint {
-  return { transport: trunk.transport, address, port: trunk.port };
+  const base = { transport: trunk.transport, address, port: trunk.port };
+  return trunk.transport === 'tls' ? { ...base, tls: { serverName: trunk.host, verify: trunk.verify } } : base;
 }
 
 /** What RFC 3263 resolution is asked for a trunk: its host, and its port and transport only where the URI names them. */
@@ -93,13 +111,15 @@ export function trunkResolveRequest(trunk: TrunkConfig): SipResolveRequest {
 }
 
 /**
- * A URI at the trunk as it was written: `sip:[user@]host[:port][;transport=tcp]`. The port appears only when the URI
+ * A URI at the trunk as it was written: `sip:[user@]host[:port][;transport=tcp|tls]` or `sips:[user@]host[:port]`. The port appears only when the URI
  * names one or the host is an address, so that a trunk's proxy resolves a host name as we did (RFC 3263).
  */
 export function trunkUri(trunk: TrunkConfig, user?: string): string {
   const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
   const port = trunk.portGiven || isIP(trunk.host) ? `:${trunk.port}` : '';
-  return `sip:${user !== undefined ? `${user}@` : ''}${host}${port}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`;
+  // A sips: URI says TLS by itself (RFC 5630); a sip: one over TLS names it.
+  const transport = trunk.transport === 'tcp' ? ';transport=tcp' : trunk.transport === 'tls' && trunk.scheme !== 'sips' ? ';transport=tls' : '';
+  return `${trunk.scheme}:${user !== undefined ? `${user}@` : ''}${host}${port}${transport}`;
 }
 
 /**

@@ -51,7 +51,7 @@ export async function writeDevCert(
 export function addDevCertCommand(program: Command): void {
   program
     .command('dev-cert')
-    .description('write a self-signed certificate and key for local HTTPS (DIALPLANE_TLS_CERT, DIALPLANE_TLS_KEY)')
+    .description('write a self-signed certificate and key for local HTTPS (DIALPLANE_TLS_CERT, DIALPLANE_TLS_KEY) or SIP over TLS (DIALPLANE_SIP_TLS_CERT, DIALPLANE_SIP_TLS_KEY)')
     .requiredOption('--out <dir>', 'directory to write cert.pem and key.pem into')
     .option('--days <n>', 'days the certificate is valid', String(DEV_CERT_DAYS))
     .option('--host <name>', 'another host name or IP address it is for (repeatable)', (value: string, list: string[]) => [...list, value], [] as string[])
@@ -63,6 +63,7 @@ export function addDevCertCommand(program: Command): void {
         [
           `wrote ${written.cert} and ${written.key} (self-signed, for ${written.hosts.join(', ')}, ${written.days} days)`,
           `  DIALPLANE_TLS_CERT=${written.cert} DIALPLANE_TLS_KEY=${written.key} dialplane serve`,
+          `  SIP over TLS: DIALPLANE_SIP_TLS_CERT=${written.cert} DIALPLANE_SIP_TLS_KEY=${written.key}`,
           '  clients must trust it or skip the check (curl -k)',
         ].join('\n'),
       );

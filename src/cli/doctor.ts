@@ -2,11 +2,14 @@ import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createConnection, createServer, isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { systemSipResolver, trunkTargets } from '../carriers/trunk-targets.js';
 import { parseTrunks, type TrunkConfig } from '../carriers/trunks.js';
 import type { ServerStatus } from '../api/admin/status-route.js';
 import { adminCall, isDialplaneServer, serverToken, serverUrl } from './admin-client.js';
+import { checkSipTls } from './doctor-tls.js';
 
 /** One line of `dialplane doctor`: what was checked, how it stands, and what to do when it is not ok. */
 export interface DoctorCheck {
@@ -53,7 +56,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   try {
     trunks = config.trunk.uri === 'dev' ? [] : parseTrunks(config.trunk);
   } catch (error) {
-    lines.push(fail('config', `DIALPLANE_TRUNK: ${(error as Error).message}`, 'write each trunk as sip:host[:port][;transport=udp|tcp]'));
+    lines.push(fail('config', `DIALPLANE_TRUNK: ${(error as Error).message}`, 'write each trunk as sip:host[:port][;transport=udp|tcp|tls] or sips:host[:port]'));
   }
 
   const baseUrl = serverUrl(config);
@@ -70,6 +73,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
   const db = await checkDatabase(config, options.timeoutMs);
   lines.push(...db.lines);
   lines.push(...(await checkPorts(config, baseUrl, running, status)));
+  lines.push(...(await checkSipTls(config, trunks)));
   const trunkLines = await checkTrunks(config, trunks, status, options.timeoutMs);
   lines.push(...trunkLines.lines);
   lines.push(await checkSmsc(config, status, options.timeoutMs));
@@ -205,6 +209,14 @@ async function checkPorts(config: Config, baseUrl: string, running: boolean, sta
         : ok('sip', `SIP port ${sipHost}:${sipPort} (UDP and TCP) is free`),
     );
   }
+  if (config.sip.tlsCert !== undefined && config.sip.tlsPort !== 0) {
+    const tlsError = await tcpBindError(sipHost, config.sip.tlsPort);
+    lines.push(
+      tlsError
+        ? portProblem('sip', `SIP over TLS port ${sipHost}:${config.sip.tlsPort}`, tlsError, 'DIALPLANE_SIP_TLS_PORT')
+        : ok('sip', `SIP over TLS port ${sipHost}:${config.sip.tlsPort} is free`),
+    );
+  }
   if (pairs === 0) {
     lines.push(fail('rtp', `DIALPLANE_RTP_PORTS=${rtpPorts} holds no even/odd port pair`, 'give a range such as 20000-29999'));
   } else {
@@ -222,8 +234,17 @@ async function checkPorts(config: Config, baseUrl: string, running: boolean, sta
   return lines;
 }
 
-/** Sends a SIP OPTIONS to the trunk and resolves the first response's status line, or undefined at the timeout. */
-export async function probeOptions(trunk: Pick<TrunkConfig, 'host' | 'port' | 'transport'>, timeoutMs: number): Promise<{ status: number; reason: string; ms: number; date?: Date } | undefined> {
+/**
+ * Sends a SIP OPTIONS to the trunk and resolves the first response's status line, or undefined at the timeout. Over
+ * TLS the trunk's certificate is verified as calls verify it (Node's CAs plus DIALPLANE_SIP_TLS_CA, its host name);
+ * why a connection failed (a certificate refused, a refused port) goes to `onError`.
+ */
+export async function probeOptions(
+  trunk: Pick<TrunkConfig, 'host' | 'port' | 'transport'> & Partial<Pick<TrunkConfig, 'verify'>>,
+  timeoutMs: number,
+  /** serverName: the name the certificate must carry when `host` is a resolved address (the trunk's host as written). */
+  tls: { readonly ca?: readonly string[]; readonly onError?: (message: string) => void; readonly serverName?: string } = {},
+): Promise<{ status: number; reason: string; ms: number; date?: Date } | undefined> {
   const started = Date.now();
   const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
   const callId = randomBytes(12).toString('hex');
@@ -259,17 +280,33 @@ export async function probeOptions(trunk: Pick<TrunkConfig, 'host' | 'port' | 't
       close();
       resolve(value);
     };
-    if (trunk.transport === 'tcp') {
-      const socket = createConnection({ host: trunk.host, port: trunk.port });
+    if (trunk.transport === 'tcp' || trunk.transport === 'tls') {
+      const socket =
+        trunk.transport === 'tls'
+          ? tlsConnect({
+              host: trunk.host,
+              port: trunk.port,
+              ...(tls.serverName !== undefined && isIP(tls.serverName) === 0
+                ? { servername: tls.serverName }
+                : isIP(trunk.host) === 0
+                  ? { servername: trunk.host }
+                  : {}),
+              ...(tls.ca && tls.ca.length > 0 ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+              rejectUnauthorized: trunk.verify ?? true,
+            })
+          : createConnection({ host: trunk.host, port: trunk.port });
       let buffered = '';
       const close = () => socket.destroy();
-      socket.once('connect', () => socket.write(message(socket.localPort ?? 0, socket.localAddress ?? '127.0.0.1')));
+      socket.once(trunk.transport === 'tls' ? 'secureConnect' : 'connect', () => socket.write(message(socket.localPort ?? 0, socket.localAddress ?? '127.0.0.1')));
       socket.on('data', (chunk) => {
         buffered += chunk.toString('utf8');
         const parsed = parse(buffered);
         if (parsed && parsed.status >= 200) finish(parsed, close);
       });
-      socket.on('error', () => finish(undefined, close));
+      socket.on('error', (error) => {
+        tls.onError?.(error.message);
+        finish(undefined, close);
+      });
       timers.push(setTimeout(() => finish(undefined, close), timeoutMs));
       return;
     }
@@ -301,6 +338,12 @@ async function checkTrunks(
   if (config.trunk.uri === 'dev') return { lines: [ok('trunk', 'the dev carrier: a simulated network inside the server, reached over real SIP on loopback')] };
   const lines: DoctorCheck[] = [];
   let trunkDate: Date | undefined;
+  let ca: string[] = [];
+  try {
+    ca = config.sip.tlsCa !== undefined ? [readFileSync(config.sip.tlsCa, 'utf8')] : [];
+  } catch {
+    // Reported by the sip-tls line.
+  }
   const targetsOf = trunkTargets(systemSipResolver());
   for (const [index, trunk] of trunks.entries()) {
     // The first target RFC 3263 resolution gives, as a call would try first.
@@ -308,7 +351,14 @@ async function checkTrunks(
       (targets) => targets[0],
       () => undefined,
     );
-    const answer = target ? await probeOptions({ host: target.address, port: target.port, transport: target.transport }, timeoutMs) : undefined;
+    let failure: string | undefined;
+    const answer = target
+      ? await probeOptions({ host: target.address, port: target.port, transport: target.transport, verify: trunk.verify }, timeoutMs, {
+          ca,
+          serverName: trunk.host,
+          onError: (message) => (failure = message),
+        })
+      : undefined;
     if (answer?.date) trunkDate = answer.date;
     lines.push(
       answer
@@ -316,8 +366,12 @@ async function checkTrunks(
         : target
           ? fail(
               'trunk',
-              `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${target.transport.toUpperCase()} to ${target.address}:${target.port})`,
-              "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
+              failure
+                ? `${trunk.name} could not be reached (${target.transport.toUpperCase()} to ${target.address}:${target.port}): ${failure}`
+                : `${trunk.name} did not answer OPTIONS within ${timeoutMs / 1000} s (${target.transport.toUpperCase()} to ${target.address}:${target.port})`,
+              target.transport === 'tls' && failure && /certificate|self[- ]signed|altnames|issuer/i.test(failure)
+                ? "the trunk's certificate is not trusted for its host name: add its CA to DIALPLANE_SIP_TLS_CA, or correct the host in DIALPLANE_TRUNK"
+                : "check the trunk's host, port and transport, that it is up, and that a firewall lets SIP through both ways",
             )
           : fail('trunk', `${trunk.name}: ${trunk.host} resolves to no SIP target (no NAPTR, SRV, A or AAAA record)`, "check the trunk's host name and its DNS records"),
     );

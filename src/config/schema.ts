@@ -46,6 +46,13 @@ export interface Config {
     /** Advertised in SDP o= and c= instead of host; undefined: as for SIP. */
     readonly rtpPublicAddress: string | undefined;
     readonly port: number;
+    /** SIP over TLS: its port (0 picks a free one); it listens only with tlsCert and tlsKey set. */
+    readonly tlsPort: number;
+    /** Absolute paths of the PEM certificate (chain) and key SIP over TLS listens with; no TLS listener without them. */
+    readonly tlsCert: string | undefined;
+    readonly tlsKey: string | undefined;
+    /** Absolute path of a PEM file of CA certificates trusted for outbound TLS besides Node's own. */
+    readonly tlsCa: string | undefined;
     /** "min-max", both within 1024-65535, min < max. */
     readonly rtpPorts: string;
     readonly maxCalls: number;
@@ -363,6 +370,38 @@ export const configSchema: readonly ConfigEntry[] = [
     description: 'SIP port, the same number for UDP and TCP; 0 picks a free one.',
   },
   {
+    variable: 'DIALPLANE_SIP_TLS_PORT',
+    path: 'sip.tlsPort',
+    type: { kind: 'port' },
+    default: 5061,
+    secret: false,
+    description: 'SIP over TLS port (listening only while DIALPLANE_SIP_TLS_CERT and DIALPLANE_SIP_TLS_KEY are set); 0 picks a free one.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_TLS_CERT',
+    path: 'sip.tlsCert',
+    type: { kind: 'string', expected: 'a file path', normalize: (value, context) => path.resolve(context.cwd, value) },
+    default: undefined,
+    secret: false,
+    description: 'PEM certificate (with its chain) SIP over TLS listens with; set together with DIALPLANE_SIP_TLS_KEY. Not taken from DIALPLANE_TLS_CERT.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_TLS_KEY',
+    path: 'sip.tlsKey',
+    type: { kind: 'string', expected: 'a file path', normalize: (value, context) => path.resolve(context.cwd, value) },
+    default: undefined,
+    secret: false,
+    description: 'PEM private key of DIALPLANE_SIP_TLS_CERT.',
+  },
+  {
+    variable: 'DIALPLANE_SIP_TLS_CA',
+    path: 'sip.tlsCa',
+    type: { kind: 'string', expected: 'a file path', normalize: (value, context) => path.resolve(context.cwd, value) },
+    default: undefined,
+    secret: false,
+    description: 'PEM file of CA certificates trusted for TLS trunks besides the system ones (a private CA).',
+  },
+  {
     variable: 'DIALPLANE_RTP_PORTS',
     path: 'sip.rtpPorts',
     type: { kind: 'string', expected: 'a port range such as 20000-29999 within 1024-65535', valid: isPortRange },
@@ -453,7 +492,7 @@ export const configSchema: readonly ConfigEntry[] = [
     path: 'trunk.uri',
     type: {
       kind: 'string',
-      expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp, comma-separated',
+      expected: 'dev, or SIP URIs such as sip:127.0.0.1:5090;transport=udp or sips:carrier.example.com, comma-separated',
       valid: isTrunkList,
       normalize: (value) => {
         // A trunk's `inbound` allow list is checked here so that a typo stops the start, not the first call.
@@ -472,7 +511,7 @@ export const configSchema: readonly ConfigEntry[] = [
     default: 'dev',
     secret: false,
     description:
-      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@, ;inbound= the addresses or CIDR ranges (joined by +) its INVITEs come from, and ;srtp=off|offer|require its SRTP (SDES) policy.',
+      'Where outbound calls go: the built-in dev carrier, or SIP trunks tried in order on 5xx or no answer; a trunk URI may carry its own user:password@, ;transport=udp|tcp|tls (sips: is TLS; TLS defaults to port 5061 and checks the certificate unless ;verify=off), ;inbound= the addresses or CIDR ranges (joined by +) its INVITEs come from, and ;srtp=off|offer|require its SRTP (SDES) policy.',
   },
   {
     variable: 'DIALPLANE_TRUNK_USERNAME',

@@ -8,6 +8,7 @@ import { isoNow, type Clock } from './clock.js';
 import { newId, randomBase62 } from './ids.js';
 import { isE164, normalizePhoneNumber } from './phone-number.js';
 import type { SrtpPolicy } from '../sdp/types.js';
+import type { TransportProtocol } from '../sip/transport/types.js';
 
 export const SRTP_POLICIES: readonly SrtpPolicy[] = ['off', 'offer', 'require'];
 
@@ -84,7 +85,7 @@ export interface DeviceBinding {
   readonly key: string;
   readonly uri: string;
   readonly instance: string | undefined;
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
   readonly callId: string;
@@ -310,7 +311,7 @@ export class ExtensionService {
       key: row.binding_key,
       uri: row.uri,
       instance: row.instance ?? undefined,
-      transport: row.transport === 'tcp' ? 'tcp' : 'udp',
+      transport: row.transport === 'tcp' || row.transport === 'tls' ? row.transport : 'udp',
       address: row.address,
       port: Number(row.port),
       callId: row.call_id,

@@ -168,17 +168,50 @@ export interface BaresipOptions {
   readonly t?: TestContext;
   /** More modules to load, by name (e.g. `srtp`); each must be in BARESIP_MODULE_DIR. */
   readonly modules?: readonly string[];
-  /** More account parameters, e.g. `;mediaenc=srtp-mand` (SDES SRTP required). */
+  /** More account parameters of the default account line, e.g. `;mediaenc=srtp-mand` (SDES SRTP required). */
   readonly accountParams?: string;
   /** Put baresip's SIP trace (-s: every message with its SDP) in output(). */
   readonly sipTrace?: boolean;
-  /** The whole account line in place of the default one (e.g. a registering device's, with auth_pass and regint). */
+  /**
+   * baresip's only account line (see baresipAccountLine), in place of the default unregistered one for `user`: the
+   * account registers as baresip starts, and `dial` calls from it.
+   */
   readonly account?: string;
+  /** A PEM file of CAs baresip trusts for SIP over TLS (its `sip_cafile`): a test's self-signed certificate. */
+  readonly tlsCaFile?: string;
+  /** A PEM file holding a certificate and its key (its `sip_certificate`): baresip then accepts TLS on `tlsPort`. */
+  readonly tlsCertificateFile?: string;
+}
+
+export interface BaresipAccount {
+  /** The user part: a device's SIP username. */
+  readonly user: string;
+  readonly password: string;
+  /** Dialplane's SIP address: host and the port of `transport`. */
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  /** Registration interval in seconds (`regint`); 0 does not register. Default 60. */
+  readonly regint?: number;
+  /** More account parameters, as `name=value` (e.g. `mediaenc=srtp-mand`), appended in order. */
+  readonly params?: readonly string[];
+}
+
+/**
+ * A baresip account line (for `uanew` or the accounts file) that registers with Dialplane and auto-answers:
+ * `<sip:user@host:port;transport=..>;auth_pass=..;regint=..;answermode=auto[;params...]`.
+ */
+export function baresipAccountLine(account: BaresipAccount): string {
+  const params = [`auth_pass=${account.password}`, `regint=${account.regint ?? 60}`, 'answermode=auto', ...(account.params ?? [])];
+  return `<sip:${account.user}@${account.host}:${account.port};transport=${account.transport}>;${params.join(';')}`;
+
 }
 
 export interface BaresipHandle {
   /** UDP SIP port on 127.0.0.1. */
   readonly port: number;
+  /** Its SIP over TLS port (the UDP port + 1), listening when tlsCertificateFile was given. */
+  readonly tlsPort: number;
   /** host:port, for DIALPLANE_TRUNK=sip:<address>. */
   readonly address: string;
   /** Runs a ctrl_tcp command (e.g. `sndcode`, `5`) and resolves with baresip's response. */
@@ -198,8 +231,18 @@ export interface BaresipHandle {
 
 const OUTPUT_LIMIT = 256 * 1024;
 
-function configText(dir: string, port: number, ctrlPort: number, rtpLow: number, rtpHigh: number, modules: readonly string[] = []): string {
+function configText(
+  dir: string,
+  port: number,
+  ctrlPort: number,
+  rtpLow: number,
+  rtpHigh: number,
+  tls: Pick<BaresipOptions, 'tlsCaFile' | 'tlsCertificateFile'>,
+  modules: readonly string[] = [],
+): string {
   return [
+    ...(tls.tlsCaFile ? [`sip_cafile\t\t${tls.tlsCaFile}`] : []),
+    ...(tls.tlsCertificateFile ? [`sip_certificate\t\t${tls.tlsCertificateFile}`] : []),
     'poll_method\t\tepoll',
     `sip_listen\t\t127.0.0.1:${port}`,
     // An interface name ("lo") is not found by baresip 1.0.0; an address is.
@@ -252,7 +295,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'dialplane-baresip-'));
   const missing = (options.modules ?? []).filter((m) => !existsSync(join(BARESIP_MODULE_DIR, `${m}.so`)));
   if (missing.length > 0) throw new Error(`baresip modules missing in ${BARESIP_MODULE_DIR}: ${missing.join(', ')}`);
-  await writeFile(join(dir, 'config'), configText(dir, port, ctrlPort, base + 4, base + 15, options.modules));
+  await writeFile(join(dir, 'config'), configText(dir, port, ctrlPort, base + 4, base + 15, options, options.modules));
   await writeFile(join(dir, 'accounts'), `${options.account ?? `<sip:${options.user}@127.0.0.1>;regint=0;answermode=auto${options.accountParams ?? ''}`}\n`);
   // The source must outlast the call: aufile ends the stream at the end of the file.
   const seconds = options.maxSeconds ?? 60;
@@ -410,6 +453,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
 
   return {
     port,
+    tlsPort: port + 1,
     address: `127.0.0.1:${port}`,
     command,
     waitEvent,

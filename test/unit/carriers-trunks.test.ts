@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseTrunks, trunkResolveRequest, trunkUri } from '../../src/carriers/trunks.js';
+import { parseTrunks, trunkEndpoint, trunkResolveRequest, trunkUri } from '../../src/carriers/trunks.js';
 import { describeConfig, loadConfig } from '../../src/config/config.js';
 
 const base = { username: 'global', password: 'global-secret', register: false, callerIdFormat: 'e164' as const, prefix: undefined };
@@ -70,4 +70,29 @@ test("a trunk's srtp= policy: off by default, offer or require, anything else re
   assert.equal(offered?.srtp, 'offer');
   assert.equal(required?.srtp, 'require');
   assert.throws(() => parseTrunks({ ...base, uri: 'sip:127.0.0.2;srtp=mandatory' }), /srtp must be off, offer or require/);
+});
+
+test('TLS trunks: transport=tls or a sips: URI, port 5061 by default, the certificate checked unless ;verify=off', () => {
+  const [tls, sips, lab, pinned] = parseTrunks({
+    ...base,
+    uri: 'sip:carrier.example;transport=tls, sips:secure.example, sip:lab.example;transport=TLS;verify=off, sips:pinned.example:5071',
+  });
+  assert.deepEqual([tls?.transport, tls?.port, tls?.scheme, tls?.verify], ['tls', 5061, 'sip', true]);
+  assert.deepEqual([sips?.transport, sips?.port, sips?.scheme, sips?.verify], ['tls', 5061, 'sips', true]);
+  assert.deepEqual([lab?.transport, lab?.verify], ['tls', false]);
+  assert.equal(lab?.name, 'sip:lab.example;transport=TLS;verify=off', 'an unverified trunk says so wherever it is named');
+  assert.equal(pinned?.port, 5071);
+});
+
+test('a TLS trunk endpoint names the host its certificate must show; other trunks have none', () => {
+  const [tls, udp] = parseTrunks({ ...base, uri: 'sip:carrier.example;transport=tls,sip:carrier.example' });
+  assert.deepEqual(trunkEndpoint(tls!, '192.0.2.10'), { transport: 'tls', address: '192.0.2.10', port: 5061, tls: { serverName: 'carrier.example', verify: true } });
+  assert.deepEqual(trunkEndpoint(udp!, '192.0.2.10'), { transport: 'udp', address: '192.0.2.10', port: 5060 });
+});
+
+test('unknown transports and verify values are refused; sips: takes no transport=udp', () => {
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:carrier.example;transport=sctp' }), /transport must be udp, tcp or tls/);
+  assert.throws(() => parseTrunks({ ...base, uri: 'sips:carrier.example;transport=udp' }), /tls for sips:/);
+  assert.throws(() => parseTrunks({ ...base, uri: 'sip:carrier.example;transport=tls;verify=maybe' }), /verify must be on or off/);
+
 });

@@ -3,6 +3,7 @@ import type { Db } from '../../store/database.js';
 import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
 import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, shouldTryNextTarget, type EndReason } from './hangup-causes.js';
+import type { TransportProtocol } from '../../sip/transport/types.js';
 
 /** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
 export interface DialRequest {
@@ -22,15 +23,17 @@ export interface DialRequest {
 
 /** One address a trunk's host resolved to (RFC 3263), as the signalling side hands it back for the next attempt. */
 export interface DialTarget {
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
+  /** Over TLS: the name the certificate must carry, and whether it is checked (opaque to the engine). */
+  readonly tls?: { readonly serverName?: string | undefined; readonly verify: boolean } | undefined;
 }
 
 /** Where a registered device is reached: its Contact URI, sent to the address its REGISTER came from. */
 export interface DeviceContact {
   readonly uri: string;
-  readonly transport: 'udp' | 'tcp';
+  readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
 }

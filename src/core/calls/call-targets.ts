@@ -4,6 +4,7 @@ import { normalizePhoneNumber } from '../phone-number.js';
 import type { Services } from '../services.js';
 import type { DeviceContact } from './call-engine.js';
 import type { DialTarget } from './program.js';
+import { defaultPort } from '../../sip/transport/types.js';
 
 /** One leg to place: the number it is rung for, the device it goes to (none: through the trunk), its price. */
 export interface LegPlan {
@@ -66,13 +67,13 @@ export async function reachOfNumber(services: Services, contacts: DeviceContacts
   return [{ type: 'phone', number: route.forwardTo ?? number }];
 }
 
-/** sip:user@host[:port][;transport=tcp] with a literal IP address: a leg sent straight there. */
+/** sip:user@host[:port][;transport=tcp|tls] (or sips:) with a literal IP address: a leg sent straight there. */
 function sipContact(uri: string): { user: string; contact: DeviceContact } {
   const match = /^sips?:([^@;]+)@(\[[^\]]+\]|[^:;]+)(?::(\d+))?(;.*)?$/i.exec(uri);
   const host = match?.[2]?.replace(/^\[|\]$/g, '');
   if (!match || !host || isIP(host) === 0) {
     throw new DialplaneError('validation_failed', 'sipUri must be sip:user@address[:port] with an IP address', { field: 'sipUri' });
   }
-  const transport = /;transport=tcp/i.test(match[4] ?? '') ? 'tcp' : 'udp';
-  return { user: match[1]!, contact: { uri, transport, address: host, port: Number(match[3] ?? 5060) } };
+  const transport = /^sips:/i.test(uri) || /;transport=tls/i.test(match[4] ?? '') ? 'tls' : /;transport=tcp/i.test(match[4] ?? '') ? 'tcp' : 'udp';
+  return { user: match[1]!, contact: { uri, transport, address: host, port: Number(match[3] ?? defaultPort(transport)) } };
 }

@@ -2,7 +2,7 @@ import { computeDigestCredentials, formatDigestCredentials, isSupportedDigestCha
 import { formatUri, getHeader, getHeaders, parseAuthChallenge, parseCSeq, parseNameAddr, splitHeaderValues } from '../message/headers.js';
 import type { NameAddr, SipHeader, SipRequest, SipResponse, SipUri } from '../message/types.js';
 import type { ClientTransactionUser } from '../transaction/client-transactions.js';
-import type { SipEndpoint } from '../transport/types.js';
+import { defaultPort, isStreamTransport, uriTransport, type SipEndpoint } from '../transport/types.js';
 import { buildRequest } from '../ua/build.js';
 import type { SipStack } from '../ua/sip-stack.js';
 
@@ -171,18 +171,25 @@ export class Dialog {
     });
   }
 
-  /** Where in-dialog requests go: the first route if there is a route set, else the remote target (§12.2.1.1, RFC 3263). */
+  /**
+   * Where in-dialog requests go: the first route if there is a route set, else the remote target (§12.2.1.1, RFC 3263).
+   * Without a route set, a dialog made over TCP or TLS keeps using its connection while it is open (the flow, as in
+   * RFC 5626 and RFC 5923): a phone behind NAT, or one that cannot accept connections, is reached only on it.
+   */
   nextHop(): SipEndpoint {
+    const { fallback } = this.init;
+    if (this.routeSet.length === 0 && isStreamTransport(fallback.transport) && this.stack.transports.hasConnection(fallback)) {
+      return fallback;
+    }
     const next = this.routeSet[0] ?? `<${this.remoteTarget}>`;
     const uri = safe(() => parseNameAddr(next).uri);
-    const { fallback } = this.init;
     if (!uri) return fallback;
-    const transportParam = uri.params.find(([n]) => n === 'transport')?.[1]?.toLowerCase();
-    return {
-      transport: transportParam === 'tcp' ? 'tcp' : transportParam === 'udp' ? 'udp' : fallback.transport,
-      address: uri.host.replace(/^\[|\]$/g, ''),
-      port: uri.port ?? 5060,
-    };
+    const transport = uriTransport(uri.scheme, uri.params.find(([n]) => n === 'transport')?.[1]) ?? fallback.transport;
+    const address = uri.host.replace(/^\[|\]$/g, '');
+    const port = uri.port ?? defaultPort(transport);
+    const same = fallback.address === address && fallback.port === port && fallback.transport === transport;
+    // A TLS hop keeps the name it is verified against when it is the peer the dialog began with.
+    return same && fallback.tls ? { transport, address, port, tls: fallback.tls } : { transport, address, port };
   }
 
   /** Sends a request outside any transaction (the ACK of a 2xx, §13.2.2.4). */

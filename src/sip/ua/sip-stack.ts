@@ -9,8 +9,8 @@ import {
 } from '../transaction/client-transactions.js';
 import { InviteServerTransaction, NonInviteServerTransaction } from '../transaction/server-transactions.js';
 import { DEFAULT_TIMER_BASE, realTimers, type SipTimerBase, type TimerScheduler } from '../transaction/timers.js';
-import { SipTransports } from '../transport/sip-transports.js';
-import type { InboundMessage, SipEndpoint } from '../transport/types.js';
+import { SipTransports, type SipTlsServerOptions } from '../transport/sip-transports.js';
+import { isStreamTransport, type InboundMessage, type SipEndpoint } from '../transport/types.js';
 import { buildNon2xxAck, buildResponse, type ResponseSpec } from './build.js';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
@@ -46,6 +46,13 @@ export interface SipStackOptions {
   readonly timerBase?: SipTimerBase;
   /** Per-source request limit (DIALPLANE_SIP_SOURCE_RATE / _BURST); none when absent or rate 0. */
   readonly sourceLimit?: SourceLimitOptions;
+  /** SIP over TLS: the listener's certificate and port (none without), CAs trusted besides Node's own. */
+  readonly tls?: SipTlsServerOptions | undefined;
+  readonly tlsCa?: readonly string[] | undefined;
+  /** How long an idle TCP or TLS connection is kept (2 minutes by default). */
+  readonly streamIdleMs?: number;
+  /** An outbound TLS connection opened without checking the peer's certificate (`;verify=off`). */
+  readonly onUnverifiedTls?: (target: SipEndpoint) => void;
 }
 
 export interface SourceLimitOptions {
@@ -83,6 +90,10 @@ export class SipStack {
       ...(options.publicAddress ? { publicAddress: options.publicAddress } : {}),
       port: options.port,
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.tlsCa ? { tlsCa: options.tlsCa } : {}),
+      ...(options.streamIdleMs !== undefined ? { tcpIdleMs: options.streamIdleMs } : {}),
+      ...(options.onUnverifiedTls ? { onUnverifiedTls: options.onUnverifiedTls } : {}),
       onMessage: (inbound) => this.receive(inbound),
       onParseError: (error, source) => this.handlers.onParseError?.(error, source),
     });
@@ -111,7 +122,7 @@ export class SipStack {
     const key = clientKey(request);
     const options = {
       request,
-      reliable: target.transport === 'tcp',
+      reliable: isStreamTransport(target.transport),
       timers: this.timers,
       base: this.base,
       send: (message: SipRequest) =>
@@ -194,7 +205,7 @@ export class SipStack {
     const target = responseTarget(request, source);
     const options = {
       request,
-      reliable: source.transport === 'tcp',
+      reliable: isStreamTransport(source.transport),
       timers: this.timers,
       base: this.base,
       send: (response: SipResponse) => this.transports.send(response, target),

@@ -5,6 +5,7 @@ import { getHeader, getHeaders } from '../message/headers.js';
 import { formatMinSe } from '../message/session-headers.js';
 import type { SipRequest, SipUri } from '../message/types.js';
 import type { SipTimerBase, TimerScheduler } from '../transaction/timers.js';
+import type { TransportProtocol } from '../transport/types.js';
 import { ALLOW, SUPPORTED_OPTIONS } from './build.js';
 import { newTag } from './ids.js';
 import { InboundInvite, type InboundInviteEvents } from './inbound-invite.js';
@@ -53,16 +54,21 @@ export class SipUserAgent {
     return this.outbound.size + inbound;
   }
 
-  /** Our Contact for a transport: where the far end sends in-dialog requests. */
-  contact(transport: 'udp' | 'tcp', user?: string, peer?: string): SipUri {
+  /**
+   * Our Contact for a transport: where the far end sends in-dialog requests. Over TLS it names the TLS port with
+   * `;transport=tls`, or is a `sips:` URI when the dialog is a sips one (RFC 5630 §3.1.3: a sips request's Contact is
+   * sips).
+   */
+  contact(transport: TransportProtocol, user?: string, peer?: string, scheme: 'sip' | 'sips' = 'sip'): SipUri {
     const local = this.stack.transports.local(transport, peer);
+    const sips = scheme === 'sips' && transport === 'tls';
     return {
-      scheme: 'sip',
+      scheme: sips ? 'sips' : 'sip',
       user,
       password: undefined,
       host: local.address.includes(':') ? `[${local.address}]` : local.address,
       port: local.port,
-      params: transport === 'tcp' ? [['transport', 'tcp']] : [],
+      params: transport === 'udp' || sips ? [] : [['transport', transport]],
       headers: [],
     };
   }
@@ -116,7 +122,12 @@ export class SipUserAgent {
       incoming,
       {
         stack: this.stack,
-        contact: this.contact(incoming.source.transport, undefined, incoming.source.address),
+        contact: this.contact(
+          incoming.source.transport,
+          undefined,
+          incoming.source.address,
+          /^sips:/i.test(incoming.request.uri) ? 'sips' : 'sip',
+        ),
         timers: this.scheduler,
         base: this.base,
         ...(this.options.sessionTimers ? { sessionTimers: this.options.sessionTimers } : {}),

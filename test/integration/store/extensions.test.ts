@@ -184,4 +184,26 @@ await describeEachDialect('extensions, devices and number routes', (dialect) => 
       db.database.db.updateTable('phone_numbers').set({ extension_id: 'ext_missing' }).where('number', '=', '+14155551234').execute(),
     );
   });
+
+  test('a binding made over TLS is stored and restored as TLS, with its flow', async () => {
+    const extension = await services.extensions.create(accountId, { name: 'TLS phone' });
+    const { device } = await services.extensions.addDevice(accountId, extension.id);
+    const expiresAt = Date.now() + 60_000;
+    await services.extensions.saveBinding({
+      deviceId: device.id,
+      accountId,
+      extensionId: extension.id,
+      key: 'sip:phone@10.0.0.5:5061;tls',
+      uri: 'sip:phone@10.0.0.5:5061;transport=tls',
+      instance: undefined,
+      transport: 'tls',
+      address: '198.51.100.7',
+      port: 40123,
+      callId: 'tls-binding',
+      cseq: 3,
+      expiresAt,
+    });
+    const restored = (await services.extensions.loadBindings(Date.now())).find((b) => b.deviceId === device.id);
+    assert.deepEqual([restored?.transport, restored?.address, restored?.port, restored?.uri], ['tls', '198.51.100.7', 40123, 'sip:phone@10.0.0.5:5061;transport=tls']);
+  });
 });
