@@ -10,6 +10,7 @@ import type { SipUri } from '../sip/message/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
+import { transferRequestOf, transferResultOf } from './transfer.js';
 import { trunkEndpoint, type TrunkConfig } from './trunks.js';
 
 /**
@@ -120,6 +121,10 @@ export class SipTrunkSignaling implements CallSignaling {
             events.onEnded(by);
           },
           onDigit: (digit) => session?.signalDigit(digit),
+          onRefer: (refer) => {
+            if (events.onTransferRequest) events.onTransferRequest(transferRequestOf(refer));
+            else refer.refuse(603, 'Decline');
+          },
         },
       );
       events.onStarted(invite.callId);
@@ -133,6 +138,12 @@ export class SipTrunkSignaling implements CallSignaling {
         if (invite) invite.hangup();
         else hungUpEarly = true;
       },
+      transfer: (destination) =>
+        new Promise((resolve) => {
+          if (!invite) resolve({ outcome: 'ended' });
+          // A number the far end is to call through the trunk is written as the trunk wants its numbers.
+          else invite.refer(trunk && 'number' in destination ? { number: dialString(destination.number, trunk) } : destination, (result) => resolve(transferResultOf(result)));
+        }),
     };
   }
 }

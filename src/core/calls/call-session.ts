@@ -1,7 +1,7 @@
 import { DialplaneError } from '../../errors.js';
 import type { Services } from '../services.js';
 import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-driver.js';
-import type { CallEngine, LegMedia } from './call-engine.js';
+import type { CallEngine, LegMedia, TransferDestination, TransferRequest, TransferResult } from './call-engine.js';
 import type { Db } from '../../store/database.js';
 import type { Call, CallUpdate } from './call-service.js';
 import type { LegPlan } from './call-targets.js';
@@ -9,6 +9,7 @@ import { MinuteReserve, MINUTE_MS } from './minute-reserve.js';
 import type { DialTarget } from './program.js';
 import { realVerbTimers } from './verbs.js';
 import { newId } from '../ids.js';
+import { normalizePhoneNumber } from '../phone-number.js';
 
 /** What a session needs from the media side: speech, audio files, bridges, recordings. */
 export interface CallMediaPort {
@@ -30,6 +31,8 @@ export interface SessionDeps {
   readonly media: CallMediaPort;
   /** Where each leg's targets are resolved to legs to place. */
   readonly plan: (accountId: string, targets: readonly DialTarget[], rungFor: string) => Promise<LegPlan[]>;
+  /** What a transfer the far end of a leg asks for may reach (see transferTarget); throws to refuse it. */
+  readonly transferTarget: (accountId: string, request: TransferRequest) => Promise<DialTarget>;
   /** POSTs JSON to a hook, signed with the call's application's secret when it has one; the parsed answer. */
   readonly hook: (accountId: string, applicationId: string | null, url: string, body: Record<string, unknown>) => Promise<unknown>;
   readonly onError: (error: unknown, context: string) => void;
@@ -55,7 +58,22 @@ interface Leg {
   readonly priceMinor: number | null;
   ended: boolean;
   readonly unwatch: () => void;
+  readonly unlisten: () => void;
 }
+
+/** Two answered legs joined by a dial: the controlling leg and the leg dialled for it. */
+interface ActiveBridge {
+  readonly control: string;
+  readonly other: string;
+  readonly callerId: string;
+  readonly unbridge: (() => void) | undefined;
+  /** Resolves when a transfer replaced this bridge with another. */
+  readonly replaced: Promise<void>;
+  readonly markReplaced: () => void;
+}
+
+/** How long a leg that transferred its call away may stay after the final NOTIFY before we end it ourselves. */
+export const TRANSFER_HANGUP_WAIT_MS = 4_000;
 
 /** How a ring group came out: the leg that answered, or why none did. */
 interface RingResult {
@@ -89,6 +107,11 @@ export class CallSession implements CallDriver {
   /** What the last dial came to: an inbound call never answered is refused with it (486 busy, else 480). */
   private lastDial: DialResult['outcome'] | undefined;
   private readonly sessionAbort = new AbortController();
+  /** The bridge a dial made, while it lasts: a transfer asked by one of its legs joins the other to the target. */
+  private bridge: ActiveBridge | undefined;
+  /** A transfer asked by a leg is being placed: another one waits its turn (491). */
+  private transferring = false;
+  private readonly handOverListeners = new Set<() => void>();
   readonly timers = {
     start: realVerbTimers.start,
     sleep: (_name: 'Pause', ms: number, signal: AbortSignal) =>
@@ -326,13 +349,32 @@ export class CallSession implements CallDriver {
     if (!winner) return this.dialed({ outcome: ring.outcome, durationS: 0 });
     if (this.over) return this.dialed({ outcome: 'canceled', dialCallId: winner.id, durationS: 0 });
     if (!this.deps.engine.mediaOf(control)) this.deps.engine.answer(control);
-    const unbridge = this.deps.media.bridge(control, winner.id);
+    let bridge = this.join(control, winner.id, options.callerId ?? this.init.from);
     const answeredAt = Date.now();
-    // The dialled leg's end, or the caller's, ends the bridge; the program goes on only in the first case.
-    await Promise.race([this.deps.engine.whenEnded(winner.id), this.ended, aborted]);
-    unbridge?.();
-    if (this.deps.engine.isLive(winner.id)) await this.deps.engine.hangup(this.init.accountId, winner.id).catch(() => undefined);
-    return this.dialed({ outcome: 'completed', dialCallId: winner.id, durationS: Math.round((Date.now() - answeredAt) / 1000) });
+    // The dialled leg's end, or the caller's, ends the bridge; the program goes on only in the first case. A transfer
+    // replaces the bridge with another (the leg that stays, joined to the transfer's target): the dial goes on with it.
+    for (;;) {
+      await Promise.race([this.deps.engine.whenEnded(bridge.other), this.ended, aborted, bridge.replaced]);
+      const next = this.bridge;
+      if (next === bridge || next === undefined || this.over || options.signal?.aborted) break;
+      bridge = next;
+    }
+    if (this.bridge === bridge) this.bridge = undefined;
+    bridge.unbridge?.();
+    if (this.deps.engine.isLive(bridge.other)) await this.deps.engine.hangup(this.init.accountId, bridge.other).catch(() => undefined);
+    return this.dialed({ outcome: 'completed', dialCallId: bridge.other, durationS: Math.round((Date.now() - answeredAt) / 1000) });
+  }
+
+  /**
+   * Asks the controlling leg's far end to call `destination` (a REFER). When it reports its new call answered, the
+   * leg is handed off: we end it (BYE), and with it the call.
+   */
+  async transfer(destination: TransferDestination): Promise<TransferResult> {
+    const control = this.control();
+    const to = 'number' in destination ? { number: normalizePhoneNumber(destination.number, this.deps.services.defaultCountry, 'to') } : destination;
+    const result = await this.deps.engine.transfer(control, to);
+    if (result.outcome === 'completed') await this.deps.engine.end(control, 'transferred');
+    return result;
   }
 
   async record(options: {
@@ -410,6 +452,92 @@ export class CallSession implements CallDriver {
     return this.controlId;
   }
 
+  /** Hears the controlling leg handed over to a transfer's target while no bridge was up (a program's leg). */
+  onHandOver(listener: () => void): () => void {
+    this.handOverListeners.add(listener);
+    return () => this.handOverListeners.delete(listener);
+  }
+
+  private join(control: string, other: string, callerId: string): ActiveBridge {
+    let markReplaced!: () => void;
+    const replaced = new Promise<void>((resolve) => (markReplaced = resolve));
+    const bridge: ActiveBridge = { control, other, callerId, unbridge: this.deps.media.bridge(control, other), replaced, markReplaced };
+    this.bridge = bridge;
+    return bridge;
+  }
+
+  /**
+   * The far end of leg `legId` asks to be transferred (REFER). Bridged, the leg's peer is joined to the target once
+   * it answers; running a program, the target takes the leg's place as the controlling leg and the program's current
+   * verb starts again for it. Either way the referring leg leaves (it hangs up after the final NOTIFY; if not, we end
+   * it). The target is placed as any leg of the call (ring: same billing); if it fails, nothing changes.
+   */
+  private async transferRequested(legId: string, request: TransferRequest): Promise<void> {
+    const bridge = this.bridge;
+    const peer = bridge?.control === legId ? bridge.other : bridge?.other === legId ? bridge.control : undefined;
+    if (this.over) return request.refuse(481, 'Call/Transaction Does Not Exist');
+    if (request.method !== 'INVITE') return request.refuse(603, 'Decline (only a call can be transferred)');
+    if (request.attended) return request.refuse(501, 'Not Implemented (attended transfer)');
+    if (peer === undefined && legId !== this.controlId) return request.refuse(603, 'Decline');
+    if (this.transferring) return request.refuse(491, 'Request Pending');
+    this.transferring = true;
+    try {
+      let plans: LegPlan[];
+      try {
+        const target = await this.deps.transferTarget(this.init.accountId, request);
+        plans = await this.deps.plan(this.init.accountId, [target], this.init.to);
+      } catch {
+        request.refuse(403, 'Forbidden');
+        return;
+      }
+      request.accept();
+      if (plans.length === 0) {
+        request.report(480, 'Temporarily Unavailable');
+        return;
+      }
+      const group = this.ring(plans, { callerId: bridge?.callerId ?? this.init.from, ringTimeoutS: this.init.ringTimeoutS, maxDurationS: this.init.maxDurationS });
+      let result: RingResult;
+      try {
+        await group.placed;
+        result = await group.answered;
+      } catch {
+        request.report(503, 'Service Unavailable');
+        return;
+      }
+      const winner = result.winner;
+      if (!winner) {
+        const [status, reason] = transferFailure(result.outcome);
+        request.report(status, reason);
+        return;
+      }
+      const stays = peer === undefined ? legId === this.controlId : this.bridge === bridge && this.deps.engine.isLive(peer);
+      if (this.over || !stays || !this.deps.engine.isLive(legId)) {
+        void this.deps.engine.hangup(this.init.accountId, winner.id).catch(() => undefined);
+        request.report(487, 'Request Terminated');
+        return;
+      }
+      if (bridge && peer !== undefined) {
+        bridge.unbridge?.();
+        // The leg that stays keeps (or takes) control: the program's dial goes on with the new bridge.
+        if (legId === this.controlId) this.controlId = peer;
+        this.join(peer, winner.id, bridge.callerId);
+        bridge.markReplaced();
+      } else {
+        this.controlId = winner.id;
+        for (const listener of [...this.handOverListeners]) listener();
+      }
+      request.report(200, 'OK');
+      const wait = setTimeout(() => {
+        if (this.deps.engine.isLive(legId)) void this.deps.engine.end(legId, 'transferred');
+      }, TRANSFER_HANGUP_WAIT_MS);
+      wait.unref();
+    } catch (error) {
+      this.deps.onError(error, `call ${this.rootId}: transfer`);
+    } finally {
+      this.transferring = false;
+    }
+  }
+
   private dialed(result: DialResult): DialResult {
     this.lastDial = result.outcome;
     return result;
@@ -421,6 +549,7 @@ export class CallSession implements CallDriver {
       priceMinor,
       ended: false,
       unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
+      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transferRequested(call.id, request)),
     };
     this.legs.set(call.id, leg);
     for (const listener of [...this.legListeners]) {
@@ -442,6 +571,7 @@ export class CallSession implements CallDriver {
     if (event.state !== 'ended' || leg.ended) return;
     leg.ended = true;
     leg.unwatch();
+    leg.unlisten();
     this.billing.legEnded(leg.call.id);
     if (leg.call.id === this.controlId) this.finish();
     void this.settleIfDone();
@@ -491,6 +621,22 @@ export class CallSession implements CallDriver {
 
 /** Why the session's signal aborts (a reason of our own spares a DOMException per call). */
 const SESSION_OVER = Symbol('session over');
+
+/** The sipfrag status a transfer's NOTIFY reports when its target did not answer. */
+function transferFailure(outcome: DialResult['outcome']): [number, string] {
+  switch (outcome) {
+    case 'busy':
+      return [486, 'Busy Here'];
+    case 'no_answer':
+      return [480, 'Temporarily Unavailable'];
+    case 'rejected':
+      return [603, 'Decline'];
+    case 'canceled':
+      return [487, 'Request Terminated'];
+    default:
+      return [503, 'Service Unavailable'];
+  }
+}
 
 /** A ring group nobody answered: busy if any callee was, else no answer, else failed. */
 function ringOutcome(outcomes: readonly string[]): DialResult['outcome'] {

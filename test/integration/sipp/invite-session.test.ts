@@ -476,7 +476,7 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal(optionsOk.length, 2);
       for (const ok of optionsOk) {
         assert.equal(ok.startLine, 'SIP/2.0 200 OK');
-        assert.equal(sipHeader(ok.text, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK');
+        assert.equal(sipHeader(ok.text, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY');
         assert.equal(sipHeader(ok.text, 'Accept'), 'application/sdp');
       }
       const refused = responses.find((m) => m.startLine.startsWith('SIP/2.0 420'))!;
