@@ -155,6 +155,9 @@ await describeWithSipp('SIPp harness', () => {
       'uac-options-420-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
+      // Played against Dialplane's call transfer (REFER) in test/integration/sipp/transfer.test.ts.
+      'uac-refer-dialplane.xml',
+      'uas-refer-transfer.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.
       'ooc-phone-answer.xml',
       'ooc-phone-ring.xml',
