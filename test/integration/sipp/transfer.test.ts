@@ -154,6 +154,41 @@ await describeWithSipp('call transfer (REFER) with SIPp', () => {
     await s.carrier.stop();
   });
 
+  test('a caller held by a program (not bridged) refers to C: C takes over the call and the program goes on with it', async (t) => {
+    const account = await createCallingAccount('Transfer program');
+    t.after(() => account.db.close());
+    const carrier = await startSipp({ scenario: 'uas-two-leg.xml', calls: 1, timeoutSeconds: 30, t });
+    const telephony = await startTestTelephony(account.services, { rtpPorts: '54500-54599', trunk: `sip:${carrier.address}` });
+    t.after(() => telephony.close());
+    // CALLER_NUMBER is routed `answer`: the call is answered and held by a pause.
+    const caller = await startSipp({
+      scenario: 'uac-refer-dialplane.xml',
+      remote: `127.0.0.1:${telephony.sipPort}`,
+      service: CALLER_NUMBER,
+      keys: { caller: '+14155550111', target: '+14155550200', refer_ms: 1000, after_ms: 0 },
+      timeoutSeconds: 20,
+      t,
+    });
+    const result = await caller.done;
+    assert.equal(result.code, 0, describeSippResult(result));
+    assert.equal(notifies(result).at(-1)?.frag, 'SIP/2.0 200 OK');
+    const [call] = (await account.services.calls.list(account.accountId, 10)).filter((c) => c.direction === 'inbound');
+    assert.ok(call);
+    await telephony.engine.whenEnded(call.id);
+    const view = await telephony.control.view(account.accountId, call.id);
+    assert.equal(view.live, true, 'the call goes on without the caller');
+    assert.deepEqual(view.legs.map((leg) => [leg.to, leg.state]), [['+14155550200', 'answered']]);
+    assert.deepEqual(
+      view.activities.filter((a) => a.kind === 'program').map((a) => a.data),
+      [{ source: 'transfer', verbs: 1 }],
+      'the pause that was running starts again for C',
+    );
+    const ended = await telephony.control.hangup(account.accountId, call.id);
+    assert.equal(ended.legs[0]?.state, 'ended');
+    const done = await carrier.done;
+    assert.equal(done.code, 0, describeSippResult(done));
+  });
+
   for (const [final, outcome] of [['200 OK', 'completed'], ['486 Busy Here', 'failed']] as const) {
     test(`the transfer verb: REFER to the far end, NOTIFY ${final}: ${outcome === 'completed' ? 'Dialplane hangs up' : 'the program goes on'}`, async (t) => {
       const account = await createCallingAccount(`Transfer verb ${outcome}`);
