@@ -232,6 +232,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-reinvite-edge-dialplane.xml': { caller: 'sipp', interval: '90' },
   'uac-refer-dialplane.xml': { caller: 'sipp', target: '+14155550200', refer_ms: '1000', after_ms: '0' },
   'uas-refer-transfer.xml': { final: '200 OK' },
+  'uas-refer-callee.xml': { refer_ms: '1000' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

@@ -159,6 +159,7 @@ await describeWithSipp('SIPp harness', () => {
       // Played against Dialplane's call transfer (REFER) in test/integration/sipp/transfer.test.ts.
       'uac-refer-dialplane.xml',
       'uas-refer-transfer.xml',
+      'uas-refer-callee.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.
       'ooc-phone-answer.xml',
       'ooc-phone-ring.xml',

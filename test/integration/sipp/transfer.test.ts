@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { describeSippResult, describeWithSipp, parseSippMessages, sipHeader, startSipp, type SippHandle, type SippResult } from '../../helpers/sipp.js';
+import { describeSippResult, describeWithSipp, parseSippMessages, sipHeader, sippFlow, startSipp, type SippHandle, type SippResult } from '../../helpers/sipp.js';
 import { CALLER_NUMBER, createCallingAccount, startTestTelephony, type TestTelephony } from '../../helpers/telephony.js';
 import { waitUntil } from '../../helpers/processes.js';
 import type { Services } from '../../../src/core/services.js';
@@ -152,6 +152,48 @@ await describeWithSipp('call transfer (REFER) with SIPp', () => {
     const view = await s.telephony.control.hangup(s.accountId, call.id);
     assert.deepEqual(view.legs.map((leg) => leg.to), [B], 'only B was dialled');
     await s.carrier.stop();
+  });
+
+  test('B, the party a dial reached, refers to C and stays: C is joined to the caller, and B is hung up (transferred)', async (t) => {
+    const account = await createCallingAccount('Transfer by callee');
+    t.after(() => account.db.close());
+    await account.services.numbers.add(account.accountId, { number: FORWARDED, type: 'purchased' });
+    await account.services.extensions.route(account.accountId, FORWARDED, { forwardTo: B });
+    const carrier = await startSipp({ scenario: 'uas-refer-callee.xml', calls: 2, keys: { refer_ms: 1000 }, timeoutSeconds: 30, t });
+    const telephony = await startTestTelephony(account.services, { rtpPorts: '54800-54899', trunk: `sip:${carrier.address}` });
+    t.after(() => telephony.close());
+    const caller = await startSipp({
+      scenario: 'uac-call-dialplane.xml',
+      remote: `127.0.0.1:${telephony.sipPort}`,
+      service: FORWARDED,
+      keys: { caller: '+14155550111', hold_ms: 9_000, audio: 'on' },
+      timeoutSeconds: 30,
+      t,
+    });
+    const inbound = async () => (await account.services.calls.list(account.accountId, 10)).filter((c) => c.direction === 'inbound');
+    await waitUntil('the inbound call', async () => (await inbound()).length > 0, 10_000);
+    const [call] = await inbound();
+    assert.ok(call);
+    const legTo = async (to: string) => (await account.services.calls.legs(account.accountId, call.id)).find((leg) => leg.to === to);
+    await waitUntil('B has left after the transfer', async () => (await legTo(B))?.state === 'ended', 15_000).catch(async (error: unknown) => {
+      assert.fail(`${String(error)}\n${sippFlow(await carrier.stop()).join('\n')}`);
+    });
+    const legB = await legTo(B);
+    assert.equal(legB?.endReason, 'transferred', 'B did not hang up: Dialplane ended its leg');
+    assert.equal((await legTo('+14155550200'))?.state, 'answered');
+    assert.equal((await account.services.calls.get(account.accountId, call.id)).state, 'answered', 'the caller is still up');
+    assert.equal(telephony.bridges.length, 2);
+    const relayed = telephony.bridges[1]!.relayed;
+    await waitUntil('audio flows between the caller and C', () => telephony.bridges[1]!.relayed >= relayed + 50, 10_000);
+
+    const result = await caller.done;
+    assert.equal(result.code, 0, describeSippResult(result));
+    const done = await carrier.done;
+    assert.equal(done.code, 0, describeSippResult(done));
+    assert.deepEqual(invited(done), [B, '+14155550200']);
+    await telephony.control.whenSettled(call.id);
+    const legC = await legTo('+14155550200');
+    assert.equal(legC?.state, 'ended', 'the caller\'s BYE ended the call and C with it');
   });
 
   test('a caller held by a program (not bridged) refers to C: C takes over the call and the program goes on with it', async (t) => {
