@@ -380,9 +380,8 @@ export class CallEngine {
   async transfer(callId: string, destination: TransferDestination): Promise<TransferResult> {
     const entry = this.live.get(callId);
     if (!entry?.answered || entry.ending) return { outcome: 'ended' };
-    const transfer = entry.inbound ? entry.inbound.transfer : entry.leg?.transfer;
-    if (!transfer) return { outcome: 'refused', status: 501, reason: 'Not Implemented' };
-    return transfer(destination);
+    const transferring = entry.inbound ? entry.inbound.transfer?.(destination) : entry.leg?.transfer?.(destination);
+    return transferring ?? { outcome: 'refused', status: 501, reason: 'Not Implemented' };
   }
 
   /** Whether the call is still live in this engine. */

@@ -2,6 +2,7 @@ import { DialplaneError } from '../../errors.js';
 import type { Services } from '../services.js';
 import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-driver.js';
 import type { CallEngine, LegMedia, TransferDestination, TransferRequest, TransferResult } from './call-engine.js';
+import { CallTransfers, type ActiveBridge, type TransferSession } from './call-transfer.js';
 import type { Db } from '../../store/database.js';
 import type { Call, CallUpdate } from './call-service.js';
 import type { LegPlan } from './call-targets.js';
@@ -61,19 +62,6 @@ interface Leg {
   readonly unlisten: () => void;
 }
 
-/** Two answered legs joined by a dial: the controlling leg and the leg dialled for it. */
-interface ActiveBridge {
-  readonly control: string;
-  readonly other: string;
-  readonly callerId: string;
-  readonly unbridge: (() => void) | undefined;
-  /** Resolves when a transfer replaced this bridge with another. */
-  readonly replaced: Promise<void>;
-  readonly markReplaced: () => void;
-}
-
-/** How long a leg that transferred its call away may stay after the final NOTIFY before we end it ourselves. */
-export const TRANSFER_HANGUP_WAIT_MS = 4_000;
 
 /** How a ring group came out: the leg that answered, or why none did. */
 interface RingResult {
@@ -109,9 +97,9 @@ export class CallSession implements CallDriver {
   private readonly sessionAbort = new AbortController();
   /** The bridge a dial made, while it lasts: a transfer asked by one of its legs joins the other to the target. */
   private bridge: ActiveBridge | undefined;
-  /** A transfer asked by a leg is being placed: another one waits its turn (491). */
-  private transferring = false;
   private readonly handOverListeners = new Set<() => void>();
+  /** The transfers the legs' far ends ask for (REFER). */
+  private readonly transfers: CallTransfers;
   readonly timers = {
     start: realVerbTimers.start,
     sleep: (_name: 'Pause', ms: number, signal: AbortSignal) =>
@@ -133,6 +121,7 @@ export class CallSession implements CallDriver {
     // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
     this.plannedRoot = init.id ?? newId('call');
     this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), MINUTE_MS, this.plannedRoot);
+    this.transfers = new CallTransfers(this.transferSession());
   }
 
   get callId(): string {
@@ -458,84 +447,48 @@ export class CallSession implements CallDriver {
     return () => this.handOverListeners.delete(listener);
   }
 
+  /** What the transfers of this call's legs may see and do of it. */
+  private transferSession(): TransferSession {
+    const { engine } = this.deps;
+    const { accountId } = this.init;
+    const session = this;
+    return {
+      get isOver() {
+        return session.over;
+      },
+      get controllingLeg() {
+        return session.controlId;
+      },
+      get activeBridge() {
+        return session.bridge;
+      },
+      callerId: this.init.from,
+      isLive: (legId) => engine.isLive(legId),
+      plan: async (request) => this.deps.plan(accountId, [await this.deps.transferTarget(accountId, request)], this.init.to),
+      ring: (plans, callerId) => this.ring(plans, { callerId, ringTimeoutS: this.init.ringTimeoutS, maxDurationS: this.init.maxDurationS }),
+      hangupLeg: (legId) => void engine.hangup(accountId, legId).catch(() => undefined),
+      endLeg: (legId, reason) => void engine.end(legId, reason),
+      rejoin: (bridge, peer, target) => {
+        bridge.unbridge?.();
+        // The leg that stays keeps (or takes) control: the program's dial goes on with the new bridge.
+        this.controlId = peer;
+        this.join(peer, target, bridge.callerId);
+        bridge.markReplaced();
+      },
+      handOver: (target) => {
+        this.controlId = target;
+        for (const listener of [...this.handOverListeners]) listener();
+      },
+      onError: (error, context) => this.deps.onError(error, `call ${this.rootId}: ${context}`),
+    };
+  }
+
   private join(control: string, other: string, callerId: string): ActiveBridge {
     let markReplaced!: () => void;
     const replaced = new Promise<void>((resolve) => (markReplaced = resolve));
     const bridge: ActiveBridge = { control, other, callerId, unbridge: this.deps.media.bridge(control, other), replaced, markReplaced };
     this.bridge = bridge;
     return bridge;
-  }
-
-  /**
-   * The far end of leg `legId` asks to be transferred (REFER). Bridged, the leg's peer is joined to the target once
-   * it answers; running a program, the target takes the leg's place as the controlling leg and the program's current
-   * verb starts again for it. Either way the referring leg leaves (it hangs up after the final NOTIFY; if not, we end
-   * it). The target is placed as any leg of the call (ring: same billing); if it fails, nothing changes.
-   */
-  private async transferRequested(legId: string, request: TransferRequest): Promise<void> {
-    const bridge = this.bridge;
-    const peer = bridge?.control === legId ? bridge.other : bridge?.other === legId ? bridge.control : undefined;
-    if (this.over) return request.refuse(481, 'Call/Transaction Does Not Exist');
-    if (request.method !== 'INVITE') return request.refuse(603, 'Decline (only a call can be transferred)');
-    if (request.attended) return request.refuse(501, 'Not Implemented (attended transfer)');
-    if (peer === undefined && legId !== this.controlId) return request.refuse(603, 'Decline');
-    if (this.transferring) return request.refuse(491, 'Request Pending');
-    this.transferring = true;
-    try {
-      let plans: LegPlan[];
-      try {
-        const target = await this.deps.transferTarget(this.init.accountId, request);
-        plans = await this.deps.plan(this.init.accountId, [target], this.init.to);
-      } catch {
-        request.refuse(403, 'Forbidden');
-        return;
-      }
-      request.accept();
-      if (plans.length === 0) {
-        request.report(480, 'Temporarily Unavailable');
-        return;
-      }
-      const group = this.ring(plans, { callerId: bridge?.callerId ?? this.init.from, ringTimeoutS: this.init.ringTimeoutS, maxDurationS: this.init.maxDurationS });
-      let result: RingResult;
-      try {
-        await group.placed;
-        result = await group.answered;
-      } catch {
-        request.report(503, 'Service Unavailable');
-        return;
-      }
-      const winner = result.winner;
-      if (!winner) {
-        const [status, reason] = transferFailure(result.outcome);
-        request.report(status, reason);
-        return;
-      }
-      const stays = peer === undefined ? legId === this.controlId : this.bridge === bridge && this.deps.engine.isLive(peer);
-      if (this.over || !stays || !this.deps.engine.isLive(legId)) {
-        void this.deps.engine.hangup(this.init.accountId, winner.id).catch(() => undefined);
-        request.report(487, 'Request Terminated');
-        return;
-      }
-      if (bridge && peer !== undefined) {
-        bridge.unbridge?.();
-        // The leg that stays keeps (or takes) control: the program's dial goes on with the new bridge.
-        if (legId === this.controlId) this.controlId = peer;
-        this.join(peer, winner.id, bridge.callerId);
-        bridge.markReplaced();
-      } else {
-        this.controlId = winner.id;
-        for (const listener of [...this.handOverListeners]) listener();
-      }
-      request.report(200, 'OK');
-      const wait = setTimeout(() => {
-        if (this.deps.engine.isLive(legId)) void this.deps.engine.end(legId, 'transferred');
-      }, TRANSFER_HANGUP_WAIT_MS);
-      wait.unref();
-    } catch (error) {
-      this.deps.onError(error, `call ${this.rootId}: transfer`);
-    } finally {
-      this.transferring = false;
-    }
   }
 
   private dialed(result: DialResult): DialResult {
@@ -549,7 +502,7 @@ export class CallSession implements CallDriver {
       priceMinor,
       ended: false,
       unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
-      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transferRequested(call.id, request)),
+      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transfers.requested(call.id, request)),
     };
     this.legs.set(call.id, leg);
     for (const listener of [...this.legListeners]) {
@@ -621,22 +574,6 @@ export class CallSession implements CallDriver {
 
 /** Why the session's signal aborts (a reason of our own spares a DOMException per call). */
 const SESSION_OVER = Symbol('session over');
-
-/** The sipfrag status a transfer's NOTIFY reports when its target did not answer. */
-function transferFailure(outcome: DialResult['outcome']): [number, string] {
-  switch (outcome) {
-    case 'busy':
-      return [486, 'Busy Here'];
-    case 'no_answer':
-      return [480, 'Temporarily Unavailable'];
-    case 'rejected':
-      return [603, 'Decline'];
-    case 'canceled':
-      return [487, 'Request Terminated'];
-    default:
-      return [503, 'Service Unavailable'];
-  }
-}
 
 /** A ring group nobody answered: busy if any callee was, else no answer, else failed. */
 function ringOutcome(outcomes: readonly string[]): DialResult['outcome'] {
