@@ -220,7 +220,7 @@ export class ReferSubscriber {
       }
     }
     incoming.respond(200, 'OK');
-    if (frag) this.last = frag;
+    if (frag) this.last = { status: frag.status, reason: frag.reason };
     if (frag && frag.status >= 200) {
       this.finish({ kind: 'notified', status: frag.status, reason: frag.reason });
     } else if (state.state === 'terminated') {
