@@ -62,7 +62,6 @@ interface Leg {
   readonly unlisten: () => void;
 }
 
-
 /** How a ring group came out: the leg that answered, or why none did. */
 interface RingResult {
   readonly winner: Call | undefined;
