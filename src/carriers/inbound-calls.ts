@@ -13,6 +13,7 @@ import type { IncomingRequest } from '../sip/ua/sip-stack.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import type { DigestUserCredentials } from '../sip/auth/digest.js';
 import { LegDescriptions } from './session-sdp.js';
+import { transferRequestOf, transferResultOf } from './transfer.js';
 
 export interface InboundContext {
   readonly ua: SipUserAgent;
@@ -95,6 +96,10 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       events?.ended(by);
     },
     onDigit: (digit) => media?.signalDigit(digit),
+    onRefer: (refer) => {
+      if (events?.transferRequested) events.transferRequested(transferRequestOf(refer));
+      else refer.refuse(603, 'Decline');
+    },
   }, context.credentials);
   const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0, {
     srtp,
@@ -123,6 +128,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       release();
     },
     hangup: () => session.hangup(),
+    transfer: (destination) => new Promise((resolve) => session.refer(destination, (result) => resolve(transferResultOf(result)))),
     attach: (legEvents) => {
       events = legEvents;
       if (canceledEarly) legEvents.canceled();

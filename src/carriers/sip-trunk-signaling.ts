@@ -12,6 +12,7 @@ import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
 import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import type { TrunkTargets } from './trunk-targets.js';
+import { transferRequestOf, transferResultOf } from './transfer.js';
 import { trunkUri, type TrunkConfig } from './trunks.js';
 
 /**
@@ -147,6 +148,10 @@ export class SipTrunkSignaling implements CallSignaling {
             events.onEnded(by);
           },
           onDigit: (digit) => session?.signalDigit(digit),
+          onRefer: (refer) => {
+            if (events.onTransferRequest) events.onTransferRequest(transferRequestOf(refer));
+            else refer.refuse(603, 'Decline');
+          },
         },
       );
       events.onStarted(invite.callId);
@@ -160,6 +165,12 @@ export class SipTrunkSignaling implements CallSignaling {
         if (invite) invite.hangup();
         else hungUpEarly = true;
       },
+      transfer: (destination) =>
+        new Promise((resolve) => {
+          if (!invite) resolve({ outcome: 'ended' });
+          // A number the far end is to call through the trunk is written as the trunk wants its numbers.
+          else invite.refer(trunk && 'number' in destination ? { number: dialString(destination.number, trunk) } : destination, (result) => resolve(transferResultOf(result)));
+        }),
     };
   }
 }

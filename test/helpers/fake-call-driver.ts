@@ -1,4 +1,4 @@
-import type { LegMedia } from '../../src/core/calls/call-engine.js';
+import type { LegMedia, TransferDestination, TransferResult } from '../../src/core/calls/call-engine.js';
 import type { ActivityKind, CallDriver, DialResult, RecordResult } from '../../src/core/calls/call-driver.js';
 import type { DialTarget } from '../../src/core/calls/program.js';
 import { VirtualTimers } from '../../src/sip/transaction/timers.js';
@@ -120,6 +120,15 @@ export class FakeCallDriver implements CallDriver {
     this.log.push('dial');
     this.dials.push({ targets, options });
     return this.dialResult(options.signal);
+  }
+
+  transferResult: (destination: TransferDestination) => Promise<TransferResult> = async () => ({ outcome: 'completed' });
+  readonly transfers: TransferDestination[] = [];
+
+  transfer(destination: TransferDestination): Promise<TransferResult> {
+    this.log.push('transfer');
+    this.transfers.push(destination);
+    return this.transferResult(destination);
   }
 
   record(options: { signal?: AbortSignal }): Promise<RecordResult> {

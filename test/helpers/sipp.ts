@@ -232,6 +232,10 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-update-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'uas-422.xml': { min_se: '3600' },
   'uac-session-timer-dialplane.xml': { caller: 'sipp', interval: '90', refresh_ms: '45000' },
+  'uac-reinvite-edge-dialplane.xml': { caller: 'sipp', interval: '90' },
+  'uac-refer-dialplane.xml': { caller: 'sipp', target: '+14155550200', refer_ms: '1000', after_ms: '0' },
+  'uas-refer-transfer.xml': { final: '200 OK' },
+  'uas-refer-callee.xml': { refer_ms: '1000' },
   'selftest/uac-expect-final.xml': { expect: '486' },
   'selftest/uac-early-media.xml': { rtp_port: '4000' },
 };

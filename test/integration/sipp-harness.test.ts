@@ -153,8 +153,13 @@ await describeWithSipp('SIPp harness', () => {
       'uas-422.xml',
       'uac-100rel-dialplane.xml',
       'uac-options-420-dialplane.xml',
+      'uac-reinvite-edge-dialplane.xml',
       // Played against the Dial face in test/integration/sipp/dial-gateway.test.ts (a callee that presses a key).
       'uas-answer-dtmf.xml',
+      // Played against Dialplane's call transfer (REFER) in test/integration/sipp/transfer.test.ts.
+      'uac-refer-dialplane.xml',
+      'uas-refer-transfer.xml',
+      'uas-refer-callee.xml',
       // Played as registered phones answering (or only ringing) in test/integration/webfones/.
       'ooc-phone-answer.xml',
       'ooc-phone-ring.xml',

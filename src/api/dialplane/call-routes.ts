@@ -80,7 +80,7 @@ const LegSchema = Type.Object(
 
 const ActivitySchema = Type.Object(
   {
-    kind: Type.String({ enum: ['gather', 'dial', 'record', 'hook_error', 'program'] }),
+    kind: Type.String({ enum: ['gather', 'dial', 'record', 'hook_error', 'program', 'transfer'] }),
     at: Type.String(),
     data: Type.Unknown({
       description:

@@ -5,7 +5,7 @@ import type { Services } from '../services.js';
 import type { CallEngine, InboundLegEvents, InboundSignal } from './call-engine.js';
 import type { Call, CallActivity, CallUpdate, CallWatcher, Recording } from './call-service.js';
 import { CallSession, type CallMediaPort } from './call-session.js';
-import { planLegs, reachOfNumber, type DeviceContacts } from './call-targets.js';
+import { planLegs, reachOfNumber, transferTarget, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
 import { validateProgram, type DialTarget, type Program } from './program.js';
 import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S, within, RING_TIMEOUT_RANGE, MAX_DURATION_RANGE } from './call-limits.js';
@@ -404,6 +404,7 @@ export class CallControl {
           ).body,
         onError,
         plan: (accountId, targets, rungFor) => planLegs(services, this.deps.contacts, accountId, targets, rungFor),
+        transferTarget: (accountId, request) => transferTarget(services, accountId, request),
       },
       init,
     );
@@ -421,6 +422,8 @@ export class CallControl {
 
   private runProgram(session: CallSession, program: Program): Interpreter {
     const interpreter = new Interpreter(session, { onError: (error) => this.deps.onError(error, `call ${session.callId}`) });
+    // A transfer that handed the controlling leg to its target: the program goes on with the target.
+    session.onHandOver(() => interpreter.handOver());
     void interpreter.run(program).catch((error: unknown) => this.deps.onError(error, `call ${session.callId}`));
     return interpreter;
   }

@@ -1,4 +1,4 @@
-import type { LegMedia } from './call-engine.js';
+import type { LegMedia, TransferDestination, TransferResult } from './call-engine.js';
 import type { DialTarget } from './program.js';
 import type { VerbTimers } from './verbs.js';
 
@@ -11,7 +11,7 @@ export type DialResult = {
 
 export type RecordResult = { recordingId: string; durationS: number; reason: 'finish_key' | 'max_length' | 'hangup' };
 
-export type ActivityKind = 'gather' | 'dial' | 'record' | 'hook_error' | 'program';
+export type ActivityKind = 'gather' | 'dial' | 'record' | 'hook_error' | 'program' | 'transfer';
 
 /**
  * What the verb interpreter needs from a call: the controlling leg, its media, speech, dialling, recording, hooks
@@ -38,6 +38,11 @@ export interface CallDriver {
     targets: readonly DialTarget[],
     options: { callerId?: string; timeoutS: number; timeLimitS?: number; signal?: AbortSignal },
   ): Promise<DialResult>;
+  /**
+   * Asks the controlling leg's far end to call `destination` (SIP REFER); when its new call answers, the leg is
+   * handed off and ended (the call is over). Resolves with how it came out.
+   */
+  transfer(destination: TransferDestination): Promise<TransferResult>;
   /** Records the controlling leg; resolves when finishOnKey, maxLength, silence end, hangup or `signal` stops it. */
   record(options: { maxLengthS: number; finishOnKey?: string; beep: boolean; signal?: AbortSignal }): Promise<RecordResult>;
   /** Ends the controlling leg (BYE, or a final refusal if it was never answered). */

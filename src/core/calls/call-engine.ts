@@ -76,6 +76,42 @@ export interface ReceptionQuality {
   readonly jitterMs: number;
 }
 
+/**
+ * A transfer the far end of an answered leg asks for (a SIP REFER, RFC 3515): where to, and the means to answer it.
+ * accept() or refuse() once; once accepted, report() the new leg's progress and, last, its final status.
+ */
+export interface TransferRequest {
+  /** The target as the far end named it: a sip: or tel: URI. */
+  readonly target: string;
+  /** Its user part (sip:) or number (tel:). */
+  readonly user: string | undefined;
+  /** Its host (sip:), without brackets; undefined for tel:. */
+  readonly host: string | undefined;
+  /** An attended transfer: the new call would replace another dialog (Replaces). */
+  readonly attended: boolean;
+  /** The request the far end wants placed; only INVITE makes a call. */
+  readonly method: string;
+  accept(): void;
+  refuse(status: number, reason: string): void;
+  report(status: number, reason: string): void;
+}
+
+/** Where a transfer of ours sends the far end: a number, or a SIP URI. */
+export type TransferDestination = { readonly number: string } | { readonly uri: string };
+
+/** How a transfer we asked of the far end came out. */
+export type TransferResult =
+  /** The far end's new call answered: the leg is handed off. */
+  | { readonly outcome: 'completed' }
+  /** The far end tried and its new call failed with `status`. */
+  | { readonly outcome: 'failed'; readonly status: number; readonly reason: string }
+  /** The far end refused to try (or the leg cannot transfer). */
+  | { readonly outcome: 'refused'; readonly status: number; readonly reason: string }
+  /** No answer, or no outcome reported in time. */
+  | { readonly outcome: 'timeout' }
+  /** The leg ended first. */
+  | { readonly outcome: 'ended' };
+
 export interface LegEvents {
   /** The request left (the SIP Call-ID, for correlating with the carrier's records). */
   onStarted(sipCallId: string): void;
@@ -83,11 +119,15 @@ export interface LegEvents {
   onAnswered(status: number, reason: string, media?: LegMedia): void;
   onFailed(failure: LegFailure): void;
   onEnded(by: 'remote' | 'local'): void;
+  /** The far end asks to be transferred (REFER). */
+  onTransferRequest?(request: TransferRequest): void;
 }
 
 export interface OutboundLeg {
   /** CANCEL before the answer, BYE after it; the leg reports the end through its events. */
   hangup(): void;
+  /** Asks the answered far end to call `destination` (REFER). */
+  transfer?(destination: TransferDestination): Promise<TransferResult>;
 }
 
 export interface CallSignaling {
@@ -105,6 +145,8 @@ export interface InboundSignal {
   reject(status: number, reason: string): void;
   /** BYE after the answer. */
   hangup(): void;
+  /** Asks the answered caller to call `destination` (REFER). */
+  transfer?(destination: TransferDestination): Promise<TransferResult>;
   /**
    * Hears the leg's events as soon as the leg exists, before receive() resolves: a caller who gave up meanwhile
    * (an early CANCEL) is reported through them at once, so the leg ends before anything could answer it.
@@ -118,6 +160,8 @@ export interface InboundLegEvents {
   canceled(): void;
   /** The dialog ended after the answer: BYE from the caller (`remote`) or ours completed (`local`). */
   ended(by: 'remote' | 'local'): void;
+  /** The caller asks to be transferred (REFER). */
+  transferRequested?(request: TransferRequest): void;
 }
 
 export interface ReceiveInput {
@@ -198,6 +242,8 @@ export class CallEngine {
   private readonly live = new Map<string, LiveCall>();
   /** Calls whose final write is still under way, so whenEnded can wait for it. */
   private readonly ending = new Map<string, Promise<void>>();
+  /** Who decides the transfers each leg's far end asks for (its call's session). */
+  private readonly transferListeners = new Map<string, (request: TransferRequest) => void>();
 
   constructor(
     private readonly calls: CallService,
@@ -254,6 +300,7 @@ export class CallEngine {
     const events: InboundLegEvents = {
       canceled: () => this.finish(entry, { reason: entry.ending ?? 'remote_hangup' }),
       ended: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
+      transferRequested: (request) => this.transferRequested(entry, request),
     };
     signal.attach?.(events);
     return { call: created, events };
@@ -341,6 +388,22 @@ export class CallEngine {
     await entry.settled;
   }
 
+  /** Hears the transfers the far end of leg `callId` asks for, until the returned function is called. */
+  onTransferRequest(callId: string, listener: (request: TransferRequest) => void): () => void {
+    this.transferListeners.set(callId, listener);
+    return () => {
+      if (this.transferListeners.get(callId) === listener) this.transferListeners.delete(callId);
+    };
+  }
+
+  /** Asks the far end of an answered leg to call `destination` (a REFER); `ended` when the leg is not up. */
+  async transfer(callId: string, destination: TransferDestination): Promise<TransferResult> {
+    const entry = this.live.get(callId);
+    if (!entry?.answered || entry.ending) return { outcome: 'ended' };
+    const transferring = entry.inbound ? entry.inbound.transfer?.(destination) : entry.leg?.transfer?.(destination);
+    return transferring ?? { outcome: 'refused', status: 501, reason: 'Not Implemented' };
+  }
+
   /** Whether the call is still live in this engine. */
   isLive(callId: string): boolean {
     return this.live.has(callId);
@@ -386,8 +449,23 @@ export class CallEngine {
       onAnswered: (status, reason, media) => this.answered(entry, media, status, reason),
       onFailed: (failure) => this.onFailed(entry, failure),
       onEnded: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
+      onTransferRequest: (transfer) => this.transferRequested(entry, transfer),
     });
     entry.leg = leg;
+  }
+
+  /** Nobody decides transfers for a leg that is not live or has no session listening: declined (603). */
+  private transferRequested(entry: LiveCall, request: TransferRequest): void {
+    const listener = this.live.get(entry.call.id) === entry && !entry.ending ? this.transferListeners.get(entry.call.id) : undefined;
+    if (!listener) {
+      request.refuse(603, 'Decline');
+      return;
+    }
+    try {
+      listener(request);
+    } catch {
+      request.refuse(500, 'Server Internal Error');
+    }
   }
 
   private answered(entry: LiveCall, media: LegMedia | undefined, status: number, reason: string): void {
@@ -478,6 +556,7 @@ export class CallEngine {
     const id = entry.call.id;
     if (!this.live.has(id)) return;
     this.live.delete(id);
+    this.transferListeners.delete(id);
     this.ending.set(id, entry.settled);
     entry.ringTimer?.cancel();
     entry.durationTimer?.cancel();

@@ -1,7 +1,8 @@
 import { DialplaneError } from '../../errors.js';
 import type { Services } from '../services.js';
 import type { CallDriver, DialResult, RecordResult, ActivityKind } from './call-driver.js';
-import type { CallEngine, LegMedia } from './call-engine.js';
+import type { CallEngine, LegMedia, TransferDestination, TransferRequest, TransferResult } from './call-engine.js';
+import { CallTransfers, type ActiveBridge, type TransferSession } from './call-transfer.js';
 import type { Db } from '../../store/database.js';
 import type { Call, CallUpdate } from './call-service.js';
 import type { LegPlan } from './call-targets.js';
@@ -9,6 +10,7 @@ import { MinuteReserve, MINUTE_MS } from './minute-reserve.js';
 import type { DialTarget } from './program.js';
 import { realVerbTimers } from './verbs.js';
 import { newId } from '../ids.js';
+import { normalizePhoneNumber } from '../phone-number.js';
 
 /** What a session needs from the media side: speech, audio files, bridges, recordings. */
 export interface CallMediaPort {
@@ -30,6 +32,8 @@ export interface SessionDeps {
   readonly media: CallMediaPort;
   /** Where each leg's targets are resolved to legs to place. */
   readonly plan: (accountId: string, targets: readonly DialTarget[], rungFor: string) => Promise<LegPlan[]>;
+  /** What a transfer the far end of a leg asks for may reach (see transferTarget); throws to refuse it. */
+  readonly transferTarget: (accountId: string, request: TransferRequest) => Promise<DialTarget>;
   /** POSTs JSON to a hook, signed with the call's application's secret when it has one; the parsed answer. */
   readonly hook: (accountId: string, applicationId: string | null, url: string, body: Record<string, unknown>) => Promise<unknown>;
   readonly onError: (error: unknown, context: string) => void;
@@ -55,6 +59,7 @@ interface Leg {
   readonly priceMinor: number | null;
   ended: boolean;
   readonly unwatch: () => void;
+  readonly unlisten: () => void;
 }
 
 /** How a ring group came out: the leg that answered, or why none did. */
@@ -89,6 +94,11 @@ export class CallSession implements CallDriver {
   /** What the last dial came to: an inbound call never answered is refused with it (486 busy, else 480). */
   private lastDial: DialResult['outcome'] | undefined;
   private readonly sessionAbort = new AbortController();
+  /** The bridge a dial made, while it lasts: a transfer asked by one of its legs joins the other to the target. */
+  private bridge: ActiveBridge | undefined;
+  private readonly handOverListeners = new Set<() => void>();
+  /** The transfers the legs' far ends ask for (REFER). */
+  private readonly transfers: CallTransfers;
   readonly timers = {
     start: realVerbTimers.start,
     sleep: (_name: 'Pause', ms: number, signal: AbortSignal) =>
@@ -110,6 +120,7 @@ export class CallSession implements CallDriver {
     // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
     this.plannedRoot = init.id ?? newId('call');
     this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), MINUTE_MS, this.plannedRoot);
+    this.transfers = new CallTransfers(this.transferSession());
   }
 
   get callId(): string {
@@ -326,13 +337,32 @@ export class CallSession implements CallDriver {
     if (!winner) return this.dialed({ outcome: ring.outcome, durationS: 0 });
     if (this.over) return this.dialed({ outcome: 'canceled', dialCallId: winner.id, durationS: 0 });
     if (!this.deps.engine.mediaOf(control)) this.deps.engine.answer(control);
-    const unbridge = this.deps.media.bridge(control, winner.id);
+    let bridge = this.join(control, winner.id, options.callerId ?? this.init.from);
     const answeredAt = Date.now();
-    // The dialled leg's end, or the caller's, ends the bridge; the program goes on only in the first case.
-    await Promise.race([this.deps.engine.whenEnded(winner.id), this.ended, aborted]);
-    unbridge?.();
-    if (this.deps.engine.isLive(winner.id)) await this.deps.engine.hangup(this.init.accountId, winner.id).catch(() => undefined);
-    return this.dialed({ outcome: 'completed', dialCallId: winner.id, durationS: Math.round((Date.now() - answeredAt) / 1000) });
+    // The dialled leg's end, or the caller's, ends the bridge; the program goes on only in the first case. A transfer
+    // replaces the bridge with another (the leg that stays, joined to the transfer's target): the dial goes on with it.
+    for (;;) {
+      await Promise.race([this.deps.engine.whenEnded(bridge.other), this.ended, aborted, bridge.replaced]);
+      const next = this.bridge;
+      if (next === bridge || next === undefined || this.over || options.signal?.aborted) break;
+      bridge = next;
+    }
+    if (this.bridge === bridge) this.bridge = undefined;
+    bridge.unbridge?.();
+    if (this.deps.engine.isLive(bridge.other)) await this.deps.engine.hangup(this.init.accountId, bridge.other).catch(() => undefined);
+    return this.dialed({ outcome: 'completed', dialCallId: bridge.other, durationS: Math.round((Date.now() - answeredAt) / 1000) });
+  }
+
+  /**
+   * Asks the controlling leg's far end to call `destination` (a REFER). When it reports its new call answered, the
+   * leg is handed off: we end it (BYE), and with it the call.
+   */
+  async transfer(destination: TransferDestination): Promise<TransferResult> {
+    const control = this.control();
+    const to = 'number' in destination ? { number: normalizePhoneNumber(destination.number, this.deps.services.defaultCountry, 'to') } : destination;
+    const result = await this.deps.engine.transfer(control, to);
+    if (result.outcome === 'completed') await this.deps.engine.end(control, 'transferred');
+    return result;
   }
 
   async record(options: {
@@ -410,6 +440,56 @@ export class CallSession implements CallDriver {
     return this.controlId;
   }
 
+  /** Hears the controlling leg handed over to a transfer's target while no bridge was up (a program's leg). */
+  onHandOver(listener: () => void): () => void {
+    this.handOverListeners.add(listener);
+    return () => this.handOverListeners.delete(listener);
+  }
+
+  /** What the transfers of this call's legs may see and do of it. */
+  private transferSession(): TransferSession {
+    const { engine } = this.deps;
+    const { accountId } = this.init;
+    const session = this;
+    return {
+      get isOver() {
+        return session.over;
+      },
+      get controllingLeg() {
+        return session.controlId;
+      },
+      get activeBridge() {
+        return session.bridge;
+      },
+      callerId: this.init.from,
+      isLive: (legId) => engine.isLive(legId),
+      plan: async (request) => this.deps.plan(accountId, [await this.deps.transferTarget(accountId, request)], this.init.to),
+      ring: (plans, callerId) => this.ring(plans, { callerId, ringTimeoutS: this.init.ringTimeoutS, maxDurationS: this.init.maxDurationS }),
+      hangupLeg: (legId) => void engine.hangup(accountId, legId).catch(() => undefined),
+      endLeg: (legId, reason) => void engine.end(legId, reason),
+      rejoin: (bridge, peer, target) => {
+        bridge.unbridge?.();
+        // The leg that stays keeps (or takes) control: the program's dial goes on with the new bridge.
+        this.controlId = peer;
+        this.join(peer, target, bridge.callerId);
+        bridge.markReplaced();
+      },
+      handOver: (target) => {
+        this.controlId = target;
+        for (const listener of [...this.handOverListeners]) listener();
+      },
+      onError: (error, context) => this.deps.onError(error, `call ${this.rootId}: ${context}`),
+    };
+  }
+
+  private join(control: string, other: string, callerId: string): ActiveBridge {
+    let markReplaced!: () => void;
+    const replaced = new Promise<void>((resolve) => (markReplaced = resolve));
+    const bridge: ActiveBridge = { control, other, callerId, unbridge: this.deps.media.bridge(control, other), replaced, markReplaced };
+    this.bridge = bridge;
+    return bridge;
+  }
+
   private dialed(result: DialResult): DialResult {
     this.lastDial = result.outcome;
     return result;
@@ -421,6 +501,7 @@ export class CallSession implements CallDriver {
       priceMinor,
       ended: false,
       unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
+      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transfers.requested(call.id, request)),
     };
     this.legs.set(call.id, leg);
     for (const listener of [...this.legListeners]) {
@@ -442,6 +523,7 @@ export class CallSession implements CallDriver {
     if (event.state !== 'ended' || leg.ended) return;
     leg.ended = true;
     leg.unwatch();
+    leg.unlisten();
     this.billing.legEnded(leg.call.id);
     if (leg.call.id === this.controlId) this.finish();
     void this.settleIfDone();

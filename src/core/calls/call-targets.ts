@@ -77,3 +77,21 @@ function sipContact(uri: string): { user: string; contact: DeviceContact } {
   const transport = /^sips:/i.test(uri) || /;transport=tls/i.test(match[4] ?? '') ? 'tls' : /;transport=tcp/i.test(match[4] ?? '') ? 'tcp' : 'udp';
   return { user: match[1]!, contact: { uri, transport, address: host, port: Number(match[3] ?? defaultPort(transport)) } };
 }
+
+/**
+ * What a transfer the far end of a leg asks for (a REFER) may reach: one of the account's extensions by its number,
+ * else a phone number (the Refer-To's user part, or a tel: URI's number), placed through the trunk whatever host the
+ * URI names. Anything else is refused (validation_failed): a peer must not make Dialplane send INVITEs, billed to
+ * the account, to hosts of its choosing.
+ */
+export async function transferTarget(
+  services: Services,
+  accountId: string,
+  request: { readonly user: string | undefined },
+): Promise<DialTarget> {
+  const user = request.user?.trim();
+  if (!user) throw new DialplaneError('validation_failed', 'the transfer target names no number', { field: 'target' });
+  const extension = await services.extensions.findByNumber(accountId, user);
+  if (extension) return { type: 'extension', extension: extension.id };
+  return { type: 'phone', number: normalizePhoneNumber(user, services.defaultCountry, 'target') };
+}

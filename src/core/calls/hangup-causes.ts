@@ -82,7 +82,9 @@ export type EndReason =
   | 'crash_recovery'
   | 'credits_exhausted'
   /** No RTP from the far end for DIALPLANE_RTP_TIMEOUT_S: the media path is dead, whatever SIP says. */
-  | 'rtp_timeout';
+  | 'rtp_timeout'
+  /** The leg was handed off to another party (a transfer: REFER sent or received) and then ended. */
+  | 'transferred';
 
 /** Results that do not come from a SIP status: timers, our own hang-ups, and recovery after a crash. */
 export function resultForEnd(reason: EndReason, answered: boolean): CallResult {

@@ -1,7 +1,7 @@
 import type { LegMedia } from './call-engine.js';
 import type { ActivityKind, CallDriver } from './call-driver.js';
 import { DEFAULT_FINISH_ON_KEY, GATHER_MAX_DIGITS, validateProgram } from './program.js';
-import type { DialVerb, GatherVerb, PlayVerb, Program, RecordVerb, Verb } from './program.js';
+import type { DialVerb, GatherVerb, PlayVerb, Program, RecordVerb, TransferVerb, Verb } from './program.js';
 import { CALL_ENDED, CUT_SHORT, VerbAborted, VerbRun, attempt } from './verb-run.js';
 import { sayAndCollect } from './verbs.js';
 
@@ -43,6 +43,10 @@ export class Interpreter {
   /** Aborted when the running program must stop: replace(), stop(), or the call ending (reason CALL_ENDED). */
   private program = new AbortController();
   private queued: Program | undefined;
+  /** Why the queued program takes over: a live command, or a transfer that handed the call to another leg. */
+  private queuedSource: 'live' | 'transfer' = 'live';
+  /** The verb running now, in its program: a hand-over starts it again. */
+  private position: { readonly verbs: Program; readonly index: number } | undefined;
   private phase: 'idle' | 'running' | 'done' = 'idle';
   private stopped = false;
   private ended = false;
@@ -77,11 +81,22 @@ export class Interpreter {
   }
 
   /** Replaces the running program; false when there is none to replace (not started, over, stopped, hung up). */
-  replace(program: Program): boolean {
+  replace(program: Program, source: 'live' | 'transfer' = 'live'): boolean {
     if (this.phase !== 'running' || this.stopped || this.ended || this.hungUp) return false;
     this.queued = program;
+    this.queuedSource = source;
     this.program.abort(CUT_SHORT);
     return true;
+  }
+
+  /**
+   * The controlling leg was handed to a transfer's target: the verb that was running (its audio went to the leg that
+   * left) starts again for the new leg, followed by the rest of its program. False when nothing is running.
+   */
+  handOver(): boolean {
+    const at = this.position;
+    if (!at) return false;
+    return this.replace(at.verbs.slice(at.index), 'transfer');
   }
 
   stop(): void {
@@ -98,8 +113,9 @@ export class Interpreter {
 
   /** Runs one program; returns the program that takes over from it, or undefined when the call should end. */
   private async runProgram(verbs: Program): Promise<Program | undefined> {
-    for (const verb of verbs) {
+    for (const [index, verb] of verbs.entries()) {
       if (this.program.signal.aborted) break;
+      this.position = { verbs, index };
       const outcome = await this.runVerb(verb);
       if (this.program.signal.aborted) break;
       if (outcome.kind === 'program') return outcome.program;
@@ -115,7 +131,7 @@ export class Interpreter {
     this.program = new AbortController();
     this.redirects = 0;
     this.typeAhead = '';
-    this.activity('program', { source: 'live', verbs: next.length });
+    this.activity('program', { source: this.queuedSource, verbs: next.length });
     return next;
   }
 
@@ -164,6 +180,8 @@ export class Interpreter {
       case 'hangup':
         await this.hangUp();
         return END;
+      case 'transfer':
+        return this.transfer(verb, run);
       case 'redirect':
         if (++this.redirects > MAX_CONSECUTIVE_REDIRECTS) {
           return this.hookFailed(verb.actionHook, 'redirect_loop', `more than ${MAX_CONSECUTIVE_REDIRECTS} redirects in a row`);
@@ -261,6 +279,21 @@ export class Interpreter {
     if (!verb.actionHook || this.ended) return NEXT;
     const extra = { dial_call_status: result.outcome, dial_call_id: dialCallId, dial_duration: result.durationS };
     return this.fetchProgram(verb.actionHook, extra, run, 'hook');
+  }
+
+  /**
+   * Hands the call to another party through the far end (REFER): answered, the leg is ended and the program is over;
+   * refused or failed, the outcome goes to the actionHook, else the next verb runs.
+   */
+  private async transfer(verb: TransferVerb, run: VerbRun): Promise<Outcome> {
+    await this.media(run);
+    const destination = verb.to.startsWith('sip:') ? { uri: verb.to } : { number: verb.to };
+    const result = await run.doUntilCommanded(() => this.driver.transfer(destination));
+    const sipStatus = 'status' in result ? result.status : null;
+    this.activity('transfer', { to: verb.to, outcome: result.outcome, sip_status: sipStatus });
+    if (result.outcome === 'completed') return END;
+    if (!verb.actionHook || this.ended) return NEXT;
+    return this.fetchProgram(verb.actionHook, { transfer_status: result.outcome, transfer_sip_status: sipStatus }, run, 'hook');
   }
 
   private async record(verb: RecordVerb, run: VerbRun): Promise<Outcome> {

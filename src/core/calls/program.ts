@@ -30,8 +30,9 @@ import { DialplaneError } from '../../errors.js';
  * |          | finishOnKey       | one of 0-9 * # A-D, or '' for none                 | '#'                       |
  * |          | beep              | boolean                                            | true                      |
  * | redirect | actionHook        | http(s) URL <= 2048 chars                          | required                  |
+ * | transfer | to                | phone number (1..32 chars) or sip:user@host[:port] | required                  |
  *
- * gather, dial and record take an optional actionHook with the same rule. A program's verbs, counting those nested in
+ * gather, dial, record and transfer take an optional actionHook with the same rule. A program's verbs, counting those nested in
  * gather's onDigits at any depth, are at most 100.
  */
 
@@ -64,13 +65,15 @@ export type Verb =
   | { verb: 'dial'; target: DialTarget[]; callerId?: string; timeout?: number; timeLimit?: number; actionHook?: string }
   | { verb: 'record'; maxLength?: number; finishOnKey?: string; beep?: boolean; actionHook?: string }
   | { verb: 'hangup' }
-  | { verb: 'redirect'; actionHook: string };
+  | { verb: 'redirect'; actionHook: string }
+  | { verb: 'transfer'; to: string; actionHook?: string };
 
 export type Program = Verb[];
 export type VerbName = Verb['verb'];
 export type GatherVerb = Extract<Verb, { verb: 'gather' }>;
 export type DialVerb = Extract<Verb, { verb: 'dial' }>;
 export type RecordVerb = Extract<Verb, { verb: 'record' }>;
+export type TransferVerb = Extract<Verb, { verb: 'transfer' }>;
 
 export const PROGRAM_MAX_VERBS = 100;
 export const HOOK_URL_MAX_CHARS = 2048;
@@ -354,8 +357,14 @@ function verb(input: unknown, place: Place, budget: Budget): Verb {
     case 'redirect':
       onlyKnown(at, input, ['verb', 'actionHook']);
       return Object.freeze({ verb: 'redirect', actionHook: hookUrl(at, input, 'actionHook') });
+    case 'transfer': {
+      onlyKnown(at, input, ['verb', 'to', 'actionHook']);
+      const to = str(at, input, 'to', 256);
+      if (!(PHONE.test(to) && to.length <= 32) && !SIP_URI.test(to)) at.fail('to', 'must be a phone number or a sip:user@host[:port] URI');
+      return compact({ verb: 'transfer' as const, to, actionHook: optHook(at, input, 'actionHook') });
+    }
     default:
-      return at.fail('verb', 'must be one of say, play, pause, gather, dial, record, hangup, redirect');
+      return at.fail('verb', 'must be one of say, play, pause, gather, dial, record, hangup, redirect, transfer');
   }
 }
 

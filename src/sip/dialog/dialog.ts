@@ -140,6 +140,11 @@ export class Dialog {
     return this.init.contact;
   }
 
+  /** Our name-addr in the dialog (with our tag): the From of our requests. */
+  get local(): NameAddr {
+    return this.localUri;
+  }
+
   get routes(): readonly string[] {
     return this.routeSet;
   }
@@ -156,6 +161,8 @@ export class Dialog {
     const uri = strict ? (safe(() => formatUri(parseNameAddr(this.routeSet[0]!).uri)) ?? this.remoteTarget) : this.remoteTarget;
     const routes = strict ? [...this.routeSet.slice(1), `<${this.remoteTarget}>`] : this.routeSet;
     const refresh = method === 'INVITE' || method === 'UPDATE';
+    // RFC 3515 §2.4.1 and RFC 6665 §8.2: REFER and NOTIFY carry a Contact too, though they do not refresh the target.
+    const withContact = refresh || method === 'ACK' || method === 'REFER' || method === 'NOTIFY';
     return buildRequest({
       method,
       uri,
@@ -164,7 +171,7 @@ export class Dialog {
       callId: this.callId,
       cseq,
       via: this.stack.transports.local(this.nextHop().transport, this.nextHop().address),
-      ...(refresh || method === 'ACK' ? { contact: this.init.contact } : {}),
+      ...(withContact ? { contact: this.init.contact } : {}),
       routes,
       ...(spec.headers ? { headers: spec.headers } : {}),
       ...(spec.body && spec.body.length > 0 ? { body: spec.body, contentType: spec.contentType ?? 'application/sdp' } : {}),

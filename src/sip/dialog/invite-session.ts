@@ -7,6 +7,8 @@ import { ACCEPT, SUPPORTED } from '../ua/build.js';
 import type { Dialog } from './dialog.js';
 import { DEFAULT_SESSION_EXPIRES_S, MIN_SE_S, refresherFrom, refresherParam, SessionTimer, type SessionInterval } from './session-timer.js';
 import { dtmfFromInfo } from './dtmf-info.js';
+import { eventOf, referTargetFor, ReferNotifier, ReferSubscriber, type IncomingRefer, type ReferResult, type TransferDestination } from './refer.js';
+import { parseReferredBy, parseReferTo, referMethodOf, replacesOf } from '../message/refer-headers.js';
 
 /** The media side of a session: answers the peer's new offers and knows our current description. */
 export interface SessionDescriptions {
@@ -23,6 +25,11 @@ export interface InviteSessionEvents {
   onDigit(digit: string): void;
   /** The session expired or its refresh failed: the owner ends the dialog with a BYE. */
   onExpired(reason: 'refresh_failed' | 'expired'): void;
+  /**
+   * The peer asks us to place a call (REFER, RFC 3515): the owner accepts or refuses it and reports the new call's
+   * progress. Without a listener, a REFER is declined (603).
+   */
+  onRefer?(refer: IncomingRefer): void;
 }
 
 export interface InviteSessionOptions {
@@ -53,6 +60,11 @@ export class InviteSession {
   private closed = false;
   /** One retry per refresh after a 491 (§14.1). */
   private retried491 = false;
+  /** REFERs received (the second and later ones' NOTIFYs carry an Event id) and their subscriptions. */
+  private refersReceived = 0;
+  private readonly notifiers: ReferNotifier[] = [];
+  /** REFERs we sent whose outcome is not known yet. */
+  private readonly referrals: ReferSubscriber[] = [];
 
   constructor(private readonly options: InviteSessionOptions) {
     this.timer = new SessionTimer(
@@ -73,6 +85,28 @@ export class InviteSession {
     this.pendingOk?.retransmit?.cancel();
     this.pendingOk?.giveUp?.cancel();
     this.pendingOk = undefined;
+    for (const notifier of this.notifiers.splice(0)) notifier.close();
+    for (const referral of this.referrals.splice(0)) referral.close();
+  }
+
+  /**
+   * Sends the peer a REFER (RFC 3515) to `destination`, naming us in Referred-By; `onResult` hears how it came out
+   * (the final sipfrag of its NOTIFYs, a refusal, a timeout, or the dialog's end) exactly once.
+   */
+  refer(destination: TransferDestination, onResult: (result: ReferResult) => void): void {
+    if (this.closed) {
+      onResult({ kind: 'ended' });
+      return;
+    }
+    const { dialog, timers, base } = this.options;
+    const target = referTargetFor(dialog, destination);
+    const referral: ReferSubscriber = new ReferSubscriber(dialog, timers, base, (result) => {
+      const index = this.referrals.indexOf(referral);
+      if (index >= 0) this.referrals.splice(index, 1);
+      onResult(result);
+    });
+    this.referrals.push(referral);
+    referral.start(target);
   }
 
   /** A request in this dialog other than BYE; false when it is not one the session handles. */
@@ -88,6 +122,12 @@ export class InviteSession {
         return true;
       case 'OPTIONS':
         incoming.respond(200, 'OK', { headers: capabilities() });
+        return true;
+      case 'REFER':
+        this.receiveRefer(incoming);
+        return true;
+      case 'NOTIFY':
+        this.receiveNotify(incoming);
         return true;
       default:
         return false;
@@ -194,6 +234,67 @@ export class InviteSession {
     }
     incoming.respond(200, 'OK');
     if (digit !== null) this.options.events.onDigit(digit);
+  }
+
+  /** A REFER in this dialog: its headers checked, then the owner decides (onRefer). */
+  private receiveRefer(incoming: IncomingRequest): void {
+    const { request } = incoming;
+    const { dialog, events } = this.options;
+    if (!dialog.receive(request)) {
+      incoming.respond(500, 'Server Internal Error');
+      return;
+    }
+    const referTos = request.headers.filter((h) => h.name === 'Refer-To');
+    if (referTos.length !== 1) {
+      incoming.respond(400, 'Bad Request (a REFER has exactly one Refer-To)');
+      return;
+    }
+    let parsed: Pick<IncomingRefer, 'referTo' | 'referredBy' | 'replaces' | 'method'>;
+    try {
+      const referTo = parseReferTo(referTos[0]!.value);
+      const referredBy = getHeader(request, 'Referred-By');
+      parsed = {
+        referTo,
+        referredBy: referredBy === undefined ? undefined : parseReferredBy(referredBy),
+        replaces: replacesOf(referTo),
+        method: referMethodOf(referTo),
+      };
+    } catch (error) {
+      incoming.respond(400, `Bad Request (${(error as Error).message})`);
+      return;
+    }
+    if (!events.onRefer) {
+      incoming.respond(603, 'Decline');
+      return;
+    }
+    const cseq = (getHeader(request, 'CSeq') ?? '').trim().split(/\s+/)[0];
+    const eventId = this.refersReceived++ > 0 ? cseq : undefined;
+    const notifier = new ReferNotifier(incoming, dialog, eventId, () => !this.closed, parsed.referTo, parsed.referredBy, parsed.replaces, parsed.method);
+    this.notifiers.push(notifier);
+    try {
+      events.onRefer(notifier);
+    } catch {
+      notifier.refuse(500, 'Server Internal Error');
+    }
+  }
+
+  /** A NOTIFY of the subscription a REFER of ours created; any other is 481 (no such subscription) or 489. */
+  private receiveNotify(incoming: IncomingRequest): void {
+    if (!this.options.dialog.receive(incoming.request)) {
+      incoming.respond(500, 'Server Internal Error');
+      return;
+    }
+    const event = eventOf(incoming);
+    if (!event) {
+      incoming.respond(489, 'Bad Event');
+      return;
+    }
+    const referral = this.referrals.find((r) => r.matches(event));
+    if (!referral) {
+      incoming.respond(481, 'Subscription Does Not Exist');
+      return;
+    }
+    referral.receiveNotify(incoming);
   }
 
   /** As the refresher: a re-INVITE with our current description and the interval (§7.4); 422 raises it once. */

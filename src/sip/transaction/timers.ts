@@ -20,9 +20,10 @@ export type TransactionTimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I'
  * response the INVITE is considered cancelled), ReliableProvisional (RFC 3262 §3: a reliable 1xx is retransmitted
  * at T1 doubling until its PRACK, for at most 64*T1), SessionRefresh and SessionExpiry (RFC 4028: durations from the
  * negotiated Session-Expires, see dialog/session-timer.ts), RequestPending (§14.1: a re-INVITE refused with 491 is
- * tried again after a random wait).
+ * tried again after a random wait), ReferSubscription (RFC 3515: how long the sender of a REFER waits for the next
+ * NOTIFY of its implicit subscription: 64*T1 for the first, the Subscription-State's expires after that).
  */
-export type DialogTimerName = 'CancelGiveUp' | 'ReliableProvisional' | 'SessionRefresh' | 'SessionExpiry' | 'RequestPending';
+export type DialogTimerName = 'CancelGiveUp' | 'ReliableProvisional' | 'SessionRefresh' | 'SessionExpiry' | 'RequestPending' | 'ReferSubscription';
 
 export type TimerName = TransactionTimerName | DialogTimerName;
 

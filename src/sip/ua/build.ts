@@ -5,8 +5,8 @@ import { newBranch } from './ids.js';
 
 export const USER_AGENT = 'Dialplane';
 const MAX_FORWARDS = '70';
-/** The methods we take (§20.5); REFER and NOTIFY join them with transfer. */
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK';
+/** The methods we take (§20.5): REFER and the NOTIFYs of its implicit subscription (RFC 3515) in a dialog. */
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY';
 /** The option tags we support (§20.37): session timers (RFC 4028) and reliable provisional responses (RFC 3262). */
 export const SUPPORTED = 'timer, 100rel';
 export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set(['timer', '100rel']);

@@ -1,5 +1,6 @@
 import type { DigestUserCredentials } from '../auth/digest.js';
 import { Dialog, tagOf } from '../dialog/dialog.js';
+import type { IncomingRefer, ReferResult, TransferDestination } from '../dialog/refer.js';
 import { InviteSession, sessionExpiresOf, supportsTimer, type SessionDescriptions } from '../dialog/invite-session.js';
 import { refresherFrom, refresherParam, type SessionInterval } from '../dialog/session-timer.js';
 import { getHeader, getHeaders } from '../message/headers.js';
@@ -20,6 +21,8 @@ export interface InboundInviteEvents {
   onEnded(by: 'remote' | 'local'): void;
   /** A key the caller signalled by INFO. */
   onDigit?(digit: string): void;
+  /** The caller asks us to call someone else (REFER); declined without a listener. */
+  onRefer?(refer: IncomingRefer): void;
 }
 
 export interface InboundInviteOptions {
@@ -115,7 +118,11 @@ export class InboundInvite {
       dialog: this.dialog,
       weAreUac: false,
       descriptions: descriptions ?? { answer: () => undefined, current: () => sdp, answered: () => undefined },
-      events: { onDigit: (digit) => this.events.onDigit?.(digit), onExpired: () => this.hangup() },
+      events: {
+        onDigit: (digit) => this.events.onDigit?.(digit),
+        onExpired: () => this.hangup(),
+        ...(this.events.onRefer ? { onRefer: (refer: IncomingRefer) => this.events.onRefer?.(refer) } : {}),
+      },
       timers,
       base,
       ...(sessionTimers ? { sessionTimers } : {}),
@@ -192,6 +199,15 @@ export class InboundInvite {
     }
     if (this.session?.receive(incoming)) return;
     incoming.respond(481, 'Call/Transaction Does Not Exist');
+  }
+
+  /** Sends the caller a REFER (see InviteSession.refer); `ended` when the call is not answered and up. */
+  refer(destination: TransferDestination, onResult: (result: ReferResult) => void): void {
+    if (!this.session || (this.phase !== 'answered' && this.phase !== 'confirmed')) {
+      onResult({ kind: 'ended' });
+      return;
+    }
+    this.session.refer(destination, onResult);
   }
 
   hangup(): void {

@@ -1,5 +1,6 @@
 import { computeDigestCredentials, formatDigestCredentials, isSupportedDigestChallenge, type DigestUserCredentials } from '../auth/digest.js';
 import { Dialog, tagOf } from '../dialog/dialog.js';
+import type { IncomingRefer, ReferResult, TransferDestination } from '../dialog/refer.js';
 import { InviteSession, minSeOf, sessionExpiresOf, type SessionDescriptions } from '../dialog/invite-session.js';
 import { DEFAULT_SESSION_EXPIRES_S, MIN_SE_S, refresherFrom, type SessionInterval } from '../dialog/session-timer.js';
 import { getHeader, getHeaders, parseAuthChallenge, parseCSeq } from '../message/headers.js';
@@ -42,6 +43,8 @@ export interface OutboundInviteEvents {
   onEnded(by: 'remote' | 'local'): void;
   /** A key the far end signalled by INFO. */
   onDigit?(digit: string): void;
+  /** The callee asks us to call someone else (REFER); declined without a listener. */
+  onRefer?(refer: IncomingRefer): void;
 }
 
 type Phase = 'idle' | 'inviting' | 'early' | 'confirmed' | 'terminating' | 'terminated';
@@ -100,6 +103,15 @@ export class OutboundInvite {
     } else if (this.phase === 'confirmed') {
       this.sendBye();
     }
+  }
+
+  /** Sends the callee a REFER (see InviteSession.refer); `ended` when the call is not answered and up. */
+  refer(destination: TransferDestination, onResult: (result: ReferResult) => void): void {
+    if (!this.session || this.phase !== 'confirmed') {
+      onResult({ kind: 'ended' });
+      return;
+    }
+    this.session.refer(destination, onResult);
   }
 
   /** Whether an in-dialog request (by its tags) belongs to this dialog set. */
@@ -263,6 +275,7 @@ export class OutboundInvite {
       events: {
         onDigit: (digit) => this.events.onDigit?.(digit),
         onExpired: () => this.sendBye(),
+        ...(this.events.onRefer ? { onRefer: (refer: IncomingRefer) => this.events.onRefer?.(refer) } : {}),
       },
       timers: stack.timers,
       base: stack.base,

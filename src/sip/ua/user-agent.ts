@@ -1,4 +1,5 @@
 import type { DigestUserCredentials } from '../auth/digest.js';
+import type { IncomingRefer } from '../dialog/refer.js';
 import { capabilities, sessionExpiresOf } from '../dialog/invite-session.js';
 import { MIN_SE_S } from '../dialog/session-timer.js';
 import { getHeader, getHeaders } from '../message/headers.js';
@@ -90,6 +91,7 @@ export class SipUserAgent {
           events.onEnded(by);
         },
         onDigit: (digit) => events.onDigit?.(digit),
+        ...(events.onRefer ? { onRefer: (refer: IncomingRefer) => events.onRefer?.(refer) } : {}),
       },
     );
     this.outbound.set(session.callId, session);
@@ -117,6 +119,7 @@ export class SipUserAgent {
         events.onEnded(by);
       },
       onDigit: (digit) => events.onDigit?.(digit),
+      ...(events.onRefer ? { onRefer: (refer: IncomingRefer) => events.onRefer?.(refer) } : {}),
     };
     session = new InboundInvite(
       incoming,

@@ -476,7 +476,7 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.equal(optionsOk.length, 2);
       for (const ok of optionsOk) {
         assert.equal(ok.startLine, 'SIP/2.0 200 OK');
-        assert.equal(sipHeader(ok.text, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK');
+        assert.equal(sipHeader(ok.text, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY');
         assert.equal(sipHeader(ok.text, 'Accept'), 'application/sdp');
       }
       const refused = responses.find((m) => m.startLine.startsWith('SIP/2.0 420'))!;
@@ -550,6 +550,48 @@ await describeWithSipp('the invite session against SIPp', () => {
       assert.ok(lasted >= sessionSeconds(135 + 60) - 200, `ended after ${lasted} ms`);
       assert.ok(lasted <= sessionSeconds(135 + 60) + 1_000, `ended after ${lasted} ms`);
       assert.equal((await account.services.calls.get(account.accountId, call.id)).outcome, 'completed');
+    });
+  }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] a hold by a=inactive, an offer we cannot accept (488) and a re-INVITE crossing our refresh (491)`, async (t) => {
+      const account = await createCallingAccount(`Re-INVITE edges ${transport}`);
+      t.after(() => account.db.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '54600-54699' : '54700-54799',
+        trunk: 'sip:127.0.0.1:9',
+        telephony: { sessionTimers: scaledSessionTimers },
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-reinvite-edge-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        keys: { interval: 90 },
+        timeoutSeconds: 30,
+        t,
+      });
+      const call = await answeredBefore(answered, uac);
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const [first, inactive] = answersReceived(result);
+      assert.ok(first && inactive, describeSippResult(result));
+      assert.match(inactive, /^a=inactive/m, 'a hold by a=inactive is answered a=inactive');
+      assert.equal(audioPort(inactive), audioPort(first));
+      const statuses = parseSippMessages(result.messages)
+        .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 ') && (sipHeader(m.text, 'CSeq') ?? '').endsWith(' INVITE'))
+        .map((m) => `${m.startLine.slice(8, 11)} ${sipHeader(m.text, 'CSeq')}`)
+        .filter((line, i, all) => all.indexOf(line) === i && !line.startsWith('100') && !line.startsWith('180'));
+      assert.deepEqual(statuses, ['200 1 INVITE', '200 2 INVITE', '488 3 INVITE', '491 4 INVITE']);
+      // Our refresh went on: SIPp's 200 was ACKed (the scenario waits for that ACK) and the call stayed up until SIPp's BYE.
+      const refresh = received(result, 'INVITE');
+      assert.equal(refresh.length, 1, 'one refresh re-INVITE from Dialplane');
+      await telephony.engine.whenEnded(call.id);
+      const ended = await account.services.calls.get(account.accountId, call.id);
+      assert.equal(ended.outcome, 'completed');
+      assert.equal(ended.endReason, 'remote_hangup');
     });
   }
 });

@@ -497,7 +497,7 @@ describe('user agent: REGISTER goes to onRegister', () => {
     assert.equal(out.length, 0);
     capture()(incomingOf(registerRequest({ user: 'alice' }), out));
     assert.equal(out[0]?.status, 405);
-    assert.equal(getHeader(out[0]!, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK');
+    assert.equal(getHeader(out[0]!, 'Allow'), 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY');
   });
 });
 

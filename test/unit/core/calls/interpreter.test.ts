@@ -383,3 +383,51 @@ test('gather onDigits: unmatched keys go to the action hook, or to the next verb
   ]);
   assert.deepEqual(driver.log.filter((line) => line.startsWith('speech')), ['speech Menu', 'speech Menu', 'speech Bye']);
 });
+
+test('transfer: answered by the far end, the program is over (the leg was handed off)', async () => {
+  const driver = new FakeCallDriver();
+  const { running, errors } = start(driver, [{ verb: 'transfer', to: '+14155550100' }, { verb: 'say', text: 'never said' }]);
+  await running;
+  assert.deepEqual(driver.transfers, [{ number: '+14155550100' }]);
+  assert.ok(!driver.log.includes('speech never said'));
+  assert.deepEqual(driver.activities, [{ kind: 'transfer', data: { to: '+14155550100', outcome: 'completed', sip_status: null } }]);
+  assert.deepEqual(errors, []);
+});
+
+test('transfer: a failure goes to the actionHook with its status, else the next verb runs', async () => {
+  const driver = new FakeCallDriver();
+  driver.transferResult = async () => ({ outcome: 'failed', status: 486, reason: 'Busy Here' });
+  driver.hookAnswer = () => [{ verb: 'say', text: 'Busy' }];
+  const withHook = start(driver, [{ verb: 'transfer', to: 'sip:bob@192.0.2.7', actionHook: HOOK }]);
+  await settle();
+  driver.leg.finish();
+  await withHook.running;
+  assert.deepEqual(driver.transfers, [{ uri: 'sip:bob@192.0.2.7' }]);
+  assert.deepEqual(driver.hooks, [{ url: HOOK, extra: { transfer_status: 'failed', transfer_sip_status: 486 } }]);
+  assert.ok(driver.log.includes('speech Busy'));
+
+  const plain = new FakeCallDriver();
+  plain.transferResult = async () => ({ outcome: 'refused', status: 603, reason: 'Decline' });
+  const next = start(plain, [{ verb: 'transfer', to: '+14155550100' }, { verb: 'say', text: 'Still here' }]);
+  await settle();
+  plain.leg.finish();
+  await next.running;
+  assert.ok(plain.log.includes('speech Still here'), 'the program goes on');
+  assert.deepEqual(kinds(plain), ['transfer']);
+});
+
+test('handOver: the running verb starts again (for the leg that took over), then the rest', async () => {
+  const driver = new FakeCallDriver();
+  const { interpreter, running } = start(driver, [{ verb: 'say', text: 'One' }, { verb: 'say', text: 'Two' }]);
+  await settle();
+  assert.deepEqual(driver.log, ['answer', 'speech One', 'play 3']);
+  assert.equal(interpreter.handOver(), true);
+  await settle();
+  driver.leg.finish();
+  await settle();
+  driver.leg.finish();
+  await running;
+  assert.deepEqual(driver.log.filter((l) => l.startsWith('speech')), ['speech One', 'speech One', 'speech Two']);
+  assert.deepEqual(driver.activities, [{ kind: 'program', data: { source: 'transfer', verbs: 2 } }]);
+  assert.equal(interpreter.handOver(), false, 'nothing runs any more');
+});

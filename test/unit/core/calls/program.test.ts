@@ -153,6 +153,14 @@ describe('validateProgram: each verb', () => {
     refused([{ verb: 'record', finishOnKey: 1 }], 0, 'finishOnKey');
   });
 
+  test('transfer', () => {
+    assert.deepEqual(validateProgram([{ verb: 'transfer', to: '+14155550100' }]), [{ verb: 'transfer', to: '+14155550100' }]);
+    validateProgram([{ verb: 'transfer', to: 'sip:alice@192.0.2.7:5062', actionHook: hook }]);
+    refused([{ verb: 'transfer' }], 0, 'to');
+    refused([{ verb: 'transfer', to: 'mailto:a@b' }], 0, 'to', /phone number or a sip/);
+    refused([{ verb: 'transfer', to: '+1415', target: [] }], 0, 'target');
+  });
+
   test('hangup and redirect', () => {
     validateProgram([{ verb: 'redirect', actionHook: 'http://127.0.0.1:9000/next' }, { verb: 'hangup' }]);
     refused([{ verb: 'hangup', reason: 'busy' }], 0, 'reason');
