@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { buildApp } from './api/app.js';
+import { serializeRequest } from './api/log-redaction.js';
 import { callQualityRecorder, systemViewOf } from './api/dashboard/system-view.js';
 import { registerFaceFormats, type Face } from './api/faces.js';
 import { allFaces } from './api/faces/all-faces.js';
@@ -17,8 +18,7 @@ import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
 import { generateNodeId, NodeLease } from './core/node-lease.js';
 import { createServices, type Services } from './core/services.js';
-import { openDatabase } from './store/database.js';
-import { createStore } from './store/store.js';
+import { openConfiguredStore } from './store/open-store.js';
 import { startTelephony, type Telephony } from './telephony.js';
 import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
 import { startMessaging, type Messaging } from './messaging.js';
@@ -37,12 +37,18 @@ export interface RunningServer {
 const USAGE_FLUSH_INTERVAL_MS = 10_000;
 export { ADMIN_TOKEN_FILE };
 
-export function createLogger(config: Config): Logger {
-  return pino({
-    level: config.log.level,
-    // Credentials must never reach a log line, whichever code logs a request or its headers.
-    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.api_key', '*.token'], censor: '[redacted]' },
-  });
+/** The server's logger; a test may pass where the lines go. */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.log.level,
+      // Credentials must never reach a log line, whichever code logs a request or its headers; a request's URL is
+      // logged with credential-looking query parameters (?api_key=) masked.
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.api_key', '*.token'], censor: '[redacted]' },
+      serializers: { req: serializeRequest },
+    },
+    ...(destination ? [destination] : []),
+  );
 }
 
 export interface ServerOptions {
@@ -59,8 +65,10 @@ export async function startServer(
   const faces = options.faces ?? allFaces;
   // Read first: a missing or half-configured certificate stops the start before anything is opened.
   const tls = await readTlsFiles(config.http);
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const store = createStore(database);
+  const { database, store } = await openConfiguredStore(config, {
+    warn: (message, details) => logger.warn(details, message),
+    info: (message, details) => logger.info(details, message),
+  });
   const node = new NodeLease(store.nodes, systemClock, {
     nodeId: config.node.id ?? generateNodeId(),
     leaseMs: config.node.leaseS * 1000,
@@ -173,7 +181,7 @@ export async function startServer(
  */
 async function writeAdminToken(dataDir: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, ADMIN_TOKEN_FILE);
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   await chmod(file, 0o600);

@@ -40,8 +40,11 @@ export async function writeDevCert(
     }
   }
   const pair = selfSignedCertificate({ commonName: 'localhost', hosts, days });
-  await mkdir(out, { recursive: true });
-  await writeFile(cert, pair.cert, { mode: 0o644 });
+  // Often written into the data directory, where every file is its user's only (a certificate is public, but the
+  // server narrows the directory's files to 0600 at its start anyway).
+  await mkdir(out, { recursive: true, mode: 0o700 });
+  await writeFile(cert, pair.cert, { mode: 0o600 });
+  await chmod(cert, 0o600);
   await writeFile(key, pair.key, { mode: 0o600 });
   await chmod(key, 0o600);
   return { cert, key, hosts, days };

@@ -2,8 +2,7 @@ import { adminOperations } from '../api/admin/admin-operations.js';
 import type { Config } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
 import { createServices, type Services } from '../core/services.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/store.js';
+import { openConfiguredStore } from '../store/open-store.js';
 import { createHttpSender } from '../webhooks/sender.js';
 import type { AdminClient } from './admin-client.js';
 
@@ -12,8 +11,9 @@ import type { AdminClient } from './admin-client.js';
  * so a command served by the running server never pays for the store, its driver or the services.
  */
 export async function openDirect(config: Config): Promise<{ services: Services; close(): Promise<void> }> {
-  const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-  const services = createServices(createStore(database), {
+  // As the server opens it: the same data directory modes, the same secrets key, the same start-up pass.
+  const { database, store } = await openConfiguredStore(config);
+  const services = createServices(store, {
     clock: systemClock,
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import { isUnspecified } from '../sip/transport/advertised-address.js';
 import { inboundProblem } from '../carriers/trunks.js';
+import { parseSecretKey } from '../store/secret-box.js';
 
 /**
  * The configuration schema: one table that parsing, masking, the file-key check and the docs test all read, so a
@@ -35,6 +36,13 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
   /** Secret. */
   readonly admin: { readonly token: string | undefined };
+  /** Secret: the keys the secret columns are sealed with (see loadSecretBox). */
+  readonly secrets: {
+    /** 32 bytes as base64 or hex; undefined: <data dir>/secrets.key, made at the first start. */
+    readonly key: string | undefined;
+    /** Comma-separated earlier keys, still opened until the start-up pass reseals their values. */
+    readonly previousKeys: string | undefined;
+  };
   /** ISO 3166 alpha-2, upper-case. */
   readonly phone: { readonly defaultCountry: string };
   readonly bootstrap: { readonly enabled: boolean };
@@ -307,6 +315,34 @@ export const configSchema: readonly ConfigEntry[] = [
     default: undefined,
     secret: true,
     description: 'Bearer token for the admin API; while unset the server makes one per start in <data dir>/admin.token.',
+  },
+  {
+    variable: 'DIALPLANE_SECRETS_KEY',
+    path: 'secrets.key',
+    type: {
+      kind: 'string',
+      expected: 'a 32-byte key as base64 (openssl rand -base64 32) or 64 hex digits',
+      valid: (value) => parseSecretKey(value) !== undefined,
+      normalize: (value) => value.trim(),
+    },
+    default: undefined,
+    secret: true,
+    description:
+      'Key that seals webhook secrets and device HA1s in the database (AES-256-GCM); while unset, one is made at the first start in <data dir>/secrets.key. Every server on one database needs the same key.',
+  },
+  {
+    variable: 'DIALPLANE_SECRETS_KEY_PREVIOUS',
+    path: 'secrets.previousKeys',
+    type: {
+      kind: 'string',
+      expected: '32-byte keys (base64 or 64 hex digits) separated by commas',
+      valid: (value) => value.split(',').every((key) => parseSecretKey(key) !== undefined),
+      normalize: (value) => value.split(',').map((key) => key.trim()).join(','),
+    },
+    default: undefined,
+    secret: true,
+    description:
+      'Earlier secrets keys, separated by commas: values sealed with them still open, and the start reseals them with DIALPLANE_SECRETS_KEY. Drop it after one start.',
   },
   {
     variable: 'DIALPLANE_DEFAULT_COUNTRY',

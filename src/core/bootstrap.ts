@@ -55,7 +55,7 @@ export async function bootstrapIfEmpty(services: Services, dataDir: string): Pro
     numbers,
     file,
   };
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return result;

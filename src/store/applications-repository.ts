@@ -1,4 +1,5 @@
 import type { Database, Db } from './database.js';
+import { SecretBox } from './secret-box.js';
 import type { ApplicationRow, ApplicationsTable } from './schema.js';
 
 /** What an update may change; the id, account and creation time never change. */
@@ -8,31 +9,37 @@ export type ApplicationChanges = Partial<Pick<ApplicationsTable, 'name' | 'call_
 export class ApplicationsRepository {
   private readonly db: Db;
 
-  constructor(private readonly database: Database) {
+  /** hook_secret is sealed in the database (see SecretBox). */
+  constructor(
+    private readonly database: Database,
+    private readonly secrets: SecretBox = SecretBox.ephemeral(),
+  ) {
     this.db = database.db;
   }
 
   async insert(trx: Db, row: ApplicationRow): Promise<void> {
-    await trx.insertInto('applications').values(row).execute();
+    await trx.insertInto('applications').values(this.secrets.sealRow('applications', row)).execute();
   }
 
   async find(accountId: string, id: string): Promise<ApplicationRow | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('applications')
       .selectAll()
       .where('account_id', '=', accountId)
       .where('id', '=', id)
       .executeTakeFirst();
+    return row && this.secrets.openRow('applications', row);
   }
 
   async list(accountId: string): Promise<ApplicationRow[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('applications')
       .selectAll()
       .where('account_id', '=', accountId)
       .orderBy('created_at')
       .orderBy('id')
       .execute();
+    return rows.map((row) => this.secrets.openRow('applications', row));
   }
 
   /**
@@ -46,17 +53,18 @@ export class ApplicationsRepository {
     alongside: (trx: Db, row: ApplicationRow) => Promise<void>,
   ): Promise<ApplicationRow | undefined> {
     return this.database.write(async (trx) => {
-      const row =
+      const sealed =
         Object.keys(changes).length === 0
           ? await trx.selectFrom('applications').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst()
           : await trx
               .updateTable('applications')
-              .set(changes)
+              .set(this.secrets.sealRow('applications', changes))
               .where('account_id', '=', accountId)
               .where('id', '=', id)
               .returningAll()
               .executeTakeFirst();
-      if (!row) return undefined;
+      if (!sealed) return undefined;
+      const row = this.secrets.openRow('applications', sealed);
       await alongside(trx, row);
       return row;
     });

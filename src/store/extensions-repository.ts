@@ -1,4 +1,5 @@
 import type { Database, Db } from './database.js';
+import { SecretBox } from './secret-box.js';
 import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow } from './schema.js';
 
 /** The routing columns of a number; at most one of them routes somewhere. */
@@ -20,7 +21,11 @@ export interface DeletedExtension {
 export class ExtensionsRepository {
   private readonly db: Db;
 
-  constructor(private readonly database: Database) {
+  /** A device's HA1 is sealed in the database (see SecretBox): read from a copy of it, it registers nothing. */
+  constructor(
+    private readonly database: Database,
+    private readonly secrets: SecretBox = SecretBox.ephemeral(),
+  ) {
     this.db = database.db;
   }
 
@@ -105,27 +110,30 @@ export class ExtensionsRepository {
   }
 
   async insertDevice(row: DeviceRow): Promise<void> {
-    await this.db.insertInto('devices').values(row).execute();
+    await this.db.insertInto('devices').values(this.secrets.sealRow('devices', row)).execute();
   }
 
   async findDevice(accountId: string, id: string): Promise<DeviceRow | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('devices')
       .selectAll()
       .where('account_id', '=', accountId)
       .where('id', '=', id)
       .executeTakeFirst();
+    return row && this.secrets.openRow('devices', row);
   }
 
   /** Across accounts: a REGISTER names only its username. */
   async findDeviceByUsername(username: string): Promise<DeviceRow | undefined> {
-    return this.db.selectFrom('devices').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await this.db.selectFrom('devices').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && this.secrets.openRow('devices', row);
   }
 
   async listDevices(accountId: string, extensionId?: string): Promise<DeviceRow[]> {
     let query = this.db.selectFrom('devices').selectAll().where('account_id', '=', accountId);
     if (extensionId !== undefined) query = query.where('extension_id', '=', extensionId);
-    return query.orderBy('created_at').orderBy('id').execute();
+    const rows = await query.orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => this.secrets.openRow('devices', row));
   }
 
   async deleteDevice(accountId: string, id: string): Promise<boolean> {

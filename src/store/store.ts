@@ -15,6 +15,7 @@ import { PricesRepository } from './prices-repository.js';
 import { RegistrationsRepository } from './registrations-repository.js';
 import { SmsRepository } from './sms-repository.js';
 import { WebhooksRepository } from './webhooks-repository.js';
+import { SecretBox } from './secret-box.js';
 
 /** Every repository over one database; core services receive this and never see SQL. */
 export interface Store {
@@ -36,27 +37,39 @@ export interface Store {
   readonly contacts: ContactsRepository;
   readonly directory: DirectoryRepository;
   readonly authTokens: AuthTokensRepository;
+  /** Seals and opens the secret columns; the repositories use it, core never does. */
+  readonly secrets: SecretBox;
 }
 
-export function createStore(database: Database): Store {
+export interface StoreOptions {
+  /**
+   * The key the secret columns are sealed with. The server and the command line pass the configured one
+   * (loadSecretBox); without it a key lives only as long as the process (SecretBox.ephemeral()).
+   */
+  readonly secrets?: SecretBox;
+}
+
+export function createStore(database: Database, options: StoreOptions = {}): Store {
   const db = database;
+  const secrets = options.secrets ?? SecretBox.ephemeral();
   return {
     database,
     accounts: new AccountsRepository(db),
     apiKeys: new ApiKeysRepository(db),
-    apps: new AppsRepository(db),
+    apps: new AppsRepository(db, secrets),
     numbers: new NumbersRepository(db),
     credits: new CreditsRepository(db),
     prices: new PricesRepository(db),
     calls: new CallsRepository(db),
-    webhooks: new WebhooksRepository(db),
+    webhooks: new WebhooksRepository(db, secrets),
     sms: new SmsRepository(db),
-    extensions: new ExtensionsRepository(db),
+    extensions: new ExtensionsRepository(db, secrets),
     registrations: new RegistrationsRepository(db),
     nodes: new NodesRepository(db),
-    applications: new ApplicationsRepository(db),
+    applications: new ApplicationsRepository(db, secrets),
     contacts: new ContactsRepository(db),
     directory: new DirectoryRepository(db),
     authTokens: new AuthTokensRepository(db),
+    secrets,
   };
 }

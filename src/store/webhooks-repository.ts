@@ -1,6 +1,7 @@
 import type { AttemptRecord, ClaimedDelivery, OutboxStore } from '../webhooks/dispatcher.js';
 import { olderThan, type Cursor } from './cursor.js';
 import type { Database, Db } from './database.js';
+import { SecretBox } from './secret-box.js';
 import type {
   WebhookAttemptRow,
   WebhookDeliveriesTable,
@@ -46,8 +47,10 @@ export class WebhooksRepository implements OutboxStore {
   /** Every call state change reads its account's endpoints: they are kept, per account, until one changes. */
   private readonly enabled = new Map<string, { readonly rows: WebhookEndpointRow[]; readonly at: number }>();
 
+  /** Endpoint secrets and one-off delivery secrets are sealed in the database (see SecretBox). */
   constructor(
     private readonly database: Database,
+    private readonly secrets: SecretBox = SecretBox.ephemeral(),
     private readonly now: () => number = () => performance.now(),
   ) {
     this.db = database.db;
@@ -69,13 +72,14 @@ export class WebhooksRepository implements OutboxStore {
 
   async insertEndpoint(row: WebhookEndpointRow): Promise<void> {
     this.endpointsChanged();
-    await this.database.write((trx) => trx.insertInto('webhook_endpoints').values(row).execute());
+    const sealed = this.secrets.sealRow('webhook_endpoints', row);
+    await this.database.write((trx) => trx.insertInto('webhook_endpoints').values(sealed).execute());
   }
 
   /** Inserts an endpoint inside the caller's transaction (one created together with what it serves). */
   async insertEndpointIn(trx: Db, row: WebhookEndpointRow): Promise<void> {
     this.endpointsChanged();
-    await trx.insertInto('webhook_endpoints').values(row).execute();
+    await trx.insertInto('webhook_endpoints').values(this.secrets.sealRow('webhook_endpoints', row)).execute();
   }
 
   /**
@@ -103,7 +107,7 @@ export class WebhooksRepository implements OutboxStore {
     this.endpointsChanged();
     const updated = await trx
       .updateTable('webhook_endpoints')
-      .set(changes)
+      .set(this.secrets.sealRow('webhook_endpoints', changes))
       .where('account_id', '=', accountId)
       .where('owner', '=', owner)
       .returning('id')
@@ -113,15 +117,17 @@ export class WebhooksRepository implements OutboxStore {
 
   async updateEndpoint(accountId: string, id: string, changes: EndpointChanges): Promise<WebhookEndpointRow | undefined> {
     this.endpointsChanged();
-    return this.database.write((trx) =>
+    const sealed = this.secrets.sealRow('webhook_endpoints', changes);
+    const row = await this.database.write((trx) =>
       trx
         .updateTable('webhook_endpoints')
-        .set(changes)
+        .set(sealed)
         .where('account_id', '=', accountId)
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirst(),
     );
+    return row && this.secrets.openRow('webhook_endpoints', row);
   }
 
   /** Deletes an endpoint; its deliveries stay in the log, the pending ones cancelled. */
@@ -143,18 +149,20 @@ export class WebhooksRepository implements OutboxStore {
   }
 
   async findEndpoint(accountId: string, id: string): Promise<WebhookEndpointRow | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('webhook_endpoints')
       .selectAll()
       .where('account_id', '=', accountId)
       .where('id', '=', id)
       .executeTakeFirst();
+    return row && this.secrets.openRow('webhook_endpoints', row);
   }
 
   async listEndpoints(accountId: string, owner?: string): Promise<WebhookEndpointRow[]> {
     let query = this.db.selectFrom('webhook_endpoints').selectAll().where('account_id', '=', accountId);
     if (owner !== undefined) query = query.where('owner', '=', owner);
-    return query.orderBy('created_at').orderBy('id').execute();
+    const rows = await query.orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => this.secrets.openRow('webhook_endpoints', row));
   }
 
   /** Enabled endpoints of an account, read inside the caller's transaction unless they are kept from a recent read. */
@@ -167,7 +175,8 @@ export class WebhooksRepository implements OutboxStore {
       .selectAll()
       .where('account_id', '=', accountId)
       .where('status', '=', 'enabled')
-      .execute();
+      .execute()
+      .then((found) => found.map((row) => this.secrets.openRow('webhook_endpoints', row)));
     if (at >= this.uncachedUntil) this.enabled.set(accountId, { rows, at });
     return rows;
   }
@@ -175,7 +184,12 @@ export class WebhooksRepository implements OutboxStore {
   // --- outbox -----------------------------------------------------------------------------------------------------
 
   async insertDeliveries(trx: Db, rows: readonly NewDeliveryRow[]): Promise<void> {
-    if (rows.length > 0) await trx.insertInto('webhook_deliveries').values([...rows]).execute();
+    if (rows.length > 0) {
+      await trx
+        .insertInto('webhook_deliveries')
+        .values(rows.map((row) => this.secrets.sealRow('webhook_deliveries', row)))
+        .execute();
+    }
   }
 
   async claimDue(input: {
@@ -241,7 +255,12 @@ export class WebhooksRepository implements OutboxStore {
               .select(['id', 'secret', 'previous_secret'])
               .where('id', 'in', endpointIds)
               .execute();
-      const secretsOf = new Map(endpoints.map((e) => [e.id, [e.secret, ...(e.previous_secret ? [e.previous_secret] : [])]]));
+      const secretsOf = new Map(
+        endpoints.map((sealed) => {
+          const e = this.secrets.openRow('webhook_endpoints', sealed);
+          return [e.id, [e.secret, ...(e.previous_secret ? [e.previous_secret] : [])]];
+        }),
+      );
       return rows
         .sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1))
         .map((row) => ({
@@ -253,7 +272,11 @@ export class WebhooksRepository implements OutboxStore {
           eventType: row.event_type,
           payload: row.payload,
           signatureHeader: row.signature_header,
-          secrets: row.endpoint_id ? (secretsOf.get(row.endpoint_id) ?? []) : row.secret ? [row.secret] : [],
+          secrets: row.endpoint_id
+            ? (secretsOf.get(row.endpoint_id) ?? [])
+            : row.secret !== null
+              ? [this.secrets.open('webhook_deliveries.secret', row.secret)].filter((secret) => secret !== '')
+              : [],
           attempts: row.attempts,
           firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
         }));
@@ -351,13 +374,15 @@ export class WebhooksRepository implements OutboxStore {
     if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
     if (filter.before) query = query.where(olderThan(filter.before));
-    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+    return rows.map((row) => this.secrets.openRow('webhook_deliveries', row));
   }
 
   async findDelivery(id: string, accountId?: string): Promise<WebhookDeliveryRow | undefined> {
     let query = this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id);
     if (accountId !== undefined) query = query.where('account_id', '=', accountId);
-    return query.executeTakeFirst();
+    const row = await query.executeTakeFirst();
+    return row && this.secrets.openRow('webhook_deliveries', row);
   }
 
   async attempts(deliveryId: string): Promise<WebhookAttemptRow[]> {

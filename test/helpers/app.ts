@@ -8,10 +8,13 @@ import { RateLimiter } from '../../src/api/rate-limit/rate-limiter.js';
 import type { DatabaseDialect } from '../../src/config/config.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createServices, type Services } from '../../src/core/services.js';
+import { parseSecretKey, SecretBox } from '../../src/store/secret-box.js';
 import { createStore } from '../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+/** The secrets key of a test app's store: a command line opening the same database passes it (DIALPLANE_SECRETS_KEY). */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 0x5e).toString('base64');
 
 /** A clock tests can move; starts at a fixed instant. */
 export class ManualClock implements Clock {
@@ -47,7 +50,8 @@ export interface TestAppOptions {
 export async function createTestApp(dialect: DatabaseDialect, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
   const clock = new ManualClock();
-  const services = createServices(createStore(db.database), { clock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
+  const secrets = new SecretBox(parseSecretKey(TEST_SECRETS_KEY)!);
+  const services = createServices(createStore(db.database, { secrets }), { clock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
   // As the server's composition root does: the faces' webhook formats first.
   const faces = options.faces ?? allFaces;
   registerFaceFormats(services.webhooks, faces);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteDialect, type Dialect, type SqliteDatabase } from 'kysely';
@@ -49,9 +49,23 @@ export interface SqliteDialectHandle {
   readonly runInWrite: (sql: string, parameters: readonly unknown[]) => DirectResult;
 }
 
+/**
+ * The database file is made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the mode of the
+ * database file, so all three are readable by the server's user only. Files left wider (by an earlier version) are
+ * narrowed.
+ */
+function privateDatabaseFiles(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o177) !== 0) chmodSync(file, 0o600);
+  }
+}
+
 /** The embedded default: one file, WAL so readers never block the writer, foreign keys enforced. */
 export function createSqliteDialect(path: string): SqliteDialectHandle {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') privateDatabaseFiles(path);
   const database = new BetterSqlite3(path);
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');

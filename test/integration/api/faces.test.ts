@@ -11,8 +11,7 @@ import { systemClock } from '../../../src/core/clock.js';
 import { createServices } from '../../../src/core/services.js';
 import { DialplaneError } from '../../../src/errors.js';
 import { startServer } from '../../../src/server.js';
-import { openDatabase } from '../../../src/store/database.js';
-import { createStore } from '../../../src/store/store.js';
+import { openConfiguredStore } from '../../../src/store/open-store.js';
 import { createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
 import { testEnv } from '../../helpers/processes.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
@@ -111,8 +110,9 @@ describe("the server registers faces' webhook formats before telephony starts", 
       testEnv({ DIALPLANE_DATA_DIR: dataDir, DIALPLANE_HTTP_PORT: '0', DIALPLANE_BOOTSTRAP: 'false', DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'true' }),
     );
     // A call left live by a previous process: telephony ends it as it starts, writing its call.ended event.
-    const database = await openDatabase({ url: config.database.url, dialect: config.database.dialect });
-    const earlier = createServices(createStore(database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 1_000 });
+    // Opened as the server opens it (its data directory's secrets key), as an earlier process would have.
+    const { database, store } = await openConfiguredStore(config);
+    const earlier = createServices(store, { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 1_000 });
     const { account } = await earlier.accounts.create({ name: 'Faces', email: 'faces@example.com' });
     earlier.webhooks.expectFormat(TEST_FORMAT);
     await earlier.webhooks.createEndpoint(account.id, { url: receiver.url, eventTypes: ['call.ended'], secret: '', format: TEST_FORMAT });

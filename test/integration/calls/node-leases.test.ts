@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async () => {
     // Both servers run in the test's own schema of the test database.
     const url = new URL(POSTGRES_URL);
     url.searchParams.set('options', `-c search_path=${db.schema!}`);
+    // Servers on one database share its secrets key (docs/configuration.md, Several servers on one database).
+    const secretsKey = randomBytes(32).toString('base64');
     const node = async (rtpPorts: string) => {
       const dataDir = await mkdtemp(join(tmpdir(), 'dialplane-node-'));
       dirs.push(dataDir);
@@ -42,6 +45,7 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async () => {
         DIALPLANE_HTTP_PORT: String(port),
         DIALPLANE_DATABASE_URL: url.toString(),
         DIALPLANE_ADMIN_TOKEN: ADMIN_TOKEN,
+        DIALPLANE_SECRETS_KEY: secretsKey,
         DIALPLANE_NODE_LEASE_S: String(LEASE_S),
         DIALPLANE_TRUNK: 'dev',
         DIALPLANE_TRUNK_KEEPALIVE_S: '0',

@@ -20,7 +20,7 @@ import type { WebhookEvent, WebhookFormat, WebhookService } from '../../../src/c
 import type { WebhookEndpointRow } from '../../../src/store/schema.js';
 import { startWebhookDelivery } from '../../../src/webhook-delivery.js';
 import { createHttpSender } from '../../../src/webhooks/sender.js';
-import { ADMIN_TOKEN, createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
+import { ADMIN_TOKEN, TEST_SECRETS_KEY, createTestApp, seedAccount, type TestApp } from '../../helpers/app.js';
 import { describeEachDialect } from '../../helpers/databases.js';
 import { freePort, testEnv, waitUntil } from '../../helpers/processes.js';
 import { documentVerifies } from '../../helpers/verify-webhook.js';
@@ -499,7 +499,13 @@ await describeEachDialect('DialAnyone webhooks', (dialect) => {
       if (dialect === 'sqlite') {
         // No server at this address: the command writes to the database itself.
         const viaDatabase = loadConfig(
-          testEnv({ DIALPLANE_HTTP_PORT: String(await freePort()), DIALPLANE_DATA_DIR: dataDir, DIALPLANE_DATABASE_URL: t.db.file! }),
+          testEnv({
+            DIALPLANE_HTTP_PORT: String(await freePort()),
+            DIALPLANE_DATA_DIR: dataDir,
+            DIALPLANE_DATABASE_URL: t.db.file!,
+            // The same database, so the same secrets key as the test app's store.
+            DIALPLANE_SECRETS_KEY: TEST_SECRETS_KEY,
+          }),
         );
         const written = await runKeyWebhooks(viaDatabase, keyId, { account: accountId, legacyUrl: url('cli-legacy') });
         assert.equal(written.webhook_url, url('cli-legacy'));

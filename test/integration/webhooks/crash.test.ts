@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices } from '../../../src/core/services.js';
 import { openDatabase } from '../../../src/store/database.js';
+import { loadSecretBox } from '../../../src/store/secret-keys.js';
 import { createStore } from '../../../src/store/store.js';
 import {
   freePort,
@@ -56,9 +57,11 @@ test('1,000 events pending, receiver down, the server killed with -9 and restart
 
   // The events are written by another process into the same database, as a second server would: the running
   // dispatcher finds them when it next looks at the outbox.
+  // A second server uses the same secrets key (here the data directory's key file) to read the endpoint's secret.
   const database = await openDatabase({ url: join(dataDir, 'dialplane.sqlite'), dialect: 'sqlite', migrate: false });
   try {
-    const services = createServices(createStore(database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 1_000 });
+    const { box } = await loadSecretBox({ dataDir, key: undefined, previousKeys: undefined });
+    const services = createServices(createStore(database, { secrets: box }), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 1_000 });
     const [account] = await services.accounts.list();
     assert.ok(account);
     const eventIds = new Set<string>();

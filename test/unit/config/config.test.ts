@@ -71,6 +71,7 @@ describe('loadConfig defaults', () => {
       database: { url: path.join(CWD, 'data', 'dialplane.sqlite'), dialect: 'sqlite' },
       log: { level: 'info' },
       admin: { token: undefined },
+      secrets: { key: undefined, previousKeys: undefined },
       phone: { defaultCountry: 'US' },
       bootstrap: { enabled: true },
       auth: { keyCacheTtlMs: 60_000 },
