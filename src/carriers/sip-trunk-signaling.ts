@@ -93,8 +93,8 @@ export class SipTrunkSignaling implements CallSignaling {
         return;
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
-      // A trunk's SRTP policy; calls to registered devices are offered plain RTP.
-      const srtp = trunk?.srtp ?? 'off';
+      // The trunk's SRTP policy, or for a registered device its extension's.
+      const srtp = trunk?.srtp ?? device?.srtp ?? 'off';
       const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: TransportProtocol; scheme: 'sip' | 'sips' };
       if (device) {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import { isUnspecified } from '../sip/transport/advertised-address.js';
 import { inboundProblem } from '../carriers/trunks.js';
-import { parseSecretKey } from '../store/secret-box.js';
+import { parseSecretKey } from './secret-key.js';
 
 /**
  * The configuration schema: one table that parsing, masking, the file-key check and the docs test all read, so a

@@ -1,4 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { parseSecretKey } from '../config/secret-key.js';
+
+export { parseSecretKey };
 
 /**
  * The columns kept sealed, by table. Webhook signing secrets sign what a receiver trusts; a device's HA1 is all a
@@ -34,17 +37,6 @@ export class SecretBoxError extends Error {
     super(message);
     this.name = 'SecretBoxError';
   }
-}
-
-/** A 32-byte key written as base64 (44 characters, as `openssl rand -base64 32` prints it) or 64 hex digits. */
-export function parseSecretKey(text: string): Buffer | undefined {
-  const value = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
-  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
-    const key = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
-    return key.length === KEY_BYTES ? key : undefined;
-  }
-  return undefined;
 }
 
 /** Names a key without revealing it: 6 bytes of a hash of it, in base64url. */

@@ -4,6 +4,7 @@ import type { Call, CallService, SipDetail, SipDetails } from './call-service.js
 import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, shouldTryNextTarget, type EndReason } from './hangup-causes.js';
 import type { TransportProtocol } from '../../sip/transport/types.js';
+import type { SrtpPolicy } from '../../sdp/types.js';
 
 /** What the engine asks of the signalling side (SIP trunks); core knows no SIP beyond status codes. */
 export interface DialRequest {
@@ -36,6 +37,8 @@ export interface DeviceContact {
   readonly transport: TransportProtocol;
   readonly address: string;
   readonly port: number;
+  /** The SRTP policy of the device's extension for calls to it; absent: off. */
+  readonly srtp?: SrtpPolicy;
 }
 
 export type LegFailure = (

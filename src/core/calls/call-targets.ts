@@ -37,7 +37,9 @@ export async function planLegs(
     } else if (target.type === 'extension') {
       const extension = await services.extensions.resolve(accountId, target.extension);
       const devices = await services.extensions.listDevices(accountId, extension.id);
-      for (const contact of contacts(devices.map((device) => device.id))) plans.push({ to: rungFor, contact, priceMinor: null });
+      for (const contact of contacts(devices.map((device) => device.id))) {
+        plans.push({ to: rungFor, contact: { ...contact, srtp: extension.srtp }, priceMinor: null });
+      }
       if (extension.mobile !== null) {
         plans.push({ to: extension.mobile, priceMinor: await services.prices.lookup('voice', accountId, extension.mobile) });
       }

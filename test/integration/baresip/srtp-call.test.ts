@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { Services } from '../../../src/core/services.js';
@@ -9,7 +9,8 @@ import { decodeG711 } from '../../../src/media/codecs/g711.js';
 import { CallMedia } from '../../../src/media/call-media.js';
 import { serializeRtp } from '../../../src/media/rtp/rtp-packet.js';
 import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
-import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
+import { audibleSeconds, baresipAccountLine, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
+import { makeTestCertificate } from '../../helpers/tls-cert.js';
 import type { TestDatabase } from '../../helpers/databases.js';
 
 /**
@@ -20,7 +21,7 @@ import type { TestDatabase } from '../../helpers/databases.js';
  * line of Dialplane's.
  */
 
-/** The SIP transport of the call. TLS comes with the SIP over TLS transport. */
+/** The SIP transport of the trunk call (the device call runs over TLS). */
 const SIP_TRANSPORT: 'udp' | 'tcp' = 'udp';
 
 let db: TestDatabase;
@@ -64,16 +65,16 @@ async function dropped(registry: Registry): Promise<number> {
 }
 
 await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
-  test('mandatory SRTP call in: audio both ways, injected plaintext dropped and counted, keys in no log line', async (t) => {
-    const phone = await startBaresip({
-      user: 'srtpphone',
-      maxSeconds: 60,
-      modules: ['srtp'],
-      accountParams: ';mediaenc=srtp-mand',
-      sipTrace: true,
-      sourceSamples: tone(1000, 60, 8000),
-      t,
-    });
+  test('mandatory SRTP call in through a trunk (UDP): audio both ways, injected plaintext dropped and counted, keys in no log line', (t) =>
+    mandatorySrtpCall(t, 'trunk'));
+  test('a device registered over TLS calls in with mandatory SRTP: audio both ways, injected plaintext dropped and counted, keys in no log line', (t) =>
+    mandatorySrtpCall(t, 'tls-device'));
+
+  /**
+   * 'trunk': baresip is a carrier on UDP whose trunk says srtp=require. 'tls-device': baresip is a device of an
+   * extension whose policy is require; it registers and calls over SIP over TLS (signalling and keys encrypted).
+   */
+  async function mandatorySrtpCall(t: TestContext, via: 'trunk' | 'tls-device'): Promise<void> {
     const registry = new Registry();
     let logText = '';
     const sink = new Writable({
@@ -82,15 +83,51 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
         done();
       },
     });
-    const telephony = await startTestTelephony(services, {
-      rtpPorts: '38000-38499',
-      trunk: `sip:${phone.address};srtp=require${SIP_TRANSPORT === 'udp' ? '' : `;transport=${SIP_TRANSPORT}`}`,
-      metrics: registry,
-      logger: pino({ level: 'trace' }, sink),
-    });
+    const common = { modules: ['srtp'], sipTrace: true, maxSeconds: 60, sourceSamples: tone(1000, 60, 8000), t };
+    let phone: Awaited<ReturnType<typeof startBaresip>>;
+    let telephony: Awaited<ReturnType<typeof startTestTelephony>>;
+    let dialTarget: string;
+    let secureExtension: { accountId: string; id: string } | undefined;
+    if (via === 'trunk') {
+      phone = await startBaresip({ user: 'srtpphone', accountParams: ';mediaenc=srtp-mand', ...common });
+      telephony = await startTestTelephony(services, {
+        rtpPorts: '38000-38499',
+        trunk: `sip:${phone.address};srtp=require${SIP_TRANSPORT === 'udp' ? '' : `;transport=${SIP_TRANSPORT}`}`,
+        metrics: registry,
+        logger: pino({ level: 'trace' }, sink),
+      });
+      dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`;
+    } else {
+      const cert = await makeTestCertificate(t);
+      telephony = await startTestTelephony(services, {
+        rtpPorts: '38500-38999',
+        // Not loopback's own address: the phone's INVITE must be let in as the registered device's (digest).
+        trunk: 'sip:127.0.0.99:9',
+        metrics: registry,
+        logger: pino({ level: 'trace' }, sink),
+        env: { DIALPLANE_SIP_TLS_CERT: cert.certFile, DIALPLANE_SIP_TLS_KEY: cert.keyFile, DIALPLANE_SIP_TLS_PORT: '0' },
+      });
+      const accountId = (await services.numbers.findVoiceNumber(CALLER_NUMBER))!.accountId;
+      const extension = await services.extensions.create(accountId, { name: 'TLS and SRTP desk', srtp: 'require' });
+      secureExtension = { accountId, id: extension.id };
+      const { device, password } = await services.extensions.addDevice(accountId, extension.id);
+      const account = baresipAccountLine({
+        user: device.username,
+        password,
+        host: '127.0.0.1',
+        port: telephony.sipTlsPort,
+        transport: 'tls',
+        params: ['mediaenc=srtp-mand'],
+      });
+      phone = await startBaresip({ user: device.username, account, tlsCaFile: cert.certFile, ...common });
+      await registered(phone);
+      const [binding] = telephony.registrar.contactsFor([device.id]);
+      assert.equal(binding?.transport, 'tls', 'the device registered over TLS');
+      dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipTlsPort};transport=tls`;
+    }
     try {
       const answered = telephony.answered();
-      const dial = await phone.command('dial', `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`);
+      const dial = await phone.command('dial', dialTarget);
       assert.ok(dial.ok, `dial failed: ${dial.data}`);
       const call = await within(answered, 10_000, () => `the answer\n${phone.output().slice(-4000)}`);
       await phone.waitEvent('CALL_ESTABLISHED', 5000);
@@ -151,6 +188,24 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
       assert.ok(Math.abs(audible - 2) <= 0.4, `baresip heard ${audible.toFixed(2)} s of sound for a 2 s tone`);
       assert.ok(Math.abs(frequency(dump.samples) - 400) < 40, `baresip heard ${frequency(dump.samples).toFixed(0)} Hz for 400 Hz`);
 
+      if (secureExtension) {
+        // Dialplane calls the extension: its device is rung over its TLS connection, with SRTP (the extension's policy).
+        const ringing = telephony.answered((c) => c.direction === 'outbound');
+        await telephony.control.start(secureExtension.accountId, {
+          from: CALLER_NUMBER,
+          to: [{ type: 'extension', extension: secureExtension.id }],
+          program: [{ verb: 'pause', length: 1 }, { verb: 'hangup' }],
+        });
+        const leg = await within(ringing, 10_000, () => `the device's answer\n${phone.output().slice(-4000)}`);
+        const legMedia = telephony.mediaFor(leg.id);
+        assert.ok(legMedia instanceof CallMedia && legMedia.rtp.secure, 'the call to the device runs SRTP');
+        const deadline = Date.now() + 10_000;
+        while (phone.events.filter((e) => e.type === 'CALL_CLOSED').length < 2) {
+          if (Date.now() > deadline) throw new Error(`the call to the device did not close\n${phone.output().slice(-3000)}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+
       // The keys of both SDPs (baresip's SIP trace shows them) are in no log line of Dialplane's.
       const keys = [...phone.output().matchAll(/a=crypto:\d+ \w+ inline:([A-Za-z0-9+/=]{20,})/g)].map((m) => m[1]!);
       assert.ok(new Set(keys).size >= 2, `keys of the offer and of the answer seen in the SIP trace (${new Set(keys).size})`);
@@ -165,7 +220,7 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
       await telephony.close();
       await phone.stop();
     }
-  });
+  }
 
   test('SRTP required, a plain RTP offer is refused 488 and no call starts', async (t) => {
     const phone = await startBaresip({ user: 'plainphone', maxSeconds: 30, t });
