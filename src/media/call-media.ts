@@ -60,7 +60,8 @@ export function mediaReceives(direction: SdpDirection): boolean {
 export class CallMedia implements LegMedia {
   readonly rtp: RtpSession;
   private readonly events = new Rfc4733Receiver();
-  private readonly tones = new DtmfToneDetector();
+  /** Made with the first audio it has to listen to: most legs never carry in-band keys. */
+  private tones: DtmfToneDetector | undefined;
   private readonly digitListeners = new Set<(digit: string) => void>();
   /** RTP timestamp of the last event digit, to drop the in-band copy some peers send along with it. */
   private lastEventDigitAt = -Infinity;
@@ -103,7 +104,7 @@ export class CallMedia implements LegMedia {
         return;
       }
       if (packet.payloadType !== options.codec.payloadType || !inband) return;
-      const digits = this.tones.push(decodeG711(packet.payload, options.codec.name));
+      const digits = (this.tones ??= new DtmfToneDetector()).push(decodeG711(packet.payload, options.codec.name));
       for (const digit of digits) {
         if (performance.now() - this.lastEventDigitAt > 500) this.emit(digit);
       }

@@ -98,7 +98,7 @@ export class CallSession implements CallDriver {
   private bridge: ActiveBridge | undefined;
   private readonly handOverListeners = new Set<() => void>();
   /** The transfers the legs' far ends ask for (REFER). */
-  private readonly transfers: CallTransfers;
+  private transfersOfCall: CallTransfers | undefined;
   readonly timers = {
     start: realVerbTimers.start,
     sleep: (_name: 'Pause', ms: number, signal: AbortSignal) =>
@@ -120,7 +120,6 @@ export class CallSession implements CallDriver {
     // The call's id is chosen now, so that credits reserved before its first leg exists already name it.
     this.plannedRoot = init.id ?? newId('call');
     this.billing = new MinuteReserve(deps.services.credits, init.accountId, () => this.exhausted(), MINUTE_MS, this.plannedRoot);
-    this.transfers = new CallTransfers(this.transferSession());
   }
 
   get callId(): string {
@@ -446,6 +445,11 @@ export class CallSession implements CallDriver {
     return () => this.handOverListeners.delete(listener);
   }
 
+  /** Made with the first REFER: most calls are never transferred. */
+  private transfers(): CallTransfers {
+    return (this.transfersOfCall ??= new CallTransfers(this.transferSession()));
+  }
+
   /** What the transfers of this call's legs may see and do of it. */
   private transferSession(): TransferSession {
     const { engine } = this.deps;
@@ -501,7 +505,7 @@ export class CallSession implements CallDriver {
       priceMinor,
       ended: false,
       unwatch: this.deps.services.calls.watch(call.id, (update) => this.onLeg(leg, update)),
-      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transfers.requested(call.id, request)),
+      unlisten: this.deps.engine.onTransferRequest(call.id, (request) => void this.transfers().requested(call.id, request)),
     };
     this.legs.set(call.id, leg);
     for (const listener of [...this.legListeners]) {

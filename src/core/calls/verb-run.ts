@@ -21,14 +21,19 @@ export const CUT_SHORT = Symbol('cut short');
  */
 export class VerbRun {
   private readonly all = new AbortController();
-  /** Aborted by everything except the call ending: dial and record wait for the driver's result then. */
-  private readonly commanded = new AbortController();
+  /**
+   * Aborted by everything except the call ending: dial and record wait for the driver's result then. Made only for a
+   * verb that asks (doUntilCommanded), most verbs never do.
+   */
+  private commandedController: AbortController | undefined;
+  /** Whether the verb was cut short by something other than the call ending, before `commanded` was made. */
+  private commandedFirst = false;
   private readonly disposers: Array<() => void> = [];
   fault: { error: unknown } | undefined;
 
   constructor(program: AbortSignal) {
     const follow = () => {
-      if (program.reason !== CALL_ENDED) this.commanded.abort(CUT_SHORT);
+      if (program.reason !== CALL_ENDED) this.abortCommanded();
       this.all.abort(CUT_SHORT);
     };
     if (program.aborted) follow();
@@ -42,8 +47,21 @@ export class VerbRun {
   /** A driver failure outside any awaited call: remember the first, cut the verb short. */
   fail(error: unknown): void {
     this.fault ??= { error };
-    this.commanded.abort(CUT_SHORT);
+    this.abortCommanded();
     this.all.abort(CUT_SHORT);
+  }
+
+  private abortCommanded(): void {
+    if (this.commandedController) this.commandedController.abort(CUT_SHORT);
+    else this.commandedFirst = true;
+  }
+
+  private get commanded(): AbortController {
+    if (!this.commandedController) {
+      this.commandedController = new AbortController();
+      if (this.commandedFirst) this.commandedController.abort(CUT_SHORT);
+    }
+    return this.commandedController;
   }
 
   onAbort(listener: () => void): void {

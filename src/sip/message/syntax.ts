@@ -186,6 +186,20 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
  * use them (container and SRV-style names) even though RFC 3261 hostname excludes them.
  */
 export function isValidHost(host: string): boolean {
+  // The same few hosts (our own, the trunk's, the phones') are checked in every message.
+  if (validHosts.has(host)) return true;
+  const valid = checkHost(host);
+  if (valid) {
+    if (validHosts.size >= VALID_HOSTS_KEPT) validHosts.clear();
+    validHosts.add(host);
+  }
+  return valid;
+}
+
+const VALID_HOSTS_KEPT = 1024;
+const validHosts = new Set<string>();
+
+function checkHost(host: string): boolean {
   if (host.startsWith('[')) return host.endsWith(']') && isIPv6(host.slice(1, -1));
   if (host.length === 0 || host.length > 255) return false;
   const labels = host.endsWith('.') ? host.slice(0, -1).split('.') : host.split('.');
