@@ -17,10 +17,11 @@ export interface Database {
    */
   write<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
   /**
-   * SQLite only: runs compiled SQL at once on the connection a write holds, bypassing the query builder and the
-   * driver's queue. Only from inside write(); undefined on PostgreSQL (its statements go through the pool).
+   * SQLite only: prepares compiled SQL to run at once on the connection a write holds, bypassing the query builder
+   * and the driver's queue. The runner is only for use inside write(); undefined on PostgreSQL (its statements go
+   * through the pool).
    */
-  readonly runInWrite?: ((sql: string, parameters: readonly unknown[]) => { rows: unknown[]; numAffectedRows?: bigint }) | undefined;
+  readonly prepareInWrite?: ((sql: string) => (parameters: readonly unknown[]) => { rows: unknown[]; numAffectedRows?: bigint }) | undefined;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     db,
     dialect: options.dialect,
     write: groupCommit ? (fn) => groupCommit.write(fn) : (fn) => db.transaction().execute(fn),
-    runInWrite: sqlite?.runInWrite,
+    prepareInWrite: sqlite?.prepareInWrite,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -8,6 +8,8 @@ interface CachedStatement {
   readonly sql: string;
   readonly query: CompiledQuery['query'];
   readonly sources: readonly ParameterSource[];
+  /** SQLite: the statement prepared on the connection, run directly inside a write. */
+  readonly direct: ((parameters: readonly unknown[]) => { rows: unknown[]; numAffectedRows?: bigint }) | undefined;
 }
 
 const MARKER = '\u0000dialplane-parameter:';
@@ -26,11 +28,11 @@ const MAX_SHAPES = 512;
 export class StatementCache {
   private readonly statements = new Map<string, CachedStatement>();
   private readonly shapes = new Map<string, { readonly columns: readonly string[]; readonly extra: number; readonly key: string }[]>();
-  private readonly runInWrite: Database['runInWrite'];
+  private readonly prepareInWrite: Database['prepareInWrite'];
 
   /** With a SQLite database, statements run directly on the connection the write holds (no driver queue). */
-  constructor(database?: Pick<Database, 'runInWrite'>) {
-    this.runInWrite = database?.runInWrite;
+  constructor(database?: Pick<Database, 'prepareInWrite'>) {
+    this.prepareInWrite = database?.prepareInWrite;
   }
 
   /** Runs one shape's statement in `trx`, the transaction of a `Database.write` (never outside one). */
@@ -42,7 +44,7 @@ export class StatementCache {
   ): Promise<QueryResult<R>> {
     let statement = this.statements.get(shape);
     if (!statement) {
-      statement = compileShape(values.length, build);
+      statement = compileShape(values.length, build, this.prepareInWrite);
       if (this.statements.size >= MAX_SHAPES) this.statements.delete(this.statements.keys().next().value!);
       this.statements.set(shape, statement);
     }
@@ -51,7 +53,7 @@ export class StatementCache {
       const source = statement.sources[i]!;
       parameters[i] = 'index' in source ? values[source.index] : source.constant;
     }
-    if (this.runInWrite) return this.runInWrite(statement.sql, parameters) as QueryResult<R>;
+    if (statement.direct) return statement.direct(parameters) as QueryResult<R>;
     return db.executeQuery<R>({ sql: statement.sql, parameters, query: statement.query, queryId: createQueryId() });
   }
 
@@ -84,7 +86,11 @@ export class StatementCache {
   }
 }
 
-function compileShape<R>(count: number, build: (values: readonly unknown[]) => Compilable<R>): CachedStatement {
+function compileShape<R>(
+  count: number,
+  build: (values: readonly unknown[]) => Compilable<R>,
+  prepareInWrite: Database['prepareInWrite'],
+): CachedStatement {
   const markers = Array.from({ length: count }, (_, index) => `${MARKER}${index}`);
   const compiled = build(markers).compile();
   const seen = new Set<number>();
@@ -98,7 +104,7 @@ function compileShape<R>(count: number, build: (values: readonly unknown[]) => C
   });
   // A value the query did not take as a parameter (folded into the SQL, or dropped) would be lost on later runs.
   if (seen.size !== count) throw new Error(`statement shape takes ${seen.size} of its ${count} values as parameters`);
-  return { sql: compiled.sql, query: compiled.query, sources };
+  return { sql: compiled.sql, query: compiled.query, sources, direct: prepareInWrite?.(compiled.sql) };
 }
 
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {

@@ -43,11 +43,15 @@ export interface SqliteDialectHandle {
    */
   readonly control: (statement: SqliteControlStatement) => void;
   /**
-   * Runs compiled SQL on the one connection synchronously, without the driver's queue: only for a caller inside a
-   * write transaction (which holds the connection), so the statement is part of that transaction.
+   * Prepares compiled SQL for running on the one connection synchronously, without the driver's queue. The runner it
+   * returns is only for a caller inside a write transaction (which holds the connection), so the statement is part of
+   * that transaction.
    */
-  readonly runInWrite: (sql: string, parameters: readonly unknown[]) => DirectResult;
+  readonly prepareInWrite: (sql: string) => DirectRunner;
 }
+
+/** Runs one prepared statement with its parameters. */
+export type DirectRunner = (parameters: readonly unknown[]) => DirectResult;
 
 /**
  * The database file is made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the mode of the
@@ -75,10 +79,10 @@ export function createSqliteDialect(path: string): SqliteDialectHandle {
   const cached = withStatementCache(database);
   return {
     dialect: new SqliteDialect({ database: cached as unknown as SqliteDatabase }),
-    runInWrite(sql, parameters) {
-      const statement = cached.prepare(sql);
-      if (statement.reader) return { rows: statement.all(parameters as unknown[]) };
-      return { rows: [], numAffectedRows: BigInt(statement.run(parameters as unknown[]).changes) };
+    prepareInWrite(sql) {
+      const statement = database.prepare(sql);
+      if (statement.reader) return (parameters) => ({ rows: statement.all(parameters as unknown[]) });
+      return (parameters) => ({ rows: [], numAffectedRows: BigInt(statement.run(parameters as unknown[]).changes) });
     },
     control(statement) {
       let prepared = controls.get(statement);
