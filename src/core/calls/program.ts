@@ -30,7 +30,7 @@ import { DialplaneError } from '../../errors.js';
  * |          | finishOnKey       | one of 0-9 * # A-D, or '' for none                 | '#'                       |
  * |          | beep              | boolean                                            | true                      |
  * | redirect | actionHook        | http(s) URL <= 2048 chars                          | required                  |
- * | transfer | to                | phone number (1..32 chars) or sip:user@host[:port] | required                  |
+ * | transfer | to                | phone number (1..32 chars) or sip(s):user@host[:port][;transport=…] | required         |
  *
  * gather, dial, record and transfer take an optional actionHook with the same rule. A program's verbs, counting those nested in
  * gather's onDigits at any depth, are at most 100.
@@ -86,7 +86,8 @@ const KEYS = /^[0-9*#A-D]$/;
 const KEY_SEQUENCE = new RegExp(`^[0-9*#A-D]{1,${GATHER_MAX_DIGITS}}$`);
 const PHONE = /^\+?[0-9][0-9 ().-]*$/;
 const ID = /^[A-Za-z0-9_.-]+$/;
-const SIP_URI = /^sip:[^\s@:;]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
+/** sip:user@host[:port], or sips:, with an optional transport (TLS: sips: or ;transport=tls). */
+const SIP_URI = /^sips?:[^\s@:;]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?(;transport=(udp|tcp|tls))?$/i;
 
 /** Where a problem was found: the verb's index in the program and the field's path inside the verb. */
 class At {
@@ -360,7 +361,7 @@ function verb(input: unknown, place: Place, budget: Budget): Verb {
     case 'transfer': {
       onlyKnown(at, input, ['verb', 'to', 'actionHook']);
       const to = str(at, input, 'to', 256);
-      if (!(PHONE.test(to) && to.length <= 32) && !SIP_URI.test(to)) at.fail('to', 'must be a phone number or a sip:user@host[:port] URI');
+      if (!(PHONE.test(to) && to.length <= 32) && !SIP_URI.test(to)) at.fail('to', 'must be a phone number or a sip:user@host[:port][;transport=udp|tcp|tls] (or sips:) URI');
       return compact({ verb: 'transfer' as const, to, actionHook: optHook(at, input, 'actionHook') });
     }
     default:

@@ -130,8 +130,11 @@ describe('validateProgram: each verb', () => {
         { type: 'phone', number: '+1 (415) 555-0100' },
         { type: 'extension', extension: 'ext_4Fq2u8ZrT0bWc1xYv9Lm' },
         { type: 'sip', sipUri: 'sip:alice@pbx.example.com:5062' },
+        { type: 'sip', sipUri: 'sip:alice@10.0.0.1:5061;transport=tls' },
+        { type: 'sip', sipUri: 'sips:alice@10.0.0.1' },
       ],
     }]);
+    refused([{ verb: 'dial', target: [{ type: 'sip', sipUri: 'sip:alice@10.0.0.1;transport=sctp' }] }], 0, 'target[0].sipUri');
     refused([{ verb: 'dial' }], 0, 'target');
     refused([{ verb: 'dial', target: [] }], 0, 'target');
     refused([{ verb: 'dial', target: Array.from({ length: 11 }, () => ({ type: 'phone', number: '100' })) }], 0, 'target');
