@@ -390,6 +390,20 @@ function cells(): Cell[] {
     { resource: 'message', op: 'read', method: 'GET', path: `/api/v1/sms/${objects.messageId}`, probe: p.message },
   ]);
 
+  // B's lists answer 200 and hold none of A's ids.
+  const aIds = [...allCallIds.map(([, id]) => id), objects.messageId, objects.contactId, objects.applicationId, objects.recordingId, objects.hubKeyId, a.keyId, a.ownerEmail];
+  const listsNothingOfA = (reply: Reply) => reply.status === 200 && aIds.every((id) => !reply.text.includes(id));
+  const listRows = (paths: string[], probe: () => Promise<string>) =>
+    paths.map((path) => ({ resource: 'list', op: 'read' as Op, method: 'GET', path, probe, refused: listsNothingOfA }));
+  add('dialanyone', { bearer: bearer(b.key) }, listsNothingOfA, [
+    ...listRows(['/api/v1/calls', '/api/v1/sms', '/api/v1/webhooks/subscriptions', '/api/v1/me'], p.subscriptions),
+    // Unsubscribing A's URL from B's key touches only B's subscriptions (none): the face's not-found.
+    { resource: 'subscription', op: 'delete', method: 'DELETE', path: '/api/v1/webhooks/unsubscribe', body: { webhook_url: objects.subscriptionUrl }, probe: p.subscriptions, refused: notFound },
+  ]);
+  add('dialplane', { bearer: bearer(b.key) }, listsNothingOfA, listRows(['/dialplane/v1/calls', '/dialplane/v1/applications'], p.application));
+  add('diallink', { 'x-api-key': { 'x-api-key': b.key }, 'user-token': bearer(b.userToken) }, listsNothingOfA,
+    listRows(['/v1/account-hub/api-keys', '/v1/phone-system/users', '/v1/phone-system/contacts', '/v1/phone-system/calls', '/v1/phone-system/recordings'], p.contact));
+
   const dialplaneSchemes = { bearer: bearer(b.key), 'x-api-key': { 'x-api-key': b.key } };
   add('dialplane', dialplaneSchemes, notFound, [
     ...allCallIds.flatMap(([kind, id]) => [
