@@ -88,8 +88,11 @@ export interface ActionContext {
 export interface DashboardRoutes {
   readonly deps: DashboardDeps;
   page(path: string, render: (ctx: PageContext) => Promise<Html>): void;
-  /** Answers a redirect (the path to go to) or a page rendered in place (a form with its errors). */
-  action(path: string, handle: (ctx: ActionContext) => Promise<string | { status: number; body: Html }>): void;
+  /**
+   * Answers a redirect (the path to go to) or a page rendered in place (a form with its errors). A refused form goes
+   * back to `back` with the error, by default the page of the path's first segment.
+   */
+  action(path: string, handle: (ctx: ActionContext) => Promise<string | { status: number; body: Html }>, back?: string): void;
   /** A signed-in GET answered by the handler itself (event streams, audio, JSON). */
   raw(path: string, handle: (request: FastifyRequest, reply: FastifyReply, signedIn: SignedIn) => Promise<unknown>): void;
 }
@@ -272,8 +275,8 @@ ${error ? html`<p class="flash error" role="alert" id="signin-error">${error}</p
             return reply.type('text/html; charset=utf-8').send(body.text);
           });
         },
-        action(path, handle) {
-          const back = `/${path.split('/')[1] ?? 'calls'}`;
+        action(path, handle, backTo) {
+          const back = backTo ?? `/${path.split('/')[1] ?? 'calls'}`;
           scope.post(path, async (request, reply) => {
             const signedIn = await requireSession(request, reply);
             if (!signedIn) return reply;

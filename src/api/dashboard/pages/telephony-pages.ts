@@ -143,9 +143,10 @@ ${viewer.canWrite ? postForm(viewer, url(`/extensions/${e.id}/devices`), html`<b
     return '/extensions';
   });
 
+  // Devices are listed on the extensions page: a refused removal goes back there (there is no devices page).
   routes.action('/devices/:id/delete', async ({ viewer, params, flash }) => {
     const device = await services.extensions.deleteDevice(viewer.user.accountId, params.id ?? '');
     flash('ok', `Device ${device.username} removed.`);
     return '/extensions';
-  });
+  }, '/extensions');
 }
