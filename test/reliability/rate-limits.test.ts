@@ -376,3 +376,11 @@ test('Dashboard: 20 sign-in attempts a minute per client address', async (t) => 
   });
 });
 
+
+test("regression: a read-only key's refused writes were not counted, so it could send them without limit", async (t) => {
+  const { token } = await services.keys.create(richAccount, { name: 'read-only hammer', permission: 'read_only' });
+  const headers = { authorization: `Bearer ${token}`, ...json };
+  const body = JSON.stringify({ name: 'never made', call_hook: 'https://hooks.example.com/call' });
+  const write: Request = { method: 'POST', path: '/dialplane/v1/applications', headers, body, accepted: 403 };
+  await hammer(t, { ...dialplaneWindows.requests, name: 'Dialplane API, read-only key writing', requests: () => [write], refusal: standardRefusal });
+});
