@@ -162,7 +162,12 @@ interface Sent {
 }
 
 /** Each client on its own keep-alive socket, all started in the same tick, each sending its requests one after another. */
-async function clients(count: number, requestsOf: (client: number) => readonly Request[]): Promise<{ sent: Sent[]; sockets: number }> {
+async function clients(
+  count: number,
+  requestsOf: (client: number) => readonly Request[],
+  onAnswer: (answered: number) => void = () => undefined,
+): Promise<{ sent: Sent[]; sockets: number }> {
+  let answered = 0;
   const agents = Array.from({ length: CLIENTS }, newClient);
   const ports = new Set<number>();
   try {
@@ -175,6 +180,7 @@ async function clients(count: number, requestsOf: (client: number) => readonly R
           const answer = await send(agent, request);
           ports.add(answer.localPort);
           out.push({ request, answer });
+          onAnswer(++answered);
         }
         return out;
       }),
@@ -383,4 +389,32 @@ test("regression: a read-only key's refused writes were not counted, so it could
   const body = JSON.stringify({ name: 'never made', call_hook: 'https://hooks.example.com/call' });
   const write: Request = { method: 'POST', path: '/dialplane/v1/applications', headers, body, accepted: 403 };
   await hammer(t, { ...dialplaneWindows.requests, name: 'Dialplane API, read-only key writing', requests: () => [write], refusal: standardRefusal });
+});
+
+test('a window that ends while the clients hammer: the old one stays full, the new one counts from zero', async (t) => {
+  const headers = { ...(await dialApp()), ...json };
+  const dial: Request = { method: 'POST', path: '/api/v1/dial', headers, body: JSON.stringify({ to: '0527121102', from: '0731111111' }), accepted: 403 };
+  const { limit, windowMs } = dialWindows.dial;
+  const firstEnd = freshWindow(windowMs);
+  const perClient = Math.ceil((2 * limit - CLIENTS) / CLIENTS);
+  const stepAfter = limit + 3 * CLIENTS;
+  // Mid-flight: requests already counted in the old window may be answered after the step.
+  const { sent } = await clients(perClient, () => [dial], (answered) => {
+    if (answered === stepAfter) limiterClock.advance(firstEnd - limiterClock.nowMs());
+  });
+  const inWindow = (endMs: number) => sent.filter((s) => s.answer.headers['x-ratelimit-reset'] === String(endMs / 1000));
+  const first = inWindow(firstEnd);
+  const second = inWindow(firstEnd + windowMs);
+  const firstAccepted = first.filter((s) => s.answer.status !== 429);
+  const secondAccepted = second.filter((s) => s.answer.status !== 429);
+  t.diagnostic(
+    `Dial dials across a window's end: limit ${limit}, sent ${sent.length}, clock stepped after ${stepAfter} answers; ` +
+      `old window ${firstAccepted.length} accepted, ${first.length - firstAccepted.length} refused; new window ${secondAccepted.length} accepted, ${second.length - secondAccepted.length} refused`,
+  );
+  assert.equal(first.length + second.length, sent.length, 'every answer belongs to one of the two windows');
+  assert.equal(firstAccepted.length, limit, 'the old window let exactly its limit through');
+  assert.deepEqual(remainingValues(firstAccepted), range(0, limit - 1));
+  assert.ok(second.length < limit, 'the new window had room for every request sent into it');
+  assert.equal(secondAccepted.length, second.length, 'the new window refused nothing');
+  assert.deepEqual(remainingValues(secondAccepted), range(limit - second.length, limit - 1), 'counted from zero, each request once');
 });
