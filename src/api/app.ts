@@ -191,10 +191,11 @@ function routeGuard(settings: RouteSettings, deps: AppDeps, adminTokenHash: stri
     } else if (auth) {
       const principal = await authenticate(deps.services, request.headers, auth);
       request.principal = principal;
+      // Counted before the permission check: a read-only key's refused writes are requests to the face like any other.
+      if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);
       if (principal.permission === 'read_only' && writes(settings, request.method)) {
         throw new DialplaneError(principal.signedIn ? 'view_only_user' : 'read_only_key');
       }
-      if (rateLimit?.subject === 'key') await applyRateLimit(deps.rateLimiter, rateLimit, principal.keyId, reply);
     }
   };
 }
