@@ -33,6 +33,8 @@ import { changedTables, postgresFingerprint, sqliteFingerprint, type Fingerprint
  * parameters, bad path segments; with the face's credentials, without, and with wrong ones. No answer may be a 5xx or
  * carry a stack frame or a source path, every error is in its face's documented shape, and a refused request writes
  * nothing (a fingerprint of the tables requests write, taken before and after each one).
+ * To look into a finding: DIALPLANE_ROUTE_FUZZ_SEED replays a run, _MS sets the time per database, _REPORT=<file>
+ * writes every finding, _LOG=<file> the server's error lines, _TRACE=1 (or 2) prints each operation (or request).
  */
 const ADMIN_TOKEN = 'route-fuzz-admin-token-0123456789abcdef';
 const BODY_LIMIT = 65_536;
