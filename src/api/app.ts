@@ -27,6 +27,7 @@ import { createHttpMetrics } from './metrics.js';
 import { registerOperationsRoutes } from './operations-routes.js';
 import { registerOpenApi } from './openapi.js';
 import type { RateLimiter } from './rate-limit/rate-limiter.js';
+import { refuseNul } from './nul-guard.js';
 import { routeTable } from './route-table.js';
 import { describeViolation, type SchemaViolation } from './validation-message.js';
 import type { RateLimitPolicy, RouteSettings } from './types.js';
@@ -82,6 +83,7 @@ export interface AppDeps {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const faceFormats = errorFormatsByPrefix(deps.faces ?? allFaces);
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.http.bodyLimit,
@@ -97,6 +99,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) =>
       logger.level === 'debug' || logger.level === 'trace' ? logger.child(bindings, options) : logger,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    // A path the router refuses before any route or scope is chosen (bad percent-encoding, a parameter past its
+    // length) is answered in the shape of the face whose prefix the path is under, not in Fastify's own.
+    frameworkErrors: (error, request, reply) => {
+      const known = toDialplaneError(error);
+      const { status, body } = faceFormats(request.url).format(known);
+      void (reply as FastifyReply).headers(known.headers).status(status).send(body);
+    },
   });
   app.decorateRequest('principal', undefined);
 
@@ -143,6 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   app.setErrorHandler(answerError(standardFormat));
   app.setNotFoundHandler(answerNotFound(standardFormat));
+  // Before any route is added, so every route of every face inherits it.
+  app.addHook('preValidation', refuseNul);
 
   await registerOpenApi(app);
   registerOperationsRoutes(app, { metrics: deps.metrics, ready: deps.ready });
@@ -248,6 +259,10 @@ export function toDialplaneError(error: FastifyError | Error): DialplaneError {
       return new DialplaneError('payload_too_large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new DialplaneError('unsupported_media_type');
+    case 'FST_ERR_BAD_URL':
+      return new DialplaneError('bad_request', 'The path is not valid percent-encoded UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new DialplaneError('validation_failed', `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`, { location: 'params' });
     default:
       break;
   }
@@ -255,6 +270,20 @@ export function toDialplaneError(error: FastifyError | Error): DialplaneError {
     return new DialplaneError('bad_request', fastifyError.message);
   }
   return new DialplaneError('internal_error');
+}
+
+/** Fastify's router default: longer path parameters never reach a route. */
+const MAX_PARAM_LENGTH = 100;
+
+/** The error format of the face whose prefix (or alias) is the longest one the path is under; the standard one else. */
+function errorFormatsByPrefix(faces: readonly Face[]): (url: string) => FaceErrorFormat {
+  const prefixes = faces
+    .flatMap((face) => [face.prefix, ...(face.aliases ?? [])].map((prefix) => ({ prefix, format: face.errors })))
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  return (url) => {
+    const path = url.split('?')[0] ?? '/';
+    return prefixes.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`))?.format ?? standardFormat;
+  };
 }
 
 function sha256(text: string): string {
