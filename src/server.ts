@@ -9,7 +9,7 @@ import { serializeRequest } from './api/log-redaction.js';
 import { callQualityRecorder, systemViewOf } from './api/dashboard/system-view.js';
 import { registerFaceFormats, type Face } from './api/faces.js';
 import { allFaces } from './api/faces/all-faces.js';
-import { MemoryRateLimitStore } from './api/rate-limit/memory-store.js';
+import { openRateLimitStore } from './api/rate-limit/open-rate-limit-store.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import { readTlsFiles } from './api/dual-protocol-server.js';
 import type { Config } from './config/config.js';
@@ -110,7 +110,7 @@ export async function startServer(
   const telephony = await startTelephony(config, services, logger, { metrics, onAnswered: quality.onAnswered });
   const messaging = await startMessaging(config.sms, services, logger);
 
-  const rateStore = new MemoryRateLimitStore();
+  const rateStore = await openRateLimitStore(config, logger);
   const app = await buildApp({
     services,
     http: config.http,
@@ -166,7 +166,7 @@ export async function startServer(
         await node.stop().catch((err: unknown) => logger.warn({ err }, 'could not end the node lease'));
         await webhooks.close();
         await services.keys.flushUsage().catch(() => undefined);
-        rateStore.close();
+        await rateStore.close();
         if (!config.admin.token) await rm(join(config.dataDir, ADMIN_TOKEN_FILE), { force: true });
         await database.close();
       })();

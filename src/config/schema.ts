@@ -80,6 +80,11 @@ export interface Config {
     readonly id: string | undefined;
     readonly leaseS: number;
   };
+  /** State several nodes share; undefined URL: each process keeps its own, as a single node does. */
+  readonly sharedState: {
+    /** redis:// or rediss:// URL, with the password if the server wants one. */
+    readonly redisUrl: string | undefined;
+  };
   readonly trunk: {
     /** "dev", or one or more SIP URIs separated by commas, tried in order. */
     readonly uri: string;
@@ -524,6 +529,19 @@ export const configSchema: readonly ConfigEntry[] = [
     description: 'Seconds a node stays alive without renewing its lease; after that other nodes end its calls and send its SMS.',
   },
   {
+    variable: 'DIALPLANE_REDIS_URL',
+    path: 'sharedState.redisUrl',
+    type: {
+      kind: 'string',
+      expected: 'a redis:// or rediss:// URL',
+      valid: (value) => /^rediss?:\/\/[^\s]+$/i.test(value) && URL.canParse(value),
+      redact: redactRedisPassword,
+    },
+    default: undefined,
+    secret: false,
+    description: 'Redis shared by the nodes: API rate-limit windows count across every node. Unset: each process counts its own.',
+  },
+  {
     variable: 'DIALPLANE_TRUNK',
     path: 'trunk.uri',
     type: {
@@ -756,6 +774,15 @@ export function dialectOf(normalizedUrl: string): DatabaseDialect {
 }
 
 /** Masks the password in a URL's user info and in a `password` query parameter, which libpq also honours. */
+/** A redis:// or rediss:// URL with its password (if any) masked. */
+export function redactRedisPassword(value: string): string {
+  if (!URL.canParse(value)) return value;
+  const url = new URL(value);
+  if (url.password === '') return value;
+  url.password = SECRET_MASK;
+  return url.toString();
+}
+
 export function redactUrlPassword(value: string): string {
   if (!POSTGRES_URL.test(value) || !URL.canParse(value)) return value;
   const url = new URL(value);

@@ -1,6 +1,6 @@
 /**
  * The contract between the rate limiter and its stores. The window arithmetic lives here too, because every store
- * (memory now, Redis later) must align windows and shape decisions identically: a client's X-RateLimit-Reset has to
+ * (memory, Redis) must align windows and shape decisions identically: a client's X-RateLimit-Reset has to
  * be the same whichever server answers.
  */
 
@@ -26,7 +26,7 @@ export interface RateDecision {
   readonly retryAfterSeconds: number;
 }
 
-/** Storage behind the limiter; a Redis implementation will come later, so keep it minimal and async-capable. */
+/** Storage behind the limiter: MemoryRateLimitStore in one process, RedisRateLimitStore shared by several. */
 export interface RateLimitStore {
   /**
    * Atomically: for each window, read the count of `key:windowName` in the current window; if every window is under

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { CALL_RESERVE_REFERENCE } from '../../../src/core/calls/minute-reserve.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { createServices } from '../../../src/core/services.js';
 import { createStore } from '../../../src/store/store.js';
-import { createTestDatabase, POSTGRES_URL, postgresTestOptions, type TestDatabase } from '../../helpers/databases.js';
-import { freePort, killHard, sleep, spawnServe, testEnv, waitReady, waitUntil, type ServerProcess } from '../../helpers/processes.js';
+import { clusterOn } from '../../helpers/cluster.js';
+import { createTestDatabase, postgresTestOptions, type TestDatabase } from '../../helpers/databases.js';
+import { killHard, sleep, spawnServe, waitReady, waitUntil, type ServerProcess } from '../../helpers/processes.js';
 
 const NAME = 'two servers on one PostgreSQL database: a SIGKILLed node’s call is ended by the other once its lease runs out';
 const LEASE_S = 2;
@@ -27,32 +24,11 @@ interface CallView {
 test(NAME, { skip: options.skip, timeout: 120_000 }, async () => {
   if (options.failure) throw new Error(options.failure);
   const db: TestDatabase = await createTestDatabase('postgres');
-  const dirs: string[] = [];
+  const cluster = clusterOn(db.schema!, ADMIN_TOKEN);
   let a: ServerProcess | undefined;
   let b: ServerProcess | undefined;
   try {
-    // Both servers run in the test's own schema of the test database.
-    const url = new URL(POSTGRES_URL);
-    url.searchParams.set('options', `-c search_path=${db.schema!}`);
-    // Servers on one database share its secrets key (docs/configuration.md, Several servers on one database).
-    const secretsKey = randomBytes(32).toString('base64');
-    const node = async (rtpPorts: string) => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'dialplane-node-'));
-      dirs.push(dataDir);
-      const port = await freePort();
-      const env = testEnv({
-        DIALPLANE_DATA_DIR: dataDir,
-        DIALPLANE_HTTP_PORT: String(port),
-        DIALPLANE_DATABASE_URL: url.toString(),
-        DIALPLANE_ADMIN_TOKEN: ADMIN_TOKEN,
-        DIALPLANE_SECRETS_KEY: secretsKey,
-        DIALPLANE_NODE_LEASE_S: String(LEASE_S),
-        DIALPLANE_TRUNK: 'dev',
-        DIALPLANE_TRUNK_KEEPALIVE_S: '0',
-        DIALPLANE_RTP_PORTS: rtpPorts,
-      });
-      return { env, base: `http://127.0.0.1:${port}` };
-    };
+    const node = (rtpPorts: string) => cluster.node(rtpPorts, { DIALPLANE_NODE_LEASE_S: String(LEASE_S) });
     const nodeA = await node('35000-35999');
     const nodeB = await node('36000-36999');
     const api = async <T>(base: string, path: string, body?: unknown): Promise<T> => {
@@ -129,6 +105,6 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async () => {
     await killHard(a);
     await killHard(b);
     await db.close();
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    await cluster.cleanup();
   }
 });

@@ -77,6 +77,7 @@ describe('loadConfig defaults', () => {
       auth: { keyCacheTtlMs: 60_000 },
       sip: { host: '127.0.0.1', publicAddress: undefined, rtpPublicAddress: undefined, port: 5060, tlsPort: 5061, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, rtpPorts: '20000-29999', maxCalls: 200, rtpTimeoutS: 60, sourceRate: 200, sourceBurst: 1000, registerFailures: 20, registerWindowS: 600, registerLockoutS: 900 },
       node: { id: undefined, leaseS: 15 },
+      sharedState: { redisUrl: undefined },
       trunk: { uri: 'dev', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined, keepaliveS: 30 },
       webhooks: {
         allowPrivate: true,
@@ -112,6 +113,16 @@ describe('loadConfig defaults', () => {
     const row = describeConfig(config).find((r) => r.variable === 'DIALPLANE_SMSC');
     assert.equal(row?.value, 'smpp://esme:********@127.0.0.1:2775');
     assert.throws(() => load({ DIALPLANE_SMSC: 'http://127.0.0.1:2775' }), /DIALPLANE_SMSC/);
+  });
+
+  test('a Redis URL is checked and its password masked', () => {
+    const config = load({ DIALPLANE_REDIS_URL: 'redis://:p4ss@127.0.0.1:6379/2' });
+    assert.equal(config.sharedState.redisUrl, 'redis://:p4ss@127.0.0.1:6379/2');
+    const row = describeConfig(config).find((r) => r.variable === 'DIALPLANE_REDIS_URL');
+    assert.ok(row && !row.value.includes('p4ss'), row?.value);
+    assert.equal(load({ DIALPLANE_REDIS_URL: 'rediss://cache.example:6380' }).sharedState.redisUrl, 'rediss://cache.example:6380');
+    assert.throws(() => load({ DIALPLANE_REDIS_URL: 'http://127.0.0.1:6379' }), /DIALPLANE_REDIS_URL/);
+    assert.throws(() => load({ DIALPLANE_REDIS_URL: 'redis://' }), /DIALPLANE_REDIS_URL/);
   });
 
   test("a trunk's ;srtp= policy is checked when the configuration loads", () => {
