@@ -10,6 +10,7 @@ import { callQualityRecorder, systemViewOf } from './api/dashboard/system-view.j
 import { registerFaceFormats, type Face } from './api/faces.js';
 import { allFaces } from './api/faces/all-faces.js';
 import { openRateLimitStore } from './api/rate-limit/open-rate-limit-store.js';
+import { openSharedState } from './shared-state/open-shared-state.js';
 import { RateLimiter } from './api/rate-limit/rate-limiter.js';
 import { readTlsFiles } from './api/dual-protocol-server.js';
 import type { Config } from './config/config.js';
@@ -69,13 +70,16 @@ export async function startServer(
     warn: (message, details) => logger.warn(details, message),
     info: (message, details) => logger.info(details, message),
   });
+  const nodeId = config.node.id ?? generateNodeId();
+  const shared = await openSharedState(config, logger, nodeId);
   const node = new NodeLease(store.nodes, systemClock, {
-    nodeId: config.node.id ?? generateNodeId(),
+    nodeId,
     leaseMs: config.node.leaseS * 1000,
     onError: (err: unknown, context: string) => logger.warn({ err }, context),
   });
   const services = createServices(store, {
     node,
+    invalidations: shared.invalidations,
     clock: systemClock,
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,
@@ -97,6 +101,7 @@ export async function startServer(
   registerFaceFormats(services.webhooks, faces);
   const missing = services.webhooks.missingFormats();
   if (missing.length > 0) {
+    await shared.close();
     await database.close();
     throw new Error(`no face registers the webhook format(s) ${missing.join(', ')}`);
   }
@@ -110,7 +115,7 @@ export async function startServer(
   const telephony = await startTelephony(config, services, logger, { metrics, onAnswered: quality.onAnswered });
   const messaging = await startMessaging(config.sms, services, logger);
 
-  const rateStore = await openRateLimitStore(config, logger);
+  const rateStore = openRateLimitStore(shared.redis, logger);
   const app = await buildApp({
     services,
     http: config.http,
@@ -167,6 +172,7 @@ export async function startServer(
         await webhooks.close();
         await services.keys.flushUsage().catch(() => undefined);
         await rateStore.close();
+        await shared.close();
         if (!config.admin.token) await rm(join(config.dataDir, ADMIN_TOKEN_FILE), { force: true });
         await database.close();
       })();

@@ -1,16 +1,68 @@
+import { localInvalidations, type Invalidation, type Invalidations } from '../shared-state/invalidations.js';
+
 /**
- * Tells in-process caches that something of an account changed (credits, numbers, users). Services that change
- * such state notify after their write commits; a cache drops what it holds for the account.
+ * Tells caches that something changed: an account's state (credits, numbers, users), a user (status), an API key
+ * (revoked or enabled). Services notify after their write commits; a cache drops what it holds. With other nodes
+ * (DIALPLANE_REDIS_URL), each change is published to them too, and theirs arrive here as if made in this process;
+ * when messages may have been lost (the channel was down), every cache is told to drop everything.
  */
 export class AccountChanges {
-  private readonly listeners = new Set<(accountId: string) => void>();
+  private readonly accountListeners = new Set<(accountId: string) => void>();
+  private readonly userListeners = new Set<(userId: string) => void>();
+  private readonly keyListeners = new Set<(keyId: string) => void>();
+  private readonly everythingListeners = new Set<() => void>();
 
+  constructor(private readonly shared: Invalidations = localInvalidations) {
+    shared.subscribe((invalidation) => this.tellLocal(invalidation));
+    shared.onMissed(() => {
+      for (const listener of this.everythingListeners) listener();
+    });
+  }
+
+  /** Changes to an account's state. */
   subscribe(listener: (accountId: string) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.accountListeners.add(listener);
+    return () => this.accountListeners.delete(listener);
+  }
+
+  /** Changes to a user (status, permissions). */
+  subscribeUsers(listener: (userId: string) => void): () => void {
+    this.userListeners.add(listener);
+    return () => this.userListeners.delete(listener);
+  }
+
+  /** An API key revoked or enabled again. */
+  subscribeKeys(listener: (keyId: string) => void): () => void {
+    this.keyListeners.add(listener);
+    return () => this.keyListeners.delete(listener);
+  }
+
+  /** Changes may have been missed: drop everything. */
+  subscribeEverything(listener: () => void): () => void {
+    this.everythingListeners.add(listener);
+    return () => this.everythingListeners.delete(listener);
   }
 
   notify(accountId: string): void {
-    for (const listener of this.listeners) listener(accountId);
+    this.tell({ topic: 'account', id: accountId });
+  }
+
+  notifyUser(accountId: string, userId: string): void {
+    this.tell({ topic: 'user', id: userId });
+    this.notify(accountId);
+  }
+
+  notifyKey(keyId: string): void {
+    this.tell({ topic: 'api-key', id: keyId });
+  }
+
+  private tell(invalidation: Invalidation): void {
+    this.tellLocal(invalidation);
+    this.shared.publish(invalidation);
+  }
+
+  private tellLocal({ topic, id }: Invalidation): void {
+    const listeners = topic === 'account' ? this.accountListeners : topic === 'user' ? this.userListeners : this.keyListeners;
+    for (const listener of listeners) listener(id);
   }
 }

@@ -120,7 +120,8 @@ export class AccountService {
   async setUserStatus(accountId: string, userId: string, status: UserRow['status']): Promise<User> {
     const row = await this.store.accounts.updateUser(accountId, userId, { status });
     if (!row) throw new DialplaneError('not_found', 'user not found');
-    this.changes.notify(accountId);
+    // The user's API keys are cached with the user's status: they stop (or start) working now, not at the TTL.
+    this.changes.notifyUser(accountId, userId);
     return toUser(row);
   }
 

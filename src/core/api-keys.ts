@@ -1,3 +1,4 @@
+import { AccountChanges } from './account-changes.js';
 import { DialplaneError } from '../errors.js';
 import type { ApiKeyRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -69,8 +70,15 @@ export class ApiKeyService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly cacheOptions: KeyCacheOptions,
+    private readonly changes: AccountChanges = new AccountChanges(),
   ) {
     this.maxEntries = cacheOptions.maxEntries ?? 10_000;
+    changes.subscribeKeys((keyId) => this.evictLocal(keyId));
+    changes.subscribeUsers((userId) => this.evictUser(userId));
+    changes.subscribeEverything(() => {
+      this.cache.clear();
+      this.hashById.clear();
+    });
   }
 
   async create(accountId: string, input: CreateKeyInput): Promise<{ key: ApiKeyInfo; token: string }> {
@@ -169,10 +177,24 @@ export class ApiKeyService {
     await this.store.apiKeys.touch(batch);
   }
 
+  /** Drops the key from every node's cache: the next request with it reads the database. */
   evict(keyId: string): void {
+    this.changes.notifyKey(keyId);
+  }
+
+  private evictLocal(keyId: string): void {
     const hash = this.hashById.get(keyId);
     if (hash !== undefined) this.cache.delete(hash);
     this.hashById.delete(keyId);
+  }
+
+  /** A user's status or permissions changed: drop every cached key of that user. */
+  private evictUser(userId: string): void {
+    for (const [hash, entry] of this.cache) {
+      if (entry.row?.user_id !== userId) continue;
+      this.cache.delete(hash);
+      this.hashById.delete(entry.row.id);
+    }
   }
 
   private async lookup(hash: string): Promise<CacheEntry> {

@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
 import { AccountChanges } from './account-changes.js';
+import type { Invalidations } from '../shared-state/invalidations.js';
 import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
 import { CallService } from './calls/call-service.js';
@@ -63,14 +64,16 @@ export interface ServicesOptions {
   readonly onWarning?: (message: string, details: Record<string, unknown>) => void;
   /** Most segments one SMS may take (DIALPLANE_SMS_MAX_SEGMENTS). */
   readonly smsMaxSegments?: number;
+  /** Other nodes' cache invalidations, and where this node's go; without: one process. */
+  readonly invalidations?: Invalidations;
   /** This node; without one a lease with a generated id is made (and left unstarted: CLI and tests). */
   readonly node?: NodeLease;
 }
 
 export function createServices(store: Store, options: ServicesOptions): Services {
   const { clock } = options;
-  const changes = new AccountChanges();
-  const keys = new ApiKeyService(store, clock, { ttlMs: options.keyCacheTtlMs });
+  const changes = new AccountChanges(options.invalidations);
+  const keys = new ApiKeyService(store, clock, { ttlMs: options.keyCacheTtlMs }, changes);
   const accounts = new AccountService(store, clock, changes);
   const numbers = new NumberService(store, clock, options.defaultCountry, changes);
   const credits = new CreditService(store, clock, changes);

@@ -15,7 +15,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 250;
  * unreachable a command is refused at once (or after REDIS_COMMAND_TIMEOUT_MS when Redis hangs), so the callers'
  * fallbacks answer instead of a request waiting for a reconnect. Reconnection goes on in the background.
  */
-export function openRedis(url: string, events: RedisClientEvents): Redis {
+export function openRedis(url: string, events: RedisClientEvents, options: { readonly subscriber?: boolean } = {}): Redis {
   let down = false;
   const client = new Redis(url, {
     enableOfflineQueue: false,
@@ -25,6 +25,8 @@ export function openRedis(url: string, events: RedisClientEvents): Redis {
     // Keep trying, at most every 2 s: Redis coming back must not need a restart of the node.
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     lazyConnect: false,
+    // A subscriber subscribes itself on each connection (see RedisInvalidations).
+    ...(options.subscriber ? { autoResubscribe: false } : {}),
   });
   client.on('error', (err: unknown) => {
     if (down) return;

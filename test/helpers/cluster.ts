@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POSTGRES_URL } from './databases.js';
-import { freePort, testEnv } from './processes.js';
+import { freePort, killHard, spawnServe, testEnv, waitReady, type ServerProcess } from './processes.js';
 
 /**
  * Servers of one deployment for process tests: every node runs in the test's own schema of the test PostgreSQL,
@@ -13,7 +13,9 @@ import { freePort, testEnv } from './processes.js';
 export interface Cluster {
   /** The environment and HTTP base of a new node; `extra` adds or overrides variables. */
   node(rtpPorts: string, extra?: Record<string, string>): Promise<{ env: NodeJS.ProcessEnv; base: string }>;
-  /** Removes the nodes' data directories. */
+  /** A new node, started and ready. */
+  start(rtpPorts: string, extra?: Record<string, string>): Promise<{ base: string; proc: ServerProcess }>;
+  /** Kills the nodes `start` made and removes every node's data directory. */
   cleanup(): Promise<void>;
 }
 
@@ -22,7 +24,8 @@ export function clusterOn(schema: string, adminToken: string): Cluster {
   url.searchParams.set('options', `-c search_path=${schema}`);
   const secretsKey = randomBytes(32).toString('base64');
   const dirs: string[] = [];
-  return {
+  const procs: ServerProcess[] = [];
+  const cluster: Cluster = {
     async node(rtpPorts, extra = {}) {
       const dataDir = await mkdtemp(join(tmpdir(), 'dialplane-node-'));
       dirs.push(dataDir);
@@ -40,8 +43,17 @@ export function clusterOn(schema: string, adminToken: string): Cluster {
       });
       return { env, base: `http://127.0.0.1:${port}` };
     },
+    async start(rtpPorts, extra = {}) {
+      const { env, base } = await cluster.node(rtpPorts, extra);
+      const proc = spawnServe(env);
+      procs.push(proc);
+      await waitReady(base, proc);
+      return { base, proc };
+    },
     async cleanup() {
+      for (const proc of procs.splice(0)) await killHard(proc);
       for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
     },
   };
+  return cluster;
 }

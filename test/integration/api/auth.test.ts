@@ -114,6 +114,17 @@ await describeEachDialect('authentication', (dialect) => {
     assert.equal((await whoami({ authorization: `Bearer ${workerKey.token}` })).statusCode, 401);
   });
 
+  test("a disabled user's key stops working at once, even just after use (not when the key cache expires)", async () => {
+    const worker = await t.services.accounts.addUser(seed.account.id, { email: 'busy-worker@example.com' });
+    const { token } = await t.services.keys.create(seed.account.id, { name: 'busy worker key', userId: worker.id });
+    const headers = { authorization: `Bearer ${token}` };
+    assert.equal((await whoami(headers)).statusCode, 200, 'the key is used, so it is cached');
+    await t.services.accounts.setUserStatus(seed.account.id, worker.id, 'disabled');
+    assert.equal((await whoami(headers)).statusCode, 401);
+    await t.services.accounts.setUserStatus(seed.account.id, worker.id, 'active');
+    assert.equal((await whoami(headers)).statusCode, 200, 'and works again once the user is active');
+  });
+
   test('a key cannot be made for a user of another account', async () => {
     const other = await t.services.accounts.create({ name: 'Elsewhere', email: 'elsewhere@example.com' });
     await assert.rejects(t.services.keys.create(seed.account.id, { name: 'x', userId: other.owner.id }), { code: 'not_found' });

@@ -5,7 +5,7 @@ import { dialplaneWindows } from '../../../src/api/dialplane/policy.js';
 import { clusterOn } from '../../helpers/cluster.js';
 import { createTestDatabase, postgresTestOptions, type TestDatabase } from '../../helpers/databases.js';
 import { requirePeer } from '../../helpers/peers.js';
-import { killHard, sleep, spawnServe, waitReady, waitUntil, type ServerProcess } from '../../helpers/processes.js';
+import { sleep, waitUntil } from '../../helpers/processes.js';
 import { redisPeer, startPrivateRedis, type PrivateRedis } from '../../helpers/redis.js';
 
 /**
@@ -44,16 +44,9 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
   const db: TestDatabase = await createTestDatabase('postgres');
   const redis: PrivateRedis = await startPrivateRedis();
   const cluster = clusterOn(db.schema!, ADMIN_TOKEN);
-  const nodes: ServerProcess[] = [];
   const agents: http.Agent[] = [];
   try {
-    const start = async (rtpPorts: string) => {
-      const { env, base } = await cluster.node(rtpPorts, { DIALPLANE_REDIS_URL: redis.url, DIALPLANE_SIP_PORT: '0' });
-      const proc = spawnServe(env);
-      nodes.push(proc);
-      await waitReady(base, proc);
-      return { base, proc };
-    };
+    const start = (rtpPorts: string) => cluster.start(rtpPorts, { DIALPLANE_REDIS_URL: redis.url, DIALPLANE_SIP_PORT: '0' });
     // One after the other: the second node finds the database the first one made.
     const a = await start('37000-37099');
     const b = await start('37100-37199');
@@ -117,7 +110,6 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
     }
   } finally {
     for (const agent of agents) agent.destroy();
-    for (const node of nodes) await killHard(node);
     await redis.stop();
     await db.close();
     await cluster.cleanup();

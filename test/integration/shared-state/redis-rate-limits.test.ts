@@ -8,6 +8,7 @@ import { FallbackRateLimitStore } from '../../../src/api/rate-limit/fallback-sto
 import { MemoryRateLimitStore } from '../../../src/api/rate-limit/memory-store.js';
 import { openRateLimitStore } from '../../../src/api/rate-limit/open-rate-limit-store.js';
 import { RedisRateLimitStore } from '../../../src/api/rate-limit/redis-store.js';
+import { openSharedState } from '../../../src/shared-state/open-shared-state.js';
 import type { RateWindow } from '../../../src/api/rate-limit/types.js';
 import { describeWithPeer } from '../../helpers/peers.js';
 import { redisClient, redisPeer, startPrivateRedis, type PrivateRedis } from '../../helpers/redis.js';
@@ -126,7 +127,8 @@ await describeWithPeer(redisPeer, 'rate limits in Redis', () => {
     const redis: PrivateRedis = await startPrivateRedis();
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
-    const store = await openRateLimitStore({ sharedState: { redisUrl: redis.url } }, logger);
+    const shared = await openSharedState({ sharedState: { redisUrl: redis.url } }, logger, 'node_test');
+    const store = openRateLimitStore(shared.redis, logger);
     try {
       const windows: RateWindow[] = [{ name: 'total', limit: 1_000, windowMs: 3_600_000 }];
       await waitUntil('the store counts in Redis', async () => {
@@ -153,6 +155,7 @@ await describeWithPeer(redisPeer, 'rate limits in Redis', () => {
       t.diagnostic(`Redis down: 50 requests answered per node at ${perRequestMs.toFixed(1)} ms each, 1 warning, then recovered`);
     } finally {
       await store.close();
+      await shared.close();
       await redis.stop();
     }
   });
