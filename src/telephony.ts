@@ -18,6 +18,7 @@ import { CallMedia } from './media/call-media.js';
 import { MediaClock } from './media/media-clock.js';
 import { CallRecorder } from './media/recorder.js';
 import type { Services } from './core/services.js';
+import type { DeviceBinding } from './core/extensions.js';
 import { RtpPortPool } from './media/rtp-ports.js';
 import { resampleTo8k } from './media/tts/http-engine.js';
 import { FliteEngine } from './media/tts/flite-engine.js';
@@ -198,13 +199,24 @@ export async function startTelephony(
         logger.debug({ username, source: source.address }, 'REGISTER refused: device locked out');
       },
     },
+    // Written through to the database, and (with other nodes) announced once written, so they take the change.
     bindings: {
       load: (now) => services.extensions.loadBindings(now),
-      put: (binding) => services.extensions.saveBinding(binding),
-      remove: (deviceId, key) => services.extensions.removeBinding(deviceId, key),
-      removeDevice: (deviceId) => services.extensions.removeBindings(deviceId),
+      put: async (binding) => {
+        await services.extensions.saveBinding(binding);
+        services.changes.publishDevice(binding.deviceId);
+      },
+      remove: async (deviceId, key) => {
+        await services.extensions.removeBinding(deviceId, key);
+        services.changes.publishDevice(deviceId);
+      },
+      removeDevice: async (deviceId) => {
+        await services.extensions.removeBindings(deviceId);
+        services.changes.publishDevice(deviceId);
+      },
     },
   });
+  const stopAdopting = adoptOtherNodesBindings(registrar, services, (err) => logger.warn({ err }, 'could not read registrations another node made'));
   // Devices registered before a restart are reached again at once, not only after their next REGISTER.
   const restored = await registrar.restore();
   if (restored > 0) logger.info({ count: restored }, 'restored device registrations');
@@ -357,10 +369,38 @@ export async function startTelephony(
         registrar.close();
         await registrar.flushed();
         stopForgetting();
+        stopAdopting();
         await stack.stop();
         await tts.close();
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * With other nodes (DIALPLANE_REDIS_URL): when one announces that a device's registrations changed, read what the
+ * store holds for it now and adopt it; when announcements may have been missed, adopt every device's anew. Reads are
+ * done one after another, so an older read never lands after a newer one.
+ */
+function adoptOtherNodesBindings(registrar: Registrar, services: Services, onError: (err: unknown) => void): () => void {
+  let chain: Promise<void> = Promise.resolve();
+  const queue = (work: () => Promise<void>): void => {
+    chain = chain.then(work).catch(onError);
+  };
+  const stopDevices = services.changes.subscribeDevices((deviceId) =>
+    queue(async () => registrar.adopt(deviceId, await services.extensions.currentBindings(Date.now(), deviceId))),
+  );
+  const stopEverything = services.changes.subscribeEverything(() =>
+    queue(async () => {
+      const all = await services.extensions.currentBindings(Date.now());
+      const byDevice = new Map<string, DeviceBinding[]>();
+      for (const binding of all) byDevice.set(binding.deviceId, [...(byDevice.get(binding.deviceId) ?? []), binding]);
+      for (const deviceId of new Set([...registrar.deviceIds(), ...byDevice.keys()])) registrar.adopt(deviceId, byDevice.get(deviceId) ?? []);
+    }),
+  );
+  return () => {
+    stopDevices();
+    stopEverything();
   };
 }

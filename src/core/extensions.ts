@@ -1,7 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { DialplaneError } from '../errors.js';
 import { isUniqueViolation } from '../store/database.js';
-import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow } from '../store/schema.js';
+import type { DeviceRow, ExtensionRow, RoutedPhoneNumberRow, SipRegistrationRow } from '../store/schema.js';
 import type { RouteColumns } from '../store/extensions-repository.js';
 import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
@@ -303,21 +303,17 @@ export class ExtensionService {
 
   /** The registrar's bindings unexpired at `nowMs` whose device still exists (the others are removed). */
   async loadBindings(nowMs: number): Promise<DeviceBinding[]> {
-    const rows = await this.store.registrations.loadCurrent(new Date(nowMs).toISOString());
-    return rows.map((row) => ({
-      deviceId: row.device_id,
-      accountId: row.account_id,
-      extensionId: row.extension_id,
-      key: row.binding_key,
-      uri: row.uri,
-      instance: row.instance ?? undefined,
-      transport: row.transport === 'tcp' || row.transport === 'tls' ? row.transport : 'udp',
-      address: row.address,
-      port: Number(row.port),
-      callId: row.call_id,
-      cseq: Number(row.cseq),
-      expiresAt: Date.parse(row.expires_at),
-    }));
+    return (await this.store.registrations.loadCurrent(new Date(nowMs).toISOString())).map(toDeviceBinding);
+  }
+
+  /** Bindings unexpired at `nowMs`, as any node stored them: of one device, or of every device. */
+  async currentBindings(nowMs: number, deviceId?: string): Promise<DeviceBinding[]> {
+    const nowIso = new Date(nowMs).toISOString();
+    const rows =
+      deviceId === undefined
+        ? await this.store.registrations.listCurrent(nowIso)
+        : await this.store.registrations.listForDevice(deviceId, nowIso);
+    return rows.map(toDeviceBinding);
   }
 
   async saveBinding(binding: DeviceBinding): Promise<void> {
@@ -493,5 +489,22 @@ function toRouting(row: RoutedPhoneNumberRow): NumberRouting {
     forwardTo: row.forward_to,
     answer: Number(row.answer_here) === 1,
     applicationId: row.application_id ?? null,
+  };
+}
+
+function toDeviceBinding(row: SipRegistrationRow): DeviceBinding {
+  return {
+    deviceId: row.device_id,
+    accountId: row.account_id,
+    extensionId: row.extension_id,
+    key: row.binding_key,
+    uri: row.uri,
+    instance: row.instance ?? undefined,
+    transport: row.transport === 'tcp' || row.transport === 'tls' ? row.transport : 'udp',
+    address: row.address,
+    port: Number(row.port),
+    callId: row.call_id,
+    cseq: Number(row.cseq),
+    expiresAt: Date.parse(row.expires_at),
   };
 }

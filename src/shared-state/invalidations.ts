@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 
 /**
  * Cache invalidations between the nodes of one deployment. A node that changes something another node may hold in
- * memory (an account's summary, a user's or an API key's state) publishes it; every other node drops its copy. One process alone needs
+ * memory (an account's summary, a user's or an API key's state, a device's registrations) publishes it; every other node drops its copy. One process alone needs
  * none of this: its caches are told directly.
  */
-export type InvalidationTopic = 'account' | 'user' | 'api-key';
+export type InvalidationTopic = 'account' | 'user' | 'api-key' | 'device';
 
 export interface Invalidation {
   readonly topic: InvalidationTopic;
@@ -34,7 +34,7 @@ export const localInvalidations: Invalidations = {
 };
 
 export const INVALIDATION_CHANNEL = 'dialplane:invalidate';
-const TOPICS: ReadonlySet<string> = new Set<InvalidationTopic>(['account', 'user', 'api-key']);
+const TOPICS: ReadonlySet<string> = new Set<InvalidationTopic>(['account', 'user', 'api-key', 'device']);
 
 /**
  * Invalidations over Redis pub/sub: one channel, messages `{"node":…,"topic":…,"id":…}`; a node ignores its own.

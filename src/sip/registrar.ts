@@ -146,6 +146,11 @@ interface Binding {
   readonly callId: string;
   readonly cseq: number;
   readonly expiresAt: number;
+  /**
+   * Taken from the shared store after another node's REGISTER (adopt()): this node never writes it back, and its
+   * expiry only forgets it here (the node that made it keeps the row).
+   */
+  readonly adopted?: boolean;
   timer: TimerHandle;
 }
 
@@ -215,6 +220,35 @@ export class Registrar {
       count += 1;
     }
     return count;
+  }
+
+  /**
+   * Another node changed the device's bindings in the shared store; `stored` is what the store holds for the device
+   * now. Its UDP bindings are taken as they are there (added, refreshed, or gone), so this node can send the
+   * device's INVITEs to the address it registered from. TCP and TLS bindings are connections of the node they came
+   * in on, which another node cannot send over: those are left as they are. Nothing is written to the store.
+   */
+  adopt(deviceId: string, stored: readonly StoredBinding[]): void {
+    if (this.closed) return;
+    const now = this.now();
+    const wanted = new Map<string, StoredBinding>();
+    for (const binding of stored) {
+      if (binding.deviceId === deviceId && binding.transport === 'udp' && binding.expiresAt > now) wanted.set(binding.key, binding);
+    }
+    for (const binding of [...(this.devices.get(deviceId)?.values() ?? [])]) {
+      if (binding.transport === 'udp' && !wanted.has(binding.key)) this.drop(deviceId, binding.key);
+    }
+    for (const binding of wanted.values()) {
+      const held = this.devices.get(deviceId)?.get(binding.key);
+      // This node's own binding, as new as the store's: keep it (and keep writing it).
+      if (held && !held.adopted && held.expiresAt >= binding.expiresAt) continue;
+      this.place({ ...binding, adopted: true, timer: { cancel: () => undefined } }, binding.expiresAt - now);
+    }
+  }
+
+  /** Devices that have a binding here. */
+  deviceIds(): string[] {
+    return [...this.devices.keys()];
   }
 
   /** Resolves once every write to the binding store issued so far is done. */
@@ -493,7 +527,9 @@ export class Registrar {
     }
     bindings.get(binding.key)?.timer.cancel();
     binding.timer = this.timers.start('registrar.expiry', ms, () => {
-      if (this.devices.get(binding.deviceId)?.get(binding.key) === binding) this.remove(binding.deviceId, binding.key);
+      if (this.devices.get(binding.deviceId)?.get(binding.key) !== binding) return;
+      if (binding.adopted) this.drop(binding.deviceId, binding.key);
+      else this.remove(binding.deviceId, binding.key);
     });
     bindings.set(binding.key, binding);
   }
@@ -503,6 +539,14 @@ export class Registrar {
     const store = this.store;
     if (!store) return;
     this.writes = this.writes.then(() => op(store)).catch((error: unknown) => this.onError?.(error));
+  }
+
+  /** Forgets a binding here only. */
+  private drop(deviceId: string, key: string): void {
+    const bindings = this.devices.get(deviceId);
+    bindings?.get(key)?.timer.cancel();
+    bindings?.delete(key);
+    if (bindings?.size === 0) this.devices.delete(deviceId);
   }
 
   private remove(deviceId: string, key: string): void {

@@ -24,6 +24,22 @@ export class RegistrationsRepository {
     return this.db.selectFrom('sip_registrations').selectAll().orderBy('device_id').orderBy('binding_key').execute();
   }
 
+  /** One device's bindings unexpired at `nowIso`. */
+  async listForDevice(deviceId: string, nowIso: string): Promise<SipRegistrationRow[]> {
+    return this.db
+      .selectFrom('sip_registrations')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('expires_at', '>', nowIso)
+      .orderBy('binding_key')
+      .execute();
+  }
+
+  /** Every binding unexpired at `nowIso`, removing nothing. */
+  async listCurrent(nowIso: string): Promise<SipRegistrationRow[]> {
+    return this.db.selectFrom('sip_registrations').selectAll().where('expires_at', '>', nowIso).orderBy('device_id').orderBy('binding_key').execute();
+  }
+
   /** Adds or refreshes one binding. */
   async put(row: SipRegistrationRow): Promise<void> {
     await this.db

@@ -467,6 +467,56 @@ describe('registrar: bindings kept across a restart', () => {
   });
 });
 
+describe('registrar: bindings another node made (adopt)', () => {
+  test("takes the device's UDP bindings from the shared store, leaves TCP ones to their node, and writes nothing back", async () => {
+    const shared = new MemoryBindings();
+    const timers = new VirtualTimers<RegistrarTimerName>();
+    const nodeA = setup({ bindings: shared, timers }).registrar;
+    const tcp: SipEndpoint = { transport: 'tcp', address: '203.0.113.8', port: 52_000 };
+    await register(nodeA, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>'], expires: 300 });
+    await register(nodeA, ALICE_DESK, { contacts: ['<sip:desk@192.168.1.21:5060;transport=tcp>'], expires: 300, source: tcp });
+    await nodeA.flushed();
+    const writes = shared.log.length;
+
+    const nodeB = setup({ bindings: new MemoryBindings(), timers }).registrar;
+    nodeB.adopt('dev_alice', await shared.load(timers.now));
+    nodeB.adopt('dev_desk', await shared.load(timers.now));
+    assert.deepEqual(nodeB.contactsFor(['dev_alice']).map((c) => [c.uri, c.transport, c.address, c.port]), [['sip:alice@192.168.1.20:5060', 'udp', '127.0.0.1', 40_000]]);
+    assert.deepEqual(nodeB.contactsFor(['dev_desk']), [], "a TCP flow is node A's connection: node B cannot send over it");
+
+    // Alice unregisters through A: B adopts the store's (empty) set.
+    await register(nodeA, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>'], expires: 0 });
+    await nodeA.flushed();
+    nodeB.adopt('dev_alice', await shared.load(timers.now));
+    assert.deepEqual(nodeB.contactsFor(['dev_alice']), []);
+
+    // An adopted binding expires on B without touching the store, where A's refreshed row lives on.
+    await register(nodeA, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>'], expires: 60 });
+    await nodeA.flushed();
+    nodeB.adopt('dev_alice', await shared.load(timers.now));
+    await register(nodeA, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>'], expires: 3_600 });
+    await nodeA.flushed();
+    const logBefore = shared.log.length;
+    timers.advance(61_000);
+    assert.deepEqual(nodeB.contactsFor(['dev_alice']), [], 'B, which missed the refresh, forgets the binding at its old expiry');
+    assert.equal(shared.log.length, logBefore, 'and writes nothing');
+    assert.equal(nodeA.contactsFor(['dev_alice']).length, 1);
+    assert.ok(writes > 0);
+  });
+
+  test("a node's own binding is kept (and still written) when the store holds the same one", async () => {
+    const store = new MemoryBindings();
+    const timers = new VirtualTimers<RegistrarTimerName>();
+    const { registrar } = setup({ bindings: store, timers });
+    await register(registrar, ALICE, { contacts: ['<sip:alice@192.168.1.20:5060>'], expires: 60 });
+    await registrar.flushed();
+    registrar.adopt('dev_alice', await store.load(timers.now));
+    timers.advance(61_000);
+    await registrar.flushed();
+    assert.equal(store.rows.size, 0, 'its expiry removes the row, as for any binding this node made');
+  });
+});
+
 describe('user agent: REGISTER goes to onRegister', () => {
   function capture(onRegister?: (incoming: IncomingRequest) => void) {
     let handlers: SipStackHandlers | undefined;
