@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config/config.js';
-import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './cli/admin-client.js';
+import { AdminCommandError, connectAdmin, connectServer, resolveAccount, type AdminClient } from './cli/admin-client.js';
 import { printResult, table } from './cli/output.js';
 import { addKeyWebhooksCommand } from './cli/key-webhooks-command.js';
 import { addExtensionCommands } from './cli/extensions-command.js';
@@ -34,16 +34,6 @@ async function withAdmin(_json: boolean | undefined, run: (client: AdminClient) 
 }
 
 /** With no --account and exactly one account (a fresh install), that account is meant. */
-async function resolveAccount(client: AdminClient, account: string | undefined): Promise<string> {
-  if (account) return account;
-  const { accounts } = await client.listAccounts();
-  if (accounts.length === 1 && accounts[0]) return accounts[0].id;
-  throw new AdminCommandError(
-    accounts.length === 0 ? 'there is no account yet: run `dialplane account create`' : 'several accounts exist: pass --account <id>',
-    'validation_failed',
-  );
-}
-
 const program = new Command();
 program
   .name('dialplane')

@@ -162,3 +162,14 @@ function httpClient(baseUrl: string, token: string): AdminClient {
     testWebhook: (id, body) => call('POST', `${account(id)}/webhooks/test`, body) as ReturnType<Ops['testWebhook']>,
   };
 }
+
+/** The account a command acts on: the one given, or the only account there is. */
+export async function resolveAccount(client: AdminClient, account: string | undefined): Promise<string> {
+  if (account) return account;
+  const { accounts } = await client.listAccounts();
+  if (accounts.length === 1 && accounts[0]) return accounts[0].id;
+  throw new AdminCommandError(
+    accounts.length === 0 ? 'there is no account yet: run `dialplane account create`' : 'several accounts exist: pass --account <id>',
+    'validation_failed',
+  );
+}

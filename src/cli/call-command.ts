@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { isHeartbeat } from '../api/event-stream.js';
 import type { Config } from '../config/config.js';
-import { AdminCommandError, connectAdmin, connectServer, type AdminClient } from './admin-client.js';
+import { AdminCommandError, connectAdmin, connectServer, resolveAccount } from './admin-client.js';
 
 interface CallOptions {
   json?: boolean;
@@ -31,16 +31,6 @@ export function callExitCode(outcome: string): number {
   return CALL_EXIT_CODES[outcome] ?? CALL_EXIT_CODES.failed!;
 }
 
-async function onlyAccount(client: AdminClient, account: string | undefined): Promise<string> {
-  if (account) return account;
-  const { accounts } = await client.listAccounts();
-  if (accounts.length === 1 && accounts[0]) return accounts[0].id;
-  throw new AdminCommandError(
-    accounts.length === 0 ? 'there is no account yet: run `dialplane account create`' : 'several accounts exist: pass --account <id>',
-    'validation_failed',
-  );
-}
-
 export function addCallCommand(program: Command, config: () => Config): Command {
   return program
   .command('call <to>')
@@ -59,7 +49,7 @@ export function addCallCommand(program: Command, config: () => Config): Command 
     const cfg = config();
     const { baseUrl, token } = await connectServer(cfg);
     const client = await connectAdmin(cfg);
-    const accountId = await onlyAccount(client, o.account).finally(() => client.close());
+    const accountId = await resolveAccount(client, o.account).finally(() => client.close());
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const calls = `${baseUrl}/admin/v1/accounts/${encodeURIComponent(accountId)}/calls`;
     // Ctrl-C hangs the call up (through the API, like any other hangup), waits for its final event and exits 130;
