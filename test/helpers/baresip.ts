@@ -218,6 +218,11 @@ export interface BaresipHandle {
   command(command: string, params?: string): Promise<BaresipResponse>;
   /** Resolves with the first event of this type (e.g. CALL_ESTABLISHED), past or future; rejects after timeoutMs. */
   waitEvent(type: string, timeoutMs?: number): Promise<BaresipEvent>;
+  /**
+   * Resolves once baresip printed a registration's 200 OK. baresip may register before its remote control connects,
+   * so its REGISTER_OK event can come too early to be seen: its own output is read instead.
+   */
+  waitRegistered(timeoutMs?: number): Promise<void>;
   /** Every event so far. */
   readonly events: readonly BaresipEvent[];
   /** The audio baresip received in its calls (the sndfile module's `dump-*-dec.wav`), newest last. */
@@ -434,6 +439,14 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
     });
   };
 
+  const waitRegistered = async (timeoutMs = 10_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!/200 OK .*\[\d+ bindings?\]/.test(output)) {
+      if (ended || Date.now() > deadline) throw new Error(`baresip did not register within ${timeoutMs} ms\n${output.slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
   // sndfile finalises a dump's WAV header when the call's audio is destroyed, just after baresip reports
   // CALL_CLOSED: wait (up to 2 s) for the RIFF size to match the file before reading it.
   const receivedAudio = async (): Promise<Wav[]> => {
@@ -457,6 +470,7 @@ async function launchBaresip(options: BaresipOptions): Promise<BaresipHandle> {
     address: `127.0.0.1:${port}`,
     command,
     waitEvent,
+    waitRegistered,
     events,
     receivedAudio,
     output: () => output,

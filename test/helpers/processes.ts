@@ -131,6 +131,15 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 't
   }
 }
 
+/** The promise, or a failure naming `what` (read only when it fails) after `ms`; the timer is cleared either way. */
+export function withinOrFail<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'string' ? what : what()}: nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, proc?: ServerProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

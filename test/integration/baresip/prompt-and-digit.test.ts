@@ -5,6 +5,7 @@ import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
 import { audibleSeconds, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import type { TestDatabase } from '../../helpers/databases.js';
+import { withinOrFail } from '../../helpers/processes.js';
 
 /**
  * A real softphone (baresip) auto-answers Dialplane's outbound call, hears a text-to-speech prompt (its dump of the
@@ -23,15 +24,6 @@ after(async () => {
   await db.close();
 });
 
-/** The promise, or a failure naming `what` (read when it fails) after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 await describeWithBaresip('a softphone in a call (baresip)', () => {
   test('baresip auto-answers, hears the prompt and presses 5: Dialplane reports "5", the call completes', async (t) => {
     const phone = await startBaresip({ user: '+14155550100', maxSeconds: 60, t });
@@ -49,7 +41,7 @@ await describeWithBaresip('a softphone in a call (baresip)', () => {
       });
 
       const call = await telephony.engine.place({ accountId, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 30 });
-      assert.equal(await within(answered, 10_000, () => `the answer\n${phone.output().slice(-3000)}`), call.id);
+      assert.equal(await withinOrFail(answered, 10_000, () => `the answer\n${phone.output().slice(-3000)}`), call.id);
       await phone.waitEvent('CALL_ESTABLISHED', 5000);
       const media = telephony.mediaFor(call.id);
       assert.ok(media, 'the answered call has media');
@@ -60,7 +52,7 @@ await describeWithBaresip('a softphone in a call (baresip)', () => {
 
       const sent = await phone.command('sndcode', '5');
       assert.ok(sent.ok, `sndcode failed: ${sent.data}`);
-      await within(firstDigit, 5000, () => `digit 5 from baresip\n${phone.output().slice(-3000)}`);
+      await withinOrFail(firstDigit, 5000, () => `digit 5 from baresip\n${phone.output().slice(-3000)}`);
       // A key held for baresip's tone length must still be reported once.
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(digits, [{ callId: call.id, digit: '5' }]);

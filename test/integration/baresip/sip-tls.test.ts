@@ -8,7 +8,7 @@ import { decodeG711 } from '../../../src/media/codecs/g711.js';
 import { FliteEngine } from '../../../src/media/tts/flite-engine.js';
 import { audibleSeconds, baresipAccountLine, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import type { TestDatabase } from '../../helpers/databases.js';
-import { waitUntil } from '../../helpers/processes.js';
+import { waitUntil, withinOrFail } from '../../helpers/processes.js';
 import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../helpers/telephony.js';
 import { makeTestCertificate } from '../../helpers/tls-cert.js';
 
@@ -63,14 +63,6 @@ async function untrustedServer(t: TestContext): Promise<{ port: number; received
   return { port: typeof address === 'object' && address ? address.port : 0, received: () => received, handshakes: () => handshakes };
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
   test('baresip registers over TLS, calls in with audio both ways, and is called back over its own connection', async (t) => {
     const cert = await makeTestCertificate(t);
@@ -94,7 +86,7 @@ await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
     });
     const phone = await startBaresip({ user: device.username, account, t, maxSeconds: 60, sourceSamples: tone(60), tlsCaFile: cert.certFile });
     try {
-      await phone.waitEvent('REGISTER_OK', 10_000);
+      await phone.waitRegistered();
       const [binding] = telephony.registrar.contactsFor([device.id]);
       assert.equal(binding?.transport, 'tls', 'the binding is the TLS flow');
       assert.match(binding?.uri ?? '', /transport=tls/i);
@@ -104,7 +96,7 @@ await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
       const inbound = telephony.answered((call) => call.direction === 'inbound');
       const dialled = await phone.command('dial', `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipTlsPort}`);
       assert.ok(dialled.ok, dialled.data);
-      const call = await within(inbound, 10_000, () => `the answer to baresip's call\n${phone.output().slice(-3000)}`);
+      const call = await withinOrFail(inbound, 10_000, () => `the answer to baresip's call\n${phone.output().slice(-3000)}`);
       await phone.waitEvent('CALL_ESTABLISHED', 5000);
       const media = telephony.mediaFor(call.id);
       assert.ok(media, 'the answered call has media');
@@ -143,7 +135,7 @@ await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
         maxDurationS: 30,
         contact: { uri: contact.uri, transport: contact.transport, address: contact.address, port: contact.port },
       });
-      assert.equal((await within(outbound, 10_000, () => `baresip's answer\n${phone.output().slice(-3000)}`)).id, placed.id);
+      assert.equal((await withinOrFail(outbound, 10_000, () => `baresip's answer\n${phone.output().slice(-3000)}`)).id, placed.id);
       const outMedia = telephony.mediaFor(placed.id);
       assert.ok(outMedia);
       let packets = 0;
@@ -182,7 +174,7 @@ await describeWithBaresip('SIP over TLS with a real phone (baresip)', () => {
     try {
       const answered = telephony.answered();
       const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 30 });
-      assert.equal((await within(answered, 10_000, () => `the carrier's answer\n${carrier.output().slice(-3000)}`)).id, call.id);
+      assert.equal((await withinOrFail(answered, 10_000, () => `the carrier's answer\n${carrier.output().slice(-3000)}`)).id, call.id);
       assert.equal(impostor.handshakes(), 0, 'no TLS session was completed with the untrusted server');
       assert.equal(impostor.received(), '', 'nothing was sent to it');
       const media = telephony.mediaFor(call.id);

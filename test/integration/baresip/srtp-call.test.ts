@@ -12,6 +12,7 @@ import { CALLER_NUMBER, createCallingAccount, startTestTelephony } from '../../h
 import { audibleSeconds, baresipAccountLine, describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import { makeTestCertificate } from '../../helpers/tls-cert.js';
 import type { TestDatabase } from '../../helpers/databases.js';
+import { withinOrFail } from '../../helpers/processes.js';
 
 /**
  * A real softphone with mandatory SDES SRTP (baresip, srtp module, mediaenc=srtp-mand) calls in through a trunk
@@ -49,14 +50,6 @@ function frequency(samples: Int16Array): number {
     if ((samples[i - 1]! < 0) !== (samples[i]! < 0)) crossings++;
   }
   return loud === 0 ? 0 : crossings / 2 / (samples.length / 8000);
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function dropped(registry: Registry): Promise<number> {
@@ -120,7 +113,7 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
         params: ['mediaenc=srtp-mand'],
       });
       phone = await startBaresip({ user: device.username, account, tlsCaFile: cert.certFile, ...common });
-      await registered(phone);
+      await phone.waitRegistered();
       const [binding] = telephony.registrar.contactsFor([device.id]);
       assert.equal(binding?.transport, 'tls', 'the device registered over TLS');
       dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipTlsPort};transport=tls`;
@@ -129,7 +122,7 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
       const answered = telephony.answered();
       const dial = await phone.command('dial', dialTarget);
       assert.ok(dial.ok, `dial failed: ${dial.data}`);
-      const call = await within(answered, 10_000, () => `the answer\n${phone.output().slice(-4000)}`);
+      const call = await withinOrFail(answered, 10_000, () => `the answer\n${phone.output().slice(-4000)}`);
       await phone.waitEvent('CALL_ESTABLISHED', 5000);
       const media = telephony.mediaFor(call.id);
       assert.ok(media instanceof CallMedia, 'the answered call has media');
@@ -196,7 +189,7 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
           to: [{ type: 'extension', extension: secureExtension.id }],
           program: [{ verb: 'pause', length: 1 }, { verb: 'hangup' }],
         });
-        const leg = await within(ringing, 10_000, () => `the device's answer\n${phone.output().slice(-4000)}`);
+        const leg = await withinOrFail(ringing, 10_000, () => `the device's answer\n${phone.output().slice(-4000)}`);
         const legMedia = telephony.mediaFor(leg.id);
         assert.ok(legMedia instanceof CallMedia && legMedia.rtp.secure, 'the call to the device runs SRTP');
         const deadline = Date.now() + 10_000;
@@ -248,17 +241,17 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
       const dialTarget = `sip:${CALLER_NUMBER}@127.0.0.1:${telephony.sipPort};transport=${SIP_TRANSPORT}`;
 
       const plain = await startBaresip({ user: device.username, account: account(''), maxSeconds: 30, t });
-      await registered(plain);
+      await plain.waitRegistered();
       assert.ok((await plain.command('dial', dialTarget)).ok);
       const refused = await plain.waitEvent('CALL_CLOSED', 10_000);
       assert.match(String(refused.param), /488/, `the plain call ended with ${String(refused.param)}`);
       await plain.stop();
 
       const secure = await startBaresip({ user: device.username, account: account(';mediaenc=srtp-mand'), modules: ['srtp'], maxSeconds: 30, t });
-      await registered(secure);
+      await secure.waitRegistered();
       const answered = telephony.answered();
       assert.ok((await secure.command('dial', dialTarget)).ok);
-      const call = await within(answered, 10_000, () => `the device's SRTP call\n${secure.output().slice(-4000)}`);
+      const call = await withinOrFail(answered, 10_000, () => `the device's SRTP call\n${secure.output().slice(-4000)}`);
       await secure.waitEvent('CALL_ESTABLISHED', 5000);
       const media = telephony.mediaFor(call.id);
       assert.ok(media instanceof CallMedia && media.rtp.secure, 'the device leg runs SRTP');
@@ -276,15 +269,6 @@ await describeWithBaresip('SRTP with a softphone (baresip, SDES)', () => {
     }
   });
 });
-
-/** baresip registers before its remote control connects, so the REGISTER_OK event may come too early to be seen. */
-async function registered(phone: { output(): string }): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!/200 OK .*\[\d+ bindings?\]/.test(phone.output())) {
-    if (Date.now() > deadline) throw new Error(`baresip did not register\n${phone.output().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function concat(chunks: readonly Int16Array[]): Int16Array {
   const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));

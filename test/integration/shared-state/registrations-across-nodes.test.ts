@@ -61,7 +61,7 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
       t,
     });
     try {
-      await waitUntil('the phone registered through node A', () => /200 OK .*\[\d+ bindings?\]/.test(phone.output()), 10_000);
+      await phone.waitRegistered();
       const started = await call<{ call_id: string }>(
         b.base,
         'POST',

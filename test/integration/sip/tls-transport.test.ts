@@ -9,6 +9,7 @@ import { newCallId, newTag } from '../../../src/sip/ua/ids.js';
 import { SipStack, type IncomingRequest } from '../../../src/sip/ua/sip-stack.js';
 import type { SipEndpoint } from '../../../src/sip/transport/types.js';
 import { makeTestCertificate, type TestCertificate } from '../../helpers/tls-cert.js';
+import { withinOrFail } from '../../helpers/processes.js';
 
 /**
  * SIP over TLS between two of our own stacks and raw node:tls clients, on loopback: the listener, the verification
@@ -161,11 +162,11 @@ test('a stream that breaks framing closes its TLS connection; a silent one is cl
   t.after(() => stack.stop());
   const broken = await rawClient(t, stack.transports.tlsPort);
   broken.socket.write('OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKx\r\n\r\n');
-  await within(broken.closed, 3000, 'the connection without Content-Length to be closed');
+  await withinOrFail(broken.closed, 3000, 'the connection without Content-Length to be closed');
   assert.equal(errors.length, 1, 'the parse error is reported');
   const silent = await rawClient(t, stack.transports.tlsPort);
   const started = Date.now();
-  await within(silent.closed, 3000, 'the idle connection to be closed');
+  await withinOrFail(silent.closed, 3000, 'the idle connection to be closed');
   assert.ok(Date.now() - started >= 250, 'not before the idle time');
 });
 
@@ -204,10 +205,3 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
   }
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}

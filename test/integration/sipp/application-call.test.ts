@@ -110,7 +110,7 @@ async function phoneOf(
     `<sip:${credentials.device.username}@127.0.0.1:${sipPort};transport=udp>;auth_pass=${credentials.password};regint=60;answermode=${answermode}`,
   );
   assert.ok(created.ok, created.data);
-  await phone.waitEvent('REGISTER_OK', 10_000);
+  await phone.waitRegistered();
   return phone;
 }
 

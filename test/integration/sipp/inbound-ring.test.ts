@@ -150,7 +150,7 @@ await describeWithBaresip('inbound calls ring an extension\'s registered phone (
       `<sip:${device.username}@127.0.0.1:${telephony.sipPort};transport=udp>;auth_pass=${password};regint=60;answermode=auto`,
     );
     assert.ok(created.ok, created.data);
-    await phone.waitEvent('REGISTER_OK', 10_000);
+    await phone.waitRegistered();
     const uac = await startSipp({
       scenario: 'uac-call-dialplane.xml',
       remote: `127.0.0.1:${telephony.sipPort}`,

@@ -169,7 +169,7 @@ await describeWithBaresip('baresip registers with Dialplane', () => {
       `<sip:${device.username}@127.0.0.1:${sipPort};transport=udp>;auth_pass=${password};regint=60`,
     );
     assert.ok(created.ok, `uanew: ${created.data}\n${phone.output().slice(-2000)}`);
-    await phone.waitEvent('REGISTER_OK', 10_000);
+    await phone.waitRegistered();
     const [contact, ...more] = registrar.contactsFor([device.id]);
     assert.ok(contact, phone.output().slice(-2000));
     assert.deepEqual(more, []);

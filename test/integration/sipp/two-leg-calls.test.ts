@@ -216,7 +216,7 @@ await describeWithBaresip('two-leg calls ring the user\'s registered phone (bare
       `<sip:${device.username}@127.0.0.1:${s.telephony.sipPort};transport=udp>;auth_pass=${password};regint=60;answermode=auto`,
     );
     assert.ok(created.ok, created.data);
-    await phone.waitEvent('REGISTER_OK', 10_000);
+    await phone.waitRegistered();
     const call = await s.calls.start(s.accountId, { userNumber: CALLER_NUMBER, targetNumber: '+14155550100' });
     await phone.waitEvent('CALL_ESTABLISHED', 10_000);
     await waitUntil('both legs answered', async () => (await s.calls.get(s.accountId, call.id)).status === 'in_progress', 15_000);

@@ -54,7 +54,7 @@ await describeWithBaresip('WebFones: baresip as the extension\'s softphone', () 
       `<sip:${device.username}@127.0.0.1:${telephony.sipPort};transport=udp>;auth_pass=${password};regint=60;answermode=auto`,
     );
     assert.ok(created.ok, created.data);
-    await phone.waitEvent('REGISTER_OK', 10_000);
+    await phone.waitRegistered();
 
     const callId = await clickToCall(server.base, '320');
     await phone.waitEvent('CALL_ESTABLISHED', 10_000);
