@@ -18,7 +18,9 @@ export async function readTlsFiles(http: { readonly tlsCert: string | undefined;
     readFile(path).catch((error: unknown) => {
       throw new Error(`${variable}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
     });
-  const [cert, key] = await Promise.all([read(http.tlsCert, 'DIALPLANE_TLS_CERT'), read(http.tlsKey, 'DIALPLANE_TLS_KEY')]);
+  // One after the other, so when neither can be read the error always names the certificate first.
+  const cert = await read(http.tlsCert, 'DIALPLANE_TLS_CERT');
+  const key = await read(http.tlsKey, 'DIALPLANE_TLS_KEY');
   return { cert, key };
 }
 
