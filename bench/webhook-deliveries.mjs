@@ -1,22 +1,27 @@
 #!/usr/bin/env node
-// Webhook deliveries per second to a local receiver, with the SQLite outbox.
+// Webhook deliveries per second to a local receiver, with the SQLite (or PostgreSQL) outbox.
 //
 //   npx tsc -p tsconfig.json && node bench/webhook-deliveries.mjs [--rate=1200] [--duration=10] [--burst=10000]
-//                                                                  [--endpoint-concurrency=8]
+//                                                                  [--endpoint-concurrency=8] [--db=sqlite|postgres]
 //
 // The receiver is a separate process (plain node:http on 127.0.0.1, 200 to everything) that records, for every
-// request, the time from the event's creation to its arrival. Dialplane's outbox is a fresh SQLite file; the real
+// request, the time from the event's creation to its arrival. Dialplane's outbox is a fresh SQLite file (with
+// --db=postgres: a fresh schema in the database of DIALPLANE_TEST_POSTGRES_URL, default
+// postgres://postgres@127.0.0.1:5432/test, dropped afterwards); the real
 // WebhookService writes each event in its own transaction (as a call state change does) and the real dispatcher
 // delivers it through the SSRF guard and signer, with the default concurrency limits unless told otherwise.
 //
 // Three runs, in one process:
-//   anchor    the same receiver hit by the same guarded, signed request, `concurrency` at a time, with no outbox:
-//             the ceiling the HTTP path alone allows on this machine;
+//   anchor    a well-tuned sender with no outbox: undici keep-alive connections (as many as the endpoint
+//             concurrency) posting the same signed bodies and headers, that many at a time: the ceiling the HTTP
+//             path alone allows on this machine;
 //   paced     --rate events/s for --duration s: delivered/s and event-to-delivery latency (p50, p99, max);
 //   burst     --burst events written as fast as possible: how fast the dispatcher drains the outbox.
 // Targets: at least 1,000 deliveries/s sustained; p99 event-to-delivery under 100 ms with a healthy receiver.
 // Exit code 0 when measured (whether or not the targets are met), 1 when something failed.
 import { fork } from 'node:child_process';
+import pg from 'pg';
+import { Pool } from 'undici';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { installCleanupHandlers, makeTempDir, percentile, printHeader, removeTempDir, repoRoot, requireBuild, sleep, trackChild } from './lib/common.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
+const POSTGRES_URL = process.env.DIALPLANE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 if (process.argv[2] === '--receiver') {
   // The receiver process: reports counts and latencies to the parent on request.
@@ -63,8 +69,13 @@ if (process.argv[2] === '--receiver') {
 }
 
 function parseArgs(argv) {
-  const opts = { rate: 1200, duration: 10, burst: 10_000, endpointConcurrency: 8 };
+  const opts = { rate: 1200, duration: 10, burst: 10_000, endpointConcurrency: 8, db: 'sqlite' };
   for (const arg of argv) {
+    const db = /^--db=(sqlite|postgres)$/.exec(arg);
+    if (db) {
+      opts.db = db[1];
+      continue;
+    }
     const match = /^--(rate|duration|burst|endpoint-concurrency)=(\d+)$/.exec(arg);
     if (!match) throw new Error(`unknown argument ${arg}; see the comment at the top of bench/webhook-deliveries.mjs`);
     const key = match[1] === 'endpoint-concurrency' ? 'endpointConcurrency' : match[1];
@@ -99,14 +110,14 @@ async function main() {
   installCleanupHandlers();
   requireBuild();
   const opts = parseArgs(process.argv.slice(2));
-  printHeader('webhook deliveries per second, SQLite outbox');
+  printHeader(`webhook deliveries per second, ${opts.db === 'postgres' ? 'PostgreSQL' : 'SQLite'} outbox`);
   const dist = (p) => join(repoRoot, 'dist', 'src', p);
   const { openDatabase } = await import(dist('store/database.js'));
   const { createStore } = await import(dist('store/store.js'));
   const { createServices } = await import(dist('core/services.js'));
   const { systemClock } = await import(dist('core/clock.js'));
   const { startWebhookDelivery } = await import(dist('webhook-delivery.js'));
-  const { createHttpSender } = await import(dist('webhooks/sender.js'));
+  const { buildWebhookRequest } = await import(dist('webhooks/sender.js'));
   const pino = (await import('pino')).default;
 
   const receiver = trackChild(fork(fileURLToPath(import.meta.url), ['--receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -126,9 +137,11 @@ async function main() {
   };
   let database;
   let delivery;
+  const schema = `bench_webhooks_${process.pid}`;
   try {
-    // Anchor: the same signed, guarded request with no outbox, as many in flight as the endpoint cap allows.
-    const send = createHttpSender({ allowPrivate: true, connectTimeoutMs: 5_000, timeoutMs: 10_000 });
+    // Anchor: undici keep-alive connections posting the same signed requests with no outbox, as many in flight as the
+    // endpoint cap allows.
+    const anchorPool = new Pool(`http://127.0.0.1:${port}`, { connections: opts.endpointConcurrency, keepAliveTimeoutThreshold: 300 });
     const anchorCount = Math.min(opts.burst, 5_000);
     await ask(receiver, 'reset', 'reset');
     let next = 0;
@@ -137,18 +150,30 @@ async function main() {
       while (next < anchorCount) {
         const i = next++;
         const payload = JSON.stringify({ id: `evt_${i}`, type: 'bench.event', data: { i, t: now() } });
-        const result = await send(
+        const request = buildWebhookRequest(
           { id: `whd_${i}`, eventId: `evt_${i}`, endpointId: null, targetKey: url, url, eventType: 'bench.event', payload, signatureHeader: null, secrets: ['whsec_bench'], attempts: 0, firstAttemptAt: null },
           1,
+          Date.now(),
         );
-        if (result.outcome.kind !== 'status' || result.outcome.status !== 200) throw new Error(`anchor request failed: ${result.error}`);
+        const response = await anchorPool.request({ method: 'POST', path: '/hook', headers: request.headers, body: request.body });
+        await response.body.dump();
+        if (response.statusCode !== 200) throw new Error(`anchor request failed: HTTP ${response.statusCode}`);
       }
     };
     await Promise.all(Array.from({ length: opts.endpointConcurrency }, worker));
     const anchorSeconds = (now() - anchorStart) / 1000;
+    await anchorPool.close();
     const anchorRate = anchorCount / anchorSeconds;
 
-    database = await openDatabase({ url: join(tmp, 'bench.sqlite'), dialect: 'sqlite' });
+    if (opts.db === 'postgres') {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`create schema ${schema}`);
+      await admin.end();
+      database = await openDatabase({ url: POSTGRES_URL, dialect: 'postgres', schema });
+    } else {
+      database = await openDatabase({ url: join(tmp, 'bench.sqlite'), dialect: 'sqlite' });
+    }
     const services = createServices(createStore(database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 60_000 });
     const { account } = await services.accounts.create({ name: 'Bench', email: 'bench@example.com' });
     await services.webhooks.createEndpoint(account.id, { url, secret: 'whsec_bench_secret_0123456789' });
@@ -196,7 +221,7 @@ async function main() {
 
     console.log(`receiver: separate process, 127.0.0.1:${port}; endpoint concurrency ${opts.endpointConcurrency}, overall ${config.concurrency}`);
     console.log('');
-    console.log(`anchor (no outbox)   ${anchorCount} signed requests in ${anchorSeconds.toFixed(2)} s: ${anchorRate.toFixed(0)} requests/s`);
+    console.log(`anchor (undici)      ${anchorCount} signed requests in ${anchorSeconds.toFixed(2)} s: ${anchorRate.toFixed(0)} requests/s`);
     console.log(
       `paced ${opts.rate}/s x ${opts.duration} s  written in ${((emitted - pacedStart) / 1000).toFixed(2)} s; ` +
         `delivered ${pacedReceived}/${total} at ${pacedRate.toFixed(0)}/s; event-to-delivery ${summary(paced.latencies)}`,
@@ -211,6 +236,12 @@ async function main() {
   } finally {
     await delivery?.close();
     await database?.close();
+    if (opts.db === 'postgres') {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.end();
+    }
     receiver.send('exit');
     removeTempDir(tmp);
   }

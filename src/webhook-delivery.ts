@@ -3,7 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config } from './config/config.js';
 import type { Services } from './core/services.js';
 import { WebhookDispatcher, type DispatcherTimers, type Sender } from './webhooks/dispatcher.js';
-import type { Connector, Resolver } from './webhooks/guarded-request.js';
+import { ConnectionPools } from './webhooks/connection-pools.js';
+import { defaultConnect, type Connector, type Resolver } from './webhooks/guarded-request.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './webhooks/retry-policy.js';
 import { createHookRequester } from './webhooks/hook-request.js';
 import { createHttpSender } from './webhooks/sender.js';
@@ -44,7 +45,15 @@ export function startWebhookDelivery(
   logger: Logger,
   overrides: WebhookDeliveryOverrides = {},
 ): WebhookDelivery {
+  // Deliveries and hook requests keep their connections to a receiver open between requests, a pool per receiver
+  // and checked address, as many connections as requests one target may have in flight.
+  const pools = new ConnectionPools({
+    connect: overrides.connect ?? defaultConnect,
+    connections: config.endpointConcurrency,
+    connectTimeoutMs: config.connectTimeoutMs,
+  });
   const send = createHttpSender({
+    pools,
     allowPrivate: config.allowPrivate,
     connectTimeoutMs: config.connectTimeoutMs,
     timeoutMs: config.timeoutMs,
@@ -110,6 +119,7 @@ export function startWebhookDelivery(
   // Applications' hooks share the guard and the private-target setting; their budget is their own (a call waits).
   services.applications.attach({
     request: createHookRequester({
+      pools,
       allowPrivate: config.allowPrivate,
       timeoutMs: config.hookTimeoutMs,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -121,6 +131,9 @@ export function startWebhookDelivery(
   dispatcher.start();
   return {
     dispatcher,
-    close: () => dispatcher.stop(),
+    close: async () => {
+      await dispatcher.stop();
+      await pools.close();
+    },
   };
 }

@@ -6,6 +6,8 @@
  *  - the connection is opened to the checked address itself (never re-resolved), with Host and SNI for the
  *    original name, and the connected socket's remote address must equal the checked address.
  * Redirects are not followed: a 3xx comes back as a status like any other.
+ * With keep-alive pools (connection-pools.ts) the checks are the same for every request; only the connection to the
+ * checked address may be one kept from an earlier request.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
@@ -13,6 +15,7 @@ import { connect as netConnect, isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { SsrfError, assertAllowedTarget, normalizeAddress, sameAddress } from './ssrf-guard.js';
+import { PoolConnectError, type ConnectionPools } from './connection-pools.js';
 
 /** A connected stream to the checked address. `remoteAddress` must be the address that was connected to. */
 export type GuardedSocket = Duplex & { readonly remoteAddress?: string | undefined };
@@ -51,6 +54,11 @@ export interface GuardedRequestDeps {
   readonly connect?: Connector;
   /** Permit loopback/private/ULA/link-local targets (never metadata or unspecified). */
   readonly allowPrivate: boolean;
+  /**
+   * Keep-alive pools: the request goes over a kept connection to the checked address (opened with `connect`) and
+   * leaves it open. Without them, each request opens its own connection and closes it.
+   */
+  readonly pools?: ConnectionPools;
 }
 
 export interface GuardedResponse {
@@ -264,6 +272,48 @@ function exchange(
   });
 }
 
+/** One request over the pool of `target` at the checked `address`; the connection stays open for the next. */
+async function pooledExchange(
+  pools: ConnectionPools,
+  address: string,
+  target: Target,
+  init: GuardedRequestInit,
+  signal: AbortSignal,
+): Promise<GuardedResponse> {
+  const max = init.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(init.headers ?? {})) {
+    if (!HOP_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  }
+  const pool = pools.pool({
+    origin: `${target.tls ? 'https' : 'http'}://${target.hostHeader}`,
+    address,
+    port: target.port,
+    tls: target.tls,
+    servername: target.hostname,
+  });
+  const response = await pool.request({
+    method: init.method.toUpperCase() as 'POST',
+    path: target.path,
+    headers,
+    body: init.body ?? Buffer.alloc(0),
+    signal,
+    headersTimeout: init.timeoutMs,
+    bodyTimeout: init.timeoutMs,
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      response.body.destroy();
+      throw new Error(`webhook response larger than ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return { status: response.statusCode, headers: flattenHeaders(response.headers), body: Buffer.concat(chunks), address };
+}
+
 /**
  * Deliver one request to `url` through the SSRF guard. Throws SsrfError when the target is refused (before any
  * connection is attempted), the timeout error (code ETIMEDOUT) or the network error otherwise.
@@ -304,6 +354,21 @@ export async function guardedRequest(
     }
 
     let lastError: unknown = new Error('no connection attempted');
+    if (deps.pools) {
+      // A pool's connector has its own connection budget; a kept connection needs none.
+      clearTimeout(connectTimer);
+      connectTimer = undefined;
+      for (const address of checked) {
+        try {
+          return await pooledExchange(deps.pools, address, target, init, signal);
+        } catch (err) {
+          if (signal.aborted) throw signal.reason;
+          if (!(err instanceof PoolConnectError)) throw err;
+          lastError = err; // try the next checked address
+        }
+      }
+      throw lastError;
+    }
     for (const address of checked) {
       let socket: GuardedSocket;
       try {

@@ -8,6 +8,7 @@
 import { TIMESTAMPED_SIGNATURE_HEADER, signTimestamped } from './signer.js';
 import { guardedRequest, type Connector, type Resolver } from './guarded-request.js';
 import { isSsrfError } from './ssrf-guard.js';
+import type { ConnectionPools } from './connection-pools.js';
 
 export const HOOK_USER_AGENT = 'Dialplane-Hooks/1';
 /** A program answer larger than this is refused (100 verbs fit many times over). */
@@ -44,6 +45,8 @@ export interface HookRequestOptions {
   readonly now?: () => number;
   readonly resolve?: Resolver;
   readonly connect?: Connector;
+  /** Keep-alive connections shared with other requests; without them each request opens and closes its own. */
+  readonly pools?: ConnectionPools;
 }
 
 /** The parsed answer of a hook. */
@@ -74,6 +77,7 @@ export function createHookRequester(options: HookRequestOptions): HookRequest {
           allowPrivate: options.allowPrivate,
           ...(options.resolve ? { resolve: options.resolve } : {}),
           ...(options.connect ? { connect: options.connect } : {}),
+          ...(options.pools ? { pools: options.pools } : {}),
         },
       );
     } catch (error) {

@@ -12,6 +12,7 @@
 import { signBody, signTimestamped, TIMESTAMPED_SIGNATURE_HEADER } from './signer.js';
 import { guardedRequest, type Connector, type Resolver } from './guarded-request.js';
 import { isSsrfError } from './ssrf-guard.js';
+import type { ConnectionPools } from './connection-pools.js';
 import type { ClaimedDelivery, SendResult, Sender } from './dispatcher.js';
 
 export const USER_AGENT = 'Dialplane-Webhooks/1';
@@ -28,6 +29,8 @@ export interface HttpSenderOptions {
   readonly now?: () => number;
   readonly resolve?: Resolver;
   readonly connect?: Connector;
+  /** Keep-alive connections shared by the attempts; without them each attempt opens and closes its own. */
+  readonly pools?: ConnectionPools;
 }
 
 export interface WebhookRequest {
@@ -79,6 +82,7 @@ export function createHttpSender(options: HttpSenderOptions): Sender {
           allowPrivate: options.allowPrivate,
           ...(options.resolve ? { resolve: options.resolve } : {}),
           ...(options.connect ? { connect: options.connect } : {}),
+          ...(options.pools ? { pools: options.pools } : {}),
         },
       );
       const ok = response.status >= 200 && response.status <= 299;

@@ -21,6 +21,8 @@ export interface WebhookReceiver {
   readonly url: string;
   readonly port: number;
   readonly requests: ReceivedRequest[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   /** Requests currently held open. */
   held(): number;
   /** Answers every held request with this status. */
@@ -33,6 +35,7 @@ export interface WebhookReceiver {
 export async function startReceiver(
   answer: (index: number, request: ReceivedRequest) => Answer = () => ({ status: 200 }),
   port = 0,
+  host = '127.0.0.1',
 ): Promise<WebhookReceiver> {
   const requests: ReceivedRequest[] = [];
   const holding: ServerResponse[] = [];
@@ -58,13 +61,18 @@ export async function startReceiver(
       }
     });
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections += 1;
+  });
   server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const actual = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${actual}/hook`,
+    url: `http://${host}:${actual}/hook`,
     port: actual,
     requests,
+    connections: () => connections,
     held: () => holding.length,
     release(status = 200) {
       for (const res of holding.splice(0)) res.writeHead(status).end('ok');
