@@ -10,6 +10,7 @@ import type { DatabaseDialect } from '../../src/config/config.js';
 import { baresipAccountLine, requireBaresip, startBaresip } from '../helpers/baresip.js';
 import { describeEachDialect, POSTGRES_URL } from '../helpers/databases.js';
 import { freePort, killHard, sleep, spawnServe, testEnv, waitReady, waitUntil, within, type ServerProcess } from '../helpers/processes.js';
+import { describeSippResult, requireSipp, startSipp } from '../helpers/sipp.js';
 import { startReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { dataDirSources, postgresSources, Recorder, requestSources, type Reply, type RequestOptions } from './secrets-scan/recorder.js';
 import { lineAt, pressedKeysInLog, SecretBook, type Source } from './secrets-scan/scanner.js';
@@ -19,10 +20,12 @@ import { lineAt, pressedKeysInLog, SecretBook, type Source } from './secrets-sca
  * PostgreSQL) through its public interfaces — the admin token, API keys used on every face and auth scheme (and in a
  * query string), a gateway app's key and webhook secret, webhook endpoint and subscription secrets with deliveries
  * made to a local receiver, an application's hook secret, a DialLink user's password and tokens, a dashboard
- * session, the trunk and SMSC passwords, a SIP device's password (baresip registers with it and calls in with SDES
- * SRTP) and the keys pressed into calls — then every log line, every HTTP answer the test received, every request
+ * session, the trunk, SMSC and Redis passwords, a SIP device's password (baresip registers with it and calls in with
+ * SDES SRTP) and the keys pressed into calls — then every log line, every HTTP answer the test received, every request
  * the server sent and the data directory (every file while running and after a clean stop; on PostgreSQL every row
  * too) searched for each of them, in the clear and encoded (hex, base64 at any alignment, URL, form, JSON).
+ *
+ * A last server registers with a SIPp registrar whose digest challenge its trunk password answers (verified by SIPp).
  *
  * A secret may be only where it is documented to be: the answer that creates it (shown once), the bootstrap banner
  * and bootstrap.json, secrets.key (the key itself), DialAnyone's subscription listing (whole secrets for the key's
@@ -71,6 +74,7 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
   const adminToken = book.plant('admin token', `admin-${hex(20)}`);
   const trunkPassword = book.plant('trunk password', `trunk-${hex(12)}`);
   const smscPassword = book.plant('SMSC password', `sm${hex(4)}`);
+  const redisPassword = book.plant('Redis password', `redis-${hex(8)}`);
   // Spaces and URL-significant characters: the form and URL encodings differ from the text.
   const userPassword = book.plant('user password', `correct horse ${hex(6)} staple/+&=%`);
   const stored: Source[] = [];
@@ -134,6 +138,8 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
         DIALPLANE_SIP_HOST: SIP_HOST,
         // Nothing listens there: the link retries and logs its failures, which must not carry the password.
         DIALPLANE_SMSC: `smpp://scanuser:${smscPassword}@127.0.0.1:9`,
+        // A user the local Redis does not have: refused (WRONGPASS, or nothing listening), logged, never with it.
+        DIALPLANE_REDIS_URL: `redis://scan:${redisPassword}@127.0.0.1:6379/0`,
         DIALPLANE_TRUNK_KEEPALIVE_S: '0',
         DIALPLANE_RTP_PORTS: dialect === 'sqlite' ? '47600-47799' : '47800-47999',
         // Voice2Phone takes HTTPS only: the test says so through a trusted proxy's X-Forwarded-Proto.
@@ -385,4 +391,45 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
     assert.deepEqual(findings, []);
     assert.deepEqual(pressed, []);
   });
+});
+
+test('a trunk password answering a real digest challenge (SIPp as the registrar) is in no log line and no file', async (t) => {
+  if (!(await requireSipp(t))) return;
+  const book = new SecretBook();
+  const password = book.plant('trunk password', `trunk-${hex(12)}`);
+  const registrar = await startSipp({ scenario: 'uas-register.xml', keys: { user: 'scan-trunk', password, expires: 2 }, t });
+  const dataDir = await mkdtemp(join(tmpdir(), 'dialplane-secrets-scan-trunk-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await freePort();
+  const server = spawnServe(
+    testEnv({
+      DIALPLANE_DATA_DIR: dataDir,
+      DIALPLANE_HTTP_HOST: '127.0.0.1',
+      DIALPLANE_HTTP_PORT: String(port),
+      DIALPLANE_LOG_LEVEL: 'trace',
+      DIALPLANE_BOOTSTRAP: 'false',
+      DIALPLANE_TRUNK: `sip:${registrar.address}`,
+      DIALPLANE_TRUNK_USERNAME: 'scan-trunk',
+      DIALPLANE_TRUNK_PASSWORD: password,
+      DIALPLANE_TRUNK_REGISTER: 'true',
+      DIALPLANE_TRUNK_KEEPALIVE_S: '0',
+      DIALPLANE_RTP_PORTS: '48000-48099',
+    }),
+  );
+  t.after(() => killHard(server));
+  await waitReady(`http://127.0.0.1:${port}`, server);
+  // Two challenged REGISTERs (the first and its refresh), each verified against the password by SIPp.
+  const result = await registrar.done;
+  assert.equal(result.code, 0, describeSippResult(result));
+  server.child.kill('SIGTERM');
+  assert.equal(await within(server.exited, 10_000), 0, server.stderr());
+  const sources: Source[] = [
+    { kind: 'log', label: 'stdout', bytes: Buffer.from(server.stdout()) },
+    { kind: 'log', label: 'stderr', bytes: Buffer.from(server.stderr()) },
+    ...dataDirSources(dataDir, 'stopped'),
+  ];
+  const { findings } = book.scan(sources);
+  t.diagnostic(`trunk: ${(result.messages.match(/^REGISTER /gm) ?? []).length} REGISTERs seen by SIPp; scanned ${server.stdout().split('\n').length} log lines and ${sources.length - 2} files; leaks found: ${findings.length}`);
+  for (const f of findings) t.diagnostic(`LEAK ${f.secret} (${f.encoding}) in ${f.source}: ${f.context}`);
+  assert.deepEqual(findings, []);
 });
