@@ -29,8 +29,8 @@ import { lineAt, pressedKeysInLog, SecretBook, type Source } from './secrets-sca
  *
  * A secret may be only where it is documented to be: the answer that creates it (shown once), the bootstrap banner
  * and bootstrap.json, secrets.key (the key itself), DialAnyone's subscription listing (whole secrets for the key's
- * holder, docs/dialanyone.md), and for pressed keys the action hook, the account's own call views and the database
- * (docs/dialplane-api.md: stored with the call's activities, never logged). Anywhere else it is a leak.
+ * holder, docs/dialanyone.md), and for pressed keys the action hook, the account's own call views (Dialplane's API and
+ * the dashboard's call page) and the database (docs/dialplane-api.md: stored with the call's activities, never logged). Anywhere else it is a leak.
  */
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -74,7 +74,7 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
   const adminToken = book.plant('admin token', `admin-${hex(20)}`);
   const trunkPassword = book.plant('trunk password', `trunk-${hex(12)}`);
   const smscPassword = book.plant('SMSC password', `sm${hex(4)}`);
-  const redisPassword = book.plant('Redis password', `redis-${hex(8)}`);
+  const redisPassword = dialect === 'sqlite' ? book.plant('Redis password', `redis-${hex(8)}`) : '';
   // Spaces and URL-significant characters: the form and URL encodings differ from the text.
   const userPassword = book.plant('user password', `correct horse ${hex(6)} staple/+&=%`);
   const stored: Source[] = [];
@@ -86,6 +86,7 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
   let accountId = '';
   let key = '';
   let srtpKeys = 0;
+  let dashboardCookie = '';
 
   const http = (method: string, path: string, options?: RequestOptions) => recorder.http(method, path, options);
   const admin = () => ({ authorization: `Bearer ${adminToken}` });
@@ -138,8 +139,9 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
         DIALPLANE_SIP_HOST: SIP_HOST,
         // Nothing listens there: the link retries and logs its failures, which must not carry the password.
         DIALPLANE_SMSC: `smpp://scanuser:${smscPassword}@127.0.0.1:9`,
-        // A user the local Redis does not have: refused (WRONGPASS, or nothing listening), logged, never with it.
-        DIALPLANE_REDIS_URL: `redis://scan:${redisPassword}@127.0.0.1:6379/0`,
+        // A user the local Redis does not have: refused (WRONGPASS, or nothing listening), logged, never with it. Once
+        // is enough: the start waits for Redis (2 s) before going on without it.
+        ...(dialect === 'sqlite' ? { DIALPLANE_REDIS_URL: `redis://scan:${redisPassword}@127.0.0.1:6379/0` } : {}),
         DIALPLANE_TRUNK_KEEPALIVE_S: '0',
         DIALPLANE_RTP_PORTS: dialect === 'sqlite' ? '47600-47799' : '47800-47999',
         // Voice2Phone takes HTTPS only: the test says so through a trusted proxy's X-Forwarded-Proto.
@@ -277,6 +279,7 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
     const cookie = signedIn.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('dialplane_session='));
     assert.ok(cookie, 'a session cookie');
     book.plant('dashboard session', decodeURIComponent(cookie.slice('dialplane_session='.length)), { allowed: only(signedIn) });
+    dashboardCookie = cookie;
     for (const page of ['calls', 'keys', 'webhooks', 'applications', 'extensions']) await ok(http('GET', `/dashboard/${page}`, { headers: { cookie } }), `dashboard ${page}`);
   });
 
@@ -330,10 +333,12 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
     await waitUntil('the PIN at the action hook', () => received('/action').length > 0, 15_000, server);
     assert.equal(JSON.parse(received('/action')[0]!.body.toString()).digits, PIN, `the PIN reached the action hook\n${phone.output().slice(-2000)}`);
     book.plant('pressed PIN', PIN, {
-      exception: "pressed keys go to the action hook, are stored with the call's activities and shown to the account's own key (docs/dialplane-api.md)",
+      exception:
+        "pressed keys go to the action hook, are stored with the call's activities and shown to the account's own key " +
+        "(docs/dialplane-api.md) and on the dashboard's call page (README, the dashboard's pages)",
       allowed: (source) =>
         (source.kind === 'request-sent' && source.label.endsWith(' /action')) ||
-        (source.kind === 'response' && /^GET \/dialplane\/v1\/calls(\/[^/ ]+)? /.test(source.label)) ||
+        (source.kind === 'response' && /^GET \/(dialplane\/v1|dashboard)\/calls(\/[^/ ]+)? /.test(source.label)) ||
         (source.kind === 'file' && source.label.startsWith('dialplane.sqlite')) ||
         source.kind === 'database',
     });
@@ -343,14 +348,28 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
       book.plant(`SRTP SDES key ${i + 1}`, inline, { extra: { 'key bytes (hex)': Buffer.from(inline, 'base64').toString('hex') } });
     }
     srtpKeys = keys.length;
+    // The call as every view shows it: each face's, the dashboard's, the operator's.
     const calls = await ok(http('GET', '/dialplane/v1/calls?limit=5', { headers: bearer(key) }), 'the calls');
-    for (const c of calls.json().calls as Array<{ call_id: string }>) await http('GET', `/dialplane/v1/calls/${c.call_id}`, { headers: bearer(key) });
+    for (const { call_id: id } of calls.json().calls as Array<{ call_id: string }>) {
+      await http('GET', `/dialplane/v1/calls/${id}`, { headers: bearer(key) });
+      await http('GET', `/api/v1/calls/${id}`, { headers: bearer(key) });
+      await http('GET', `/v1/phone-system/calls/${id}`, { headers: { 'x-api-key': key } });
+      await http('GET', `/dashboard/calls/${id}`, { headers: { cookie: dashboardCookie } });
+      await http('GET', `/admin/v1/accounts/${accountId}/calls/${id}`, { headers: admin() });
+    }
+    await ok(http('GET', `/admin/v1/accounts/${accountId}/calls`, { headers: admin() }), 'the calls (admin)');
+    await ok(http('GET', '/api/v1/calls', { headers: bearer(key) }), 'the calls (DialAnyone)');
+    await ok(http('GET', '/v1/phone-system/calls', { headers: { 'x-api-key': key } }), 'the calls (DialLink)');
     await phone.stop();
   });
 
   test('nothing planted is anywhere it was not documented to be: logs, answers, requests sent, stored data', async (t) => {
     // The deliveries of the calls above (call.ended to the endpoint) have been made.
     await waitUntil('a delivery to the endpoint', () => received('/endpoint').length > 0, 15_000, server);
+    // The delivery log, with each delivery's stored payload and attempts.
+    const deliveries = await ok(http('GET', `/admin/v1/webhooks/deliveries?account_id=${accountId}&limit=100`, { headers: admin() }), 'the deliveries');
+    for (const { id } of deliveries.json().deliveries as Array<{ id: string }>) await ok(http('GET', `/admin/v1/webhooks/deliveries/${id}`, { headers: admin() }), 'a delivery');
+    await ok(http('GET', '/dashboard/webhooks', { headers: { cookie: dashboardCookie } }), 'the dashboard webhooks');
     await snapshot('running');
     server.child.kill('SIGTERM');
     assert.equal(await within(server.exited, 10_000), 0, server.stderr());
