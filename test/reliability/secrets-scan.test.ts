@@ -148,7 +148,8 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
         DIALPLANE_TRUST_PROXY: 'true',
       }),
     );
-    await waitReady(`http://127.0.0.1:${port}`, server);
+    // Generous: the start waits up to 2 s for Redis, and the machine may be busy.
+    await waitReady(`http://127.0.0.1:${port}`, server, 30_000);
   });
 
   after(async () => {
@@ -199,10 +200,11 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
       headers: { 'x-forwarded-proto': 'https', authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
     });
     assert.equal(voice2phone.status, 404, `Voice2Phone, Basic: let in, then not found: ${voice2phone.text}`);
-    for (const name of ['api_key', 'token', 'key']) {
+    for (const name of ['api_key', 'token', 'key', 'x-api-key', 'authorization', 'q']) {
       const reply = await http('GET', `/api/v1/me?${name}=${encodeURIComponent(key)}`);
       assert.equal(reply.status, 401, 'a key in a query string is not taken');
     }
+    assert.equal((await http('GET', `/api/v1/calls/${key}`)).status, 401, 'nor one in a path');
     const readOnly = await ok(http('POST', `/admin/v1/accounts/${accountId}/keys`, { headers: admin(), body: { name: 'ro', permission: 'read_only' } }), 'a read-only key');
     await ok(http('GET', '/api/v1/me', { headers: bearer(book.plant('read-only API key', readOnly.json().api_key, { allowed: only(readOnly) })) }), 'the read-only key');
     await ok(http('GET', `/admin/v1/accounts/${accountId}/keys`, { headers: admin() }), 'the key listing');
