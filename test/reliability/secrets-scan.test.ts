@@ -235,6 +235,12 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
       'an endpoint',
     );
     book.plant('webhook endpoint secret', endpointSecret, { allowed: only(endpoint) });
+    const rotatedSecret = `whsec_${hex(16)}`;
+    const endpointPath = `/admin/v1/accounts/${accountId}/webhooks/endpoints/${endpoint.json().endpoint.id}`;
+    const rotated = await ok(http('POST', `${endpointPath}/rotate-secret`, { headers: admin(), body: { secret: rotatedSecret } }), 'a rotation');
+    book.plant('rotated webhook endpoint secret', rotatedSecret, { allowed: only(rotated) });
+    await ok(http('GET', `/admin/v1/accounts/${accountId}/webhooks/endpoints`, { headers: admin() }), 'the endpoint listing while rotating');
+    await ok(http('POST', `${endpointPath}/rotate-secret`, { headers: admin(), body: { finish: true } }), 'the rotation finished');
     await ok(http('GET', `/admin/v1/accounts/${accountId}/webhooks/endpoints`, { headers: admin() }), 'the endpoint listing');
     await ok(http('POST', `/admin/v1/accounts/${accountId}/webhooks/test`, { headers: admin(), body: { url: hookUrl('/endpoint-test'), secret: endpointSecret } }), 'a test delivery');
 
@@ -264,6 +270,11 @@ await describeEachDialect('secrets scan (a real server)', (dialect: DatabaseDial
   test('a DialLink user: password, tokens, an account-hub key; a dashboard session', async () => {
     const email = (await http('GET', '/api/v1/me', { headers: bearer(key) })).json().email as string;
     await ok(http('PUT', `/admin/v1/accounts/${accountId}/users/${encodeURIComponent(email)}/password`, { headers: admin(), body: { password: userPassword } }), 'a password');
+    // Refused ones first: a wrong password, and the right one in a body that is not JSON. Neither answer nor log
+    // may repeat what was sent.
+    assert.equal((await http('POST', '/v1/auth/tokens', { body: { email, password: `${userPassword}!` } })).status, 401);
+    const malformed = await recorder.http('POST', '/v1/auth/tokens', { headers: { 'content-type': 'application/json' }, raw: `{"email":"${email}","password":"${userPassword}",}` });
+    assert.equal(malformed.status, 400, malformed.text);
     const tokens = await ok(http('POST', '/v1/auth/tokens', { body: { email, password: userPassword } }), 'sign-in');
     const access = book.plant('DialLink access token', tokens.json().accessToken, { allowed: only(tokens) });
     book.plant('DialLink refresh token', tokens.json().refreshToken, { allowed: only(tokens) });

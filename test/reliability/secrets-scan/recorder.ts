@@ -17,6 +17,8 @@ export interface RequestOptions {
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
   readonly form?: Record<string, string>;
+  /** A body sent exactly as given (with the content type in `headers`). */
+  readonly raw?: string;
 }
 
 /** Sends requests to one server and keeps every answer (status, headers, body) for the scan. */
@@ -28,7 +30,9 @@ export class Recorder {
   async http(method: string, path: string, options: RequestOptions = {}): Promise<Reply> {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | undefined;
-    if (options.form) {
+    if (options.raw !== undefined) {
+      body = options.raw;
+    } else if (options.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(options.form).toString();
     } else if (options.body !== undefined) {
