@@ -3,13 +3,25 @@ import type { FastifyRequest } from 'fastify';
 export const REDACTED = '[redacted]';
 
 /**
- * Query parameters that carry a credential in some client or another API's convention (`?api_key=`, `?token=`).
- * Dialplane reads keys from headers only, but a client may still put one in a URL, and the URL is logged.
+ * Query parameters that carry a credential in some client or another API's convention (`?api_key=`, `?token=`), or
+ * named after the header that should have carried it (`?x-api-key=`, `?authorization=`). Dialplane reads keys from
+ * headers only, but a client may still put one in a URL, and the URL is logged.
  */
-const CREDENTIAL_PARAMETER = /^(api[_-]?key|apikey|key|token|access[_-]?token|auth[_-]?token|auth|password|passwd|secret|client[_-]?secret|signature|sig)$/i;
+const CREDENTIAL_PARAMETER =
+  /^(x[_-]?)?(api[_-]?key|apikey|api[_-]?token|key|token|access[_-]?token|refresh[_-]?token|auth[_-]?token|auth|authorization|bearer|password|passwd|secret|client[_-]?secret|signature|sig)$/i;
 
-/** The URL with the value of every credential-looking query parameter masked; the path and other parameters as sent. */
+/**
+ * Dialplane's own credentials by their shape (API keys `dk_live_…`, DialLink access and refresh tokens, webhook
+ * secrets): masked wherever they are in a URL, under any parameter name or in the path.
+ */
+const CREDENTIAL_VALUE = /(dk_live_|dlat_|dlrt_|whsec_)[0-9A-Za-z]+/g;
+
+/** The URL with every credential-looking query parameter's value and every Dialplane credential masked; the rest as sent. */
 export function redactUrl(url: string): string {
+  return redactParameters(url).replace(CREDENTIAL_VALUE, REDACTED);
+}
+
+function redactParameters(url: string): string {
   const question = url.indexOf('?');
   if (question < 0) return url;
   const query = url

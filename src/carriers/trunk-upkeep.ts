@@ -18,7 +18,14 @@ export interface UpkeepTimings {
   readonly registerRetryS: number;
   /** OPTIONS keepalive interval; 0 sends none. */
   readonly keepaliveS: number;
+  /**
+   * How long stopping waits for the registrar to answer the unregistering REGISTER; default UNREGISTER_WAIT_S. A
+   * registrar that is gone would otherwise hold the shutdown for the transaction's whole Timer F (64 × T1 = 32 s).
+   */
+  readonly unregisterWaitS?: number;
 }
+
+export const UNREGISTER_WAIT_S = 2;
 
 export const DEFAULT_UPKEEP: UpkeepTimings = Object.freeze({
   registerExpiresS: 3_600,
@@ -81,9 +88,15 @@ export class TrunkUpkeep {
     this.stopped = true;
     for (const handle of this.handles) handle.cancel();
     this.handles.clear();
-    await Promise.all(
+    const unregistered = Promise.all(
       this.trunks.map((trunk, index) => (trunk.register && this.statuses[index]?.registered ? this.register(trunk, index, 0) : undefined)),
     );
+    let waited: { cancel(): void } | undefined;
+    const givenUp = new Promise<void>((resolve) => {
+      waited = this.timers.start((this.timings.unregisterWaitS ?? UNREGISTER_WAIT_S) * 1000, resolve);
+    });
+    await Promise.race([unregistered, givenUp]);
+    waited?.cancel();
   }
 
   private later(seconds: number, fire: () => void): void {

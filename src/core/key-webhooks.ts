@@ -148,7 +148,7 @@ function toKeyWebhook(row: WebhookEndpointRow): KeyWebhook {
 }
 
 /** Secrets are masked in the operator's view: the first and last four characters of a long one, nothing of a short one. */
-function mask(secret: string): string | null {
+export function maskSecret(secret: string): string | null {
   if (secret === '') return null;
   return secret.length >= 16 ? `${secret.slice(0, 4)}…${secret.slice(-4)}` : '…';
 }
@@ -328,11 +328,11 @@ export class KeyWebhookService {
       account_id: accountId,
       key_id: keyId,
       call_webhook_url: slots.call?.url ?? null,
-      call_webhook_secret: slots.call ? mask(slots.call.secret) : null,
+      call_webhook_secret: slots.call ? maskSecret(slots.call.secret) : null,
       sms_webhook_url: slots.sms?.url ?? null,
-      sms_webhook_secret: slots.sms ? mask(slots.sms.secret) : null,
+      sms_webhook_secret: slots.sms ? maskSecret(slots.sms.secret) : null,
       webhook_url: slots.legacy?.url ?? null,
-      webhook_secret: slots.legacy ? mask(slots.legacy.secret) : null,
+      webhook_secret: slots.legacy ? maskSecret(slots.legacy.secret) : null,
       subscriptions: subscriptions.map((s) => ({
         webhook_url: s.url,
         event_types: [...s.notifications],

@@ -150,7 +150,8 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   }
 }
 
-export async function waitReady(base: string, proc: ServerProcess): Promise<void> {
+/** Until /readyz answers 200; `timeoutMs` is more for a test whose server waits on something at start (Redis). */
+export async function waitReady(base: string, proc: ServerProcess, timeoutMs = 15_000): Promise<void> {
   await waitUntil(
     '/readyz',
     async () => {
@@ -162,7 +163,7 @@ export async function waitReady(base: string, proc: ServerProcess): Promise<void
         return false;
       }
     },
-    15_000,
+    timeoutMs,
     proc,
   );
 }

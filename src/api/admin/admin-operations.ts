@@ -2,6 +2,7 @@ import type { Account } from '../../core/accounts.js';
 import type { ApiKeyInfo, KeyPermission } from '../../core/api-keys.js';
 import type { CreditEntry } from '../../core/credits.js';
 import type { GatewayApp } from '../../core/gateway-apps.js';
+import { maskSecret } from '../../core/key-webhooks.js';
 import { creditsToMinor, minorToCredits } from '../../core/money.js';
 import type { Capability, NumberType, PhoneNumber } from '../../core/numbers.js';
 import type { Services } from '../../core/services.js';
@@ -36,13 +37,17 @@ export function numberView(n: PhoneNumber) {
   return { id: n.id, number: n.number, type: n.type, capabilities: [...n.capabilities], created_at: n.createdAt };
 }
 
-export function appView(a: GatewayApp) {
+/**
+ * A gateway app's webhook secret is whole only in the answer that made it (create, or an update that set a new
+ * one), as a webhook endpoint's is; every other answer masks it, so a listing never hands out what signs its events.
+ */
+export function appView(a: GatewayApp, revealSecret = false) {
   return {
     id: a.id,
     name: a.name,
     caller_id_allow_list: [...a.callerIdAllowList],
     webhook_url: a.webhookUrl,
-    webhook_secret: a.webhookSecret,
+    webhook_secret: a.webhookSecret === null || revealSecret ? a.webhookSecret : maskSecret(a.webhookSecret),
     application_id: a.applicationId,
     created_at: a.createdAt,
   };
@@ -151,7 +156,7 @@ export function adminOperations(services: Services) {
     },
     async listApps(accountId: string) {
       await ensureAccount(accountId);
-      return { apps: (await services.apps.list(accountId)).map(appView) };
+      return { apps: (await services.apps.list(accountId)).map((a) => appView(a)) };
     },
     async createApp(accountId: string, body: CreateAppBody) {
       await ensureAccount(accountId);
@@ -163,7 +168,7 @@ export function adminOperations(services: Services) {
         applicationId: body.application_id ?? null,
         ...(body.country ? { country: body.country } : {}),
       });
-      return { app: appView(app), key: keyView(key), app_id: app.id, api_key: token };
+      return { app: appView(app, true), key: keyView(key), app_id: app.id, api_key: token };
     },
     async updateApp(accountId: string, appId: string, body: UpdateAppBody) {
       await ensureAccount(accountId);
@@ -174,7 +179,7 @@ export function adminOperations(services: Services) {
         ...(body.application_id !== undefined ? { applicationId: body.application_id } : {}),
         ...(body.country ? { country: body.country } : {}),
       });
-      return { app: appView(app) };
+      return { app: appView(app, body.webhook_secret !== undefined) };
     },
     async credits(accountId: string) {
       await ensureAccount(accountId);

@@ -126,7 +126,7 @@ export function registerAdminRoutes(app: FastifyInstance, services: Services): v
     opts('Add a phone number', { params: AccountParams, body: AddNumber }),
     async (request, reply) => reply.status(201).send(await ops.addNumber(request.params.accountId, request.body)),
   );
-  app.get<AccountReq>('/admin/v1/accounts/:accountId/apps', opts('List gateway apps', { params: AccountParams }), async (r) =>
+  app.get<AccountReq>('/admin/v1/accounts/:accountId/apps', opts('List gateway apps (webhook secrets masked)', { params: AccountParams }), async (r) =>
     ops.listApps(r.params.accountId),
   );
   app.post<AccountReq & { Body: CreateAppBody }>(

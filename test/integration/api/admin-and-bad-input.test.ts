@@ -63,6 +63,32 @@ await describeEachDialect('admin API and bad input', (dialect) => {
     assert.equal(revoked.json().key.enabled, false);
   });
 
+  test("a gateway app's webhook secret is masked in the admin API's listing and in updates that keep it (it was returned whole)", async () => {
+    const url = `/admin/v1/accounts/${seed.account.id}/apps`;
+    const secret = 'gateway_secret_masked_0123456789';
+    const created = await post(url, { name: 'masked', webhook_url: 'https://shop.example/dial', webhook_secret: secret });
+    assert.equal(created.statusCode, 201);
+    assert.equal(created.json().app.webhook_secret, secret, 'the answer that sets it shows it');
+    const appId = created.json().app.id as string;
+
+    const listed = await t.app.inject({ method: 'GET', url, headers: admin });
+    assert.equal(listed.statusCode, 200);
+    assert.ok(!listed.body.includes(secret), `the listing holds the secret: ${listed.body}`);
+    const mine = listed.json().apps.find((a: { id: string }) => a.id === appId);
+    assert.equal(mine.webhook_secret, 'gate…6789');
+
+    const kept = await t.app.inject({ method: 'PATCH', url: `${url}/${appId}`, headers: admin, payload: { caller_id_allow_list: [] } });
+    assert.equal(kept.statusCode, 200);
+    assert.ok(!kept.body.includes(secret), `an update that keeps the secret shows it: ${kept.body}`);
+
+    const renewed = await t.app.inject({ method: 'PATCH', url: `${url}/${appId}`, headers: admin, payload: { webhook_secret: null } });
+    assert.equal(renewed.statusCode, 200);
+    const fresh = renewed.json().app.webhook_secret as string;
+    assert.match(fresh, /^whsec_\w{32}$/, 'a new generated secret is shown in the answer that made it');
+    const relisted = await t.app.inject({ method: 'GET', url, headers: admin });
+    assert.ok(!relisted.body.includes(fresh));
+  });
+
   const account = () => `/admin/v1/accounts/${seed.account.id}`;
   // `message`, where given, is the whole message: the field in the request's words, never the validator's path.
   const badInputs: Array<{ name: string; url: () => string; payload: unknown; field?: string; code?: string; message?: string }> = [

@@ -42,6 +42,22 @@ await describeWithSipp('trunk upkeep against SIPp', () => {
     }
   });
 
+  test('stopping gives up on an unregister the registrar never answers after UNREGISTER_WAIT_S (a registrar gone held the shutdown for Timer F, 32 s)', async (t) => {
+    const registrar = await startSipp({ scenario: 'uas-register.xml', keys: { expires: 3600 }, t });
+    const upkeep = new TrunkUpkeep(ua, trunk(`sip:${registrar.address}`, true), { registerExpiresS: 3600, refreshMarginS: 60, registerRetryS: 1, keepaliveS: 0 });
+    upkeep.start();
+    const deadline = Date.now() + 10_000;
+    while (upkeep.statuses[0]?.registered !== true && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(upkeep.statuses[0]?.registered, true, upkeep.statuses[0]?.lastError);
+    await registrar.stop();
+    const started = Date.now();
+    await upkeep.stop();
+    const tookMs = Date.now() - started;
+    t.diagnostic(`stop() with the registrar gone took ${tookMs} ms`);
+    assert.ok(tookMs >= 1_500, `it did wait for an answer first (${tookMs} ms)`);
+    assert.ok(tookMs < 10_000, `it gave up long before Timer F (${tookMs} ms)`);
+  });
+
   test('OPTIONS keepalives mark a trunk reachable; a closed TCP port marks it unreachable', async (t) => {
     const alive = await startSipp({ scenario: 'uas-options.xml', calls: 2, t });
     const deadPort = await freeTcpPort();

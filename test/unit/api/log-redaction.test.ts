@@ -16,6 +16,17 @@ describe('redactUrl', () => {
     assert.equal(redactUrl('/x'), '/x');
     assert.equal(redactUrl('/x?%E0%A4%A=1&key=s'), '/x?%E0%A4%A=1&key=[redacted]');
   });
+
+  test('masks a key under the name of the header that should have carried it, and a Dialplane credential under any name or in the path (x-api-key and a key in the path were logged whole)', () => {
+    assert.equal(
+      redactUrl('/x?x-api-key=k1&X_API_KEY=k2&authorization=k3&Bearer=k4&api_token=k5&refresh_token=k6&page=2'),
+      '/x?x-api-key=[redacted]&X_API_KEY=[redacted]&authorization=[redacted]&Bearer=[redacted]&api_token=[redacted]&refresh_token=[redacted]&page=2',
+    );
+    assert.equal(redactUrl('/api/v1/me?q=dk_live_abc123&page=2'), '/api/v1/me?q=[redacted]&page=2');
+    assert.equal(redactUrl('/api/v1/calls/dk_live_abc123/hangup'), '/api/v1/calls/[redacted]/hangup');
+    assert.equal(redactUrl('/v1/x?t=dlat_abc&r=dlrt_def&s=whsec_ghi'), '/v1/x?t=[redacted]&r=[redacted]&s=[redacted]');
+    assert.equal(redactUrl('/dialplane/v1/calls/call_0VcqHddmkRRjeX2VJIz8?limit=5'), '/dialplane/v1/calls/call_0VcqHddmkRRjeX2VJIz8?limit=5');
+  });
 });
 
 describe('request logging', () => {
