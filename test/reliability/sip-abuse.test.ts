@@ -219,6 +219,8 @@ await describeWithSipp('SIP abuse on a live server', () => {
 
     // The abuse, all at once.
     const bufferErrorsBefore = udpReceiveBufferErrors();
+    const abuseStarted = performance.now();
+    const took = <T>(promise: Promise<T>): Promise<[T, number]> => promise.then((value) => [value, (performance.now() - abuseStarted) / 1000]);
     const fuzzing = sendDatagrams(packets, sip);
     const flooding = floodInvites({ from: FLOODER, server: sip, to: FORWARDED, count: FLOOD, perSecond: FLOOD_PER_SECOND, settleMs: 20_000 });
     const guessing = (async () => {
@@ -267,7 +269,7 @@ await describeWithSipp('SIP abuse on a live server', () => {
         neighbourRegistered: sippFlow(other).includes('< SIP/2.0 200 OK'),
       };
     })();
-    const [fuzz, flood, guessed] = await Promise.all([fuzzing, flooding, guessing]);
+    const [[fuzz, fuzzS], [flood, floodS], [guessed, guessingS]] = await Promise.all([took(fuzzing), took(flooding), took(guessing)]);
     const bufferErrors = udpReceiveBufferErrors() - bufferErrorsBefore;
     const optionsStatus = await options(sip);
     const ready = await fetch(`${server.url}/readyz`);
@@ -317,6 +319,7 @@ await describeWithSipp('SIP abuse on a live server', () => {
           `live call ${i}: ${a.sent} packets sent, ${a.heard} heard by the callee (loss ${pct(lossOf(a, 'heard'))}), ` +
           `${a.echoed} back at the caller (loss ${pct(lossOf(a, 'echoed'))})`,
       ),
+      `abuse ended after ${fuzzS.toFixed(1)} s (datagrams), ${floodS.toFixed(1)} s (flood), ${guessingS.toFixed(1)} s (guessing)`,
       `OPTIONS after: ${optionsStatus}; /readyz ${ready.status}; /api/v1/me ${me.status}`,
       `transactions: ${transactionsBefore} before, ${transactionsAfter} after ${(settleMs / 1000).toFixed(1)} s; ` +
         `dialogs ${dialogsBefore} -> ${dialogsAfter}`,

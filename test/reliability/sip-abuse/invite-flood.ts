@@ -16,6 +16,7 @@ export interface FloodFigures {
 }
 
 const BATCH_MS = 20;
+const QUIET_MS = 3_000;
 
 export async function floodInvites(options: {
   readonly from: string;
@@ -72,8 +73,13 @@ export async function floodInvites(options: {
     for (; sent < due; sent++) socket.send(invite(sent), options.server.port, options.server.address);
     await new Promise((resolve) => setTimeout(resolve, BATCH_MS));
   }
-  const deadline = Date.now() + options.settleMs;
-  while (finals.size < sent && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  // Until every INVITE is answered, or nothing more has come for QUIET_MS (the rest never reached the server: the
+  // kernel dropped them from a full receive buffer), or settleMs at most.
+  const deadline = performance.now() + options.settleMs;
+  const sentAt = performance.now();
+  while (finals.size < sent && performance.now() < deadline && performance.now() - Math.max(lastAnswerAt, sentAt) < QUIET_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   // A moment for the last ACKs to leave.
   await new Promise((resolve) => setTimeout(resolve, 50));
   await closeUdp(socket);
