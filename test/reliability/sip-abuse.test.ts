@@ -79,15 +79,26 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function sendDatagrams(
   packets: readonly Buffer[],
   server: Endpoint,
-): Promise<{ sent: number; responses: number; statuses: Map<number, number>; serverErrors: string[]; close: () => Promise<void> }> {
+): Promise<{
+  sent: number;
+  responses: number;
+  statuses: Map<number, number>;
+  serverErrors: string[];
+  /** Answers whose status line is not one: a control character in the reason phrase (§25.1), or no status line. */
+  malformed: string[];
+  close: () => Promise<void>;
+}> {
   const sockets = await Promise.all(Array.from({ length: FUZZ_SOURCES }, (_, i) => bindUdp(fuzzSource(i))));
   let responses = 0;
   const statuses = new Map<number, number>();
   const serverErrors: string[] = [];
+  const malformed: string[] = [];
   for (const socket of sockets) {
     socket.on('message', (data) => {
       responses += 1;
       const reply = readReply(data);
+      const statusLine = data.toString('latin1').split('\r\n')[0]!;
+      if ((!reply || /[\x00-\x08\x0a-\x1f\x7f]/.test(statusLine)) && malformed.length < 20) malformed.push(JSON.stringify(statusLine.slice(0, 200)));
       if (!reply) return;
       statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
       if (reply.status >= 500 && serverErrors.length < 20) serverErrors.push(reply.text.split('\r\n')[0]!);
@@ -107,6 +118,7 @@ async function sendDatagrams(
     },
     statuses,
     serverErrors,
+    malformed,
     close: async () => {
       await Promise.all(sockets.map(closeUdp));
     },
@@ -341,6 +353,7 @@ await describeWithSipp('SIP abuse on a live server', () => {
     assert.equal(fuzz.sent, DATAGRAMS);
     assert.ok(fuzzResponses > 0, 'the server answered some of the datagrams');
     assert.deepEqual(fuzz.serverErrors, [], 'no datagram made the server fail (5xx)');
+    assert.deepEqual(fuzz.malformed, [], 'every answer is a well-formed response');
 
     // The flooding source is limited: no more let through than its burst and rate allow, the rest refused 503.
     assert.ok(flood.sent - answered <= bufferErrors, `${flood.sent - answered} flood INVITEs unanswered, more than the kernel dropped`);
