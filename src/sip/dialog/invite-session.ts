@@ -3,7 +3,7 @@ import { formatMinSe, formatSessionExpires, parseMinSe, parseSessionExpires } fr
 import type { SipHeader, SipRequest, SipResponse } from '../message/types.js';
 import type { SipTimerBase, TimerHandle, TimerScheduler } from '../transaction/timers.js';
 import type { IncomingRequest } from '../ua/sip-stack.js';
-import { ACCEPT, SUPPORTED } from '../ua/build.js';
+import { ACCEPT, badRequestReason, SUPPORTED } from '../ua/build.js';
 import type { Dialog } from './dialog.js';
 import { DEFAULT_SESSION_EXPIRES_S, MIN_SE_S, refresherFrom, refresherParam, SessionTimer, type SessionInterval } from './session-timer.js';
 import { dtmfFromInfo } from './dtmf-info.js';
@@ -260,7 +260,7 @@ export class InviteSession {
         method: referMethodOf(referTo),
       };
     } catch (error) {
-      incoming.respond(400, `Bad Request (${(error as Error).message})`);
+      incoming.respond(400, badRequestReason(error));
       return;
     }
     if (!events.onRefer) {

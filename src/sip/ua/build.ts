@@ -69,6 +69,19 @@ export interface ResponseSpec {
 }
 
 /** §8.2.6.2: a response copies Via, From, To, Call-ID and CSeq of its request (and Record-Route for dialogs). */
+/** The most of a parse error's message a 400's reason phrase carries. */
+const MAX_REASON_DETAIL = 100;
+
+/**
+ * The reason phrase of a 400 for a request that could not be read: the parser's message says why, but it may quote
+ * the request (a parameter, a URI scheme), and §25.1's Reason-Phrase allows no control character besides HTAB: a NUL
+ * or ESC copied from the request would make the answer itself malformed. Those become "?", and a long message is cut.
+ */
+export function badRequestReason(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '?');
+  return `Bad Request (${message.length > MAX_REASON_DETAIL ? `${message.slice(0, MAX_REASON_DETAIL)}...` : message})`;
+}
+
 export function buildResponse(request: SipRequest, status: number, reason: string, spec: ResponseSpec = {}): SipResponse {
   const copied = (name: string) => request.headers.filter((h) => h.name === name);
   const toValue = getHeader(request, 'To') ?? '';

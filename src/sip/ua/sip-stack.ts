@@ -11,7 +11,7 @@ import { InviteServerTransaction, NonInviteServerTransaction } from '../transact
 import { DEFAULT_TIMER_BASE, realTimers, type SipTimerBase, type TimerScheduler } from '../transaction/timers.js';
 import { SipTransports, type SipTlsServerOptions } from '../transport/sip-transports.js';
 import { isStreamTransport, type InboundMessage, type SipEndpoint } from '../transport/types.js';
-import { buildNon2xxAck, buildResponse, type ResponseSpec } from './build.js';
+import { badRequestReason, buildNon2xxAck, buildResponse, type ResponseSpec } from './build.js';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -171,7 +171,7 @@ export class SipStack {
       validateRequest(message);
       message = stampReceived(message, source);
     } catch (error) {
-      if (message.method !== 'ACK') this.replyStateless(message, source, 400, `Bad Request (${(error as Error).message})`);
+      if (message.method !== 'ACK') this.replyStateless(message, source, 400, badRequestReason(error));
       return;
     }
     const existing = this.servers.get(key);
