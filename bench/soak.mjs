@@ -583,7 +583,7 @@ async function main() {
     const lost = outbox.pending + outbox.failed + retries;
     if (lost > 0) figures.failures.set('webhooks: pending at the end, failed or retried in the outbox', lost);
 
-    return report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, server, logFile, loadStart, failedToRun, pendingLeft: pending.size });
+    return report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, logFile, loadStart, failedToRun, pendingLeft: pending.size });
   } finally {
     receiver.closeIdle();
     await receiver.close();
@@ -616,7 +616,7 @@ function printPeriod(figures, index, periodMs, header) {
   );
 }
 
-function report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, server, logFile, loadStart, failedToRun, pendingLeft }) {
+function report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, logFile, loadStart, failedToRun, pendingLeft }) {
   const periods = figures.periods.filter((p) => p.samples.length > 0);
   const first = periods.length ? summarizePeriod(periods[0]) : undefined;
   const last = periods.length ? summarizePeriod(periods[periods.length - 1]) : undefined;
@@ -673,7 +673,6 @@ function report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lo
   console.log(`verdict : ${problems.length ? `FAIL: ${problems.join('; ')}` : 'PASS'}`);
   console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);
   if (problems.length && failedToRun) console.log(`server log tail:\n${tail(logFile)}`);
-  void server;
   return problems.length ? 1 : 0;
 }
 
