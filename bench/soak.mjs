@@ -28,7 +28,8 @@
 // Before the load, one call and one SMS warm the server up (the TTS engine compiles on first use); they are not
 // counted. Calls, SMS and reads use their own API keys, rotated every 10 minutes, so no rate limit is reached.
 //
-// Every 5 s (or a tenth of the report period when shorter) the server is sampled: VmRSS from /proc/<pid>/status;
+// Every 5 s (or a tenth of the report period when shorter) the server is sampled: VmRSS (and its anonymous and
+// file-backed parts, printed in the summary) from /proc/<pid>/status;
 // V8's heap used and external memory and the event-loop delay from GET /metrics (prom-client's default metrics:
 // its event-loop histogram, 10 ms resolution, is reset at each scrape, so each sample covers the time since the
 // one before; an idle loop reads about 10 ms there, the sampling interval itself). Figures are printed per report
@@ -221,10 +222,13 @@ function validSignature(header, body) {
 // ---------------------------------------------------------------------------------------------------------------
 // The server's own figures.
 
-function vmRssKb(pid) {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(match[1]);
+/** VmRSS and its anonymous (heap, malloc) and file-backed (code, mapped files) parts, in kB. */
+function rssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const rss = field('VmRSS');
+  if (!Number.isFinite(rss)) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return { rss, anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
 }
 
 /** Prometheus text -> Map of `name{labels}` (labels as written) -> number. */
@@ -239,13 +243,15 @@ function parseMetrics(text) {
 }
 
 async function sample(server) {
-  const rssKb = vmRssKb(server.child.pid);
+  const rss = rssKb(server.child.pid);
   const response = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   const m = parseMetrics(await response.text());
   const get = (name) => m.get(name) ?? Number.NaN;
   return {
     at: performance.now(),
-    rssMb: rssKb / 1024,
+    rssMb: rss.rss / 1024,
+    rssAnonMb: rss.anon / 1024,
+    rssFileMb: rss.file / 1024,
     heapUsedMb: get('dialplane_nodejs_heap_size_used_bytes') / 2 ** 20,
     externalMb: get('dialplane_nodejs_external_memory_bytes') / 2 ** 20,
     lagMs: {
@@ -413,6 +419,8 @@ function summarizePeriod(p) {
   const s = p.samples;
   return {
     rssMb: s.length ? median(s.map((x) => x.rssMb)) : Number.NaN,
+    rssAnonMb: s.length ? median(s.map((x) => x.rssAnonMb)) : Number.NaN,
+    rssFileMb: s.length ? median(s.map((x) => x.rssFileMb)) : Number.NaN,
     heapMb: s.length ? Math.min(...s.map((x) => x.heapUsedMb)) : Number.NaN,
     externalMb: s.length ? median(s.map((x) => x.externalMb)) : Number.NaN,
     lagP50: s.length ? median(s.map((x) => x.lagMs.p50)) : Number.NaN,
@@ -658,6 +666,10 @@ function report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lo
     `  memory    RSS ${f1(first?.rssMb)} MB (first period) -> ${f1(last?.rssMb)} MB (last): ${rssGrowth >= 0 ? '+' : ''}${f1(rssGrowth)} MB; ` +
       `heap used ${f1(first?.heapMb)} -> ${f1(last?.heapMb)} MB: ${heapGrowth >= 0 ? '+' : ''}${f1(heapGrowth)} MB; ` +
       `RSS trend after the first period ${f1(trend)} MB/min; peak RSS ${f1(Math.max(...all.map((x) => x.rssMb)))} MB`,
+  );
+  console.log(
+    `            of the RSS, anonymous ${f1(first?.rssAnonMb)} -> ${f1(last?.rssAnonMb)} MB, file-backed and shared ` +
+      `${f1(first?.rssFileMb)} -> ${f1(last?.rssFileMb)} MB; external (Buffers) ${f1(first?.externalMb)} -> ${f1(last?.externalMb)} MB`,
   );
   console.log(`  machine   load average ${loadStart} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end (other processes share these CPUs)`);
 
