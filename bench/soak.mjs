@@ -44,27 +44,15 @@
 // Exit code: 0 PASS; 1 FAIL, or something failed to run (the server did not start, or exited during the run);
 // 2 a bad argument. The server is stopped with SIGTERM at the end (its exit is reported); temp directories and the
 // PostgreSQL database are removed; every loop is bounded in time (the run + at most ~2 minutes of draining).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  HOST,
-  freePort,
-  installCleanupHandlers,
-  makeTempDir,
-  percentile,
-  printHeader,
-  removeTempDir,
-  repoRoot,
-  runCli,
-  sleep,
-  startDialplane,
-  stopProcess,
-  tail,
-} from './lib/common.mjs';
+import { freePort, installCleanupHandlers, makeTempDir, printHeader, removeTempDir, runCli, sleep, startDialplane, stopProcess, tail } from './lib/common.mjs';
+import { sample } from './lib/server-sample.mjs';
+import { startReceiver } from './lib/signed-webhook-receiver.mjs';
+import { Figures, f1, printPeriod, report } from './lib/soak-figures.mjs';
 
 const FROM = '+14155551234'; // the bootstrap account's number (voice and SMS)
 const CALL_TO = '+14155557123'; // dev carrier: answers, talks a second, presses 1, 2, 3
@@ -80,7 +68,7 @@ const SMS_DEADLINE_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const KEY_ROTATION_MS = 10 * 60_000;
 const DRAIN_MS = 60_000;
-const WEBHOOK_SECRET = `whsec_soak_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+const WEBHOOK_SECRET = `whsec_soak_${randomBytes(16).toString('hex')}`;
 
 class UsageError extends Error {}
 
@@ -124,149 +112,6 @@ function parseArgs(argv) {
   if (!(opts.readsPerS <= 50)) throw new UsageError('--reads-per-s must be 0..50');
   if (!(opts.minSuccess <= 100)) throw new UsageError('--min-success must be 0..100');
   return opts;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Figures, per report period.
-
-function newPeriod() {
-  return {
-    calls: { started: 0, ok: 0, failed: 0, skipped: 0 },
-    sms: { ok: 0, failed: 0 },
-    webhooks: { ok: 0, failed: 0 },
-    reads: { ok: 0, failed: 0, latencies: [] },
-    samples: [],
-  };
-}
-
-class Figures {
-  constructor(periodMs, count) {
-    this.periodMs = periodMs;
-    this.count = count;
-    this.periods = [];
-    this.t0 = undefined;
-    this.failures = new Map();
-  }
-  start() {
-    this.t0 = performance.now();
-  }
-  /** The period `at` falls in (what ends while draining counts in the last); before start() (warm-up), none. */
-  period(at = performance.now()) {
-    if (this.t0 === undefined) return undefined;
-    const index = Math.min(this.count - 1, Math.max(0, Math.floor((at - this.t0) / this.periodMs)));
-    while (this.periods.length <= index) this.periods.push(newPeriod());
-    return this.periods[index];
-  }
-  /** Counted in the period it is known in. */
-  outcome(kind, ok, why) {
-    const period = this.period();
-    if (!period) return;
-    period[kind][ok ? 'ok' : 'failed'] += 1;
-    if (!ok) this.failures.set(`${kind}: ${why}`, (this.failures.get(`${kind}: ${why}`) ?? 0) + 1);
-  }
-  total(kind, field) {
-    return this.periods.reduce((sum, p) => sum + p[kind][field], 0);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The webhook receiver: checks the signature, counts each event id once.
-
-function startReceiver(figures) {
-  const seen = new Set();
-  const byType = new Map();
-  let badSignatures = 0;
-  let requests = 0;
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      requests += 1;
-      const body = Buffer.concat(chunks);
-      const ok = validSignature(String(req.headers['x-dialplane-signature'] ?? ''), body);
-      if (!ok) {
-        badSignatures += 1;
-        figures.outcome('webhooks', false, 'bad signature');
-      } else {
-        const id = String(req.headers['x-dialplane-event-id'] ?? '');
-        if (!seen.has(id)) {
-          seen.add(id);
-          const type = String(req.headers['x-dialplane-event-type'] ?? '?');
-          byType.set(type, (byType.get(type) ?? 0) + 1);
-          figures.outcome('webhooks', true);
-        }
-      }
-      res.writeHead(200).end();
-    });
-  });
-  server.keepAliveTimeout = 5_000;
-  return new Promise((resolve) => {
-    server.listen(0, HOST, () =>
-      resolve({
-        url: `http://${HOST}:${server.address().port}/soak-hook`,
-        stats: () => ({ unique: seen.size, requests, badSignatures, byType }),
-        close: () => new Promise((r) => server.close(() => r())),
-        closeIdle: () => server.closeAllConnections(),
-      }),
-    );
-  });
-}
-
-function validSignature(header, body) {
-  const t = /(?:^|,)t=(\d+)/.exec(header)?.[1];
-  if (!t || Math.abs(Date.now() / 1000 - Number(t)) > 300) return false;
-  const expected = createHmac('sha256', WEBHOOK_SECRET).update(`${t}.`).update(body).digest();
-  return [...header.matchAll(/(?:^|,)v1=([0-9a-f]{64})/g)].some((m) => timingSafeEqual(Buffer.from(m[1], 'hex'), expected));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The server's own figures.
-
-/** VmRSS and its anonymous (heap, malloc) and file-backed (code, mapped files) parts, in kB. */
-function rssKb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  const rss = field('VmRSS');
-  if (!Number.isFinite(rss)) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return { rss, anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
-}
-
-/** Prometheus text -> Map of `name{labels}` (labels as written) -> number. */
-function parseMetrics(text) {
-  const values = new Map();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+(\S+)/.exec(line);
-    if (match) values.set(match[1], Number(match[2]));
-  }
-  return values;
-}
-
-async function sample(server) {
-  const rss = rssKb(server.child.pid);
-  const response = await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const m = parseMetrics(await response.text());
-  const get = (name) => m.get(name) ?? Number.NaN;
-  return {
-    at: performance.now(),
-    rssMb: rss.rss / 1024,
-    rssAnonMb: rss.anon / 1024,
-    rssFileMb: rss.file / 1024,
-    heapUsedMb: get('dialplane_nodejs_heap_size_used_bytes') / 2 ** 20,
-    externalMb: get('dialplane_nodejs_external_memory_bytes') / 2 ** 20,
-    lagMs: {
-      p50: get('dialplane_nodejs_eventloop_lag_p50_seconds') * 1000,
-      p99: get('dialplane_nodejs_eventloop_lag_p99_seconds') * 1000,
-      max: get('dialplane_nodejs_eventloop_lag_max_seconds') * 1000,
-    },
-    outbox: {
-      pending: m.get('dialplane_webhook_deliveries{status="pending"}') ?? 0,
-      delivered: m.get('dialplane_webhook_deliveries{status="delivered"}') ?? 0,
-      failed: m.get('dialplane_webhook_deliveries{status="failed"}') ?? 0,
-    },
-    retries: m.get('dialplane_webhook_attempts_total{result="retry"}') ?? 0,
-    handles: get('dialplane_nodejs_active_handles_total'),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -410,43 +255,6 @@ async function paced(perSecond, untilMs, fn) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The report.
-
-const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
-
-function summarizePeriod(p) {
-  const s = p.samples;
-  return {
-    rssMb: s.length ? median(s.map((x) => x.rssMb)) : Number.NaN,
-    rssAnonMb: s.length ? median(s.map((x) => x.rssAnonMb)) : Number.NaN,
-    rssFileMb: s.length ? median(s.map((x) => x.rssFileMb)) : Number.NaN,
-    heapMb: s.length ? Math.min(...s.map((x) => x.heapUsedMb)) : Number.NaN,
-    externalMb: s.length ? median(s.map((x) => x.externalMb)) : Number.NaN,
-    lagP50: s.length ? median(s.map((x) => x.lagMs.p50)) : Number.NaN,
-    lagP99: s.length ? Math.max(...s.map((x) => x.lagMs.p99)) : Number.NaN,
-    lagMax: s.length ? Math.max(...s.map((x) => x.lagMs.max)) : Number.NaN,
-    readP99: p.reads.latencies.length ? percentile([...p.reads.latencies].sort((a, b) => a - b), 99) : Number.NaN,
-    handles: s.length ? s[s.length - 1].handles : Number.NaN,
-  };
-}
-
-/** Least-squares slope of y over x. */
-function slope(points) {
-  const n = points.length;
-  if (n < 2) return Number.NaN;
-  const mx = points.reduce((a, p) => a + p[0], 0) / n;
-  const my = points.reduce((a, p) => a + p[1], 0) / n;
-  const sxy = points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0);
-  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
-  return sxx === 0 ? Number.NaN : sxy / sxx;
-}
-
-function rate(ok, failed) {
-  return ok + failed === 0 ? 100 : (100 * ok) / (ok + failed);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
   let opts;
@@ -472,7 +280,7 @@ async function main() {
   const tmp = makeTempDir('dialplane-soak-');
   const logFile = join(tmp, 'dialplane.log');
   const figures = new Figures(periodMs, Math.round((opts.seconds * 1000) / periodMs));
-  const receiver = await startReceiver(figures);
+  const receiver = await startReceiver(WEBHOOK_SECRET, (ok) => figures.outcome('webhooks', ok, 'bad signature'));
   let server;
   let postgres;
   let failedToRun;
@@ -591,7 +399,7 @@ async function main() {
     const lost = outbox.pending + outbox.failed + retries;
     if (lost > 0) figures.failures.set('webhooks: pending at the end, failed or retried in the outbox', lost);
 
-    return report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, logFile, loadStart, failedToRun, pendingLeft: pending.size });
+    return report({ opts, figures, periodMs, maxLiveCalls: MAX_LIVE_CALLS, hook, warmEvents, outbox, retries, lost, logFile, loadStart, failedToRun, pendingLeft: pending.size });
   } finally {
     receiver.closeIdle();
     await receiver.close();
@@ -604,89 +412,6 @@ async function main() {
   }
 }
 
-function printPeriod(figures, index, periodMs, header) {
-  if (header) {
-    console.log('');
-    console.log(
-      `${'period'.padEnd(10)}${'calls ok/fail/skip'.padStart(20)}${'sms ok/fail'.padStart(13)}${'hooks ok/fail'.padStart(15)}${'reads ok/fail'.padStart(15)}` +
-        `${'read p99'.padStart(10)}${'RSS MB'.padStart(9)}${'heap MB'.padStart(9)}${'ext MB'.padStart(8)}${'loop p50/p99/max ms'.padStart(22)}`,
-    );
-  }
-  const p = figures.periods[index];
-  const s = summarizePeriod(p);
-  const end = ((index + 1) * periodMs) / 1000;
-  console.log(
-    `${`${((index * periodMs) / 1000).toFixed(0)}-${end.toFixed(0)} s`.padEnd(10)}` +
-      `${`${p.calls.ok}/${p.calls.failed}/${p.calls.skipped}`.padStart(20)}${`${p.sms.ok}/${p.sms.failed}`.padStart(13)}` +
-      `${`${p.webhooks.ok}/${p.webhooks.failed}`.padStart(15)}${`${p.reads.ok}/${p.reads.failed}`.padStart(15)}` +
-      `${`${f1(s.readP99)} ms`.padStart(10)}${f1(s.rssMb).padStart(9)}${f1(s.heapMb).padStart(9)}${f1(s.externalMb).padStart(8)}` +
-      `${`${f1(s.lagP50)}/${f1(s.lagP99)}/${f1(s.lagMax)}`.padStart(22)}`,
-  );
-}
-
-function report({ opts, figures, periodMs, hook, warmEvents, outbox, retries, lost, logFile, loadStart, failedToRun, pendingLeft }) {
-  const periods = figures.periods.filter((p) => p.samples.length > 0);
-  const first = periods.length ? summarizePeriod(periods[0]) : undefined;
-  const last = periods.length ? summarizePeriod(periods[periods.length - 1]) : undefined;
-  const rssGrowth = last && first ? last.rssMb - first.rssMb : Number.NaN;
-  const heapGrowth = last && first ? last.heapMb - first.heapMb : Number.NaN;
-  const trend = slope(periods.slice(1).map((p, i) => [((i + 1) * periodMs) / 60_000, summarizePeriod(p).rssMb]));
-  const all = figures.periods.flatMap((p) => p.samples);
-  const t = (kind) => ({ ok: figures.total(kind, 'ok'), failed: figures.total(kind, 'failed') });
-  const calls = t('calls');
-  const sms = t('sms');
-  const webhooks = { ok: figures.total('webhooks', 'ok'), failed: figures.total('webhooks', 'failed') + (Number.isFinite(lost) ? lost : 0) };
-  const reads = t('reads');
-  const readLatencies = figures.periods.flatMap((p) => p.reads.latencies).sort((a, b) => a - b);
-
-  console.log('');
-  console.log(`summary over ${f1(opts.seconds / 60)} min (${figures.periods.length} periods of ${f1(periodMs / 1000)} s):`);
-  console.log(`  calls     ${calls.ok} completed with the keys gathered, ${calls.failed} failed, ${figures.total('calls', 'skipped')} skipped (${MAX_LIVE_CALLS} live) -> ${f1(rate(calls.ok, calls.failed))}%`);
-  console.log(`  SMS       ${sms.ok} delivered, ${sms.failed} failed -> ${f1(rate(sms.ok, sms.failed))}%`);
-  console.log(
-    `  webhooks  ${webhooks.ok} events received with a valid signature (${warmEvents} more in the warm-up; ${hook.requests} requests in all), ` +
-      `${hook.badSignatures} bad signatures; outbox at the end: ${outbox.delivered} delivered, ${outbox.pending} pending, ${outbox.failed} failed, ` +
-      `${retries} attempts retried -> ${f1(rate(webhooks.ok, webhooks.failed))}%`,
-  );
-  console.log(`            by type: ${[...hook.byType].sort().map(([k, n]) => `${k}=${n}`).join(' ')}`);
-  console.log(
-    `  reads     ${reads.ok} answered 200, ${reads.failed} failed -> ${f1(rate(reads.ok, reads.failed))}%; ` +
-      `latency p50 ${f1(percentile(readLatencies, 50))} ms, p99 ${f1(percentile(readLatencies, 99))} ms, max ${f1(readLatencies[readLatencies.length - 1])} ms`,
-  );
-  if (figures.failures.size) {
-    console.log('  failures by cause:');
-    for (const [why, n] of [...figures.failures].sort((a, b) => b[1] - a[1])) console.log(`    ${String(n).padStart(6)}  ${why}`);
-  }
-  if (pendingLeft) console.log(`  ${pendingLeft} calls/SMS/reads were still unresolved when draining stopped`);
-  console.log(
-    `  event loop (all samples): p50 ${f1(median(all.map((x) => x.lagMs.p50)))} ms, worst p99 ${f1(Math.max(...all.map((x) => x.lagMs.p99)))} ms, ` +
-      `max ${f1(Math.max(...all.map((x) => x.lagMs.max)))} ms (prom-client, 10 ms resolution)`,
-  );
-  console.log(
-    `  memory    RSS ${f1(first?.rssMb)} MB (first period) -> ${f1(last?.rssMb)} MB (last): ${rssGrowth >= 0 ? '+' : ''}${f1(rssGrowth)} MB; ` +
-      `heap used ${f1(first?.heapMb)} -> ${f1(last?.heapMb)} MB: ${heapGrowth >= 0 ? '+' : ''}${f1(heapGrowth)} MB; ` +
-      `RSS trend after the first period ${f1(trend)} MB/min; peak RSS ${f1(Math.max(...all.map((x) => x.rssMb)))} MB`,
-  );
-  console.log(
-    `            of the RSS, anonymous ${f1(first?.rssAnonMb)} -> ${f1(last?.rssAnonMb)} MB, file-backed and shared ` +
-      `${f1(first?.rssFileMb)} -> ${f1(last?.rssFileMb)} MB; external (Buffers) ${f1(first?.externalMb)} -> ${f1(last?.externalMb)} MB`,
-  );
-  console.log(`  machine   load average ${loadStart} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end (other processes share these CPUs)`);
-
-  const problems = [];
-  if (failedToRun) problems.push(failedToRun);
-  if (!(rssGrowth < opts.maxRssGrowthMb)) problems.push(`RSS grew ${f1(rssGrowth)} MB (bound ${opts.maxRssGrowthMb} MB)`);
-  if (!(heapGrowth < opts.maxHeapGrowthMb)) problems.push(`heap used grew ${f1(heapGrowth)} MB (bound ${opts.maxHeapGrowthMb} MB)`);
-  for (const [name, x] of [['calls', calls], ['SMS', sms], ['webhooks', webhooks], ['reads', reads]]) {
-    if (rate(x.ok, x.failed) < opts.minSuccess) problems.push(`${name}: ${f1(rate(x.ok, x.failed))}% succeeded (bound ${opts.minSuccess}%)`);
-  }
-  if (calls.ok === 0 && opts.callsPerMin > 0) problems.push('no call completed');
-  console.log('');
-  console.log(`verdict : ${problems.length ? `FAIL: ${problems.join('; ')}` : 'PASS'}`);
-  console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);
-  if (problems.length && failedToRun) console.log(`server log tail:\n${tail(logFile)}`);
-  return problems.length ? 1 : 0;
-}
 
 main().then(
   (code) => process.exit(code),
