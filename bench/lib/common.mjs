@@ -141,9 +141,10 @@ export function fileSize(file) {
 /**
  * Starts `node dist/src/cli.js serve` exactly as a user would, with configuration from the environment only.
  * stdout and stderr go to `logFile` (as with `serve > file`), so the benchmark process does not spend CPU reading
- * the server's request log. Resolves once GET /readyz answers 200.
+ * the server's request log. `extraEnv` adds DIALPLANE_* variables (e.g. DIALPLANE_DATABASE_URL). Resolves once GET
+ * /readyz answers 200.
  */
-export async function startDialplane({ dataDir, port, logFile, logLevel, nodeArgs = [], timeoutMs = 20_000 }) {
+export async function startDialplane({ dataDir, port, logFile, logLevel, nodeArgs = [], extraEnv = {}, timeoutMs = 20_000 }) {
   requireBuild();
   const env = dialplaneEnv({
     DIALPLANE_DATA_DIR: dataDir,
@@ -151,6 +152,7 @@ export async function startDialplane({ dataDir, port, logFile, logLevel, nodeArg
     DIALPLANE_HTTP_PORT: String(port),
     DIALPLANE_SIP_PORT: '0',
     ...(logLevel ? { DIALPLANE_LOG_LEVEL: logLevel } : {}),
+    ...extraEnv,
   });
   const fd = openSync(logFile, 'a');
   let child;

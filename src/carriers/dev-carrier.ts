@@ -100,13 +100,27 @@ export class DevCarrier {
     await this.stack.stop();
   }
 
-  private later(ms: number, fn: () => void): void {
+  /**
+   * What the carrier holds now: callees ringing or in a call, timers pending, media sockets open. A call that has
+   * ended holds none of them (a soak of thousands of calls would otherwise grow with every call).
+   */
+  get holding(): { readonly calls: number; readonly timers: number; readonly sockets: number } {
+    return { calls: this.sessions.size, timers: this.timers.size, sockets: this.media.size };
+  }
+
+  private later(ms: number, fn: () => void): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       fn();
     }, ms);
     timer.unref();
     this.timers.add(timer);
+    return timer;
+  }
+
+  private cancel(timer: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    this.timers.delete(timer);
   }
 
   private async callee(incoming: IncomingRequest): Promise<void> {
@@ -131,31 +145,42 @@ export class DevCarrier {
       incoming.respond(488, 'Not Acceptable Here');
       return;
     }
+    // This call's timers (the answer, the longest call, the keys) and media: released the moment it ends, whoever
+    // ends it, rather than left pending until DEV_CALLEE_MAX_MS with the ended session in their closures.
+    const timers: NodeJS.Timeout[] = [];
+    let talking: CallMedia | undefined;
+    const end = () => {
+      for (const timer of timers.splice(0)) this.cancel(timer);
+      talking?.close();
+      talking = undefined;
+      this.drop(session, socket);
+    };
     const session = this.ua.accept(incoming, {
-      onCanceled: () => this.drop(session, socket),
+      onCanceled: end,
       onConfirmed: () => {
-        this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup());
+        timers.push(this.later(this.options.calleeMaxMs ?? DEV_CALLEE_MAX_MS, () => session.hangup()));
         if (behaviour.kind !== 'press_keys') {
           this.comfortSilence(socket, answer.remote, answer.codec);
           return;
         }
-        const talking = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock, direction: answer.direction });
-        void talking.play(tone(DEV_KEYS_DELAY_MS));
-        this.later(DEV_KEYS_DELAY_MS, () => void talking.pressKeys(behaviour.keys).catch(() => undefined));
+        const media = new CallMedia({ socket, remote: answer.remote, codec: answer.codec, telephoneEvent: answer.telephoneEvent, clock: this.clock, direction: answer.direction });
+        talking = media;
+        void media.play(tone(DEV_KEYS_DELAY_MS));
+        timers.push(this.later(DEV_KEYS_DELAY_MS, () => void media.pressKeys(behaviour.keys).catch(() => undefined)));
       },
-      onAckTimeout: () => this.drop(session, socket),
-      onEnded: () => this.drop(session, socket),
+      onAckTimeout: end,
+      onEnded: end,
     });
     this.sessions.add(session);
     const ringMs = this.options.ringMs ?? DEV_RING_MS;
     if (behaviour.kind === 'early_media') {
       session.ring(183, 'Session Progress', answerSdp);
-      this.later(DEV_EARLY_MEDIA_MS, () => session.answer(answerSdp));
+      timers.push(this.later(DEV_EARLY_MEDIA_MS, () => session.answer(answerSdp)));
     } else if (behaviour.kind === 'no_answer') {
       session.ring();
     } else {
       session.ring();
-      this.later(ringMs, () => session.answer(answerSdp));
+      timers.push(this.later(ringMs, () => session.answer(answerSdp)));
     }
   }
 
@@ -168,7 +193,9 @@ export class DevCarrier {
     const started = Date.now();
     return new Promise<CallInResult>((resolve) => {
       let answered: { status: number; reason: string } | undefined;
+      let hold: NodeJS.Timeout | undefined;
       const done = (result: CallInResult) => {
+        if (hold) this.cancel(hold);
         if (this.media.delete(socket)) socket.close();
         resolve(result);
       };
@@ -186,7 +213,7 @@ export class DevCarrier {
           onProvisional: () => undefined,
           onAnswered: (status, reason) => {
             answered = { status, reason };
-            this.later(input.holdMs, () => invite.hangup());
+            hold = this.later(input.holdMs, () => invite.hangup());
           },
           onFailed: (failure) =>
             done({
