@@ -3,7 +3,7 @@ import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core
 import { MediaClock } from '../media/media-clock.js';
 import { CallMedia } from '../media/call-media.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
-import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
+import { applyAnswer, createOffer, parseSdp, type ParsedSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { TransportProtocol } from '../sip/transport/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
@@ -40,9 +40,9 @@ export class SipTrunkSignaling implements CallSignaling {
   }
 
   /** The answered leg's RTP, on the port the offer reserved; undefined when the answer is unusable. */
-  private media(offer: string, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
+  private media(offer: ParsedSdp, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
     try {
-      const negotiated = applyAnswer(parseSdp(offer), parseSdp(answer.toString('utf8')));
+      const negotiated = applyAnswer(offer, parseSdp(answer.toString('utf8')));
       return new CallMedia({
         socket: rtp.rtp,
         rtcpSocket: rtp.rtcp,
@@ -96,6 +96,8 @@ export class SipTrunkSignaling implements CallSignaling {
       // The trunk's SRTP policy, or for a registered device its extension's.
       const srtp = trunk?.srtp ?? device?.srtp ?? 'off';
       const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
+      // Parsed once: the leg's descriptions take its origin, the answer is applied to it.
+      const parsedOffer = parseSdp(offer);
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: TransportProtocol; scheme: 'sip' | 'sips' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
@@ -126,14 +128,14 @@ export class SipTrunkSignaling implements CallSignaling {
           to: dialled.to,
           contact: this.ua.contact(dialled.transport, undefined, address, dialled.scheme),
           sdp: Buffer.from(offer),
-          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }),
+          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }, parsedOffer),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {
           onProvisional: (status, reason, sdp) =>
             events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
           onAnswered: (status, reason, answer) => {
-            session = this.media(offer, answer, reservation);
+            session = this.media(parsedOffer, answer, reservation);
             events.onAnswered(status, reason, session);
           },
           onFailed: (failure) => {
