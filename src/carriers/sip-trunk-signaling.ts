@@ -70,6 +70,15 @@ export class SipTrunkSignaling implements CallSignaling {
       session?.close();
       void rtp?.release();
     };
+    // The engine's events for this leg are let go once the INVITE has ended: the SIP stack keeps the INVITE's
+    // transaction (and with it the closures below) for 64*T1 after its final response (RFC 6026) to absorb
+    // retransmissions, and must not keep the whole call (its session, program, billing) alive with it.
+    let legEvents: LegEvents | undefined = events;
+    const over = (): LegEvents | undefined => {
+      const heard = legEvents;
+      legEvents = undefined;
+      return heard;
+    };
 
     // The trunk's targets after this attempt's, handed back with a failure for the engine's next attempt.
     let untried: readonly SipEndpoint[] = [];
@@ -89,7 +98,7 @@ export class SipTrunkSignaling implements CallSignaling {
       rtp = reservation;
       if (hungUpEarly) {
         release();
-        events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
+        legEvents?.onFailed({ kind: 'transport', message: 'hung up before dialling' });
         return;
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
@@ -120,6 +129,7 @@ export class SipTrunkSignaling implements CallSignaling {
           scheme: line.scheme,
         };
       }
+      const heard = legEvents;
       invite = this.ua.invite(
         {
           target,
@@ -133,34 +143,34 @@ export class SipTrunkSignaling implements CallSignaling {
         },
         {
           onProvisional: (status, reason, sdp) =>
-            events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
+            legEvents?.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
           onAnswered: (status, reason, answer) => {
             session = this.media(parsedOffer, answer, reservation);
-            events.onAnswered(status, reason, session);
+            legEvents?.onAnswered(status, reason, session);
           },
           onFailed: (failure) => {
             release();
             const more = untried.length > 0 ? { untried } : {};
-            events.onFailed(
+            over()?.onFailed(
               failure.kind === 'transport' ? { kind: 'transport', message: failure.error.message, ...more } : { ...failure, ...more },
             );
           },
           onEnded: (by) => {
             release();
-            events.onEnded(by);
+            over()?.onEnded(by);
           },
           onDigit: (digit) => session?.signalDigit(digit),
           onRefer: (refer) => {
-            if (events.onTransferRequest) events.onTransferRequest(transferRequestOf(refer));
+            if (legEvents?.onTransferRequest) legEvents.onTransferRequest(transferRequestOf(refer));
             else refer.refuse(603, 'Decline');
           },
         },
       );
-      events.onStarted(invite.callId);
+      heard?.onStarted(invite.callId);
     };
     start().catch((error: unknown) => {
       release();
-      events.onFailed({ kind: 'transport', message: error instanceof Error ? error.message : String(error) });
+      legEvents?.onFailed({ kind: 'transport', message: error instanceof Error ? error.message : String(error) });
     });
     return {
       hangup: () => {
