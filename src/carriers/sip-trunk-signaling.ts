@@ -70,13 +70,16 @@ export class SipTrunkSignaling implements CallSignaling {
       session?.close();
       void rtp?.release();
     };
-    // The engine's events for this leg are let go once the INVITE has ended: the SIP stack keeps the INVITE's
-    // transaction (and with it the closures below) for 64*T1 after its final response (RFC 6026) to absorb
-    // retransmissions, and must not keep the whole call (its session, program, billing) alive with it.
+    // The engine's events for this leg, and the leg's closed media, are let go once the INVITE has ended (the user
+    // agent then routes nothing more to it): the SIP stack keeps the INVITE's transaction (and with it the closures
+    // below) for 64*T1 after its final response (RFC 6026) to absorb retransmissions, and must not keep the whole
+    // call (its session, program, billing, RTP state) alive with it.
     let legEvents: LegEvents | undefined = events;
     const over = (): LegEvents | undefined => {
       const heard = legEvents;
       legEvents = undefined;
+      session = undefined;
+      rtp = undefined;
       return heard;
     };
 

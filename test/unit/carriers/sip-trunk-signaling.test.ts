@@ -38,7 +38,7 @@ async function collected(ref: WeakRef<object>): Promise<boolean> {
   return ref.deref() === undefined;
 }
 
-test('a trunk leg that ended lets go of the engine\'s events while the SIP stack still holds the INVITE (call state no longer kept 64*T1)', async () => {
+test('a trunk leg that ended lets go of the engine\'s events and its media while the SIP stack still holds the INVITE (call state no longer kept 64*T1)', async () => {
   const { ua, kept } = keepingUserAgent();
   const trunks = parseTrunks({ uri: 'sip:127.0.0.1:5999', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined });
   const rtpPorts = new RtpPortPool({ min: 41000, max: 41999 }, '127.0.0.1');
@@ -48,7 +48,8 @@ test('a trunk leg that ended lets go of the engine\'s events while the SIP stack
   const heard: string[] = [];
   let started!: () => void;
   const whenStarted = new Promise<void>((resolve) => (started = resolve));
-  // Only a WeakRef to the events stays here: whatever else keeps them alive is the signalling's doing.
+  // Only WeakRefs to the events and the leg's media stay here: whatever else keeps them alive is the signalling's doing.
+  let mediaRef: WeakRef<object> | undefined;
   const ref = ((): WeakRef<LegEvents> => {
     const events: LegEvents = {
       onStarted: () => {
@@ -56,7 +57,10 @@ test('a trunk leg that ended lets go of the engine\'s events while the SIP stack
         started();
       },
       onProgress: (state) => heard.push(state),
-      onAnswered: (status) => heard.push(`answered ${status}`),
+      onAnswered: (status, _reason, media) => {
+        heard.push(`answered ${status}`);
+        if (media) mediaRef = new WeakRef(media);
+      },
       onFailed: () => heard.push('failed'),
       onEnded: (by) => heard.push(`ended ${by}`),
     };
@@ -73,5 +77,7 @@ test('a trunk leg that ended lets go of the engine\'s events while the SIP stack
   invite.events.onEnded('remote');
   assert.deepEqual(heard, ['started', 'ringing', 'answered 200', 'ended remote']);
   assert.equal(await collected(ref), true, 'the ended leg\'s events are still reachable from what the SIP stack keeps');
+  assert.ok(mediaRef, 'the answered leg had media');
+  assert.equal(await collected(mediaRef), true, 'the ended leg\'s media is still reachable from what the SIP stack keeps');
   assert.equal(kept.length, 1);
 });
