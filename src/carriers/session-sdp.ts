@@ -1,6 +1,6 @@
 import type { CallMedia } from '../media/call-media.js';
 import { applyAnswer, createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
-import type { AudioCodecName, SrtpPolicy } from '../sdp/types.js';
+import type { AudioCodecName, ParsedSdp, SrtpPolicy } from '../sdp/types.js';
 import type { SrtpMasterKey } from '../media/srtp/srtp-suites.js';
 import type { SessionDescriptions } from '../sip/dialog/invite-session.js';
 
@@ -34,11 +34,13 @@ export class LegDescriptions implements SessionDescriptions {
     /** `initial` is an offer still waiting for its answer (a late offer's 200). */
     awaitingAnswer = false,
     private readonly security: LegSecurity = {},
+    /** `initial` parsed, when the caller has it already. */
+    parsedInitial: ParsedSdp = parseSdp(initial),
   ) {
     this.srtpKey = security.srtpKey;
     this.local = initial;
     if (awaitingAnswer) this.ourOffer = initial;
-    const origin = parseSdp(initial).origin;
+    const origin = parsedInitial.origin;
     this.sessionId = origin.sessionId;
     this.version = BigInt(origin.sessionVersion);
   }

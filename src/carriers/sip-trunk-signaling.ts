@@ -3,7 +3,7 @@ import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core
 import { MediaClock } from '../media/media-clock.js';
 import { CallMedia } from '../media/call-media.js';
 import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
-import { applyAnswer, createOffer, parseSdp } from '../sdp/index.js';
+import { applyAnswer, createOffer, parseSdp, type ParsedSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { TransportProtocol } from '../sip/transport/types.js';
 import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
@@ -40,9 +40,9 @@ export class SipTrunkSignaling implements CallSignaling {
   }
 
   /** The answered leg's RTP, on the port the offer reserved; undefined when the answer is unusable. */
-  private media(offer: string, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
+  private media(offer: ParsedSdp, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
     try {
-      const negotiated = applyAnswer(parseSdp(offer), parseSdp(answer.toString('utf8')));
+      const negotiated = applyAnswer(offer, parseSdp(answer.toString('utf8')));
       return new CallMedia({
         socket: rtp.rtp,
         rtcpSocket: rtp.rtcp,
@@ -70,6 +70,18 @@ export class SipTrunkSignaling implements CallSignaling {
       session?.close();
       void rtp?.release();
     };
+    // The engine's events for this leg, and the leg's closed media, are let go once the INVITE has ended (the user
+    // agent then routes nothing more to it): the SIP stack keeps the INVITE's transaction (and with it the closures
+    // below) for 64*T1 after its final response (RFC 6026) to absorb retransmissions, and must not keep the whole
+    // call (its session, program, billing, RTP state) alive with it.
+    let legEvents: LegEvents | undefined = events;
+    const over = (): LegEvents | undefined => {
+      const heard = legEvents;
+      legEvents = undefined;
+      session = undefined;
+      rtp = undefined;
+      return heard;
+    };
 
     // The trunk's targets after this attempt's, handed back with a failure for the engine's next attempt.
     let untried: readonly SipEndpoint[] = [];
@@ -89,13 +101,15 @@ export class SipTrunkSignaling implements CallSignaling {
       rtp = reservation;
       if (hungUpEarly) {
         release();
-        events.onFailed({ kind: 'transport', message: 'hung up before dialling' });
+        legEvents?.onFailed({ kind: 'transport', message: 'hung up before dialling' });
         return;
       }
       const mediaAddress = typeof this.mediaAddress === 'string' ? this.mediaAddress : this.mediaAddress(address);
       // The trunk's SRTP policy, or for a registered device its extension's.
       const srtp = trunk?.srtp ?? device?.srtp ?? 'off';
       const offer = createOffer({ address: mediaAddress, port: reservation.port, srtp });
+      // Parsed once: the leg's descriptions take its origin, the answer is applied to it.
+      const parsedOffer = parseSdp(offer);
       let dialled: { requestUri: string; from: SipUri; to: SipUri; transport: TransportProtocol; scheme: 'sip' | 'sips' };
       if (device) {
         // A registered device: its Contact is the Request-URI, the number it is rung for the To.
@@ -118,6 +132,7 @@ export class SipTrunkSignaling implements CallSignaling {
           scheme: line.scheme,
         };
       }
+      const heard = legEvents;
       invite = this.ua.invite(
         {
           target,
@@ -126,39 +141,39 @@ export class SipTrunkSignaling implements CallSignaling {
           to: dialled.to,
           contact: this.ua.contact(dialled.transport, undefined, address, dialled.scheme),
           sdp: Buffer.from(offer),
-          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }),
+          descriptions: new LegDescriptions(() => session, mediaAddress, reservation.port, offer, false, { srtp }, parsedOffer),
           ...(trunk?.username && trunk.password ? { credentials: { username: trunk.username, password: trunk.password } } : {}),
         },
         {
           onProvisional: (status, reason, sdp) =>
-            events.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
+            legEvents?.onProgress(status === 183 && sdp ? 'early_media' : 'ringing', status, reason),
           onAnswered: (status, reason, answer) => {
-            session = this.media(offer, answer, reservation);
-            events.onAnswered(status, reason, session);
+            session = this.media(parsedOffer, answer, reservation);
+            legEvents?.onAnswered(status, reason, session);
           },
           onFailed: (failure) => {
             release();
             const more = untried.length > 0 ? { untried } : {};
-            events.onFailed(
+            over()?.onFailed(
               failure.kind === 'transport' ? { kind: 'transport', message: failure.error.message, ...more } : { ...failure, ...more },
             );
           },
           onEnded: (by) => {
             release();
-            events.onEnded(by);
+            over()?.onEnded(by);
           },
           onDigit: (digit) => session?.signalDigit(digit),
           onRefer: (refer) => {
-            if (events.onTransferRequest) events.onTransferRequest(transferRequestOf(refer));
+            if (legEvents?.onTransferRequest) legEvents.onTransferRequest(transferRequestOf(refer));
             else refer.refuse(603, 'Decline');
           },
         },
       );
-      events.onStarted(invite.callId);
+      heard?.onStarted(invite.callId);
     };
     start().catch((error: unknown) => {
       release();
-      events.onFailed({ kind: 'transport', message: error instanceof Error ? error.message : String(error) });
+      legEvents?.onFailed({ kind: 'transport', message: error instanceof Error ? error.message : String(error) });
     });
     return {
       hangup: () => {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../random-pool.js';
 import type { MediaClock } from './media-clock.js';
 import { sdesCname, serializeRtcpCompound } from './rtp/rtcp-packet.js';
 import { isRtcp, parseRtp, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
@@ -87,7 +87,7 @@ export class RtpSession {
   }
 
   constructor(private readonly options: RtpSessionOptions) {
-    const random = randomBytes(10);
+    const random = randomBytesPooled(10);
     this.ssrc = random.readUInt32BE(0);
     this.sequence = random.readUInt16BE(4);
     this.timestamp = random.readUInt32BE(6);

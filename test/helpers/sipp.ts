@@ -220,6 +220,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uac-device-call.xml': { user: 'phone', hold_ms: '500' },
   'uac-cancel-early.xml': { caller: 'sipp' },
   'uac-record-route-dialplane.xml': { caller: 'sipp' },
+  'uac-late-ack-dialplane.xml': { caller: 'sipp' },
   'uas-reinvite-hold.xml': { audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'uac-reinvite-hold-dialplane.xml': { caller: 'sipp', audio_port: '4000', hold_ms: '1500', held_ms: '1500' },
   'uas-info-dtmf.xml': { digit: '5', info_ms: '500' },

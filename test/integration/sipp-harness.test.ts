@@ -139,6 +139,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-trying-only.xml',
       'uas-fork-two-2xx.xml',
       'uac-record-route-dialplane.xml',
+      // Played against the answering side's BYE, which waits for a late ACK, in test/integration/sipp/invite-client.test.ts.
+      'uac-late-ack-dialplane.xml',
       // Played against Dialplane's invite session in test/integration/sipp/invite-session.test.ts.
       'uas-reinvite-hold.xml',
       'uas-update-hold.xml',

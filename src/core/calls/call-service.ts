@@ -223,7 +223,9 @@ export class CallService {
   ): Promise<Call | undefined> {
     const from = LIVE_STATES.filter((state) => canTransition(state, to));
     const now = isoNow(this.clock);
+    const event = eventRow(callId, to, now, sip);
     let queued = 0;
+    let call: Call | undefined;
     const row = await this.store.calls.transition(
       callId,
       from,
@@ -235,13 +237,16 @@ export class CallService {
         ...(sip.sipReason !== undefined ? { sip_reason: sip.sipReason } : {}),
         ...detailColumns(details),
       },
-      eventRow(callId, to, now, sip),
-      async (trx, updated) => (queued = await this.enqueueWebhooks(trx, toCall(updated), [eventRow(callId, to, now, sip)])),
+      event,
+      async (trx, updated) => {
+        call = toCall(updated);
+        queued = await this.enqueueWebhooks(trx, call, [event]);
+      },
     );
     if (!row) return undefined;
     if (queued) this.webhooks?.notify();
-    const call = toCall(row);
-    this.emit(toEvent(eventRow(callId, to, now, sip)), call);
+    call ??= toCall(row);
+    this.emit(toEvent(event), call);
     return call;
   }
 
@@ -280,6 +285,7 @@ export class CallService {
           ? legCost(known.answeredAt, now, known.priceMinor)
           : undefined;
       let costMinor = knownCost ?? 0;
+      let ended: Call | undefined;
       const row = await this.store.calls.transition(
         callId,
         [state],
@@ -300,18 +306,19 @@ export class CallService {
         async (trx, updated) => {
           // What the leg cost (started minutes times its price; a leg not billed costs nothing) is stored with its end:
           // in the end's own UPDATE when the engine knew its answer time, else computed from the row now.
+          const updatedCall = toCall(updated);
           if (knownCost === undefined) {
-            costMinor = updated.price_minor === null ? 0 : legCharge(toCall(updated), Number(updated.price_minor));
+            costMinor = updated.price_minor === null ? 0 : legCharge(updatedCall, Number(updated.price_minor));
             await this.store.calls.setCost(trx, callId, costMinor);
           }
-          const ended = { ...toCall(updated), costMinor };
+          ended = { ...updatedCall, costMinor };
           await inTransaction?.(trx, ended);
           queued = await this.enqueueWebhooks(trx, ended, [event]);
         },
       );
       if (row) {
         if (queued) this.webhooks?.notify();
-        const call = { ...toCall(row), costMinor };
+        const call = ended ?? { ...toCall(row), costMinor };
         this.emit(toEvent(event), call);
         return call;
       }

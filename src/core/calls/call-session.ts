@@ -9,6 +9,7 @@ import type { LegPlan } from './call-targets.js';
 import { MinuteReserve, MINUTE_MS } from './minute-reserve.js';
 import type { DialTarget } from './program.js';
 import { realVerbTimers } from './verbs.js';
+import { Cut } from './verb-run.js';
 import { newId } from '../ids.js';
 import { normalizePhoneNumber } from '../phone-number.js';
 
@@ -93,7 +94,7 @@ export class CallSession implements CallDriver {
   private placingLegs = 0;
   /** What the last dial came to: an inbound call never answered is refused with it (486 busy, else 480). */
   private lastDial: DialResult['outcome'] | undefined;
-  private readonly sessionAbort = new AbortController();
+  private readonly sessionAbort = new Cut();
   /** The bridge a dial made, while it lasts: a transfer asked by one of its legs joins the other to the target. */
   private bridge: ActiveBridge | undefined;
   private readonly handOverListeners = new Set<() => void>();
@@ -187,8 +188,7 @@ export class CallSession implements CallDriver {
     const hangupOpen = () => {
       for (const id of open) void this.deps.engine.hangup(this.init.accountId, id).catch(() => undefined);
     };
-    this.sessionAbort.signal.addEventListener('abort', hangupOpen, { once: true });
-    stops.push(() => this.sessionAbort.signal.removeEventListener('abort', hangupOpen));
+    stops.push(this.sessionAbort.onAbort(hangupOpen));
     const checkAllFailed = () => {
       if (!placing && open.size === 0 && winner === undefined) done({ winner: undefined, outcome: outcomes.length ? ringOutcome(outcomes) : 'failed' });
     };
@@ -575,7 +575,7 @@ export class CallSession implements CallDriver {
   }
 }
 
-/** Why the session's signal aborts (a reason of our own spares a DOMException per call). */
+/** Why the session's cut is aborted. */
 const SESSION_OVER = Symbol('session over');
 
 /** A ring group nobody answered: busy if any callee was, else no answer, else failed. */

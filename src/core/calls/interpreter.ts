@@ -2,7 +2,7 @@ import type { LegMedia } from './call-engine.js';
 import type { ActivityKind, CallDriver } from './call-driver.js';
 import { DEFAULT_FINISH_ON_KEY, GATHER_MAX_DIGITS, validateProgram } from './program.js';
 import type { DialVerb, GatherVerb, PlayVerb, Program, RecordVerb, TransferVerb, Verb } from './program.js';
-import { CALL_ENDED, CUT_SHORT, VerbAborted, VerbRun, attempt } from './verb-run.js';
+import { CALL_ENDED, CUT_SHORT, Cut, VerbAborted, VerbRun, attempt } from './verb-run.js';
 import { sayAndCollect } from './verbs.js';
 
 export interface InterpreterOptions {
@@ -41,7 +41,7 @@ const END: Outcome = Object.freeze({ kind: 'end' });
  */
 export class Interpreter {
   /** Aborted when the running program must stop: replace(), stop(), or the call ending (reason CALL_ENDED). */
-  private program = new AbortController();
+  private program = new Cut();
   private queued: Program | undefined;
   /** Why the queued program takes over: a live command, or a transfer that handed the call to another leg. */
   private queuedSource: 'live' | 'transfer' = 'live';
@@ -114,21 +114,21 @@ export class Interpreter {
   /** Runs one program; returns the program that takes over from it, or undefined when the call should end. */
   private async runProgram(verbs: Program): Promise<Program | undefined> {
     for (const [index, verb] of verbs.entries()) {
-      if (this.program.signal.aborted) break;
+      if (this.program.aborted) break;
       this.position = { verbs, index };
       const outcome = await this.runVerb(verb);
-      if (this.program.signal.aborted) break;
+      if (this.program.aborted) break;
       if (outcome.kind === 'program') return outcome.program;
       if (outcome.kind === 'end') return undefined;
     }
-    return this.program.signal.aborted ? this.takeReplacement() : undefined;
+    return this.program.aborted ? this.takeReplacement() : undefined;
   }
 
   private takeReplacement(): Program | undefined {
     const next = this.queued;
     this.queued = undefined;
     if (!next || this.stopped || this.ended || this.hungUp) return undefined;
-    this.program = new AbortController();
+    this.program = new Cut();
     this.redirects = 0;
     this.typeAhead = '';
     this.activity('program', { source: this.queuedSource, verbs: next.length });
@@ -138,7 +138,7 @@ export class Interpreter {
   private async runVerb(verb: Verb): Promise<Outcome> {
     if (verb.verb !== 'redirect') this.redirects = 0;
     if (!TYPE_AHEAD_VERBS.has(verb.verb) && verb.verb !== 'gather') this.typeAhead = '';
-    const run = new VerbRun(this.program.signal);
+    const run = new VerbRun(this.program);
     try {
       const outcome = await this.execute(verb, run);
       if (run.fault) throw run.fault.error;
@@ -146,7 +146,7 @@ export class Interpreter {
     } catch (error) {
       const cause = run.fault ? run.fault.error : error;
       // An error while the program was being aborted is most likely the abort's own echo (a cancelled dial).
-      if (!(cause instanceof VerbAborted) && (run.fault || !this.program.signal.aborted)) this.report(cause);
+      if (!(cause instanceof VerbAborted) && (run.fault || !this.program.aborted)) this.report(cause);
       return END;
     } finally {
       run.dispose();
@@ -241,7 +241,7 @@ export class Interpreter {
       },
       run.guardTimers(this.driver.timers),
     );
-    if (run.signal.aborted && !this.ended) throw new VerbAborted();
+    if (run.cutShort && !this.ended) throw new VerbAborted();
     this.activity('gather', { digits, reason: this.ended ? 'hangup' : reason });
     if (this.ended) return NEXT;
     const branch = verb.onDigits && Object.hasOwn(verb.onDigits, digits) ? verb.onDigits[digits] : undefined;

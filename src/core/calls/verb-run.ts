@@ -15,33 +15,93 @@ export const CALL_ENDED = Symbol('call ended');
 export const CUT_SHORT = Symbol('cut short');
 
 /**
+ * A one-shot abort: a flag, its reason and the listeners told once when it is set. What an AbortController gives the
+ * call layer, without the EventTarget, its listener map and the Event dispatched per abort: every call's program,
+ * verbs and session each have one, and most are never aborted or never heard by anything but this layer. A real
+ * AbortSignal is made from it only for a driver call that takes one (see VerbRun.signal).
+ */
+export class Cut {
+  aborted = false;
+  reason: unknown = undefined;
+  private listeners: Array<() => void> | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    if (!listeners) return;
+    for (const listener of listeners.slice()) {
+      // One removed by an earlier listener is not told (as with an AbortSignal).
+      if (!listeners.includes(listener)) continue;
+      try {
+        listener();
+      } catch (error) {
+        // As an AbortSignal's listener: the others are still told, and the error surfaces as uncaught.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+    this.listeners = undefined;
+  }
+
+  /** Calls `listener` once when aborted (never if already aborted); the returned function removes it. */
+  onAbort(listener: () => void): () => void {
+    if (this.aborted) return noop;
+    (this.listeners ??= []).push(listener);
+    const listeners = this.listeners;
+    return () => {
+      const index = listeners.indexOf(listener);
+      if (index !== -1) listeners.splice(index, 1);
+    };
+  }
+}
+
+const noop = (): void => undefined;
+
+/**
  * One verb's lifetime: aborted when the program is (a live replace, stop, the call ending) or when a driver call
  * fails behind the verb's back (a media listener, a timer). Everything it registers is removed by dispose(), so a
- * long call does not pile listeners onto the program's signal.
+ * long call does not pile listeners onto the program's cut.
  */
 export class VerbRun {
-  private readonly all = new AbortController();
+  private readonly all = new Cut();
+  /** An AbortSignal following `all`, made only for a driver call that takes one (pause, dial, record). */
+  private allSignal: AbortSignal | undefined;
   /**
    * Aborted by everything except the call ending: dial and record wait for the driver's result then. Made only for a
    * verb that asks (doUntilCommanded), most verbs never do.
    */
-  private commandedController: AbortController | undefined;
+  private commandedCut: Cut | undefined;
   /** Whether the verb was cut short by something other than the call ending, before `commanded` was made. */
   private commandedFirst = false;
   private readonly disposers: Array<() => void> = [];
   fault: { error: unknown } | undefined;
 
-  constructor(program: AbortSignal) {
+  constructor(program: Cut) {
     const follow = () => {
       if (program.reason !== CALL_ENDED) this.abortCommanded();
       this.all.abort(CUT_SHORT);
     };
     if (program.aborted) follow();
-    else this.disposers.push(onAbort(program, follow));
+    else this.disposers.push(program.onAbort(follow));
   }
 
+  /** Whether the verb was cut short. */
+  get cutShort(): boolean {
+    return this.all.aborted;
+  }
+
+  /** The verb's lifetime as an AbortSignal, for driver calls that take one. */
   get signal(): AbortSignal {
-    return this.all.signal;
+    if (!this.allSignal) {
+      const controller = new AbortController();
+      this.allSignal = controller.signal;
+      if (this.all.aborted) controller.abort(CUT_SHORT);
+      else this.disposers.push(this.all.onAbort(() => controller.abort(CUT_SHORT)));
+    }
+    return this.allSignal;
   }
 
   /** A driver failure outside any awaited call: remember the first, cut the verb short. */
@@ -52,20 +112,20 @@ export class VerbRun {
   }
 
   private abortCommanded(): void {
-    if (this.commandedController) this.commandedController.abort(CUT_SHORT);
+    if (this.commandedCut) this.commandedCut.abort(CUT_SHORT);
     else this.commandedFirst = true;
   }
 
-  private get commanded(): AbortController {
-    if (!this.commandedController) {
-      this.commandedController = new AbortController();
-      if (this.commandedFirst) this.commandedController.abort(CUT_SHORT);
+  private get commanded(): Cut {
+    if (!this.commandedCut) {
+      this.commandedCut = new Cut();
+      if (this.commandedFirst) this.commandedCut.abort(CUT_SHORT);
     }
-    return this.commandedController;
+    return this.commandedCut;
   }
 
   onAbort(listener: () => void): void {
-    this.disposers.push(onAbort(this.all.signal, listener));
+    this.disposers.push(this.all.onAbort(listener));
   }
 
   /** Runs when the verb is over, however it ended. */
@@ -80,12 +140,12 @@ export class VerbRun {
 
   /** Starts a driver call unless the verb is already over, and stops waiting for it as soon as the verb is. */
   do<T>(call: () => Promise<T>): Promise<T> {
-    return abortable(call, this.all.signal, this.all.signal);
+    return abortable(call, this.all, this.all);
   }
 
   /** Like do(), but keeps waiting when the call ended: the driver resolves dial and record then, with a result. */
   doUntilCommanded<T>(call: () => Promise<T>): Promise<T> {
-    return abortable(call, this.all.signal, this.commanded.signal);
+    return abortable(call, this.all, this.commanded);
   }
 
   dispose(): void {
@@ -127,17 +187,12 @@ export class VerbRun {
   }
 }
 
-function onAbort(signal: AbortSignal, listener: () => void): () => void {
-  signal.addEventListener('abort', listener, { once: true });
-  return () => signal.removeEventListener('abort', listener);
-}
-
 /** Starts `call` unless `start` is aborted already; stops waiting for it when `wait` aborts. */
-function abortable<T>(call: () => Promise<T>, start: AbortSignal, wait: AbortSignal): Promise<T> {
+function abortable<T>(call: () => Promise<T>, start: Cut, wait: Cut): Promise<T> {
   if (start.aborted || wait.aborted) return Promise.reject(new VerbAborted());
   const pending = attempt(call);
   return new Promise<T>((resolve, reject) => {
-    const off = onAbort(wait, () => reject(new VerbAborted()));
+    const off = wait.onAbort(() => reject(new VerbAborted()));
     // Settling twice is a no-op, so a late rejection after the abort is handled here and dropped.
     pending.then(
       (value) => {

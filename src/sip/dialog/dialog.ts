@@ -42,7 +42,11 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
 
 export function tagOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  return safe(() => parseNameAddr(value).params.find(([n]) => n === 'tag')?.[1] ?? undefined);
+  return safe(() => tagParam(parseNameAddr(value)));
+}
+
+function tagParam(value: NameAddr): string | undefined {
+  return value.params.find(([n]) => n === 'tag')?.[1] ?? undefined;
 }
 
 function withTag(value: NameAddr, tag: string): NameAddr {
@@ -76,6 +80,8 @@ export class Dialog {
   private readonly routeSet: readonly string[];
   private readonly localUri: NameAddr;
   private readonly remoteUri: NameAddr;
+  /** The URI of the last next hop parsed (the first route or the remote target), kept while it stays the same. */
+  private hop: { readonly next: string; readonly uri: SipUri | undefined } | undefined;
 
   constructor(
     private readonly stack: SipStack,
@@ -103,8 +109,8 @@ export class Dialog {
     const to = parseNameAddr(getHeader(response, 'To') ?? '');
     return new Dialog(stack, {
       callId: getHeader(invite, 'Call-ID') ?? '',
-      localTag: tagOf(getHeader(invite, 'From')) ?? '',
-      remoteTag: tagOf(getHeader(response, 'To')) ?? '',
+      localTag: tagParam(from) ?? '',
+      remoteTag: tagParam(to) ?? '',
       localUri: from,
       remoteUri: to,
       remoteTarget: contactUri(response) ?? invite.uri,
@@ -163,6 +169,7 @@ export class Dialog {
     const refresh = method === 'INVITE' || method === 'UPDATE';
     // RFC 3515 §2.4.1 and RFC 6665 §8.2: REFER and NOTIFY carry a Contact too, though they do not refresh the target.
     const withContact = refresh || method === 'ACK' || method === 'REFER' || method === 'NOTIFY';
+    const hop = this.nextHop();
     return buildRequest({
       method,
       uri,
@@ -170,7 +177,7 @@ export class Dialog {
       to: this.remoteUri,
       callId: this.callId,
       cseq,
-      via: this.stack.transports.local(this.nextHop().transport, this.nextHop().address),
+      via: this.stack.transports.local(hop.transport, hop.address),
       ...(withContact ? { contact: this.init.contact } : {}),
       routes,
       ...(spec.headers ? { headers: spec.headers } : {}),
@@ -189,7 +196,8 @@ export class Dialog {
       return fallback;
     }
     const next = this.routeSet[0] ?? `<${this.remoteTarget}>`;
-    const uri = safe(() => parseNameAddr(next).uri);
+    if (this.hop?.next !== next) this.hop = { next, uri: safe(() => parseNameAddr(next).uri) };
+    const { uri } = this.hop;
     if (!uri) return fallback;
     const transport = uriTransport(uri.scheme, uri.params.find(([n]) => n === 'transport')?.[1]) ?? fallback.transport;
     const address = uri.host.replace(/^\[|\]$/g, '');

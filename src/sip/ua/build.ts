@@ -30,7 +30,16 @@ export interface RequestSpec {
   readonly contentType?: string;
 }
 
+/** The top-Via branch of each request buildRequest made: its client transaction is keyed by it without parsing it back. */
+const branches = new WeakMap<SipRequest, string>();
+
+/** The branch buildRequest put in `request`'s top Via; undefined for a request made otherwise (parse its Via then). */
+export function builtBranch(request: SipRequest): string | undefined {
+  return branches.get(request);
+}
+
 export function buildRequest(spec: RequestSpec): SipRequest {
+  const branch = spec.branch ?? newBranch();
   const headers: SipHeader[] = [
     {
       name: 'Via',
@@ -39,7 +48,7 @@ export function buildRequest(spec: RequestSpec): SipRequest {
         host: hostForHeader(spec.via.address),
         port: spec.via.port,
         params: [
-          ['branch', spec.branch ?? newBranch()],
+          ['branch', branch],
           ['rport', null],
         ],
       }),
@@ -57,7 +66,9 @@ export function buildRequest(spec: RequestSpec): SipRequest {
   headers.push(...(spec.headers ?? []));
   const body = spec.body ?? Buffer.alloc(0);
   if (body.length > 0) headers.push({ name: 'Content-Type', value: spec.contentType ?? 'application/sdp' });
-  return { kind: 'request', method: spec.method, uri: spec.uri, headers, body };
+  const request: SipRequest = { kind: 'request', method: spec.method, uri: spec.uri, headers, body };
+  branches.set(request, branch);
+  return request;
 }
 
 export interface ResponseSpec {

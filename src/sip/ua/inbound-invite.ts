@@ -57,6 +57,10 @@ export class InboundInvite {
   private reliable: { rseq: number; response: SipResponse; retransmit?: TimerHandle; giveUp?: TimerHandle } | undefined;
   private rseq = 0;
   private deferredAnswer: (() => void) | undefined;
+  /** Hung up between our 200 and its ACK: the BYE goes out with the ACK (RFC 3261 §15). */
+  private byeOnAck = false;
+  /** Our 200 was never ACKed (Timer H): the BYE need not wait any longer. */
+  private ackGivenUp = false;
 
   constructor(
     private readonly incoming: IncomingRequest,
@@ -139,6 +143,7 @@ export class InboundInvite {
     this.giveUp = timers.start('H', 64 * base.T1, () => {
       if (this.phase !== 'answered') return;
       this.retransmit?.cancel();
+      this.ackGivenUp = true;
       this.events.onAckTimeout();
       this.hangup();
     });
@@ -163,6 +168,7 @@ export class InboundInvite {
     this.giveUp?.cancel();
     if (this.lateOffer && ack.body.length > 0) this.descriptions?.answered(ack.body);
     this.events.onConfirmed();
+    if (this.byeOnAck) this.hangup();
   }
 
   receiveCancel(cancel: IncomingRequest): void {
@@ -216,6 +222,12 @@ export class InboundInvite {
       return;
     }
     if ((this.phase !== 'answered' && this.phase !== 'confirmed') || !this.dialog) return;
+    // §15: the callee sends no BYE before the ACK of its 2xx arrives (or its retransmissions gave up, Timer H); the
+    // 200 goes on being retransmitted meanwhile.
+    if (this.phase === 'answered' && !this.ackGivenUp) {
+      this.byeOnAck = true;
+      return;
+    }
     this.retransmit?.cancel();
     this.giveUp?.cancel();
     this.session?.close();

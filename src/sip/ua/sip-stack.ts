@@ -11,7 +11,7 @@ import { InviteServerTransaction, NonInviteServerTransaction } from '../transact
 import { DEFAULT_TIMER_BASE, realTimers, type SipTimerBase, type TimerScheduler } from '../transaction/timers.js';
 import { SipTransports, type SipTlsServerOptions } from '../transport/sip-transports.js';
 import { isStreamTransport, type InboundMessage, type SipEndpoint } from '../transport/types.js';
-import { badRequestReason, buildNon2xxAck, buildResponse, type ResponseSpec } from './build.js';
+import { badRequestReason, buildNon2xxAck, buildResponse, builtBranch, type ResponseSpec } from './build.js';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -250,6 +250,10 @@ export class SipStack {
 
 /** §17.1.3: a response matches the client transaction with the same top-Via branch and CSeq method. */
 function clientKey(message: SipRequest | SipResponse): string {
+  if (message.kind === 'request') {
+    const built = builtBranch(message);
+    if (built) return `${built}|${message.method === 'ACK' ? 'INVITE' : message.method}`;
+  }
   const via = parseVia(firstValue(getHeader(message, 'Via')));
   const branch = paramOf(via.params, 'branch');
   if (!branch) throw new SipParseError('top Via has no branch');

@@ -110,4 +110,37 @@ await describeWithSipp('the INVITE client against SIPp', () => {
       assert.match(sipHeader(bye.text, 'Route') ?? '', /;lr/);
     });
   }
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`[${transport}] BYE before the ACK: hung up as soon as it answered, the callee's BYE waits for the caller's late ACK (RFC 3261 §15)`, async (t) => {
+      const account = await createCallingAccount(`Late ACK ${transport}`);
+      t.after(() => account.db.close());
+      const telephony = await startTestTelephony(account.services, {
+        rtpPorts: transport === 'udp' ? '56600-56699' : '56700-56799',
+        trunk: 'sip:127.0.0.1:9',
+      });
+      t.after(() => telephony.close());
+      const answered = telephony.answered((c) => c.direction === 'inbound');
+      const uac = await startSipp({
+        scenario: 'uac-late-ack-dialplane.xml',
+        transport,
+        remote: `127.0.0.1:${telephony.sipPort}`,
+        service: CALLER_NUMBER,
+        timeoutSeconds: 20,
+        t,
+      });
+      const call = await Promise.race([
+        answered,
+        uac.done.then((result) => assert.fail(`SIPp ended before Dialplane answered: ${describeSippResult(result)}`)),
+      ]);
+      await telephony.control.hangup(account.accountId, call.id);
+      const result = await uac.done;
+      assert.equal(result.code, 0, describeSippResult(result));
+      const order = parseSippMessages(result.messages).map((m) => `${m.direction} ${m.startLine.split(' ')[0]}`);
+      assert.ok(order.indexOf('sent ACK') !== -1 && order.indexOf('sent ACK') < order.indexOf('received BYE'), order.join(', '));
+      await telephony.engine.whenEnded(call.id);
+      const ended = await account.services.calls.get(account.accountId, call.id);
+      assert.equal(ended.outcome, 'completed', JSON.stringify(ended));
+    });
+  }
 });
