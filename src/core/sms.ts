@@ -104,6 +104,8 @@ export function aggregateSmsStatus(current: SmsStatus, parts: readonly SmsPartSt
  */
 export class SmsService {
   private carrier: SmsCarrierPort | undefined;
+  /** The SMSC account messages go through; the carrier is attached only while this node holds its bind. */
+  private route: { readonly account: string } | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   /** Per message being submitted: settles once the SMSC accepted or refused every part. */
   private readonly submissions = new Map<string, Promise<void>>();
@@ -175,6 +177,7 @@ export class SmsService {
       status: 'queued',
       price_minor: priceMinor,
       owner_node: this.deps.node?.nodeId ?? null,
+      smsc: this.route?.account ?? null,
       error_code: null,
       created_at: now,
       updated_at: now,
@@ -261,6 +264,7 @@ export class SmsService {
       status: 'received',
       price_minor: 0,
       owner_node: null,
+      smsc: null,
       error_code: null,
       created_at: now,
       updated_at: now,
