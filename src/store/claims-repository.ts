@@ -8,9 +8,15 @@ import type { WorkClaimRow } from './schema.js';
  */
 export class ClaimsRepository {
   private readonly db: Db;
+  /**
+   * SQLite serves one server: a claim another id holds there was left by an earlier run of it (a crash), and is taken
+   * at once rather than after its lease, so a restart binds and registers without waiting.
+   */
+  private readonly oneServer: boolean;
 
   constructor(database: Database) {
     this.db = database.db;
+    this.oneServer = database.dialect === 'sqlite';
   }
 
   /** Takes or renews `name` for `holder` until `until`; true when `holder` holds it now. */
@@ -27,7 +33,9 @@ export class ClaimsRepository {
             // A renewal keeps the time the holder first took it.
             acquired_at: eb.case().when('work_claims.holder', '=', holder).then(eb.ref('work_claims.acquired_at')).else(now).end(),
           }))
-          .where((eb) => eb.or([eb('work_claims.holder', '=', holder), eb('work_claims.lease_until', '<=', now)])),
+          .where((eb) =>
+            this.oneServer ? eb.lit(true) : eb.or([eb('work_claims.holder', '=', holder), eb('work_claims.lease_until', '<=', now)]),
+          ),
       )
       .returning('holder')
       .executeTakeFirst();

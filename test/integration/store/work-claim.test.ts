@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { WorkClaim, type ClaimTimerName, type ClaimTimers } from '../../../src/core/work-claim.js';
 import { ClaimsRepository } from '../../../src/store/claims-repository.js';
 import { ManualClock } from '../../helpers/app.js';
-import { createTestDatabase, describeEachDialect } from '../../helpers/databases.js';
+import { createTestDatabase, describeEachDialect, postgresTestOptions } from '../../helpers/databases.js';
 
 const LEASE_MS = 15_000;
 
@@ -44,49 +44,68 @@ function side(claims: Pick<ClaimsRepository, 'acquire' | 'release'>, clock: Manu
   return { claim, timers, log };
 }
 
-await describeEachDialect('work claims', (dialect) => {
-  test('one holder at a time; another takes over once the lease runs out, or at once after a clean stop', async () => {
-    const db = await createTestDatabase(dialect);
-    try {
-      const claims = new ClaimsRepository(db.database);
-      const clock = new ManualClock();
-      const a = side(claims, clock, 'node-a');
-      const b = side(claims, clock, 'node-b');
-      await a.claim.start();
-      await b.claim.start();
-      assert.deepEqual([a.claim.held, b.claim.held], [true, false]);
+const postgres = await postgresTestOptions('work claims between nodes');
 
-      // Renewals keep it: B's tries fail while A renews within the lease.
-      for (let i = 0; i < 4; i++) {
-        clock.advance(LEASE_MS / 3);
-        await a.claim.attempt();
-        await b.claim.attempt();
-      }
-      assert.deepEqual([a.claim.held, b.claim.held], [true, false]);
-      assert.equal((await claims.find('smpp:test@127.0.0.1:2775'))?.holder, 'node-a');
+test('on SQLite (one server) a claim an earlier run left is taken at once', async () => {
+  const db = await createTestDatabase('sqlite');
+  try {
+    const claims = new ClaimsRepository(db.database);
+    const clock = new ManualClock();
+    assert.equal(await claims.acquire('smpp:test@127.0.0.1:2775', 'node-crashed', clock.now().toISOString(), new Date(clock.nowMs() + LEASE_MS).toISOString()), true);
+    const restarted = side(claims, clock, 'node-restarted');
+    await restarted.claim.start();
+    assert.equal(restarted.claim.held, true);
+    assert.equal((await claims.find('smpp:test@127.0.0.1:2775'))?.holder, 'node-restarted');
+    await restarted.claim.stop();
+  } finally {
+    await db.close();
+  }
+});
 
-      // A stops renewing (killed): B's try after the lease has run out takes it; A, come back, finds it taken and stops.
-      clock.advance(LEASE_MS - 1);
-      await b.claim.attempt();
-      assert.equal(b.claim.held, false, 'not before the lease runs out');
-      clock.advance(1);
-      await b.claim.attempt();
-      assert.equal(b.claim.held, true);
+test('several nodes on PostgreSQL: one holder at a time; another takes over once the lease runs out, or at once after a clean stop', postgres, async () => {
+  if (postgres.failure) throw new Error(postgres.failure);
+  const db = await createTestDatabase('postgres');
+  try {
+    const claims = new ClaimsRepository(db.database);
+    const clock = new ManualClock();
+    const a = side(claims, clock, 'node-a');
+    const b = side(claims, clock, 'node-b');
+    await a.claim.start();
+    await b.claim.start();
+    assert.deepEqual([a.claim.held, b.claim.held], [true, false]);
+
+    // Renewals keep it: B's tries fail while A renews within the lease.
+    for (let i = 0; i < 4; i++) {
+      clock.advance(LEASE_MS / 3);
       await a.claim.attempt();
-      assert.equal(a.claim.held, false);
-      assert.deepEqual(a.log, ['acquired', 'lost']);
-
-      // A clean stop gives it up at once.
-      await b.claim.stop();
-      assert.deepEqual(b.log, ['acquired', 'lost']);
-      await a.claim.attempt();
-      assert.equal(a.claim.held, true);
-      await a.claim.stop();
-    } finally {
-      await db.close();
+      await b.claim.attempt();
     }
-  });
+    assert.deepEqual([a.claim.held, b.claim.held], [true, false]);
+    assert.equal((await claims.find('smpp:test@127.0.0.1:2775'))?.holder, 'node-a');
 
+    // A stops renewing (killed): B's try after the lease has run out takes it; A, come back, finds it taken and stops.
+    clock.advance(LEASE_MS - 1);
+    await b.claim.attempt();
+    assert.equal(b.claim.held, false, 'not before the lease runs out');
+    clock.advance(1);
+    await b.claim.attempt();
+    assert.equal(b.claim.held, true);
+    await a.claim.attempt();
+    assert.equal(a.claim.held, false);
+    assert.deepEqual(a.log, ['acquired', 'lost']);
+
+    // A clean stop gives it up at once.
+    await b.claim.stop();
+    assert.deepEqual(b.log, ['acquired', 'lost']);
+    await a.claim.attempt();
+    assert.equal(a.claim.held, true);
+    await a.claim.stop();
+  } finally {
+    await db.close();
+  }
+});
+
+await describeEachDialect('work claims', (dialect) => {
   test('a holder whose renewals fail stops its work before anyone can take the claim, later if a renewal is still under way', async () => {
     const db = await createTestDatabase(dialect);
     try {
