@@ -13,7 +13,7 @@ import { createTestDatabase, postgresTestOptions, POSTGRES_URL } from '../../hel
 import { waitUntil } from '../../helpers/processes.js';
 
 const NAME = 'two nodes, one trunk: one registers it; when its store goes away the other registers instead, never both at once';
-const LEASE_MS = 3_000;
+const LEASE_MS = 4_000;
 const GRANTED_S = 2;
 const options = await postgresTestOptions(NAME);
 
