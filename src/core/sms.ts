@@ -343,7 +343,8 @@ export class SmsService {
     // Only the node with the SMSC bind sends; messages stored for its account are taken up by sendQueued.
     if (!this.carrier) return 0;
     // Messages first, then the nodes alive: a sender alive now is in the second read whatever started in between.
-    const rows = (await this.store.sms.unsent()).filter((row) => row.smsc === null || row.smsc !== this.route?.account);
+    const route = this.route;
+    const rows = (await this.store.sms.unsent()).filter((row) => route === undefined || row.smsc !== route.account);
     if (rows.length === 0) return 0;
     const live = node ? await node.liveNodes() : new Set<string>();
     let resumed = 0;
