@@ -7,6 +7,8 @@ import { SipTrunkSignaling } from './carriers/sip-trunk-signaling.js';
 import { systemSipResolver, trunkTargets } from './carriers/trunk-targets.js';
 import { parseTrunks, type TrunkConfig } from './carriers/trunks.js';
 import { DEFAULT_UPKEEP, TrunkUpkeep, type TrunkStatus } from './carriers/trunk-upkeep.js';
+import { claimTrunkRegistrations } from './carriers/trunk-registration-claims.js';
+import { systemClock } from './core/clock.js';
 import type { Config } from './config/config.js';
 import { CallControl } from './core/calls/call-control.js';
 import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from './core/calls/call-engine.js';
@@ -343,7 +345,16 @@ export async function startTelephony(
     onError: (err: unknown, context: string) => logger.error({ err }, context),
   });
   const upkeep = new TrunkUpkeep(ua, trunks, { ...DEFAULT_UPKEEP, keepaliveS: config.trunk.keepaliveS }, undefined, targetsOf);
-  upkeep.start();
+  // Each trunk is registered by one node of those sharing the database (docs/configuration.md).
+  upkeep.start({ register: false });
+  const stopRegistrationClaims = await claimTrunkRegistrations(upkeep, trunks, {
+    claims: services.store.claims,
+    clock: systemClock,
+    nodeId: services.node.nodeId,
+    leaseMs: services.node.leaseMs,
+    onHeld: (trunk, held) => logger.info({ trunk: trunk.name }, held ? 'this node registers the trunk' : 'this node no longer registers the trunk'),
+    onError: (err: unknown, context: string) => logger.warn({ err }, context),
+  });
   logger.info({ sipPort, sipTlsPort: stack.transports.tlsPort || undefined, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 
   let closing: Promise<void> | undefined;
@@ -365,6 +376,7 @@ export async function startTelephony(
         stopSweep();
         await engine.shutdown();
         await upkeep.stop();
+        await stopRegistrationClaims();
         await devCarrier?.stop();
         registrar.close();
         await registrar.flushed();

@@ -92,6 +92,8 @@ export function startWebhookDelivery(
     perTargetConcurrency: config.endpointConcurrency,
     // An attempt never holds its delivery longer than its own timeout plus a margin; after a crash it is due again.
     leaseMs: config.timeoutMs + 5_000,
+    // Written on every claimed delivery: with several nodes on one database, whose attempt holds it.
+    claimant: services.node.nodeId,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
     ...(overrides.timers ? { timers: overrides.timers } : {}),

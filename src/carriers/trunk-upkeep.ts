@@ -65,6 +65,8 @@ export class TrunkUpkeep {
   private readonly handles = new Set<{ cancel(): void }>();
   private stopped = false;
   private readonly callIds = new Map<string, { callId: string; tag: string; cseq: number }>();
+  /** Trunks (by index) this upkeep registers now; the others' REGISTERs are another node's to send. */
+  private readonly registering = new Set<number>();
 
   constructor(
     private readonly ua: SipUserAgent,
@@ -77,11 +79,36 @@ export class TrunkUpkeep {
     this.statuses = trunks.map((t) => ({ name: t.name, reachable: undefined, registered: undefined, registeredUntil: undefined, lastError: undefined }));
   }
 
-  start(): void {
+  /**
+   * Starts the keepalives, and the registrations unless `register` is false: then each trunk registers only from
+   * startRegistering (one node of several registers a trunk; see trunk-registration-claims.ts).
+   */
+  start(options: { readonly register?: boolean } = {}): void {
     this.trunks.forEach((trunk, index) => {
-      if (trunk.register) void this.register(trunk, index, this.timings.registerExpiresS);
+      if (trunk.register && options.register !== false) this.startRegistering(index);
       if (this.timings.keepaliveS > 0) void this.keepalive(trunk, index);
     });
+  }
+
+  /** Registers the trunk now and keeps refreshing it. */
+  startRegistering(index: number): void {
+    const trunk = this.trunks[index];
+    if (!trunk?.register || this.stopped || this.registering.has(index)) return;
+    this.registering.add(index);
+    void this.register(trunk, index, this.timings.registerExpiresS);
+  }
+
+  /**
+   * Stops refreshing the trunk's registration (another node registers it now). No Expires: 0 is sent: the nodes may
+   * share one Contact, and that would remove the new registration; this one runs out at its granted expiry.
+   */
+  stopRegistering(index: number): void {
+    if (!this.registering.delete(index)) return;
+    const status = this.statuses[index];
+    if (status) {
+      status.registered = false;
+      status.registeredUntil = undefined;
+    }
   }
 
   async stop(): Promise<void> {
@@ -143,12 +170,15 @@ export class TrunkUpkeep {
   /** One REGISTER (with one digest retry); schedules the refresh from the expiry the registrar granted. */
   private async register(trunk: TrunkConfig, index: number, expiresS: number): Promise<void> {
     const status = this.statuses[index]!;
+    if (expiresS > 0 && !this.registering.has(index)) return;
     try {
       const target = await this.target(trunk);
       let response = await this.sendRegister(trunk, target, expiresS, undefined);
       if (response && (response.status === 401 || response.status === 407)) {
         response = await this.sendRegister(trunk, target, expiresS, response);
       }
+      // Handed over while this REGISTER was out: the refresh is the other node's.
+      if (expiresS > 0 && !this.registering.has(index)) return;
       if (response && response.status >= 200 && response.status < 300) {
         const granted = expiresS === 0 ? 0 : grantedExpiry(response, expiresS);
         status.registered = granted > 0;

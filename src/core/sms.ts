@@ -79,6 +79,10 @@ export interface SmsReceipt {
 const MAX_BODY = 1_600;
 const EARLY_RECEIPT_MS = 60_000;
 const MAX_EARLY_RECEIPTS = 10_000;
+/** How often a node waiting on a message another node submits reads it again. */
+const HANDED_OVER_POLL_MS = 100;
+/** Queued messages taken up per pass of sendQueued (the next pass takes the rest). */
+const PICKUP_BATCH = 500;
 const STATUS_RANK: Readonly<Record<SmsStatus, number>> = { queued: 0, sent: 1, delivered: 2, undelivered: 2, failed: 2, received: 2 };
 
 /**
@@ -104,6 +108,11 @@ export function aggregateSmsStatus(current: SmsStatus, parts: readonly SmsPartSt
  */
 export class SmsService {
   private carrier: SmsCarrierPort | undefined;
+  /** The SMSC account messages go through; the carrier is attached only while this node holds its bind. */
+  private route: { readonly account: string } | undefined;
+  /** Messages this node is storing and will submit itself: the pickup of queued messages leaves them alone. */
+  private readonly storing = new Set<string>();
+  private picking: Promise<number> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   /** Per message being submitted: settles once the SMSC accepted or refused every part. */
   private readonly submissions = new Map<string, Promise<void>>();
@@ -126,6 +135,15 @@ export class SmsService {
 
   attachCarrier(carrier: SmsCarrierPort | undefined): void {
     this.carrier = carrier;
+  }
+
+  /**
+   * The SMSC account (system id, host and port) every outbound message is stored for. Several nodes send through one
+   * account by handing messages over in the store: a node without the account's bind (no carrier attached) stores
+   * its messages `queued`, and the node holding the bind takes them up (sendQueued).
+   */
+  setSmscAccount(account: string | undefined): void {
+    this.route = account === undefined ? undefined : { account };
   }
 
   /** Encoding, segments and price of a text, or the error it would get. */
@@ -155,7 +173,7 @@ export class SmsService {
     if (!owned.capabilities.includes('sms')) {
       throw new DialplaneError('validation_failed', `from ${from} cannot send SMS`, { field: 'from' });
     }
-    if (!this.carrier) throw new DialplaneError('not_ready', 'no SMS carrier is connected');
+    if (!this.carrier && !this.route) throw new DialplaneError('not_ready', 'no SMS carrier is connected');
     const segmentation = this.segmentation(input.body);
     const perSegment = await this.deps.prices.lookup('sms', accountId, to);
     const priceMinor = perSegment * segmentation.segments;
@@ -175,6 +193,7 @@ export class SmsService {
       status: 'queued',
       price_minor: priceMinor,
       owner_node: this.deps.node?.nodeId ?? null,
+      smsc: this.route?.account ?? null,
       error_code: null,
       created_at: now,
       updated_at: now,
@@ -190,11 +209,19 @@ export class SmsService {
       updated_at: now,
     }));
     let queued = 0;
-    await this.store.sms.insert(row, parts, async (trx, message) => (queued = await this.enqueue(trx, message)));
-    if (queued) this.deps.webhooks.notify();
-    const submission = this.track(this.submit(row, segmentation));
-    this.submissions.set(id, submission);
-    void submission.finally(() => this.submissions.delete(id));
+    this.storing.add(id);
+    try {
+      await this.store.sms.insert(row, parts, async (trx, message) => (queued = await this.enqueue(trx, message)));
+      if (queued) this.deps.webhooks.notify();
+      // Without the bind the message waits in the store for the node that holds it.
+      if (this.carrier) {
+        const submission = this.track(this.submit(row, segmentation));
+        this.submissions.set(id, submission);
+        void submission.finally(() => this.submissions.delete(id));
+      }
+    } finally {
+      this.storing.delete(id);
+    }
     return toMessage(row);
   }
 
@@ -208,8 +235,15 @@ export class SmsService {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([submission, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
+      return this.get(accountId, id);
     }
-    return this.get(accountId, id);
+    // Another node submits it (this one does not hold the SMSC bind): its answer is seen in the store.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await this.get(accountId, id);
+      if (message.status !== 'queued' || Date.now() >= deadline) return message;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(HANDED_OVER_POLL_MS, Math.max(1, deadline - Date.now()))));
+    }
   }
 
   /**
@@ -261,6 +295,7 @@ export class SmsService {
       status: 'received',
       price_minor: 0,
       owner_node: null,
+      smsc: null,
       error_code: null,
       created_at: now,
       updated_at: now,
@@ -305,15 +340,18 @@ export class SmsService {
   private async resume(atStart: boolean): Promise<number> {
     const node = this.deps.node;
     if (!node && !atStart) return 0;
+    // Only the node with the SMSC bind sends; messages stored for its account are taken up by sendQueued.
+    if (!this.carrier) return 0;
     // Messages first, then the nodes alive: a sender alive now is in the second read whatever started in between.
-    const rows = await this.store.sms.unsent();
+    const route = this.route;
+    const rows = (await this.store.sms.unsent()).filter((row) => route === undefined || row.smsc !== route.account);
     if (rows.length === 0) return 0;
     const live = node ? await node.liveNodes() : new Set<string>();
     let resumed = 0;
     for (const row of rows) {
       if (node) {
         if (!isOrphaned(row.owner_node, node.nodeId, live, atStart)) continue;
-        if (this.submissions.has(row.id)) continue;
+        if (this.submissions.has(row.id) || this.storing.has(row.id)) continue;
         // Taken over first, so two nodes sweeping at once never both send it.
         if (!(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
       }
@@ -325,6 +363,37 @@ export class SmsService {
       resumed += 1;
     }
     return resumed;
+  }
+
+  /**
+   * On the node holding the SMSC bind: submits every message stored `queued` for its SMSC account that this node is
+   * not submitting already, whichever node accepted it (a node without the bind, or a holder that stopped or lost
+   * the bind before every part was accepted). Parts already accepted are not sent again. One pass at a time.
+   */
+  sendQueued(): Promise<number> {
+    this.picking ??= this.pickUp().finally(() => (this.picking = undefined));
+    return this.picking;
+  }
+
+  private async pickUp(): Promise<number> {
+    const route = this.route;
+    if (!this.carrier || !route) return 0;
+    const node = this.deps.node;
+    let taken = 0;
+    for (const row of await this.store.sms.queuedVia(route.account, PICKUP_BATCH)) {
+      if (!this.carrier) break;
+      if (this.submissions.has(row.id) || this.storing.has(row.id)) continue;
+      // Made this node's first: a message is submitted by the node its row names.
+      if (node && !(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
+      if (this.submissions.has(row.id)) continue;
+      const parts = await this.store.sms.parts(row.id);
+      const segmentation = this.segmentation(row.body, parts.length);
+      const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
+      this.submissions.set(row.id, submission);
+      void submission.finally(() => this.submissions.delete(row.id));
+      taken += 1;
+    }
+    return taken;
   }
 
   /** Resolves when every submission started so far has been answered (tests, shutdown). */
@@ -365,6 +434,9 @@ export class SmsService {
       });
     } catch (error) {
       await Promise.allSettled(accepted);
+      // The carrier was detached meanwhile (the bind handed over to another node, or this node stopping): what it did
+      // not get accepted stays queued for whichever node holds the bind next.
+      if (this.carrier !== carrier) return;
       const code = String((error as { commandStatus?: unknown }).commandStatus ?? (error as { code?: unknown }).code ?? 'submit_failed');
       const failed = await this.store.sms.failUnsent(row.id, code, isoNow(this.clock), (trx, message) => this.enqueue(trx, message));
       if (failed) {

@@ -484,6 +484,7 @@ function newDelivery(
     attempts: 0,
     next_attempt_at: now.getTime(),
     lease_until: null,
+    claimed_by: null,
     first_attempt_at: null,
     last_status_code: null,
     last_error: null,

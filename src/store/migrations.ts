@@ -557,6 +557,22 @@ export const migrations: Record<string, DialectMigration> = {
   '0017_extension_srtp': async (db) => {
     await db.schema.alterTable('extensions').addColumn('srtp', 'text', (c) => c.notNull().defaultTo('off')).execute();
   },
+
+  // Work one node does for all: a named claim (the SMPP bind of an SMSC account, a trunk's registration) held by one
+  // node until its lease runs out; the node that claimed a webhook delivery; the SMSC account a message goes through.
+  '0018_work_claims': async (db) => {
+    await db.schema
+      .createTable('work_claims')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('holder', 'text', (c) => c.notNull())
+      .addColumn('acquired_at', 'text', (c) => c.notNull())
+      .addColumn('lease_until', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable('webhook_deliveries').addColumn('claimed_by', 'text').execute();
+    // Null for inbound messages and rows from before: those are resumed as 0009 described.
+    await db.schema.alterTable('sms_messages').addColumn('smsc', 'text').execute();
+    await sql`create index sms_messages_unsent on sms_messages (smsc) where status = 'queued'`.execute(db);
+  },
 };
 
 export function migrationProvider(dialect: DatabaseDialect): MigrationProvider {

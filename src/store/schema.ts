@@ -139,6 +139,17 @@ export interface NodesTable {
 }
 
 /**
+ * Work one node does for all (migration 0018), by name: `smpp:<account>` (the bind to an SMSC account),
+ * `trunk-register:<trunk>`. The holder renews `lease_until`; once it has passed, any node may take the claim.
+ */
+export interface WorkClaimsTable {
+  name: string;
+  holder: string;
+  acquired_at: string;
+  lease_until: string;
+}
+
+/**
  * An account's voice application: a call hook (asked for the verbs to run) with an optional status hook, or a
  * stored program. Exactly one of call_hook and program is set.
  */
@@ -301,6 +312,8 @@ export interface WebhookDeliveriesTable {
   /** Epoch milliseconds. */
   next_attempt_at: number;
   lease_until: number | null;
+  /** The node whose attempt holds the lease (migration 0018); null while pending. */
+  claimed_by: string | null;
   first_attempt_at: number | null;
   last_status_code: number | null;
   last_error: string | null;
@@ -339,6 +352,11 @@ export interface SmsMessagesTable {
   error_code: string | null;
   /** The node that submits an outbound message (migration 0009); null for inbound ones and older rows. */
   owner_node: string | null;
+  /**
+   * The SMSC account an outbound message is submitted through (migration 0018): whichever node holds that account's
+   * bind sends it. Null for inbound messages and older rows.
+   */
+  smsc: string | null;
   created_at: string;
   updated_at: string;
   sent_at: string | null;
@@ -455,6 +473,7 @@ export interface Tables {
   devices: DevicesTable;
   sip_registrations: SipRegistrationsTable;
   nodes: NodesTable;
+  work_claims: WorkClaimsTable;
   applications: ApplicationsTable;
   auth_token_families: AuthTokenFamiliesTable;
   auth_tokens: AuthTokensTable;
@@ -489,6 +508,7 @@ export type ExtensionRow = Selectable<ExtensionsTable>;
 export type DeviceRow = Selectable<DevicesTable>;
 export type SipRegistrationRow = Selectable<SipRegistrationsTable>;
 export type NodeRow = Selectable<NodesTable>;
+export type WorkClaimRow = Selectable<WorkClaimsTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
 export type AuthTokenFamilyRow = Selectable<AuthTokenFamiliesTable>;
 export type AuthTokenRow = Selectable<AuthTokensTable>;

@@ -139,6 +139,20 @@ export class SmsRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Outbound messages not yet accepted by the SMSC that are to go through this SMSC account, oldest first. */
+  async queuedVia(smsc: string, limit: number): Promise<SmsMessageRow[]> {
+    return this.db
+      .selectFrom('sms_messages')
+      .selectAll()
+      .where('status', '=', 'queued')
+      .where('smsc', '=', smsc)
+      .where('direction', '=', 'outbound')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
   /** Outbound messages a crash left before every part was accepted: they are sent again (their unsent parts). */
   async unsent(): Promise<SmsMessageRow[]> {
     return this.db.selectFrom('sms_messages').selectAll().where('status', '=', 'queued').where('direction', '=', 'outbound').execute();

@@ -5,6 +5,7 @@ import { ApplicationsRepository } from './applications-repository.js';
 import { AppsRepository } from './apps-repository.js';
 import { AuthTokensRepository } from './auth-tokens-repository.js';
 import { CallsRepository } from './calls-repository.js';
+import { ClaimsRepository } from './claims-repository.js';
 import { ContactsRepository } from './contacts-repository.js';
 import { CreditsRepository } from './credits-repository.js';
 import { DirectoryRepository } from './directory-repository.js';
@@ -33,6 +34,8 @@ export interface Store {
   /** The registrar's bindings. */
   readonly registrations: RegistrationsRepository;
   readonly nodes: NodesRepository;
+  /** Work one node does for all: the SMPP bind of an SMSC account, a trunk's registration. */
+  readonly claims: ClaimsRepository;
   readonly applications: ApplicationsRepository;
   readonly contacts: ContactsRepository;
   readonly directory: DirectoryRepository;
@@ -66,6 +69,7 @@ export function createStore(database: Database, options: StoreOptions = {}): Sto
     extensions: new ExtensionsRepository(db, secrets),
     registrations: new RegistrationsRepository(db),
     nodes: new NodesRepository(db),
+    claims: new ClaimsRepository(db),
     applications: new ApplicationsRepository(db, secrets),
     contacts: new ContactsRepository(db),
     directory: new DirectoryRepository(db),

@@ -198,8 +198,10 @@ export class WebhooksRepository implements OutboxStore {
     leaseMs: number;
     saturated: readonly string[];
     perTargetRoom: (targetKey: string) => number;
+    claimant?: string;
   }): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseMs, saturated, perTargetRoom } = input;
+    const claimant = input.claimant ?? null;
     if (limit <= 0) return [];
     return this.database.write(async (trx) => {
       let query = trx
@@ -224,11 +226,11 @@ export class WebhooksRepository implements OutboxStore {
           ]),
         );
       if (saturated.length > 0) query = query.where('target_key', 'not in', [...saturated]);
-      const candidates = await query
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .limit(limit * CANDIDATE_FACTOR)
-        .execute();
+      query = query.orderBy('next_attempt_at').orderBy('id').limit(limit * CANDIDATE_FACTOR);
+      // Several nodes claim from one PostgreSQL outbox: the candidates are locked until this transaction commits, and
+      // rows another node's claim has locked are passed over rather than waited for, so two nodes never take the same
+      // delivery and neither queues behind the other. SQLite has one writer at a time (one process).
+      const candidates = await (this.database.dialect === 'postgres' ? query.forUpdate('webhook_deliveries').skipLocked() : query).execute();
       const taken = new Map<string, number>();
       const ids: string[] = [];
       for (const candidate of candidates) {
@@ -241,7 +243,7 @@ export class WebhooksRepository implements OutboxStore {
       if (ids.length === 0) return [];
       const rows = await trx
         .updateTable('webhook_deliveries')
-        .set({ status: 'delivering', lease_until: now + leaseMs })
+        .set({ status: 'delivering', lease_until: now + leaseMs, claimed_by: claimant })
         .where('id', 'in', ids)
         .where('status', '=', 'pending')
         .returningAll()
@@ -279,6 +281,7 @@ export class WebhooksRepository implements OutboxStore {
               : [],
           attempts: row.attempts,
           firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
+          claimedBy: row.claimed_by,
         }));
     });
   }
@@ -298,6 +301,7 @@ export class WebhooksRepository implements OutboxStore {
     const common: Partial<WebhookDeliveriesTable> = {
       attempts: record.attempt,
       lease_until: null,
+      claimed_by: null,
       first_attempt_at: delivery.firstAttemptAt ?? record.startedAt,
       last_status_code: record.statusCode,
       last_error: record.error,
@@ -326,11 +330,14 @@ export class WebhooksRepository implements OutboxStore {
           result,
         })
         .execute();
+      // An attempt whose lease ran out (and the delivery claimed again, by this node or another) leaves its log row only.
+      const claimedBy = delivery.claimedBy ?? null;
       await trx
         .updateTable('webhook_deliveries')
         .set(changes)
         .where('id', '=', delivery.id)
         .where('status', '=', 'delivering')
+        .where('claimed_by', claimedBy === null ? 'is' : '=', claimedBy)
         .execute();
       if (decision.action === 'disable_endpoint' && delivery.endpointId) {
         this.endpointsChanged();
@@ -348,7 +355,7 @@ export class WebhooksRepository implements OutboxStore {
     const result = await this.database.write((trx) =>
       trx
         .updateTable('webhook_deliveries')
-        .set({ status: 'pending', lease_until: null })
+        .set({ status: 'pending', lease_until: null, claimed_by: null })
         .where('status', '=', 'delivering')
         .where('lease_until', '<', now)
         .executeTakeFirst(),

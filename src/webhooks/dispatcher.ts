@@ -26,6 +26,8 @@ export interface ClaimedDelivery {
   readonly attempts: number;
   /** Epoch ms of the first attempt, when there was one. */
   readonly firstAttemptAt: number | null;
+  /** The node that claimed it for this attempt, when the dispatcher names one. */
+  readonly claimedBy?: string | null;
 }
 
 /** What the sender reports for one attempt. `refused` is the SSRF guard's answer: permanent for this URL. */
@@ -52,7 +54,8 @@ export interface AttemptRecord {
 export interface OutboxStore {
   /**
    * Leases up to `limit` pending deliveries due at `now` (oldest due first), never more than `perTarget[key]`
-   * more for a target, and none for a target in `saturated`.
+   * more for a target, and none for a target in `saturated`. With several nodes on one database, no delivery is
+   * leased to two claims at once; `claimant` names the node the lease is written for.
    */
   claimDue(input: {
     now: number;
@@ -60,8 +63,12 @@ export interface OutboxStore {
     leaseMs: number;
     saturated: readonly string[];
     perTargetRoom: (targetKey: string) => number;
+    claimant?: string;
   }): Promise<ClaimedDelivery[]>;
-  /** Writes the attempt and its consequence (delivered, next attempt, failed, endpoint disabled) in one write. */
+  /**
+   * Writes the attempt and its consequence (delivered, next attempt, failed, endpoint disabled) in one write. The
+   * delivery changes only while this attempt's claim still holds it (not released and claimed again elsewhere).
+   */
   complete(record: AttemptRecord): Promise<void>;
   /** Makes deliveries whose lease ran out due again; returns how many. */
   releaseExpiredLeases(now: number): Promise<number>;
@@ -89,6 +96,8 @@ export interface DispatcherOptions {
   readonly perTargetConcurrency: number;
   /** How long one attempt may hold its delivery; longer than the request timeout. */
   readonly leaseMs: number;
+  /** The node this dispatcher runs on, written on every delivery it claims. */
+  readonly claimant?: string;
   /** Longest sleep between looks at the outbox (other processes write to it too, leases expire). */
   readonly pollMs?: number;
   readonly now?: () => number;
@@ -208,6 +217,7 @@ export class WebhookDispatcher {
         leaseMs,
         saturated,
         perTargetRoom: (key) => perTargetConcurrency - (this.inFlight.get(key) ?? 0),
+        ...(this.options.claimant !== undefined ? { claimant: this.options.claimant } : {}),
       });
       if (claimed.length === 0) return;
       for (const delivery of claimed) this.startAttempt(delivery);

@@ -63,6 +63,7 @@ async function writeSecrets(services: Services, store: Store, email: string): Pr
         attempts: 1,
         next_attempt_at: 0,
         lease_until: null,
+        claimed_by: null,
         first_attempt_at: null,
         last_status_code: null,
         last_error: null,
