@@ -1,4 +1,5 @@
-import { DialplaneError } from '../../errors.js';
+import { DialplaneError, errorRegistry, isDialplaneError, type ErrorCode } from '../../errors.js';
+import { NodeUnreachable, type NodeCommand, type NodeReply } from '../../shared-state/node-bus.js';
 import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
@@ -86,6 +87,12 @@ export interface CallView {
 }
 
 const INBOUND_MAX_DURATION_S = 3_600;
+/** How long a live command sent to the node driving the call may take there (a hang-up waits for the call's end). */
+export const NODE_COMMAND_TIMEOUT_MS = 10_000;
+/** Retry-After on a command the driving node did not answer: by then it is back, or its calls are being ended. */
+const OWNER_UNREACHABLE_RETRY_AFTER_S = 5;
+/** A live stream of a call another node drives re-reads whether it is over this often (a relayed event may be lost). */
+const REMOTE_OVER_POLL_MS = 2_000;
 /** `--answer` without an application: answered, then held for live commands (POST …/calls/{id}/program). */
 const ANSWER_PROGRAM: Program = [{ verb: 'pause', length: INBOUND_MAX_DURATION_S }];
 
@@ -98,7 +105,9 @@ const ANSWER_PROGRAM: Program = [{ verb: 'pause', length: INBOUND_MAX_DURATION_S
 export class CallControl {
   private readonly sessions = new Map<string, { session: CallSession; interpreter: Interpreter | undefined }>();
 
-  constructor(private readonly deps: CallControlDeps) {}
+  constructor(private readonly deps: CallControlDeps) {
+    deps.services.calls.bus.serve((command) => this.serve(command));
+  }
 
   get engine(): CallEngine {
     return this.deps.engine;
@@ -293,9 +302,23 @@ export class CallControl {
     };
   }
 
-  /** Hangs up every leg of the call; resolves once the call is over and settled. */
+  /**
+   * Hangs up every leg of the call; resolves once the call is over and settled. A call another node drives is hung up
+   * there (with a shared node bus).
+   */
   async hangup(accountId: string, callId: string): Promise<CallView> {
-    await this.deps.services.calls.assertOwnedHere(accountId, callId);
+    if (!(await this.sentToOwner(accountId, callId, { kind: 'hangup', body: { accountId, callId } }))) await this.hangupHere(accountId, callId);
+    return this.view(accountId, callId);
+  }
+
+  /** Live command: replaces what the call is doing now with `program` (on the node driving the call). */
+  async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
+    const program = validateProgram(input);
+    if (await this.sentToOwner(accountId, callId, { kind: 'program', body: { accountId, callId, program } })) return;
+    this.replaceProgramHere(callId, program);
+  }
+
+  private async hangupHere(accountId: string, callId: string): Promise<void> {
     const entry = this.sessions.get(callId);
     if (entry) {
       entry.interpreter?.stop();
@@ -306,13 +329,9 @@ export class CallControl {
     } else if (this.deps.engine.isLive(callId)) {
       await this.deps.engine.hangup(accountId, callId);
     }
-    return this.view(accountId, callId);
   }
 
-  /** Live command: replaces what the call is doing now with `program`. */
-  async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
-    const program = validateProgram(input);
-    await this.deps.services.calls.assertOwnedHere(accountId, callId);
+  private replaceProgramHere(callId: string, program: Program): void {
     const entry = this.sessions.get(callId);
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');
@@ -324,6 +343,55 @@ export class CallControl {
     // A call that runs no program yet (placed without one) starts this one.
     entry.session.activity('program', { source: 'live', verbs: program.length });
     entry.interpreter = this.runProgram(entry.session, program);
+  }
+
+  /**
+   * For a live command: false when this node drives the call (or it is over); true once the node that drives it
+   * carried the command out. Without a shared bus such a call is refused (409 call_owned_elsewhere); with one, the
+   * command goes to that node, whose refusal is this one's, and no answer in time is 503 call_owner_unreachable.
+   */
+  private async sentToOwner(accountId: string, callId: string, command: NodeCommand): Promise<boolean> {
+    const { calls } = this.deps.services;
+    try {
+      await calls.assertOwnedHere(accountId, callId);
+      return false;
+    } catch (error) {
+      if (!calls.bus.shared || !isDialplaneError(error) || error.code !== 'call_owned_elsewhere') throw error;
+      const owner = String(error.details?.owner_node);
+      let reply: NodeReply;
+      try {
+        reply = await calls.bus.request(owner, command, NODE_COMMAND_TIMEOUT_MS);
+      } catch (failure) {
+        if (!(failure instanceof NodeUnreachable)) throw failure;
+        throw new DialplaneError(
+          'call_owner_unreachable',
+          `call ${callId} is driven by node ${owner}, which did not take the command (${failure.message}); if that node is gone, its calls are ended once its lease runs out`,
+          { owner_node: owner, reason: failure.reason },
+          { 'retry-after': String(OWNER_UNREACHABLE_RETRY_AFTER_S) },
+        );
+      }
+      if (!reply.ok) {
+        const code = reply.error.code in errorRegistry ? (reply.error.code as ErrorCode) : 'internal_error';
+        throw new DialplaneError(code, reply.error.message, reply.error.details);
+      }
+      return true;
+    }
+  }
+
+  /** A live command another node forwarded: carried out here only, since this node drives the call. */
+  private async serve(command: NodeCommand): Promise<NodeReply> {
+    const { accountId, callId } = command.body;
+    try {
+      if (typeof accountId !== 'string' || typeof callId !== 'string') throw new DialplaneError('bad_request', 'malformed node command');
+      await this.deps.services.calls.assertOwnedHere(accountId, callId);
+      if (command.kind === 'hangup') await this.hangupHere(accountId, callId);
+      else if (command.kind === 'program') this.replaceProgramHere(callId, validateProgram(command.body.program));
+      else throw new DialplaneError('bad_request', `unknown node command ${command.kind}`);
+      return { ok: true, body: null };
+    } catch (error) {
+      if (!isDialplaneError(error)) throw error;
+      return { ok: false, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+    }
   }
 
   /**
@@ -370,11 +438,16 @@ export class CallControl {
     };
     follow(callId);
     const session = this.sessions.get(callId)?.session;
-    const stopAdded = session?.onLegAdded((call) => followAdded(session.init.accountId, call));
+    // Another node drives the call: its legs are heard as their updates are relayed, each from its stored events on.
+    const stopAdded = session
+      ? session.onLegAdded((call) => followAdded(session.init.accountId, call))
+      : calls.watchLegs(callId, (update) => {
+          if (update.type === 'event') followAdded(update.call.accountId, update.call);
+        });
     for (const call of session?.legCalls() ?? []) follow(call.id);
     return () => {
       open = false;
-      stopAdded?.();
+      stopAdded();
       for (const stop of stops.values()) stop();
       stops.clear();
     };
@@ -385,9 +458,47 @@ export class CallControl {
     return reachOfNumber(this.deps.services, this.deps.contacts, accountId, number);
   }
 
-  /** Resolves once the call is over and its charge settled. */
-  async whenSettled(callId: string): Promise<void> {
-    await this.sessions.get(callId)?.session.settled;
+  /**
+   * Resolves once the call is over and its charge settled. A call another node drives (with a shared node bus):
+   * once it and its legs have ended, or when `signal` aborts.
+   */
+  async whenSettled(callId: string, signal?: AbortSignal): Promise<void> {
+    const session = this.sessions.get(callId)?.session;
+    if (session) return session.settled;
+    if (this.deps.services.calls.bus.shared) await this.whenOverElsewhere(callId, signal);
+  }
+
+  private whenOverElsewhere(callId: string, signal?: AbortSignal): Promise<void> {
+    const { calls } = this.deps.services;
+    return new Promise((resolve) => {
+      let done = false;
+      const stops: Array<() => void> = [];
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        for (const stop of stops) stop();
+        resolve();
+      };
+      const check = (): void => {
+        void calls.isOver(callId).then(
+          (over) => over && finish(),
+          (error: unknown) => this.deps.onError(error, `call ${callId}: is it over`),
+        );
+      };
+      const onUpdate = (update: CallUpdate): void => {
+        if (update.type === 'event' && update.event.state === 'ended') check();
+      };
+      stops.push(calls.watch(callId, onUpdate), calls.watchLegs(callId, onUpdate));
+      const poll = setInterval(check, REMOTE_OVER_POLL_MS);
+      stops.push(() => clearInterval(poll));
+      if (signal) {
+        const onAbort = (): void => finish();
+        signal.addEventListener('abort', onAbort, { once: true });
+        stops.push(() => signal.removeEventListener('abort', onAbort));
+        if (signal.aborted) finish();
+      }
+      check();
+    });
   }
 
   private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {
