@@ -1,5 +1,5 @@
-import { DialplaneError, errorRegistry, isDialplaneError, type ErrorCode } from '../../errors.js';
-import { NodeUnreachable, type NodeCommand, type NodeReply } from '../../shared-state/node-bus.js';
+import { DialplaneError, isDialplaneError } from '../../errors.js';
+import type { NodeCommand, NodeReply } from '../../shared-state/node-bus.js';
 import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
@@ -8,6 +8,7 @@ import type { Call, CallActivity, CallUpdate, CallWatcher, Recording } from './c
 import { CallSession, type CallMediaPort } from './call-session.js';
 import { planLegs, reachOfNumber, transferTarget, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
+import { sendToOwner, whenOverElsewhere } from './remote-calls.js';
 import { validateProgram, type DialTarget, type Program } from './program.js';
 import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S, within, RING_TIMEOUT_RANGE, MAX_DURATION_RANGE } from './call-limits.js';
 
@@ -87,12 +88,6 @@ export interface CallView {
 }
 
 const INBOUND_MAX_DURATION_S = 3_600;
-/** How long a live command sent to the node driving the call may take there (a hang-up waits for the call's end). */
-export const NODE_COMMAND_TIMEOUT_MS = 10_000;
-/** Retry-After on a command the driving node did not answer: by then it is back, or its calls are being ended. */
-const OWNER_UNREACHABLE_RETRY_AFTER_S = 5;
-/** A live stream of a call another node drives re-reads whether it is over this often (a relayed event may be lost). */
-const REMOTE_OVER_POLL_MS = 2_000;
 /** `--answer` without an application: answered, then held for live commands (POST …/calls/{id}/program). */
 const ANSWER_PROGRAM: Program = [{ verb: 'pause', length: INBOUND_MAX_DURATION_S }];
 
@@ -307,14 +302,14 @@ export class CallControl {
    * there (with a shared node bus).
    */
   async hangup(accountId: string, callId: string): Promise<CallView> {
-    if (!(await this.sentToOwner(accountId, callId, { kind: 'hangup', body: { accountId, callId } }))) await this.hangupHere(accountId, callId);
+    if (!(await sendToOwner(this.deps.services.calls, accountId, callId, { kind: 'hangup', body: { accountId, callId } }))) await this.hangupHere(accountId, callId);
     return this.view(accountId, callId);
   }
 
   /** Live command: replaces what the call is doing now with `program` (on the node driving the call). */
   async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
     const program = validateProgram(input);
-    if (await this.sentToOwner(accountId, callId, { kind: 'program', body: { accountId, callId, program } })) return;
+    if (await sendToOwner(this.deps.services.calls, accountId, callId, { kind: 'program', body: { accountId, callId, program } })) return;
     this.replaceProgramHere(callId, program);
   }
 
@@ -343,39 +338,6 @@ export class CallControl {
     // A call that runs no program yet (placed without one) starts this one.
     entry.session.activity('program', { source: 'live', verbs: program.length });
     entry.interpreter = this.runProgram(entry.session, program);
-  }
-
-  /**
-   * For a live command: false when this node drives the call (or it is over); true once the node that drives it
-   * carried the command out. Without a shared bus such a call is refused (409 call_owned_elsewhere); with one, the
-   * command goes to that node, whose refusal is this one's, and no answer in time is 503 call_owner_unreachable.
-   */
-  private async sentToOwner(accountId: string, callId: string, command: NodeCommand): Promise<boolean> {
-    const { calls } = this.deps.services;
-    try {
-      await calls.assertOwnedHere(accountId, callId);
-      return false;
-    } catch (error) {
-      if (!calls.bus.shared || !isDialplaneError(error) || error.code !== 'call_owned_elsewhere') throw error;
-      const owner = String(error.details?.owner_node);
-      let reply: NodeReply;
-      try {
-        reply = await calls.bus.request(owner, command, NODE_COMMAND_TIMEOUT_MS);
-      } catch (failure) {
-        if (!(failure instanceof NodeUnreachable)) throw failure;
-        throw new DialplaneError(
-          'call_owner_unreachable',
-          `call ${callId} is driven by node ${owner}, which did not take the command (${failure.message}); if that node is gone, its calls are ended once its lease runs out`,
-          { owner_node: owner, reason: failure.reason },
-          { 'retry-after': String(OWNER_UNREACHABLE_RETRY_AFTER_S) },
-        );
-      }
-      if (!reply.ok) {
-        const code = reply.error.code in errorRegistry ? (reply.error.code as ErrorCode) : 'internal_error';
-        throw new DialplaneError(code, reply.error.message, reply.error.details);
-      }
-      return true;
-    }
   }
 
   /** A live command another node forwarded: carried out here only, since this node drives the call. */
@@ -465,40 +427,7 @@ export class CallControl {
   async whenSettled(callId: string, signal?: AbortSignal): Promise<void> {
     const session = this.sessions.get(callId)?.session;
     if (session) return session.settled;
-    if (this.deps.services.calls.bus.shared) await this.whenOverElsewhere(callId, signal);
-  }
-
-  private whenOverElsewhere(callId: string, signal?: AbortSignal): Promise<void> {
-    const { calls } = this.deps.services;
-    return new Promise((resolve) => {
-      let done = false;
-      const stops: Array<() => void> = [];
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        for (const stop of stops) stop();
-        resolve();
-      };
-      const check = (): void => {
-        void calls.isOver(callId).then(
-          (over) => over && finish(),
-          (error: unknown) => this.deps.onError(error, `call ${callId}: is it over`),
-        );
-      };
-      const onUpdate = (update: CallUpdate): void => {
-        if (update.type === 'event' && update.event.state === 'ended') check();
-      };
-      stops.push(calls.watch(callId, onUpdate), calls.watchLegs(callId, onUpdate));
-      const poll = setInterval(check, REMOTE_OVER_POLL_MS);
-      stops.push(() => clearInterval(poll));
-      if (signal) {
-        const onAbort = (): void => finish();
-        signal.addEventListener('abort', onAbort, { once: true });
-        stops.push(() => signal.removeEventListener('abort', onAbort));
-        if (signal.aborted) finish();
-      }
-      check();
-    });
+    if (this.deps.services.calls.bus.shared) await whenOverElsewhere(this.deps.services.calls, callId, (error) => this.deps.onError(error, `call ${callId}: is it over`), signal);
   }
 
   private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {
