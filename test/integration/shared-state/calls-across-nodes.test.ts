@@ -9,9 +9,10 @@ import { redisPeer, startPrivateRedis, type PrivateRedis } from '../../helpers/r
 /**
  * Two nodes on one PostgreSQL database and one Redis. A call placed on node A (the dev carrier answers and holds it)
  * is watched live on node B (`GET /dialplane/v1/calls/{id}/events`): a new program sent to node B runs on node A and
- * its `program` activity reaches B's stream as it happens; a hang-up sent to node B ends the call on node A, and
- * B's stream shows the end and closes. Then node A stops answering (SIGSTOP): a command sent to B is 503
- * `call_owner_unreachable` after the timeout, and once A is killed, at once.
+ * its `program` activity and the leg it dials reach B's stream as they happen; a hang-up sent to node B ends the call
+ * on node A, and B's stream shows the end and closes. A Dial face session dialled through A is played to and hung up
+ * through B. Then node A stops answering (SIGSTOP): a command sent to B is 503 `call_owner_unreachable` after the
+ * timeout, and once A is killed, at once (in the Dial face's shape too).
  */
 
 const NAME = 'a call placed on node A is watched live and commanded through node B';
@@ -63,11 +64,11 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
     const a = await cluster.start('37600-37699', { DIALPLANE_REDIS_URL: redis.url, DIALPLANE_SIP_PORT: '0' });
     const b = await cluster.start('37700-37799', { DIALPLANE_REDIS_URL: redis.url, DIALPLANE_SIP_PORT: '0' });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const request = async (base: string, method: string, path: string, body?: unknown, headers = admin) => {
+    const request = async (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = admin) => {
       const response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       return { status: response.status, headers: response.headers, body: JSON.parse(await response.text()) as Record<string, any> };
     };
-    const ok = async (base: string, method: string, path: string, body?: unknown, headers = admin) => {
+    const ok = async (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = admin) => {
       const response = await request(base, method, path, body, headers);
       assert.ok(response.status >= 200 && response.status < 300, `${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
       return response.body;
@@ -96,9 +97,10 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
     await waitUntil('the stored events replayed on B', () => stream.events.some((e) => e.event === 'state' && e.data.state === 'answered'), 10_000);
     assert.equal(stream.ended(), false, "B's stream stays open while the call is live on A");
 
-    // A new program through B: it runs on A, and its activity reaches B's stream live.
+    // A new program through B (a dial): it runs on A, and its activity and the leg it rings reach B's stream live.
     const commanded = Date.now();
-    const programmed = await ok(b.base, 'POST', `/dialplane/v1/calls/${callId}/program`, { program: [{ verb: 'pause', length: 50 }] }, user);
+    const program = [{ verb: 'dial', target: [{ type: 'phone', number: '+14155550102' }], timeLimit: 50 }];
+    const programmed = await ok(b.base, 'POST', `/dialplane/v1/calls/${callId}/program`, { program }, user);
     assert.equal(programmed.state, 'answered');
     await waitUntil(
       "the live program's activity on B's stream",
@@ -106,6 +108,11 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
       5_000,
     );
     t.diagnostic(`program through B, its activity on B's stream: ${Date.now() - commanded} ms`);
+    await waitUntil(
+      "the dialled leg's answer on B's stream",
+      () => stream.events.some((e) => e.event === 'state' && e.data.leg_id !== callId && e.data.state === 'answered'),
+      10_000,
+    );
     const activities = (await ok(a.base, 'GET', `/dialplane/v1/calls/${callId}`, undefined, user)).activities as Array<{ kind: string }>;
     assert.ok(activities.some((activity) => activity.kind === 'program'), 'node A stored the live program');
 
@@ -120,6 +127,34 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
     assert.equal(states.at(-1), 'ended', JSON.stringify(states));
     assert.equal(stream.events.at(-1)?.event, 'end');
     assert.equal(stream.events.at(-1)?.data.state, 'ended');
+    const legEnded = stream.events.some((e) => e.event === 'state' && e.data.leg_id !== callId && e.data.state === 'ended');
+    assert.ok(legEnded, "the dialled leg's end is on B's stream");
+
+    // The Dial face: a session dialled through A is played to and hung up through B.
+    const created = await ok(a.base, 'POST', `/admin/v1/accounts/${accountId}/apps`, { name: 'gateway', caller_id_allow_list: ['0721234567'], country: 'IL' });
+    const appHeaders = { 'x-app-id': String(created.app_id), 'x-api-key': String(created.api_key), 'content-type': 'application/json' };
+    /** A gateway session dialled through node A, answered. */
+    const sessionOnA = async (): Promise<string> => {
+      const dialled = await ok(a.base, 'POST', '/api/v1/dial', { to: '0527121102', from: '0721234567' }, appHeaders);
+      const uuid = String(dialled.session_uuid);
+      await waitUntil(
+        `session ${uuid} answered`,
+        async () => (await ok(b.base, 'GET', `/api/v1/dial/${uuid}`, undefined, appHeaders)).status === 'answered',
+        15_000,
+        a.proc,
+      );
+      return uuid;
+    };
+    const sessionUuid = await sessionOnA();
+    const played = await ok(b.base, 'POST', `/api/v1/dial/${sessionUuid}/play`, { text: 'hello from node B' }, appHeaders);
+    assert.equal(played.status, 'answered');
+    await waitUntil('node A runs the program the play stands for', async () => {
+      const { activities } = await ok(a.base, 'GET', `/dialplane/v1/calls/${sessionUuid}`, undefined, user);
+      return (activities as Array<{ kind: string; data: Record<string, unknown> }>).some((activity) => activity.kind === 'program' && activity.data.source === 'live');
+    }, 5_000);
+    const closed = await ok(b.base, 'POST', `/api/v1/dial/${sessionUuid}/hangup`, {}, appHeaders);
+    assert.equal(closed.status, 'ended');
+    const liveSession = await sessionOnA();
 
     // Node A frozen: the command gets no answer, and B says so when the timeout is up.
     const second = await callOnA('+14155550101');
@@ -148,6 +183,12 @@ test(NAME, { skip: options.skip, timeout: 120_000 }, async (t) => {
     assert.equal(refused.body.error.code, 'call_owner_unreachable');
     assert.equal(refused.body.error.details.reason, 'not_listening');
     assert.ok(goneMs < 5_000, `at once, not at the timeout (${goneMs} ms)`);
+
+    // The same in the Dial face's shape.
+    const faceRefused = await request(b.base, 'POST', `/api/v1/dial/${liveSession}/play`, { text: 'anyone there?' }, appHeaders);
+    assert.equal(faceRefused.status, 503, JSON.stringify(faceRefused.body));
+    assert.equal(faceRefused.body.error, 'call_owner_unreachable');
+    assert.equal(faceRefused.body.retry_after, 5);
   } finally {
     for (const stream of streams) stream.close();
     await cluster.cleanup();
