@@ -68,6 +68,8 @@ export function whenOverElsewhere(calls: CallService, callId: string, onError: (
     };
     stops.push(calls.watch(callId, onUpdate), calls.watchLegs(callId, onUpdate));
     const poll = setInterval(check, REMOTE_OVER_POLL_MS);
+    // A reader waiting must not keep a stopping process alive.
+    poll.unref();
     stops.push(() => clearInterval(poll));
     if (signal) {
       const onAbort = (): void => finish();
