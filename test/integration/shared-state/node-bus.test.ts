@@ -9,8 +9,8 @@ import { redisPeer, startPrivateRedis } from '../../helpers/redis.js';
 
 /**
  * The node bus over a real Redis: a command reaches the named node and its reply (a result or a refusal) comes
- * back; a command for a node nobody hears fails at once; one the node does not answer fails at the timeout; events
- * reach every other node and not their sender.
+ * back; a command for a node nobody hears, or while Redis is down, fails at once; one the node does not answer
+ * fails at the timeout; events reach every other node and not their sender.
  */
 
 const quiet = { onDown: () => undefined, onUp: () => undefined };
@@ -87,8 +87,19 @@ test('the node bus over Redis: request and reply, refusals, nobody listening, ti
     const pending = a.request('node_b', { kind: 'hangup', body: {} }, 5_000);
     await a.close();
     await assert.rejects(pending, (error: unknown) => error instanceof NodeUnreachable && error.reason === 'bus_down');
+
+    // Redis gone: a command fails at once, not at its timeout.
+    await redis.stop();
+    const down = Date.now();
+    await assert.rejects(b.request('node_a', { kind: 'hangup', body: {} }, 5_000), (error: unknown) => {
+      assert.ok(error instanceof NodeUnreachable);
+      assert.equal(error.reason, 'bus_down');
+      return true;
+    });
+    assert.ok(Date.now() - down < 2_000, `Redis down fails at once (${Date.now() - down} ms)`);
+
     await b.close();
-    assert.deepEqual(errors, []);
+    assert.deepEqual(errors, [], 'no publish or subscribe failed');
   } finally {
     for (const client of clients) client.disconnect();
     await redis.stop();
