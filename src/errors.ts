@@ -34,6 +34,7 @@ export const errorRegistry = {
   conflict: { status: 409, message: 'The resource already exists' },
   call_owned_elsewhere: { status: 409, message: 'The call is driven by another node' },
   rate_limited: { status: 429, message: 'Too many requests, please retry later' },
+  call_owner_unreachable: { status: 503, message: 'The node driving the call did not answer' },
   capacity_exceeded: { status: 503, message: 'No capacity available right now, retry with backoff' },
   not_ready: { status: 503, message: 'The server is not ready' },
   internal_error: { status: 500, message: 'An unexpected error occurred' },

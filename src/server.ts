@@ -80,6 +80,7 @@ export async function startServer(
   const services = createServices(store, {
     node,
     invalidations: shared.invalidations,
+    bus: shared.bus,
     clock: systemClock,
     defaultCountry: config.phone.defaultCountry,
     keyCacheTtlMs: config.auth.keyCacheTtlMs,

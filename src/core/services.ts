@@ -1,6 +1,7 @@
 import type { Store } from '../store/store.js';
 import { AccountChanges } from './account-changes.js';
 import type { Invalidations } from '../shared-state/invalidations.js';
+import type { NodeBus } from '../shared-state/node-bus.js';
 import { AccountSummaryService } from './account-summary.js';
 import { AccountService } from './accounts.js';
 import { CallService } from './calls/call-service.js';
@@ -66,6 +67,8 @@ export interface ServicesOptions {
   readonly smsMaxSegments?: number;
   /** Other nodes' cache invalidations, and where this node's go; without: one process. */
   readonly invalidations?: Invalidations;
+  /** Commands to other nodes and call events from them; without: one process. */
+  readonly bus?: NodeBus;
   /** This node; without one a lease with a generated id is made (and left unstarted: CLI and tests). */
   readonly node?: NodeLease;
 }
@@ -92,7 +95,7 @@ export function createServices(store: Store, options: ServicesOptions): Services
     prices,
     summaries: new AccountSummaryService({ accounts, numbers, credits }, clock, changes, options.summaryCacheTtlMs ?? 5_000),
     changes,
-    calls: new CallService(store, clock, options.onListenerError, webhooks, node),
+    calls: new CallService(store, clock, options.onListenerError, webhooks, node, options.bus),
     webhooks,
     keyWebhooks: new KeyWebhookService(store, clock, keys, webhooks),
     sms: new SmsService(store, clock, { credits, prices, numbers, webhooks, node }, {

@@ -40,3 +40,8 @@ export function openRedis(url: string, events: RedisClientEvents, options: { rea
   });
   return client;
 }
+
+/** The message only: a Redis error can carry a command's arguments, which are not the log's business. */
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

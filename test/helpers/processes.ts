@@ -150,8 +150,11 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   }
 }
 
-/** Until /readyz answers 200; `timeoutMs` is more for a test whose server waits on something at start (Redis). */
-export async function waitReady(base: string, proc: ServerProcess, timeoutMs = 15_000): Promise<void> {
+/**
+ * Until the server answers /readyz. A start takes 7 to 9 s on a 2-core machine under load, so the default allows 30 s;
+ * `timeoutMs` is more for a test whose server waits on something at start (Redis).
+ */
+export async function waitReady(base: string, proc: ServerProcess, timeoutMs = 30_000): Promise<void> {
   await waitUntil(
     '/readyz',
     async () => {

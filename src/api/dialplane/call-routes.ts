@@ -359,14 +359,18 @@ export function registerCallRoutes(
         format: 'sse',
         ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
       });
-      stream.onClose(unwatch);
+      const gone = new AbortController();
+      stream.onClose(() => {
+        unwatch();
+        gone.abort();
+      });
       for (const update of replay) write(update);
       replaying = false;
       for (const update of pending.splice(0)) write(update);
       // Until the call is over and settled; then whatever was stored meanwhile, and the end.
       const open = stream;
       void (async () => {
-        await control.whenSettled(callId);
+        await control.whenSettled(callId, gone.signal);
         if (!open.isOpen) return;
         for (const update of await stored().catch(() => [])) write(update);
         const last = await control.view(accountId, callId).catch(() => undefined);
@@ -390,7 +394,7 @@ export function registerCallRoutes(
       schema: schema('Live command: replace what the call runs now with a new program', {
         params: CallParams,
         body: ProgramBody,
-        response: { 200: CallSchema, ...errorResponses(404, 409) },
+        response: { 200: CallSchema, ...errorResponses(404, 409, 503) },
       }),
     },
     async (request) => {
@@ -407,7 +411,7 @@ export function registerCallRoutes(
       schemaErrorFormatter: dialplaneValidationError,
       schema: schema('Live command: hang up every leg of the call (inbound or outbound); answers once it is over', {
         params: CallParams,
-        response: { 200: CallSchema, ...errorResponses(404, 409) },
+        response: { 200: CallSchema, ...errorResponses(404, 409, 503) },
       }),
     },
     async (request) => callResource(await control.hangup(accountOf(request), request.params.id)),

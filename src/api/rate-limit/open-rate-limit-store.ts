@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { describe } from '../../shared-state/open-shared-state.js';
+import { describe } from '../../shared-state/redis-client.js';
 import { FallbackRateLimitStore } from './fallback-store.js';
 import { MemoryRateLimitStore } from './memory-store.js';
 import { RedisRateLimitStore } from './redis-store.js';

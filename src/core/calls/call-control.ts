@@ -1,4 +1,5 @@
-import { DialplaneError } from '../../errors.js';
+import { DialplaneError, isDialplaneError } from '../../errors.js';
+import type { NodeCommand, NodeReply } from '../../shared-state/node-bus.js';
 import { normalizePhoneNumber } from '../phone-number.js';
 import type { Application } from '../applications.js';
 import type { Services } from '../services.js';
@@ -7,6 +8,7 @@ import type { Call, CallActivity, CallUpdate, CallWatcher, Recording } from './c
 import { CallSession, type CallMediaPort } from './call-session.js';
 import { planLegs, reachOfNumber, transferTarget, type DeviceContacts } from './call-targets.js';
 import { Interpreter } from './interpreter.js';
+import { sendToOwner, whenOverElsewhere } from './remote-calls.js';
 import { validateProgram, type DialTarget, type Program } from './program.js';
 import { DEFAULT_MAX_DURATION_S, DEFAULT_RING_TIMEOUT_S, within, RING_TIMEOUT_RANGE, MAX_DURATION_RANGE } from './call-limits.js';
 
@@ -98,7 +100,9 @@ const ANSWER_PROGRAM: Program = [{ verb: 'pause', length: INBOUND_MAX_DURATION_S
 export class CallControl {
   private readonly sessions = new Map<string, { session: CallSession; interpreter: Interpreter | undefined }>();
 
-  constructor(private readonly deps: CallControlDeps) {}
+  constructor(private readonly deps: CallControlDeps) {
+    deps.services.calls.bus.serve((command) => this.serve(command));
+  }
 
   get engine(): CallEngine {
     return this.deps.engine;
@@ -293,9 +297,23 @@ export class CallControl {
     };
   }
 
-  /** Hangs up every leg of the call; resolves once the call is over and settled. */
+  /**
+   * Hangs up every leg of the call; resolves once the call is over and settled. A call another node drives is hung up
+   * there (with a shared node bus).
+   */
   async hangup(accountId: string, callId: string): Promise<CallView> {
-    await this.deps.services.calls.assertOwnedHere(accountId, callId);
+    if (!(await sendToOwner(this.deps.services.calls, accountId, callId, { kind: 'hangup', body: { accountId, callId } }))) await this.hangupHere(accountId, callId);
+    return this.view(accountId, callId);
+  }
+
+  /** Live command: replaces what the call is doing now with `program` (on the node driving the call). */
+  async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
+    const program = validateProgram(input);
+    if (await sendToOwner(this.deps.services.calls, accountId, callId, { kind: 'program', body: { accountId, callId, program } })) return;
+    this.replaceProgramHere(callId, program);
+  }
+
+  private async hangupHere(accountId: string, callId: string): Promise<void> {
     const entry = this.sessions.get(callId);
     if (entry) {
       entry.interpreter?.stop();
@@ -306,13 +324,9 @@ export class CallControl {
     } else if (this.deps.engine.isLive(callId)) {
       await this.deps.engine.hangup(accountId, callId);
     }
-    return this.view(accountId, callId);
   }
 
-  /** Live command: replaces what the call is doing now with `program`. */
-  async replaceProgram(accountId: string, callId: string, input: unknown): Promise<void> {
-    const program = validateProgram(input);
-    await this.deps.services.calls.assertOwnedHere(accountId, callId);
+  private replaceProgramHere(callId: string, program: Program): void {
     const entry = this.sessions.get(callId);
     if (!entry || entry.session.isOver || !entry.session.controllingLeg) {
       throw new DialplaneError('not_found', 'no call in progress with that id');
@@ -324,6 +338,22 @@ export class CallControl {
     // A call that runs no program yet (placed without one) starts this one.
     entry.session.activity('program', { source: 'live', verbs: program.length });
     entry.interpreter = this.runProgram(entry.session, program);
+  }
+
+  /** A live command another node forwarded: carried out here only, since this node drives the call. */
+  private async serve(command: NodeCommand): Promise<NodeReply> {
+    const { accountId, callId } = command.body;
+    try {
+      if (typeof accountId !== 'string' || typeof callId !== 'string') throw new DialplaneError('bad_request', 'malformed node command');
+      await this.deps.services.calls.assertOwnedHere(accountId, callId);
+      if (command.kind === 'hangup') await this.hangupHere(accountId, callId);
+      else if (command.kind === 'program') this.replaceProgramHere(callId, validateProgram(command.body.program));
+      else throw new DialplaneError('bad_request', `unknown node command ${command.kind}`);
+      return { ok: true, body: null };
+    } catch (error) {
+      if (!isDialplaneError(error)) throw error;
+      return { ok: false, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+    }
   }
 
   /**
@@ -370,11 +400,16 @@ export class CallControl {
     };
     follow(callId);
     const session = this.sessions.get(callId)?.session;
-    const stopAdded = session?.onLegAdded((call) => followAdded(session.init.accountId, call));
+    // Another node drives the call: its legs are heard as their updates are relayed, each from its stored events on.
+    const stopAdded = session
+      ? session.onLegAdded((call) => followAdded(session.init.accountId, call))
+      : calls.watchLegs(callId, (update) => {
+          if (update.type === 'event') followAdded(update.call.accountId, update.call);
+        });
     for (const call of session?.legCalls() ?? []) follow(call.id);
     return () => {
       open = false;
-      stopAdded?.();
+      stopAdded();
       for (const stop of stops.values()) stop();
       stops.clear();
     };
@@ -385,9 +420,14 @@ export class CallControl {
     return reachOfNumber(this.deps.services, this.deps.contacts, accountId, number);
   }
 
-  /** Resolves once the call is over and its charge settled. */
-  async whenSettled(callId: string): Promise<void> {
-    await this.sessions.get(callId)?.session.settled;
+  /**
+   * Resolves once the call is over and its charge settled. A call another node drives (with a shared node bus):
+   * once it and its legs have ended, or when `signal` aborts.
+   */
+  async whenSettled(callId: string, signal?: AbortSignal): Promise<void> {
+    const session = this.sessions.get(callId)?.session;
+    if (session) return session.settled;
+    if (this.deps.services.calls.bus.shared) await whenOverElsewhere(this.deps.services.calls, callId, (error) => this.deps.onError(error, `call ${callId}: is it over`), signal);
   }
 
   private newSession(init: ConstructorParameters<typeof CallSession>[1]): CallSession {

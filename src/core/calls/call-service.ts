@@ -6,6 +6,7 @@ import type { Db } from '../../store/database.js';
 import { isoNow, type Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import { isOrphaned, type NodeLiveness } from '../node-lease.js';
+import { localNodeBus, type NodeBus } from '../../shared-state/node-bus.js';
 import type { WebhookService } from '../webhooks.js';
 import { applicationEndpointFilter } from '../applications.js';
 import { legCharge, legCost } from './minute-reserve.js';
@@ -107,13 +108,23 @@ export type CallWatcher = (update: CallUpdate) => void;
 
 const LIVE_STATES: readonly CallState[] = ['queued', 'dialing', 'ringing', 'early_media', 'answered'];
 
+/** A call's update as it crosses the node bus. */
+interface RelayedUpdate {
+  readonly kind: 'call';
+  readonly callId: string;
+  readonly update: CallUpdate;
+}
+
 /**
  * Calls and their event history. Every state change is persisted with its event in one write, and only along the
  * state machine's edges; the watchers of a call (its controller, a live event stream) hear each event after it is
- * stored. There is no listener to every call: each watches the calls it cares about.
+ * stored. There is no listener to every call: each watches the calls it cares about. With a shared node bus, every
+ * update is also broadcast, and the watchers on other nodes hear it as the node that wrote it does.
  */
 export class CallService {
   private readonly watchers = new Map<string, Set<CallWatcher>>();
+  /** Watchers of every leg of a call, by the call's id (a leg's `parentCallId`). */
+  private readonly legWatchers = new Map<string, Set<CallWatcher>>();
 
   constructor(
     private readonly store: Store,
@@ -122,17 +133,28 @@ export class CallService {
     private readonly webhooks?: WebhookService,
     /** This node: it owns the calls it creates, and recovers only those of nodes that are gone. */
     private readonly node?: NodeLiveness,
-  ) {}
+    /** Where updates go to other nodes' watchers, and come from theirs. */
+    readonly bus: NodeBus = localNodeBus,
+  ) {
+    if (bus.shared) bus.onEvent((event) => this.receive(event));
+  }
 
   /** Hears one call's updates until the returned function is called. */
   watch(callId: string, watcher: CallWatcher): () => void {
-    let set = this.watchers.get(callId);
-    if (!set) this.watchers.set(callId, (set = new Set()));
-    set.add(watcher);
-    return () => {
-      set.delete(watcher);
-      if (set.size === 0 && this.watchers.get(callId) === set) this.watchers.delete(callId);
-    };
+    return subscribe(this.watchers, callId, watcher);
+  }
+
+  /** Hears the state events of every leg of a call (the calls whose parent it is) until the returned function is called. */
+  watchLegs(callId: string, watcher: CallWatcher): () => void {
+    return subscribe(this.legWatchers, callId, watcher);
+  }
+
+  /** Whether a call and every leg of it have ended; true for a call that does not exist. */
+  async isOver(callId: string): Promise<boolean> {
+    const row = await this.store.calls.findAny(callId);
+    if (!row) return true;
+    if (row.state !== 'ended') return false;
+    return (await this.store.calls.children(row.account_id, callId)).every((leg) => leg.state === 'ended');
   }
 
   /** Stores what a call's program did and tells the call's watchers. */
@@ -424,10 +446,24 @@ export class CallService {
     this.notify(call.id, { type: 'event', event, call });
   }
 
+  /** An update written here: this node's watchers hear it, and through the bus every other node's. */
   private notify(callId: string, update: CallUpdate): void {
-    const set = this.watchers.get(callId);
-    if (!set) return;
-    for (const watcher of [...set]) {
+    if (this.bus.shared) this.bus.broadcast({ kind: 'call', callId, update } satisfies RelayedUpdate);
+    this.deliver(callId, update);
+  }
+
+  /** An update another node wrote, for this node's watchers. */
+  private receive(event: unknown): void {
+    if (typeof event !== 'object' || event === null) return;
+    const { kind, callId, update } = event as Partial<RelayedUpdate>;
+    if (kind !== 'call' || typeof callId !== 'string' || typeof update !== 'object' || update === null) return;
+    if (update.type === 'event' && typeof update.event === 'object' && typeof update.call === 'object') this.deliver(callId, update);
+    else if (update.type === 'activity' && typeof update.activity === 'object') this.deliver(callId, update);
+  }
+
+  private deliver(callId: string, update: CallUpdate): void {
+    const parent = update.type === 'event' ? update.call.parentCallId : null;
+    for (const watcher of [...(this.watchers.get(callId) ?? []), ...(parent ? (this.legWatchers.get(parent) ?? []) : [])]) {
       try {
         watcher(update);
       } catch (error) {
@@ -436,6 +472,16 @@ export class CallService {
       }
     }
   }
+}
+
+function subscribe(map: Map<string, Set<CallWatcher>>, callId: string, watcher: CallWatcher): () => void {
+  let set = map.get(callId);
+  if (!set) map.set(callId, (set = new Set()));
+  set.add(watcher);
+  return () => {
+    set.delete(watcher);
+    if (set.size === 0 && map.get(callId) === set) map.delete(callId);
+  };
 }
 
 /** A call event as webhook data: the call as it is after the event, and the event's own particulars. */
