@@ -4,6 +4,9 @@ import type { SmsEventRow, SmsMessageRow, SmsPartRow, SmsStatus } from './schema
 
 export type SmsPartStatus = SmsPartRow['status'];
 
+/** The error code of a message (and part) whose submit_sm may have reached the SMSC before a crash. */
+export const UNCONFIRMED = 'submit_unconfirmed';
+
 /** What a change did to the whole message: its row after the change, when its status moved. */
 export interface SmsChange {
   readonly message: SmsMessageRow;
@@ -82,6 +85,57 @@ export class SmsRepository {
     });
   }
 
+  /** Records, before a part's submit_sm is written, that it may reach the SMSC. False when the part was not queued. */
+  async markSubmitting(messageId: string, seq: number, now: string): Promise<boolean> {
+    return this.database.write(async (trx) => {
+      const result = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'submitting', updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('seq', '=', seq)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  /**
+   * Settles a message a crash left with parts whose submit_sm may have been written (`submitting`): those parts fail
+   * with `submit_unconfirmed`, the parts never written with `not_submitted`, and the message fails with
+   * `submit_unconfirmed`, in one write with its event (and `also`). Undefined when it was no longer queued.
+   */
+  async settleUnconfirmed(
+    messageId: string,
+    now: string,
+    also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
+  ): Promise<{ message: SmsMessageRow; unconfirmed: number; notSubmitted: number } | undefined> {
+    return this.database.write(async (trx) => {
+      const updated = await trx
+        .updateTable('sms_messages')
+        .set({ status: 'failed', error_code: UNCONFIRMED, updated_at: now, completed_at: now })
+        .where('id', '=', messageId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) return undefined;
+      const unconfirmed = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'failed', error_code: UNCONFIRMED, updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('status', '=', 'submitting')
+        .executeTakeFirst();
+      const notSubmitted = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'failed', error_code: 'not_submitted', updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      await trx.insertInto('sms_events').values({ message_id: messageId, status: 'failed', at: now, error_code: UNCONFIRMED }).execute();
+      await also?.(trx, updated);
+      return { message: updated, unconfirmed: Number(unconfirmed.numUpdatedRows), notSubmitted: Number(notSubmitted.numUpdatedRows) };
+    });
+  }
+
   /** Fails every part not yet accepted, and the message with them. */
   async failUnsent(
     messageId: string,
@@ -94,7 +148,7 @@ export class SmsRepository {
         .updateTable('sms_parts')
         .set({ status: 'failed', error_code: errorCode, updated_at: now })
         .where('message_id', '=', messageId)
-        .where('status', '=', 'queued')
+        .where('status', 'in', ['queued', 'submitting'])
         .execute();
       const updated = await trx
         .updateTable('sms_messages')
