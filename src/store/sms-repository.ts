@@ -7,6 +7,19 @@ export type SmsPartStatus = SmsPartRow['status'];
 /** The error code of a message (and part) whose submit_sm may have reached the SMSC before a crash. */
 export const UNCONFIRMED = 'submit_unconfirmed';
 
+/**
+ * Takes the message's row lock (a write that changes nothing) before its parts are changed, so the transactions on one
+ * message's parts run one after another: on PostgreSQL two parts settled at once would otherwise each read the other
+ * as it was before, and neither would see the whole message done. Messages are always locked before their parts.
+ */
+async function lockMessage(trx: Db, messageId: string): Promise<void> {
+  await trx
+    .updateTable('sms_messages')
+    .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+    .where('id', '=', messageId)
+    .execute();
+}
+
 /** What a change did to the whole message: its row after the change, when its status moved. */
 export interface SmsChange {
   readonly message: SmsMessageRow;
@@ -49,6 +62,12 @@ export class SmsRepository {
     also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
   ): Promise<SmsChange | undefined> {
     return this.database.write(async (trx) => {
+      const messageId =
+        'smscId' in where
+          ? (await trx.selectFrom('sms_parts').select('message_id').where('smsc_id', '=', where.smscId).executeTakeFirst())?.message_id
+          : where.messageId;
+      if (messageId === undefined) return undefined;
+      await lockMessage(trx, messageId);
       let query = trx
         .updateTable('sms_parts')
         .set({
@@ -56,8 +75,9 @@ export class SmsRepository {
           updated_at: now,
           ...(changes.smscId !== undefined ? { smsc_id: changes.smscId } : {}),
           ...(changes.errorCode !== undefined ? { error_code: changes.errorCode } : {}),
-        });
-      query = 'smscId' in where ? query.where('smsc_id', '=', where.smscId) : query.where('message_id', '=', where.messageId).where('seq', '=', where.seq);
+        })
+        .where('message_id', '=', messageId);
+      query = 'smscId' in where ? query.where('smsc_id', '=', where.smscId) : query.where('seq', '=', where.seq);
       const part = await query.returning(['message_id']).executeTakeFirst();
       if (!part) return undefined;
       const message = await trx.selectFrom('sms_messages').selectAll().where('id', '=', part.message_id).executeTakeFirstOrThrow();
@@ -144,6 +164,7 @@ export class SmsRepository {
     also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
   ): Promise<SmsMessageRow | undefined> {
     return this.database.write(async (trx) => {
+      await lockMessage(trx, messageId);
       await trx
         .updateTable('sms_parts')
         .set({ status: 'failed', error_code: errorCode, updated_at: now })
