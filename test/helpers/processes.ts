@@ -141,7 +141,8 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   }
 }
 
-export async function waitReady(base: string, proc: ServerProcess): Promise<void> {
+/** Until /readyz answers 200; a start that recovers much (a restart after a crash under load) may need longer. */
+export async function waitReady(base: string, proc: ServerProcess, timeoutMs = 15_000): Promise<void> {
   await waitUntil(
     '/readyz',
     async () => {
@@ -153,7 +154,7 @@ export async function waitReady(base: string, proc: ServerProcess): Promise<void
         return false;
       }
     },
-    15_000,
+    timeoutMs,
     proc,
   );
 }
