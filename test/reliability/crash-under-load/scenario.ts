@@ -281,7 +281,10 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
     const restartAt = Date.now();
     server = spawnServe(env);
     step('restarting');
-    await waitReady(base, server, 60_000);
+    const restarted = server;
+    await waitReady(base, restarted, 60_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nstdout: ${restarted.stdout().slice(-3_000)}`);
+    });
     const restartS = ((Date.now() - restartAt) / 1000).toFixed(1);
     const restartCpuS = await cpuSeconds(server.child.pid);
     receiver = await startReceiver(() => ({ status: 200 }), receiverPort);
