@@ -168,28 +168,7 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
       endpoints.push(endpoint.id);
     }
 
-    // The calls, a few at a time: each answers, then its program dials the second number and bridges the two.
-    const callIds: string[] = [];
-    let next = 0;
-    const placeCalls = async (): Promise<void> => {
-      while (next < CALLS) {
-        const i = next++;
-        const response = await fetch(`${base}/dialplane/v1/calls`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            from: FROM,
-            to: `+1415556${String(i).padStart(4, '0')}`,
-            ring_timeout: 60,
-            program: [{ verb: 'dial', timeout: 60, target: [{ type: 'phone', number: `+1415557${String(i).padStart(4, '0')}` }] }],
-          }),
-        });
-        const text = await response.text();
-        assert.equal(response.status, 201, `call ${i}: ${text}`);
-        callIds.push((JSON.parse(text) as { call_id: string }).call_id);
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, placeCalls));
+    const callIds = await placeBridgedCalls(base, apiKey);
     const answeredLegs = async () =>
       Number(
         (
@@ -355,42 +334,7 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
 
     // Every SMS is final; no part reached the SMSC twice.
     step('waiting for every SMS to be final');
-    await waitUntil(
-      'every SMS final',
-      async () =>
-        (await db.selectFrom('sms_messages').select('status').where('id', 'in', smsIds).execute()).every((m) => m.status !== 'queued'),
-      60_000,
-      server,
-    ).catch(async (error: unknown) => {
-      // Which messages and parts were left, and what the server said.
-      const left = await db
-        .selectFrom('sms_messages')
-        .select(['id', 'status', 'owner_node'])
-        .where('id', 'in', smsIds)
-        .where('status', '=', 'queued')
-        .execute();
-      const leftParts =
-        left.length === 0
-          ? []
-          : await db.selectFrom('sms_parts').select(['message_id', 'seq', 'status']).where('message_id', 'in', left.map((m) => m.id)).execute();
-      throw new Error(`${String(error)}\n${JSON.stringify(left)}\n${JSON.stringify(leftParts)}\nstdout: ${server!.stdout().slice(-5000)}`);
-    });
-    const submits = await smsc.submits();
-    const keys = submits.map((s) => `${s.to} ${s.shortMessage}`);
-    const twice = keys.filter((key, i) => keys.indexOf(key) !== i);
-    assert.deepEqual(twice, [], 'no SMS part submitted twice');
-    const messages = await db.selectFrom('sms_messages').select(['id', 'status', 'error_code']).where('id', 'in', smsIds).execute();
-    const sent = messages.filter((m) => m.status === 'sent' || m.status === 'delivered');
-    const unconfirmed = messages.filter((m) => m.status === 'failed' && m.error_code === 'submit_unconfirmed');
-    assert.equal(sent.length + unconfirmed.length, SMS, JSON.stringify(messages));
-    assert.ok(unconfirmed.length > 0, 'the parts in flight at the kill settled as submit_unconfirmed');
-    const partsAfter = await db.selectFrom('sms_parts').select(['message_id', 'status']).where('message_id', 'in', smsIds).execute();
-    // A part marked in flight may have died before its submit_sm was written: at most once, not exactly once.
-    const accepted = partsAfter.filter((p) => p.status === 'sent').length;
-    assert.ok(
-      submits.length >= accepted && submits.length <= accepted + figures.smsInFlight,
-      `the SMSC received ${submits.length} submit_sm: each of the ${accepted} parts accepted, and at most the ${figures.smsInFlight} in flight at the kill`,
-    );
+    const sms = await checkSms(db, smsIds, smsc, figures.smsInFlight, server);
 
     // Billing: the ledger sums to the balance and no hold is left.
     const balance = (await store.credits.balance(accountId))!;
@@ -400,23 +344,16 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
 
     // SIPp: every leg ended with a BYE or a timeout, once.
     step('waiting for SIPp to end');
-    const result = await sipp.done;
-    assert.equal(result.code, 0, describeSippResult(result));
-    assert.equal(result.stats.successful, legs, describeSippResult(result));
-    assert.equal(result.stats.failed, 0, describeSippResult(result));
-    const endings = (await readFile(sippLog, 'latin1')).split('\n').filter((line) => /^(bye|timeout) /.test(line));
-    const byes = endings.filter((line) => line.startsWith('bye ')).length;
-    assert.equal(endings.length, legs);
-    assert.equal(new Set(endings.map((line) => line.split(' ')[1])).size, legs, 'one ending per SIP call');
+    const byes = await checkSipp(sipp, sippLog, legs);
 
     t.diagnostic(
       `[${dialect}] restarted and ready in ${restartS} s (${restartCpuS ?? '?'} CPU s); ${legs} of ${legs} legs ended (crash_recovery), 0 live; ` +
         `${finalIds.size} final events, each delivered to ${endpoints.length} endpoints: events lost = 0 ` +
         `(${deliveryCounts.delivered} deliveries in all, 0 failed), ` +
         `duplicates received (de-duplicated by event id) = ${duplicates('/a') + duplicates('/b')}; ` +
-        `SMS: ${sent.length} sent, ${unconfirmed.length} settled submit_unconfirmed, ${submits.length} submit_sm at the SMSC, ` +
+        `SMS: ${sms.sent} sent, ${sms.unconfirmed} settled submit_unconfirmed, ${sms.submits} submit_sm at the SMSC, ` +
         `0 twice; ledger = balance = ${balance.balanceMinor}, holds left = 0; ` +
-        `SIPp: ${byes} BYE + ${legs - byes} timeouts = ${endings.length} of ${legs} legs; ` +
+        `SIPp: ${byes} BYE + ${legs - byes} timeouts = ${legs} of ${legs} legs; ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   } finally {
@@ -429,4 +366,90 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
     await rm(dataDir, { recursive: true, force: true });
     await rm(logDir, { recursive: true, force: true });
   }
+}
+
+/** Every SMS final (sent, or failed submit_unconfirmed), and no part received twice by the SMSC. */
+async function checkSms(
+  db: Database['db'],
+  smsIds: readonly string[],
+  smsc: NetSmppSmsc,
+  inFlightAtKill: number,
+  server: ServerProcess,
+): Promise<{ sent: number; unconfirmed: number; submits: number }> {
+  await waitUntil(
+    'every SMS final',
+    async () =>
+      (await db.selectFrom('sms_messages').select('status').where('id', 'in', smsIds).execute()).every((m) => m.status !== 'queued'),
+    60_000,
+    server,
+  ).catch(async (error: unknown) => {
+    // Which messages and parts were left, and what the server said.
+    const left = await db
+      .selectFrom('sms_messages')
+      .select(['id', 'status', 'owner_node'])
+      .where('id', 'in', smsIds)
+      .where('status', '=', 'queued')
+      .execute();
+    const leftParts =
+      left.length === 0
+        ? []
+        : await db.selectFrom('sms_parts').select(['message_id', 'seq', 'status']).where('message_id', 'in', left.map((m) => m.id)).execute();
+    throw new Error(`${String(error)}\n${JSON.stringify(left)}\n${JSON.stringify(leftParts)}\nstdout: ${server.stdout().slice(-5000)}`);
+  });
+  const submits = await smsc.submits();
+  const keys = submits.map((s) => `${s.to} ${s.shortMessage}`);
+  const twice = keys.filter((key, i) => keys.indexOf(key) !== i);
+  assert.deepEqual(twice, [], 'no SMS part submitted twice');
+  const messages = await db.selectFrom('sms_messages').select(['id', 'status', 'error_code']).where('id', 'in', smsIds).execute();
+  const sent = messages.filter((m) => m.status === 'sent' || m.status === 'delivered');
+  const unconfirmed = messages.filter((m) => m.status === 'failed' && m.error_code === 'submit_unconfirmed');
+  assert.equal(sent.length + unconfirmed.length, SMS, JSON.stringify(messages));
+  assert.ok(unconfirmed.length > 0, 'the parts in flight at the kill settled as submit_unconfirmed');
+  const partsAfter = await db.selectFrom('sms_parts').select(['message_id', 'status']).where('message_id', 'in', smsIds).execute();
+  // A part marked in flight may have died before its submit_sm was written: at most once, not exactly once.
+  const accepted = partsAfter.filter((p) => p.status === 'sent').length;
+  assert.ok(
+    submits.length >= accepted && submits.length <= accepted + inFlightAtKill,
+    `the SMSC received ${submits.length} submit_sm: each of the ${accepted} parts accepted, and at most the ${inFlightAtKill} in flight at the kill`,
+  );
+  return { sent: sent.length, unconfirmed: unconfirmed.length, submits: submits.length };
+}
+
+/** SIPp ended every leg (2 per call) successfully, each once, with a BYE or a timeout; the number of BYEs. */
+async function checkSipp(sipp: SippHandle, sippLog: string, legs: number): Promise<number> {
+  const result = await sipp.done;
+  assert.equal(result.code, 0, describeSippResult(result));
+  assert.equal(result.stats.successful, legs, describeSippResult(result));
+  assert.equal(result.stats.failed, 0, describeSippResult(result));
+  const endings = (await readFile(sippLog, 'latin1')).split('\n').filter((line) => /^(bye|timeout) /.test(line));
+  const byes = endings.filter((line) => line.startsWith('bye ')).length;
+  assert.equal(endings.length, legs);
+  assert.equal(new Set(endings.map((line) => line.split(' ')[1])).size, legs, 'one ending per SIP call');
+  return byes;
+}
+
+/** The calls, a few at a time: each answers, then its program dials the second number and bridges the two; their ids. */
+async function placeBridgedCalls(base: string, apiKey: string): Promise<string[]> {
+  const callIds: string[] = [];
+  let next = 0;
+  const placeCalls = async (): Promise<void> => {
+    while (next < CALLS) {
+      const i = next++;
+      const response = await fetch(`${base}/dialplane/v1/calls`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          from: FROM,
+          to: `+1415556${String(i).padStart(4, '0')}`,
+          ring_timeout: 60,
+          program: [{ verb: 'dial', timeout: 60, target: [{ type: 'phone', number: `+1415557${String(i).padStart(4, '0')}` }] }],
+        }),
+      });
+      const text = await response.text();
+      assert.equal(response.status, 201, `call ${i}: ${text}`);
+      callIds.push((JSON.parse(text) as { call_id: string }).call_id);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, placeCalls));
+  return callIds;
 }
