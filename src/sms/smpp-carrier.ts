@@ -8,9 +8,9 @@
  * reconnection (the SMSC may then see it twice; SMPP offers nothing better). A part answered ESME_ROK is never sent
  * again. A message may ask to be told before each of its parts is first written (`beforePartWrite`): the part waits
  * (counted in the window) until that promise resolves, so the sender can record durably that the submit_sm may reach
- * the SMSC; a rejected promise rejects the submit. ESME_RTHROTTLED and ESME_RMSGQFUL pause sending for `throttleRetryMs` and the part is sent again; any
- * other non-zero command_status rejects the whole submit with an SmppSubmitError (parts of that message not yet
- * sent are dropped).
+ * the SMSC; a rejected promise rejects the submit. ESME_RTHROTTLED and ESME_RMSGQFUL pause sending for
+ * `throttleRetryMs` and the part is sent again; any other non-zero command_status rejects the whole submit with an
+ * SmppSubmitError (parts of that message not yet sent are dropped).
  *
  * The link: connect, bind_transceiver, enquire_link every `enquireLinkMs` while bound. A link whose enquire_link is
  * still unanswered at the next tick, or whose oldest submit_sm has waited `responseTimeoutMs`, is taken as dead and
