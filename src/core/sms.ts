@@ -46,6 +46,8 @@ export interface SmsCarrierPort {
     readonly parts: ReadonlyArray<{ readonly udh?: Buffer; readonly payload: Buffer }>;
     /** Called once per part when the SMSC accepted it, with its id. */
     readonly onPartAccepted?: (seq: number, smscId: string) => void;
+    /** Awaited before each part's submit_sm is first written. */
+    readonly beforePartWrite?: (seq: number) => Promise<void>;
   }): Promise<{ readonly smscIds: readonly string[] }>;
 }
 
@@ -95,7 +97,7 @@ export function aggregateSmsStatus(current: SmsStatus, parts: readonly SmsPartSt
   if (parts.includes('failed')) next = 'failed';
   else if (parts.includes('undelivered')) next = 'undelivered';
   else if (parts.length > 0 && parts.every((p) => p === 'delivered')) next = 'delivered';
-  else if (parts.length > 0 && parts.every((p) => p !== 'queued')) next = 'sent';
+  else if (parts.length > 0 && parts.every((p) => p !== 'queued' && p !== 'submitting')) next = 'sent';
   else next = 'queued';
   return STATUS_RANK[next] > STATUS_RANK[current] ? next : current;
 }
@@ -327,6 +329,11 @@ export class SmsService {
    * At start: messages left before every part was accepted have their unaccepted parts sent, when their sender is
    * gone (its lease ran out), was a previous run under this node's id, or is unknown (older rows). A live node's
    * unsent messages are its own to send.
+   *
+   * At most once: a part is marked `submitting` before its submit_sm is written, so a part found so was perhaps
+   * taken by the SMSC and is never written again. Its message is settled `failed` with `submit_unconfirmed` instead
+   * (its other unaccepted parts are not sent either); the segments never written are refunded, the others stay
+   * charged.
    */
   async resumeUnsent(): Promise<number> {
     return this.resume(true);
@@ -356,6 +363,10 @@ export class SmsService {
         if (!(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
       }
       const parts = await this.store.sms.parts(row.id);
+      if (parts.some((p) => p.status === 'submitting')) {
+        await this.settleUnconfirmed(row);
+        continue;
+      }
       const segmentation = this.segmentation(row.body, parts.length);
       const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
       this.submissions.set(row.id, submission);
@@ -387,6 +398,11 @@ export class SmsService {
       if (node && !(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
       if (this.submissions.has(row.id)) continue;
       const parts = await this.store.sms.parts(row.id);
+      // At most once, as at start: a part perhaps taken by the SMSC before its holder stopped is never written again.
+      if (parts.some((p) => p.status === 'submitting')) {
+        await this.settleUnconfirmed(row);
+        continue;
+      }
       const segmentation = this.segmentation(row.body, parts.length);
       const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
       this.submissions.set(row.id, submission);
@@ -394,6 +410,27 @@ export class SmsService {
       taken += 1;
     }
     return taken;
+  }
+
+  private async settleUnconfirmed(row: SmsMessageRow): Promise<void> {
+    const settled = await this.store.sms.settleUnconfirmed(row.id, isoNow(this.clock), (trx, message) => this.enqueue(trx, message));
+    if (!settled) return;
+    this.deps.webhooks.notify();
+    const segments = Number(row.segments);
+    const refund = segments > 0 ? Math.round((Number(row.price_minor) * settled.notSubmitted) / segments) : 0;
+    if (refund > 0) {
+      await this.deps.credits.refund(
+        row.account_id,
+        refund,
+        `refund: SMS ${row.id}, ${settled.notSubmitted} segment${settled.notSubmitted === 1 ? '' : 's'} never submitted`,
+        row.id,
+      );
+    }
+    this.options.onWarning?.(`SMS ${row.id} to ${row.to_number} was being submitted when its server stopped; it is not sent again`, {
+      sms: row.id,
+      unconfirmed_parts: settled.unconfirmed,
+      not_submitted_parts: settled.notSubmitted,
+    });
   }
 
   /** Resolves when every submission started so far has been answered (tests, shutdown). */
@@ -430,6 +467,12 @@ export class SmsService {
         parts: seqs.map((seq) => segmentation.parts[seq]!),
         onPartAccepted: (index, smscId) => {
           accepted.push(this.partAccepted(row.id, seqs[index]!, smscId));
+        },
+        beforePartWrite: async (index) => {
+          const seq = seqs[index]!;
+          if (!(await this.store.sms.markSubmitting(row.id, seq, isoNow(this.clock)))) {
+            throw new Error(`SMS ${row.id} part ${seq} is no longer queued`);
+          }
         },
       });
     } catch (error) {

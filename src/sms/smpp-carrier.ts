@@ -6,9 +6,11 @@
  * time; more parts queue, and so do parts submitted while the carrier is not bound. A part whose submit_sm was
  * sent but not answered when the connection dropped was not acknowledged by the SMSC: it is sent again after the
  * reconnection (the SMSC may then see it twice; SMPP offers nothing better). A part answered ESME_ROK is never sent
- * again. ESME_RTHROTTLED and ESME_RMSGQFUL pause sending for `throttleRetryMs` and the part is sent again; any
- * other non-zero command_status rejects the whole submit with an SmppSubmitError (parts of that message not yet
- * sent are dropped).
+ * again. A message may ask to be told before each of its parts is first written (`beforePartWrite`): the part waits
+ * (counted in the window) until that promise resolves, so the sender can record durably that the submit_sm may reach
+ * the SMSC; a rejected promise rejects the submit. ESME_RTHROTTLED and ESME_RMSGQFUL pause sending for
+ * `throttleRetryMs` and the part is sent again; any other non-zero command_status rejects the whole submit with an
+ * SmppSubmitError (parts of that message not yet sent are dropped).
  *
  * The link: connect, bind_transceiver, enquire_link every `enquireLinkMs` while bound. A link whose enquire_link is
  * still unanswered at the next tick, or whose oldest submit_sm has waited `responseTimeoutMs`, is taken as dead and
@@ -398,6 +400,8 @@ export interface SmppSubmitMessage {
   readonly registeredDelivery?: boolean;
   /** Called as each part is accepted (ESME_ROK), with its index and the SMSC's id, before receipts can name it. */
   readonly onPartAccepted?: (index: number, smscId: string) => void;
+  /** Awaited before a part's submit_sm is first written (not before a resend after a connection loss). */
+  readonly beforePartWrite?: (index: number) => Promise<void>;
 }
 
 export interface SmppSubmitResult {
@@ -515,6 +519,7 @@ export interface SmppCarrierCounters {
 interface SubmitJob {
   readonly smscIds: string[];
   readonly onPartAccepted?: ((index: number, smscId: string) => void) | undefined;
+  readonly beforePartWrite?: ((index: number) => Promise<void>) | undefined;
   remaining: number;
   settled: boolean;
   readonly resolve: (result: SmppSubmitResult) => void;
@@ -528,6 +533,8 @@ interface PartTask {
   readonly order: number;
   readonly fields: PduFields;
   sentAt: number;
+  /** beforePartWrite has resolved (or there is none): the part may be written. */
+  prepared: boolean;
 }
 
 interface Link {
@@ -584,6 +591,8 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
   private currentState: SmppCarrierState = 'idle';
   private link: Link | undefined;
   private readonly queue: PartTask[] = [];
+  /** Parts whose beforePartWrite is pending: they hold a place in the window. */
+  private preparing = 0;
   private nextOrder = 0;
   private failures = 0;
   private reconnectTimer: { cancel(): void } | undefined;
@@ -646,7 +655,7 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
 
   /** Parts waiting to be sent (window full, throttled or not bound). */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.preparing;
   }
 
   /**
@@ -702,13 +711,14 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
       const job: SubmitJob = {
         smscIds: new Array<string>(fieldsList.length).fill(''),
         onPartAccepted: message.onPartAccepted,
+        beforePartWrite: message.beforePartWrite,
         remaining: fieldsList.length,
         settled: false,
         resolve,
         reject,
       };
       fieldsList.forEach((fields, index) => {
-        this.queue.push({ job, index, order: this.nextOrder++, fields, sentAt: 0 });
+        this.queue.push({ job, index, order: this.nextOrder++, fields, sentAt: 0, prepared: message.beforePartWrite === undefined });
       });
       this.pump();
     });
@@ -1087,9 +1097,13 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
   private pump(): void {
     const link = this.link;
     if (!link || !link.bound || this.throttleTimer || this.stopped) return;
-    while (link.outstanding.size < this.windowSize && this.queue.length > 0) {
+    while (link.outstanding.size + this.preparing < this.windowSize && this.queue.length > 0) {
       const task = this.queue.shift() as PartTask;
       if (task.job.settled) continue;
+      if (!task.prepared) {
+        this.prepare(task);
+        continue;
+      }
       const seq = link.connection.request('submit_sm', task.fields);
       if (seq === undefined) {
         // The socket is closing; its close event requeues what is outstanding and reconnects.
@@ -1100,6 +1114,30 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
       link.outstanding.set(seq, task);
       this.counters.submitSent += 1;
     }
+  }
+
+  /** Runs a part's beforePartWrite, then puts it back in the queue to be written (or rejects its submit). */
+  private prepare(task: PartTask): void {
+    this.preparing += 1;
+    let hook: Promise<void>;
+    try {
+      hook = Promise.resolve((task.job.beforePartWrite as (index: number) => Promise<void>)(task.index));
+    } catch (error) {
+      hook = Promise.reject(error);
+    }
+    void hook
+      .then(
+        () => {
+          task.prepared = true;
+          if (this.stopped) this.settle(task.job, new SmppStoppedError());
+          else this.requeue(task);
+        },
+        (error: unknown) => this.settle(task.job, error instanceof Error ? error : new Error(String(error))),
+      )
+      .finally(() => {
+        this.preparing -= 1;
+        this.pump();
+      });
   }
 
   /** Puts a part back in the queue at its submission position. */

@@ -368,7 +368,11 @@ export interface SmsPartsTable {
   seq: number;
   /** The SMSC's message id from submit_sm_resp; receipts name it. */
   smsc_id: string | null;
-  status: 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed';
+  /**
+   * `submitting`: its submit_sm may have been written and no answer is recorded. After a crash such a part is never
+   * written again (at most once): it is settled `failed` with `submit_unconfirmed`.
+   */
+  status: 'queued' | 'submitting' | 'sent' | 'delivered' | 'undelivered' | 'failed';
   error_code: string | null;
   updated_at: string;
 }

@@ -4,6 +4,22 @@ import type { SmsEventRow, SmsMessageRow, SmsPartRow, SmsStatus } from './schema
 
 export type SmsPartStatus = SmsPartRow['status'];
 
+/** The error code of a message (and part) whose submit_sm may have reached the SMSC before a crash. */
+export const UNCONFIRMED = 'submit_unconfirmed';
+
+/**
+ * Takes the message's row lock (a write that changes nothing) before its parts are changed, so the transactions on one
+ * message's parts run one after another: on PostgreSQL two parts settled at once would otherwise each read the other
+ * as it was before, and neither would see the whole message done. Messages are always locked before their parts.
+ */
+async function lockMessage(trx: Db, messageId: string): Promise<void> {
+  await trx
+    .updateTable('sms_messages')
+    .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+    .where('id', '=', messageId)
+    .execute();
+}
+
 /** What a change did to the whole message: its row after the change, when its status moved. */
 export interface SmsChange {
   readonly message: SmsMessageRow;
@@ -46,6 +62,12 @@ export class SmsRepository {
     also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
   ): Promise<SmsChange | undefined> {
     return this.database.write(async (trx) => {
+      const messageId =
+        'smscId' in where
+          ? (await trx.selectFrom('sms_parts').select('message_id').where('smsc_id', '=', where.smscId).executeTakeFirst())?.message_id
+          : where.messageId;
+      if (messageId === undefined) return undefined;
+      await lockMessage(trx, messageId);
       let query = trx
         .updateTable('sms_parts')
         .set({
@@ -53,8 +75,9 @@ export class SmsRepository {
           updated_at: now,
           ...(changes.smscId !== undefined ? { smsc_id: changes.smscId } : {}),
           ...(changes.errorCode !== undefined ? { error_code: changes.errorCode } : {}),
-        });
-      query = 'smscId' in where ? query.where('smsc_id', '=', where.smscId) : query.where('message_id', '=', where.messageId).where('seq', '=', where.seq);
+        })
+        .where('message_id', '=', messageId);
+      query = 'smscId' in where ? query.where('smsc_id', '=', where.smscId) : query.where('seq', '=', where.seq);
       const part = await query.returning(['message_id']).executeTakeFirst();
       if (!part) return undefined;
       const message = await trx.selectFrom('sms_messages').selectAll().where('id', '=', part.message_id).executeTakeFirstOrThrow();
@@ -82,6 +105,57 @@ export class SmsRepository {
     });
   }
 
+  /** Records, before a part's submit_sm is written, that it may reach the SMSC. False when the part was not queued. */
+  async markSubmitting(messageId: string, seq: number, now: string): Promise<boolean> {
+    return this.database.write(async (trx) => {
+      const result = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'submitting', updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('seq', '=', seq)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  /**
+   * Settles a message a crash left with parts whose submit_sm may have been written (`submitting`): those parts fail
+   * with `submit_unconfirmed`, the parts never written with `not_submitted`, and the message fails with
+   * `submit_unconfirmed`, in one write with its event (and `also`). Undefined when it was no longer queued.
+   */
+  async settleUnconfirmed(
+    messageId: string,
+    now: string,
+    also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
+  ): Promise<{ message: SmsMessageRow; unconfirmed: number; notSubmitted: number } | undefined> {
+    return this.database.write(async (trx) => {
+      const updated = await trx
+        .updateTable('sms_messages')
+        .set({ status: 'failed', error_code: UNCONFIRMED, updated_at: now, completed_at: now })
+        .where('id', '=', messageId)
+        .where('status', '=', 'queued')
+        .returningAll()
+        .executeTakeFirst();
+      if (!updated) return undefined;
+      const unconfirmed = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'failed', error_code: UNCONFIRMED, updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('status', '=', 'submitting')
+        .executeTakeFirst();
+      const notSubmitted = await trx
+        .updateTable('sms_parts')
+        .set({ status: 'failed', error_code: 'not_submitted', updated_at: now })
+        .where('message_id', '=', messageId)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      await trx.insertInto('sms_events').values({ message_id: messageId, status: 'failed', at: now, error_code: UNCONFIRMED }).execute();
+      await also?.(trx, updated);
+      return { message: updated, unconfirmed: Number(unconfirmed.numUpdatedRows), notSubmitted: Number(notSubmitted.numUpdatedRows) };
+    });
+  }
+
   /** Fails every part not yet accepted, and the message with them. */
   async failUnsent(
     messageId: string,
@@ -90,11 +164,12 @@ export class SmsRepository {
     also?: (trx: Db, message: SmsMessageRow) => Promise<unknown>,
   ): Promise<SmsMessageRow | undefined> {
     return this.database.write(async (trx) => {
+      await lockMessage(trx, messageId);
       await trx
         .updateTable('sms_parts')
         .set({ status: 'failed', error_code: errorCode, updated_at: now })
         .where('message_id', '=', messageId)
-        .where('status', '=', 'queued')
+        .where('status', 'in', ['queued', 'submitting'])
         .execute();
       const updated = await trx
         .updateTable('sms_messages')

@@ -203,6 +203,7 @@ export type SippRole = 'uas' | 'uac';
 export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'uas-answer-remote-bye.xml': { ring_ms: '0', hold_ms: '1000' },
   'uas-answer-wait-bye.xml': { ring_ms: '0' },
+  'uas-answer-bye-or-timeout.xml': { ring_ms: '0' },
   'uas-proxied-remote-bye.xml': { ring_ms: '0', hold_ms: '1000' },
   'uas-proxied-wait-bye.xml': { ring_ms: '0' },
   'uac-proxied-call-dialplane.xml': { caller: 'sipp' },

@@ -169,6 +169,8 @@ await describeWithSipp('SIPp harness', () => {
       'uas-proxied-remote-bye.xml',
       'uas-proxied-wait-bye.xml',
       'uac-proxied-call-dialplane.xml',
+      // Played as the carrier of a server killed under load in test/reliability/crash-under-load/.
+      'uas-answer-bye-or-timeout.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());

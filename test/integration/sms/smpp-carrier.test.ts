@@ -443,6 +443,66 @@ describe('SmppCarrier: submitting', () => {
   });
 });
 
+describe('SmppCarrier: beforePartWrite', () => {
+  test('each part waits for it before its submit_sm is written, holding a place in the window', async (t) => {
+    const written: string[] = [];
+    const server = await startServer(t, ({ session }) => {
+      answerBind(session);
+      session.on('submit_sm', (pdu: PDU) => {
+        written.push(textOf(pdu));
+        session.send(pdu.response({ message_id: `id${written.length}` }));
+      });
+    });
+    const { carrier } = carrierFor(t, server.url(), { windowSize: 2 });
+    await carrier.start();
+    const marked: string[] = [];
+    const gates = new Map<string, () => void>();
+    const gated = (text: string) => ({
+      ...message(text),
+      beforePartWrite: (index: number) =>
+        new Promise<void>((resolve) => {
+          marked.push(`${text}#${index}`);
+          gates.set(text, resolve);
+        }),
+    });
+    const first = carrier.submit(gated('first'));
+    const second = carrier.submit(gated('second'));
+    const third = carrier.submit(gated('third'));
+    await waitUntil('two parts being prepared', () => marked.length === 2, 2_000);
+    await sleep(100);
+    assert.deepEqual(marked, ['first#0', 'second#0'], 'the window of 2 is taken by parts being prepared');
+    assert.deepEqual(written, [], 'nothing written before its hook resolved');
+    assert.equal(carrier.queued, 3);
+    gates.get('second')!();
+    await waitUntil('second written', () => written.length === 1, 2_000);
+    assert.deepEqual(written, ['second']);
+    gates.get('first')!();
+    await waitUntil('third prepared', () => marked.length === 3, 2_000);
+    gates.get('third')!();
+    assert.notEqual(await within(Promise.all([first, second, third]), 2_000), 'timeout');
+    assert.deepEqual([...written].sort(), ['first', 'second', 'third']);
+  });
+
+  test('a hook that rejects rejects the submit, and its part is never written', async (t) => {
+    const written: string[] = [];
+    const server = await startServer(t, ({ session }) => {
+      answerBind(session);
+      session.on('submit_sm', (pdu: PDU) => {
+        written.push(textOf(pdu));
+        session.send(pdu.response({ message_id: `id${written.length}` }));
+      });
+    });
+    const { carrier } = carrierFor(t, server.url());
+    await carrier.start();
+    await assert.rejects(
+      carrier.submit({ ...message('refused'), beforePartWrite: () => Promise.reject(new Error('not recorded')) }),
+      /not recorded/,
+    );
+    await carrier.submit(message('after'));
+    assert.deepEqual(written, ['after']);
+  });
+});
+
 describe('SmppCarrier: receiving', () => {
   /** A bound carrier and the server session it is bound to. */
   async function bound(t: TestContext, options: Partial<SmppCarrierOptions> = {}): Promise<{ carrier: SmppCarrier; session: Session }> {
