@@ -25,7 +25,8 @@ import { describeSippResult, freeUdpPort, requireSipp, startSipp } from '../../h
  * - a node SIGKILLed is taken out of the set by its OPTIONS probes (probe interval 1 s) within a few seconds, and
  *   the calls placed after that all go to the two others and all complete;
  * - through a second Kamailio whose probes have not noticed yet, the INVITE sent to the dead node goes unanswered,
- *   is sent on to the next node (failure_route) and completes there.
+ *   is sent on to the next node (failure_route) and completes there;
+ * - outbound, a call placed through a node's API leaves through Kamailio to the carrier (a SIPp UAS).
  */
 const NAME = 'Kamailio (deploy/kamailio) spreads inbound calls over three nodes and stops sending calls to a killed node';
 const ADMIN_TOKEN = 'kamailio-dispatcher-admin-token-0123456789';
@@ -105,13 +106,16 @@ await describeWithKamailio('Kamailio in front of several nodes (deploy/kamailio/
       });
       await services.extensions.route(account.id, APP_NUMBER, { applicationId: application.id });
 
+      // The carrier the nodes' outbound calls reach through Kamailio: answers one call and waits for the BYE.
+      const carrier = await startSipp({ scenario: 'uas-proxied-wait-bye.xml', timeoutSeconds: 90, t });
+
       // The node list first (Kamailio reads it at start), then Kamailio, then the nodes with Kamailio as their trunk.
       const sipPorts = await Promise.all(NODE_HOSTS.map(() => freeUdpPort()));
       const listFile = join(runtime, 'dispatcher.list');
       await writeFile(listFile, NODE_HOSTS.map((host, i) => `1 sip:${host}:${sipPorts[i]} 0 0\n`).join(''));
       const proxy = await startKamailio({
         config: DEPLOY_KAMAILIO_CONFIG,
-        defines: { DISPATCHER_LIST: `"${listFile}"`, PING_INTERVAL: String(PING_INTERVAL_S) },
+        defines: { DISPATCHER_LIST: `"${listFile}"`, PING_INTERVAL: String(PING_INTERVAL_S), CARRIER: `"sip:${carrier.address}"` },
         timeoutSeconds: 100,
         t,
       });
@@ -158,6 +162,21 @@ await describeWithKamailio('Kamailio in front of several nodes (deploy/kamailio/
         assert.ok(host, `Kamailio dispatched ${row.sip_call_id}`);
         assert.equal(row.owner_node, `dispatch-node-${NODE_HOSTS.indexOf(host as (typeof NODE_HOSTS)[number]) + 1}`, JSON.stringify(row));
       }
+
+      // Outbound: a call placed through node 2's API leaves through Kamailio (its trunk) to the carrier.
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      const keyResponse = await fetch(`${nodes[1]!.base}/admin/v1/accounts/${account.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'calls' }) });
+      assert.equal(keyResponse.status, 201, await keyResponse.clone().text());
+      const { api_key: apiKey } = (await keyResponse.json()) as { api_key: string };
+      const placed = await fetch(`${nodes[1]!.base}/dialplane/v1/calls`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ from: APP_NUMBER, to: '+14155550100', program: [{ verb: 'pause', length: 1 }, { verb: 'hangup' }] }),
+      });
+      assert.ok(placed.ok, `${placed.status} ${await placed.clone().text()}`);
+      const carried = await carrier.done;
+      assert.equal(carried.code, 0, `outbound through Kamailio: ${describeSippResult(carried)}\n${proxy.output().slice(-3000)}`);
+      assert.match(proxy.output(), new RegExp(`DISPATCH INVITE call-id \\S+ from node ${NODE_HOSTS[1].replace(/\./g, '\\.')} to carrier sip:${carrier.address}`));
 
       // Node 3 dies: its probes go unanswered and Kamailio takes it out of the set.
       const dead = NODE_HOSTS[2];
