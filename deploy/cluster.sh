@@ -7,7 +7,7 @@
 #   deploy/cluster.sh stop        stop what `start` started (SIGTERM by process id, SIGKILL 5 s later)
 #
 # Node i (1..N) listens for SIP on 127.0.0.1<i> (127.0.0.11, 127.0.0.12, ...) port NODE_SIP_PORT, binds and
-# advertises its RTP there too (ports 20000 + 1000 i ...), serves HTTP on 127.0.0.1:HTTP_BASE_PORT+i, and has the
+# advertises its RTP there too (ports RTP_BASE_PORT + 1000 i ...), serves HTTP on 127.0.0.1:HTTP_BASE_PORT+i, and has the
 # node id node-<i>. Kamailio listens on KAMAILIO_LISTEN and is every node's trunk: inbound calls come through it,
 # spread over the nodes; the nodes' outbound calls go through it to CARRIER (when set).
 #
@@ -20,6 +20,7 @@
 #   KAMAILIO_LISTEN         Kamailio's address:port (default 127.0.0.1:5060)
 #   NODE_SIP_PORT           each node's SIP port on its own address (default 5060)
 #   HTTP_BASE_PORT          node i serves HTTP on HTTP_BASE_PORT + i (default 8080: 8081, 8082, ...)
+#   RTP_BASE_PORT           node i takes RTP ports RTP_BASE_PORT + 1000 i to + 999 (default 20000)
 #   PING_INTERVAL           seconds between Kamailio's OPTIONS probes of each node (default 5)
 #   CARRIER                 SIP URI the nodes' outbound calls are sent to, e.g. sip:127.0.0.1:5090 (default: none,
 #                           outbound calls are refused by Kamailio with 503)
@@ -35,6 +36,7 @@ REDIS_URL="${DIALPLANE_REDIS_URL:-redis://127.0.0.1:6379}"
 KAMAILIO_LISTEN="${KAMAILIO_LISTEN:-127.0.0.1:5060}"
 NODE_SIP_PORT="${NODE_SIP_PORT:-5060}"
 HTTP_BASE_PORT="${HTTP_BASE_PORT:-8080}"
+RTP_BASE_PORT="${RTP_BASE_PORT:-20000}"
 PING_INTERVAL="${PING_INTERVAL:-5}"
 CARRIER="${CARRIER:-}"
 if [[ -z "${KAMAILIO:-}" ]]; then
@@ -123,7 +125,7 @@ start() {
     local address http_port rtp_low data
     address="$(node_address "$i")"
     http_port=$((HTTP_BASE_PORT + i))
-    rtp_low=$((20000 + 1000 * i))
+    rtp_low=$((RTP_BASE_PORT + 1000 * i))
     data="$CLUSTER_DIR/node-$i"
     mkdir -p "$data"
     (
@@ -172,7 +174,7 @@ start() {
   echo
   echo "Kamailio   sip:$KAMAILIO_LISTEN (UDP)   log $CLUSTER_DIR/kamailio.log   nodes $CLUSTER_DIR/dispatcher.list"
   for i in $(seq 1 "$count"); do
-    local rtp_low=$((20000 + 1000 * i))
+    local rtp_low=$((RTP_BASE_PORT + 1000 * i))
     echo "node-$i     sip:$(node_address "$i"):$NODE_SIP_PORT   http://127.0.0.1:$((HTTP_BASE_PORT + i))   RTP $(node_address "$i"):$rtp_low-$((rtp_low + 999))   log $CLUSTER_DIR/node-$i/server.log"
   done
   echo
