@@ -119,9 +119,11 @@ await describeWithKamailio('Kamailio in front of several nodes (deploy/kamailio/
         timeoutSeconds: 100,
         t,
       });
-      const nodes = await Promise.all(
-        NODE_HOSTS.map((host, i) =>
-          cluster.start(`${38000 + 200 * i}-${38000 + 200 * i + 199}`, {
+      // One after the other: three starts at once on a busy 2-core machine can each miss the ready deadline.
+      const nodes = [];
+      for (const [i, host] of NODE_HOSTS.entries()) {
+        nodes.push(
+          await cluster.start(`${38000 + 200 * i}-${38000 + 200 * i + 199}`, {
             DIALPLANE_NODE_ID: `dispatch-node-${i + 1}`,
             DIALPLANE_REDIS_URL: redis.url,
             DIALPLANE_SIP_HOST: host,
@@ -129,8 +131,8 @@ await describeWithKamailio('Kamailio in front of several nodes (deploy/kamailio/
             DIALPLANE_TRUNK: `sip:${proxy.address};transport=udp`,
             DIALPLANE_SIP_SOURCE_RATE: '0',
           }),
-        ),
-      );
+        );
+      }
       // A second Kamailio of the same configuration and node list, whose probes are too rare to matter here: it
       // learns of the death below only by an INVITE going unanswered (failover).
       const unprobed = await startKamailio({
