@@ -6,7 +6,8 @@
 //   npm run build && node bench/scale-out.mjs [--nodes=1,2,3] [--calls=2000] [--call-rate=1000] [--call-limit=200]
 //        [--api-seconds=10] [--connections=24]
 //
-// For each node count N, a fresh cluster: `deploy/cluster.sh start N` with its own run directory, its own
+// Before each measured phase, a warm-up that is not measured (200 calls per node; 2 s of API requests on each
+// node), since each node process compiles its own hot paths. For each node count N, a fresh cluster: `deploy/cluster.sh start N` with its own run directory, its own
 // PostgreSQL database (created by the script from DIALPLANE_BENCH_POSTGRES_URL, default
 // postgres://postgres@127.0.0.1:5432/postgres, dropped afterwards), a private redis-server on a free loopback port,
 // free ports for Kamailio, the nodes' SIP and HTTP; stopped with `deploy/cluster.sh stop` afterwards. Then:
@@ -48,6 +49,8 @@ const POSTGRES_URL = process.env.DIALPLANE_BENCH_POSTGRES_URL ?? 'postgres://pos
 const KEY_BUDGET_PER_MINUTE = 1_000; // under the API's 1,200 per key per minute
 const TICKS = 100; // USER_HZ: /proc CPU times are in 1/100 s
 const IDLE_MS = 5000;
+const WARMUP_CALLS = 200; // per node
+const WARMUP_API_S = 2;
 
 function parseArgs(argv) {
   const opts = { nodes: [1, 2, 3], calls: 2000, callRate: 1000, callLimit: 200, apiSeconds: 10, connections: 24 };
@@ -239,6 +242,19 @@ async function callPhase(cluster, opts, dir, token) {
   const application = await api(base, 'POST', '/dialplane/v1/applications', token, { name: 'answer and hang up', program: [{ verb: 'pause', length: 0.05 }, { verb: 'hangup' }] });
   await api(base, 'PUT', `/dialplane/v1/numbers/${encodeURIComponent(number)}/route`, token, { application_id: application.id });
 
+  // Warm-up, not measured: WARMUP_CALLS calls for each node (each process compiles its hot paths itself).
+  const warmPorts = await sippPorts();
+  const warmup = startSipp(
+    ['-sf', SCENARIO, '-i', '127.0.0.2', '-mi', '127.0.0.2', '-p', String(warmPorts.sip), '-mp', String(warmPorts.media), '-t', 'u1',
+      '-s', number, '-key', 'caller', 'sipp', '-m', String(WARMUP_CALLS * cluster.n), '-r', String(opts.callRate), '-l', String(opts.callLimit),
+      '-buff_size', String(4 * 1024 * 1024), '-nostdin', '-timeout', '60s', cluster.kamailio],
+    { logFile: join(dir, `warmup-${cluster.n}.log`), limitS: 80, cwd: dir },
+  );
+  const warmExit = await warmup.exited;
+  if (warmExit.code !== 0) console.log(`    warm-up calls: sipp ${describeSippExit(warmExit)}`);
+
+  const kamailioLogFile = join(cluster.runDir, 'kamailio.log');
+  const logOffset = readFileSync(kamailioLogFile).length; // DISPATCH lines of the measured calls only
   const ports = await sippPorts();
   const csv = join(dir, `calls-${cluster.n}.csv`);
   const log = join(dir, `calls-${cluster.n}.log`);
@@ -253,7 +269,7 @@ async function callPhase(cluster, opts, dir, token) {
   const c1 = cpuByGroup(cpuGroups(cluster));
   const m1 = machineCpu();
   const stats = readStatCsv(csv);
-  const kamailioLog = readFileSync(join(cluster.runDir, 'kamailio.log'), 'utf8');
+  const kamailioLog = readFileSync(kamailioLogFile).subarray(logOffset).toString('utf8');
   const perNode = {};
   for (const match of kamailioLog.matchAll(/DISPATCH INVITE call-id \S+ to sip:([\d.]+):/g)) perNode[match[1]] = (perNode[match[1]] ?? 0) + 1;
   return {
@@ -272,7 +288,7 @@ async function callPhase(cluster, opts, dir, token) {
 async function apiPhase(cluster, opts, token, accountId, adminToken) {
   const base = cluster.bases[0];
   // Enough keys that none nears its limit: the whole phase's requests at a generous ceiling of 4,000/s.
-  const keysNeeded = Math.max(4, Math.ceil((4000 * opts.apiSeconds) / KEY_BUDGET_PER_MINUTE));
+  const keysNeeded = Math.max(4, Math.ceil((4000 * (opts.apiSeconds + WARMUP_API_S)) / KEY_BUDGET_PER_MINUTE));
   const keys = [];
   for (let i = 0; i < keysNeeded; i++) {
     const created = await fetch(`${base}/admin/v1/accounts/${accountId}/keys`, {
@@ -284,10 +300,11 @@ async function apiPhase(cluster, opts, token, accountId, adminToken) {
     keys.push((await created.json()).api_key);
   }
   const requests = keys.map((key) => ({ method: 'GET', path: '/dialplane/v1/applications', headers: { authorization: `Bearer ${key}` } }));
-  // Warm every node's key cache (one request per key per node), outside the measured phase.
+  // Warm every node's key cache (one request per key per node), then each node for WARMUP_API_S s, not measured.
   for (const nodeBase of cluster.bases) for (const key of keys) await api(nodeBase, 'GET', '/dialplane/v1/applications', key);
-
   const perNodeConnections = Math.max(1, Math.round(opts.connections / cluster.n));
+  await Promise.all(cluster.bases.map((url) => autocannon({ url, connections: perNodeConnections, duration: WARMUP_API_S, requests })));
+
   const m0 = machineCpu();
   const c0 = cpuByGroup(cpuGroups(cluster, { generator: [process.pid] }));
   const results = await Promise.all(
