@@ -207,6 +207,7 @@ async function startCluster(n, dir, redisUrl) {
     HTTP_BASE_PORT: String(httpBase),
     RTP_BASE_PORT: '40000',
     PING_INTERVAL: '5',
+    NODE: process.execPath,
   };
   spawnSync('mkdir', ['-p', runDir]);
   const started = runScript(['start', String(n)], env);

@@ -25,6 +25,7 @@
 #   CARRIER                 SIP URI the nodes' outbound calls are sent to, e.g. sip:127.0.0.1:5090 (default: none,
 #                           outbound calls are refused by Kamailio with 503)
 #   KAMAILIO                the kamailio binary (default /usr/sbin/kamailio)
+#   NODE                    the Node.js binary (default node on PATH)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,7 @@ HTTP_BASE_PORT="${HTTP_BASE_PORT:-8080}"
 RTP_BASE_PORT="${RTP_BASE_PORT:-20000}"
 PING_INTERVAL="${PING_INTERVAL:-5}"
 CARRIER="${CARRIER:-}"
+NODE="${NODE:-node}"
 if [[ -z "${KAMAILIO:-}" ]]; then
   if [[ -x /usr/sbin/kamailio ]]; then KAMAILIO=/usr/sbin/kamailio; else KAMAILIO=kamailio; fi
 fi
@@ -70,7 +72,7 @@ wait_http_ready() {
 
 # PostgreSQL: create the database when it does not exist yet (node's `pg` package, no psql needed).
 ensure_database() {
-  (cd "$ROOT" && DATABASE_URL="$DATABASE_URL" node --input-type=module -e '
+  (cd "$ROOT" && DATABASE_URL="$DATABASE_URL" "$NODE" --input-type=module -e '
     import pg from "pg";
     const url = new URL(process.env.DATABASE_URL);
     const name = decodeURIComponent(url.pathname.slice(1));
@@ -93,6 +95,7 @@ start() {
   local count="${1:-3}"
   [[ "$count" =~ ^[1-9]$ ]] || die "N must be 1 to 9, got $count"
   [[ -f "$CLI" ]] || die "$CLI not found: build first (npm run build)"
+  command -v "$NODE" >/dev/null || die "$NODE not found: set NODE to the Node.js binary"
   command -v "$KAMAILIO" >/dev/null || die "$KAMAILIO not found: apt-get install kamailio"
   command -v curl >/dev/null || die "curl not found: apt-get install curl"
   if [[ -f "$CLUSTER_DIR/kamailio.pid" ]] && running_pid "$CLUSTER_DIR/kamailio.pid" >/dev/null; then
@@ -110,8 +113,8 @@ start() {
   fi
 
   # Shared by every node: the admin token and the secrets key (made once, kept in the run directory).
-  [[ -f "$CLUSTER_DIR/admin.token" ]] || node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))' >"$CLUSTER_DIR/admin.token"
-  [[ -f "$CLUSTER_DIR/secrets.key" ]] || node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))' >"$CLUSTER_DIR/secrets.key"
+  [[ -f "$CLUSTER_DIR/admin.token" ]] || "$NODE" -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))' >"$CLUSTER_DIR/admin.token"
+  [[ -f "$CLUSTER_DIR/secrets.key" ]] || "$NODE" -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))' >"$CLUSTER_DIR/secrets.key"
   chmod 600 "$CLUSTER_DIR/admin.token" "$CLUSTER_DIR/secrets.key"
 
   # The dispatcher list: set 1, one line per node.
@@ -145,7 +148,7 @@ start() {
       # Every caller's request arrives from Kamailio's one address: a per-source limit here would count them all
       # together. Limit per caller at the edge instead (docs/scale-out.md).
       export DIALPLANE_SIP_SOURCE_RATE=0
-      exec nohup node "$CLI" serve >>"$data/server.log" 2>&1 </dev/null
+      exec nohup "$NODE" "$CLI" serve >>"$data/server.log" 2>&1 </dev/null
     ) &
     echo $! >"$CLUSTER_DIR/node-$i.pid"
     if ! wait_http_ready "http://127.0.0.1:$http_port" "$!"; then

@@ -54,6 +54,7 @@ await describeWithKamailio('deploy/cluster.sh', () => {
       RTP_BASE_PORT: '40000',
       PING_INTERVAL: '1',
       KAMAILIO: KAMAILIO_BIN,
+      NODE: process.execPath,
     });
     const cluster = (...args: string[]) => runProgram('bash', [SCRIPT, ...args], { env, cwd: runDir, timeoutMs: 80_000 });
     try {
