@@ -11,6 +11,8 @@ import { freePort, killHard, spawnServe, testEnv, waitReady, type ServerProcess 
  * and a data directory and HTTP port of its own.
  */
 export interface Cluster {
+  /** DIALPLANE_SECRETS_KEY of every node (base64), for a test that seals values in the database itself. */
+  readonly secretsKey: string;
   /** The environment and HTTP base of a new node; `extra` adds or overrides variables. */
   node(rtpPorts: string, extra?: Record<string, string>): Promise<{ env: NodeJS.ProcessEnv; base: string }>;
   /** A new node, started and ready. */
@@ -26,6 +28,7 @@ export function clusterOn(schema: string, adminToken: string): Cluster {
   const dirs: string[] = [];
   const procs: ServerProcess[] = [];
   const cluster: Cluster = {
+    secretsKey,
     async node(rtpPorts, extra = {}) {
       const dataDir = await mkdtemp(join(tmpdir(), 'dialplane-node-'));
       dirs.push(dataDir);

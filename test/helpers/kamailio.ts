@@ -15,11 +15,14 @@ import { freeUdpPortBlock } from './sipp.js';
  * INVITEs, `loose_route()` for in-dialog requests, `t_relay()`. Each run listens on one loopback address only, on a free UDP
  * port, in the foreground (-DD -E), with its own runtime directory and PID file (so runs never collide), under
  * coreutils `timeout`, in its own process group; it sends initial requests to `nextHop`. Its xlog lines
- * (`PROXY <method> <uri> from <addr> call-id ... route [...]`) are collected from stderr.
+ * (`PROXY <method> <uri> from <addr> call-id ... route [...]`) are collected from stderr. The shipped
+ * deploy/kamailio/kamailio.cfg runs the same way (`config: DEPLOY_KAMAILIO_CONFIG`, its settings as `defines`).
  */
 /** DIALPLANE_TEST_KAMAILIO, else Debian's /usr/sbin/kamailio (not on every user's PATH), else `kamailio` on PATH. */
 export const KAMAILIO_BIN = process.env.DIALPLANE_TEST_KAMAILIO ?? (existsSync('/usr/sbin/kamailio') ? '/usr/sbin/kamailio' : 'kamailio');
 export const KAMAILIO_CONFIG = join(ROOT, 'test', 'fixtures', 'kamailio', 'record-route-proxy.cfg');
+/** The configuration shipped for deployments (docs/scale-out.md): dispatcher over Dialplane nodes. */
+export const DEPLOY_KAMAILIO_CONFIG = join(ROOT, 'deploy', 'kamailio', 'kamailio.cfg');
 const INSTALL_HINT = 'install the Debian package kamailio (apt-get install kamailio)';
 const OUTPUT_LIMIT = 512 * 1024;
 
@@ -84,8 +87,12 @@ export function parseProxyLog(output: string): ProxiedRequest[] {
 
 /** Starts the proxy and resolves once it answers on its port (a Max-Forwards: 0 OPTIONS, answered 483 by itself). */
 export async function startKamailio(options: {
-  /** Where initial requests go: `sip:127.0.0.1:<port>`. */
-  readonly nextHop: string;
+  /** Where initial requests go: `sip:127.0.0.1:<port>` (the NEXT_HOP of the test configuration). */
+  readonly nextHop?: string;
+  /** Another configuration file, e.g. DEPLOY_KAMAILIO_CONFIG. Default KAMAILIO_CONFIG. */
+  readonly config?: string;
+  /** `-A NAME=value` settings of the configuration (a string value written with its quotes). */
+  readonly defines?: Readonly<Record<string, string>>;
   readonly t?: Pick<TestContext, 'after'>;
   /** The loopback address it listens on (another "host": 127.0.0.3). Default 127.0.0.1. */
   readonly host?: string;
@@ -93,7 +100,10 @@ export async function startKamailio(options: {
   readonly timeoutSeconds?: number;
 }): Promise<KamailioHandle> {
   const host = options.host ?? '127.0.0.1';
-  if (!/^sip:127\.\d+\.\d+\.\d+:\d+$/.test(options.nextHop)) throw new Error(`next hop must be a loopback sip: URI: ${options.nextHop}`);
+  if (options.nextHop !== undefined && !/^sip:127\.\d+\.\d+\.\d+:\d+$/.test(options.nextHop)) {
+    throw new Error(`next hop must be a loopback sip: URI: ${options.nextHop}`);
+  }
+  const defines = { ...(options.nextHop === undefined ? {} : { NEXT_HOP: `"${options.nextHop}"` }), ...options.defines };
   if (!/^127\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`kamailio listens on loopback only, not ${host}`);
   const port = await freeUdpPortBlock(2);
   const runtime = await mkdtemp(join(tmpdir(), 'dialplane-kamailio-'));
@@ -103,13 +113,12 @@ export async function startKamailio(options: {
     `${options.timeoutSeconds ?? 60}s`,
     KAMAILIO_BIN,
     '-f',
-    KAMAILIO_CONFIG,
+    options.config ?? KAMAILIO_CONFIG,
     '-DD',
     '-E',
     '-l',
     `udp:${host}:${port}`,
-    '-A',
-    `NEXT_HOP="${options.nextHop}"`,
+    ...Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]),
     '-Y',
     runtime,
     '-P',
