@@ -27,7 +27,8 @@ const HASHED: Readonly<Record<string, readonly string[]>> = {
 
 const COUNTED: Readonly<Record<string, string>> = {
   credit_top_ups: `select count(*) as n from credit_entries where kind in ('topup', 'adjustment')`,
-  credit_holds: 'select count(*) as n from credit_holds',
+  // A live call reserves each next minute (and a leg it dials) under its own reference after its request answered.
+  credit_holds: 'select count(distinct reference) as n from credit_holds',
   calls: 'select count(*) as n from calls where parent_call_id is null',
   outbound_sms: `select count(*) as n from sms_messages where direction = 'outbound'`,
   auth_tokens: 'select count(*) as n from auth_tokens',
