@@ -34,10 +34,11 @@ after(async () => {
 
 test('1,000 events pending, receiver down, the server killed with -9 and restarted: every event arrives', { timeout: 120_000 }, async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'dialplane-webhook-crash-'));
-  const httpPort = await freePort();
   const receiverPort = await freePort(); // nothing listens here until the receiver is brought up
-  const base = `http://127.0.0.1:${httpPort}`;
-  const env = testEnv({
+  // Each start gets a port of its own: another process may take the killed server's port in between.
+  let httpPort = await freePort();
+  let base = `http://127.0.0.1:${httpPort}`;
+  let env = testEnv({
     DIALPLANE_DATA_DIR: dataDir,
     DIALPLANE_HTTP_PORT: String(httpPort),
     DIALPLANE_TRUNK_KEEPALIVE_S: '0',
@@ -89,6 +90,9 @@ test('1,000 events pending, receiver down, the server killed with -9 and restart
     server.child.kill('SIGKILL');
     assert.equal(await server.exited, 'SIGKILL');
 
+    httpPort = await freePort();
+    base = `http://127.0.0.1:${httpPort}`;
+    env = { ...env, DIALPLANE_HTTP_PORT: String(httpPort) };
     server = spawnServe(env);
     await waitReady(base, server);
     receiver = await startReceiver(() => ({ status: 200 }), receiverPort);
