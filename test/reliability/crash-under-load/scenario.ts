@@ -258,10 +258,12 @@ export async function crashUnderLoad(t: TestContext, dialect: DatabaseDialect): 
     assert.ok(figures.smsInFlight > 0, 'some SMS parts were in flight at the kill');
 
     const restartAt = Date.now();
-    server = spawnServe(env);
+    // A port of its own: another process may take the killed server's HTTP port in between.
+    const restartPort = await freePort();
+    server = spawnServe({ ...env, DIALPLANE_HTTP_PORT: String(restartPort) });
     step('restarting');
     const restarted = server;
-    await waitReady(base, restarted, 60_000).catch((error: unknown) => {
+    await waitReady(`http://127.0.0.1:${restartPort}`, restarted, 60_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\nstdout: ${restarted.stdout().slice(-3_000)}`);
     });
     const restartS = ((Date.now() - restartAt) / 1000).toFixed(1);
