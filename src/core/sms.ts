@@ -362,16 +362,7 @@ export class SmsService {
         // Taken over first, so two nodes sweeping at once never both send it.
         if (!(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
       }
-      const parts = await this.store.sms.parts(row.id);
-      if (parts.some((p) => p.status === 'submitting')) {
-        await this.settleUnconfirmed(row);
-        continue;
-      }
-      const segmentation = this.segmentation(row.body, parts.length);
-      const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
-      this.submissions.set(row.id, submission);
-      void submission.finally(() => this.submissions.delete(row.id));
-      resumed += 1;
+      if (await this.submitUnsent(row)) resumed += 1;
     }
     return resumed;
   }
@@ -397,19 +388,26 @@ export class SmsService {
       // Made this node's first: a message is submitted by the node its row names.
       if (node && !(await this.store.sms.claim(row.id, row.owner_node, node.nodeId))) continue;
       if (this.submissions.has(row.id)) continue;
-      const parts = await this.store.sms.parts(row.id);
-      // At most once, as at start: a part perhaps taken by the SMSC before its holder stopped is never written again.
-      if (parts.some((p) => p.status === 'submitting')) {
-        await this.settleUnconfirmed(row);
-        continue;
-      }
-      const segmentation = this.segmentation(row.body, parts.length);
-      const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
-      this.submissions.set(row.id, submission);
-      void submission.finally(() => this.submissions.delete(row.id));
-      taken += 1;
+      if (await this.submitUnsent(row)) taken += 1;
     }
     return taken;
+  }
+
+  /**
+   * Sends a stored message's parts not yet accepted; returns false when a part is found `submitting` (perhaps taken
+   * by the SMSC before its sender stopped): such a message is settled unconfirmed and never written again.
+   */
+  private async submitUnsent(row: SmsMessageRow): Promise<boolean> {
+    const parts = await this.store.sms.parts(row.id);
+    if (parts.some((p) => p.status === 'submitting')) {
+      await this.settleUnconfirmed(row);
+      return false;
+    }
+    const segmentation = this.segmentation(row.body, parts.length);
+    const submission = this.track(this.submit(row, segmentation, new Set(parts.filter((p) => p.status !== 'queued').map((p) => p.seq))));
+    this.submissions.set(row.id, submission);
+    void submission.finally(() => this.submissions.delete(row.id));
+    return true;
   }
 
   private async settleUnconfirmed(row: SmsMessageRow): Promise<void> {
