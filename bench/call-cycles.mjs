@@ -619,6 +619,16 @@ async function main() {
     const m = machineInfo();
     console.log(`machine : ${m.cpu}, nproc=${m.nproc}; load average ${loadStart} at start, ${loadavg()} at the end (other processes share these CPUs)`);
     console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);
+    const { reportFigures } = await import('./lib/report.mjs');
+    reportFigures('call-cycles', [
+      { figure: `originated call cycles/s (--via=${opts.via})`, value: b.rate, unit: '/s', anchor: 'SIPp uac -> SIPp uas', anchorValue: a.rate, better: 'higher' },
+      { figure: 'CPU per call (Dialplane process)', value: b.cpuPerCallMs, unit: 'ms', better: 'lower' },
+      { figure: 'cycle latency p99', value: b.latency.p99, unit: 'ms', better: 'lower' },
+      { figure: 'failed calls', value: b.failed, unit: 'calls', better: 'lower' },
+    ], [
+      `${fmt(b.completed)} calls completed, window ${opts.window}; SIPp ${fmt(a.uac?.successful)} calls at -r ${opts.sippRate}${capped ? ' (capped by -r: SIPp can go faster)' : ''}.`,
+      `Dialplane process CPU ${fmt(100 * b.cpuShare)}% of one core until the last call ended; target >= ${fmt(TARGET_RATE)} cycles/s with 0 failed: ${met ? 'met' : 'NOT met'}.`,
+    ]);
   } finally {
     removeTempDir(dir);
   }

@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { HOST, installCleanupHandlers, machineInfo, makeTempDir, percentile, printHeader, removeTempDir, repoRoot, requireBuild, sleep } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 import { describeSippExit, sippPorts, sippVersion, startSipp, stopSipp, tail } from './lib/sipp.mjs';
 
 const FROM = '+14155551234';
@@ -253,6 +254,13 @@ async function main() {
     );
     for (const f of failures) console.log(`    FAILED: ${f}`);
     if (failures.length) failedToRun = true;
+    reportFigures('call-program-cpu', [
+      { figure: 'CPU per call, say + gather + hangup', value: p.cpuMs, unit: 'ms', anchor: 'bare answered call, same length', anchorValue: b.cpuMs, better: 'lower' },
+      { figure: 'CPU per call, p50 of batches', value: p.p50BatchMs, unit: 'ms', anchor: 'bare answered call, same length', anchorValue: b.p50BatchMs, better: 'lower' },
+    ], [
+      `${p.calls} program calls and ${b.calls} bare calls, ${opts.concurrency} at a time, kinds alternating; held ${fmt(p.heldMs)} ms and ${fmt(b.heldMs)} ms (answered -> ended).`,
+      'CPU = user + system of the process running Dialplane over each batch, per call; SIPp excluded.',
+    ]);
     const m = machineInfo();
     console.log(`machine : ${m.cpu}, nproc=${m.nproc}; load average ${loadStart} at start, ${loadavg()} at the end (other processes share these CPUs)`);
     console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);

@@ -23,6 +23,7 @@ import {
   trackChild,
   waitForReady,
 } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 import { closeSync, openSync } from 'node:fs';
 
 function parseArgs(argv) {
@@ -93,6 +94,7 @@ async function main() {
       { label: 'npx dialplane config', command: 'npx', args: ['--no-install', 'dialplane', 'config'] },
     ];
     console.log(`${'command'.padEnd(58)} ${'median ms'.padStart(10)} ${'max ms'.padStart(8)}  exit`);
+    const figures = [];
     for (const row of rows) {
       const times = [];
       let code = 0;
@@ -108,7 +110,9 @@ async function main() {
       times.sort((a, b) => a - b);
       const median = times[Math.floor(times.length / 2)];
       console.log(`${row.label.padEnd(58)} ${median.toFixed(0).padStart(10)} ${times[times.length - 1].toFixed(0).padStart(8)}  ${code}`);
+      figures.push({ figure: `\`${row.label}\` (median)`, value: median, unit: 'ms', better: 'lower' });
     }
+    reportFigures('cli-wall-times', figures, [`Wall time from spawn to exit, median of ${opts.runs} runs, with a server running.`]);
   } finally {
     await stopProcess(server);
     removeTempDir(tmp);

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST, dialplaneEnv, freePort, installCleanupHandlers, printHeader, repoRoot, sleep, stopProcess, trackChild } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 
 function parseArgs(argv) {
   const opts = { repo: repoRoot, coldCache: false };
@@ -93,6 +94,12 @@ async function main() {
     console.log(`npm start → /healthz ${s(healthy - installed)}`);
     console.log(`clone → /healthz    ${s(healthy - t0)}`);
     console.log(`clone → answered call ${s(answeredAt - t0)}   (the dev carrier rings 1 s before it answers)`);
+    reportFigures('first-start', [
+      { figure: 'npm install', value: (installed - cloned) / 1000, unit: 's', better: 'lower' },
+      { figure: 'npm start -> /healthz', value: (healthy - installed) / 1000, unit: 's', better: 'lower' },
+      { figure: 'clone -> /healthz', value: (healthy - t0) / 1000, unit: 's', better: 'lower' },
+      { figure: 'clone -> first answered call', value: (answeredAt - t0) / 1000, unit: 's', better: 'lower' },
+    ], [`${opts.coldCache ? 'An empty npm cache' : "The machine's npm cache"}; the dev carrier rings 1 s before it answers.`]);
   } finally {
     if (server) {
       try {

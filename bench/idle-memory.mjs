@@ -22,6 +22,7 @@ import {
   stopProcess,
   tail,
 } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 
 const TARGET_MB = 150;
 
@@ -77,6 +78,11 @@ async function main() {
     }
     if (status.VmHWM !== undefined) console.log(`  VmHWM (peak resident)   ${mb(status.VmHWM)}`);
     console.log('');
+    reportFigures('idle-memory', [
+      { figure: 'idle server VmRSS', value: rssMb, unit: 'MB', better: 'lower' },
+      { figure: 'idle server VmHWM (peak)', value: (status.VmHWM ?? Number.NaN) / 1024, unit: 'MB', better: 'lower' },
+      { figure: 'start to /readyz', value: readyMs, unit: 'ms', better: 'lower' },
+    ], [`A fresh data directory (the first start), idle ${opts.idle} s after /readyz. Target: VmRSS < ${TARGET_MB} MB (${rssMb < TARGET_MB ? 'met' : 'NOT met'}).`]);
 
     const stop = await stopProcess(server.child, { signal: 'SIGTERM', timeoutMs: 10_000 });
     const clean = stop.code === 0 && !stop.forced;

@@ -58,6 +58,7 @@ import {
   tail,
   trackChild,
 } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 
 const PER_KEY_BUDGET = 9_000;
 const SAFETY = 1.5;
@@ -443,6 +444,12 @@ async function main() {
     if (opts.cpuProfDir) console.log(`  CPU profile of the Dialplane server written to ${opts.cpuProfDir}`);
 
     printTable(bare, dialResults, opts);
+    const vsBare = (figure, unit, value, anchorValue, better) => ({ figure, unit, value, anchor: 'bare Fastify route', anchorValue, better });
+    reportFigures('me-throughput', [
+      vsBare(`GET /api/v1/me max throughput (${opts.connections} connections)`, 'req/s', dialResults.max.rps, bare.max.rps, 'higher'),
+      ...(dialResults.rate && bare.rate ? [vsBare(`latency p99 at ${opts.rate} req/s (autocannon overallRate)`, 'ms', dialResults.rate.p99, bare.rate.p99, 'lower')] : []),
+      ...(dialResults.paced && bare.paced ? [vsBare(`latency p99 at ${opts.rate} req/s (paced)`, 'ms', dialResults.paced.p99, bare.paced.p99, 'lower')] : []),
+    ], [`Targets: Dialplane/bare throughput >= ${TARGET_RATIO}; p99 < ${TARGET_P99_MS} ms at ${opts.rate} req/s. Dialplane logs at ${opts.logLevel ?? 'info'}.`]);
 
     const failures = [...problems('bare', bare), ...problems('dialplane', dialResults)];
     if (failures.length > 0) {

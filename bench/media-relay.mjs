@@ -337,4 +337,30 @@ for (const calls of callCounts) {
   );
 }
 if (rtpengineProblem) console.log(`\n!! rtpengine half NOT measured: ${rtpengineProblem}`);
+{
+  const { reportFigures } = await import('./lib/report.mjs');
+  const rate = (r) => (r ? r.received / (r.windowMs / 1000) : undefined);
+  const cpuPerPacket = (r) => (r && r.relayCpuPct !== undefined ? (r.relayCpuPct * 10_000) / rate(r) : undefined);
+  const lossPct = (r) => (r ? ((r.sent - r.received) / r.sent) * 100 : undefined);
+  const figures = [];
+  for (const calls of callCounts) {
+    const found = (relay) => results.find((r) => r.ok && r.relay === relay && r.calls === calls);
+    const [d, s, e] = [found('dialplane'), found('dialplane-srtp'), found('rtpengine')];
+    if (!d && !s) continue;
+    const vs = (value, anchorValue, extra) => ({ value, ...(e ? { anchor: 'rtpengine (userspace)', anchorValue } : {}), ...extra });
+    figures.push(
+      vs(rate(d), rate(e), { figure: `${calls} calls: packets relayed/s`, unit: 'pkt/s', better: 'higher' }),
+      vs(cpuPerPacket(d), cpuPerPacket(e), { figure: `${calls} calls: CPU per relayed packet`, unit: 'µs', better: 'lower' }),
+      vs(lossPct(d), lossPct(e), { figure: `${calls} calls: loss`, unit: '%', better: 'lower' }),
+      vs(d?.latency.p99, e?.latency.p99, { figure: `${calls} calls: added latency p99`, unit: 'ms', better: 'lower' }),
+      vs(d?.mem?.rssMB, e?.mem?.rssMB, { figure: `${calls} calls: relay process RSS`, unit: 'MB', better: 'lower' }),
+    );
+    if (s) figures.push({ figure: `${calls} calls: CPU per relayed packet, SRTP`, value: cpuPerPacket(s), unit: 'µs', ...(d ? { anchor: 'Dialplane plain RTP', anchorValue: cpuPerPacket(d) } : {}), better: 'lower' });
+  }
+  reportFigures('media-relay', figures, [
+    `Per call 2 streams x 50 pkt/s (PCMU), ${durationMs / 1000} s measured after ${warmupMs / 1000} s warm-up; relays ${relays.join(', ')}.`,
+    rtpengineProblem ? `rtpengine not measured: ${rtpengineProblem}.` : undefined,
+    `Targets: loss < ${TARGETS.lossPct} %, p99 < ${TARGETS.p99Ms} ms.`,
+  ]);
+}
 process.exit(failed ? 1 : 0);

@@ -41,6 +41,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, installCleanupHandlers, machineInfo, makeTempDir, printHeader, removeTempDir, repoRoot, requireBuild, sleep, trackChild } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 import { describeSippExit, readStatCsv, sippPorts, startSipp, tail } from './lib/sipp.mjs';
 
 const SCRIPT = join(repoRoot, 'deploy', 'cluster.sh');
@@ -456,6 +457,26 @@ async function main() {
     console.log(
       'ms CPU/call: CPU of the nodes and Kamailio per successful call; ms CPU/req: CPU of the nodes per 2xx API request; ' +
         'idle/node: CPU share of one core each node takes while idle (included in the two CPU columns).',
+    );
+    const vsOne = (r, figure, unit, value, anchorValue, better) => ({
+      figure: `${r.n} node${r.n > 1 ? 's' : ''}: ${figure}`,
+      unit,
+      value,
+      ...(one && r.n !== 1 ? { anchor: '1 node', anchorValue } : {}),
+      better,
+    });
+    reportFigures(
+      'scale-out',
+      rows.flatMap((r) => [
+        vsOne(r, 'call cycles/s through Kamailio', '/s', r.callRate, one?.callRate, 'higher'),
+        vsOne(r, 'CPU per call (nodes + Kamailio)', 'ms', r.callCpuMs, one?.callCpuMs, 'lower'),
+        vsOne(r, 'API requests/s', '/s', r.rps, one?.rps, 'higher'),
+        vsOne(r, 'CPU per API request (nodes)', 'ms', r.apiCpuMs, one?.apiCpuMs, 'lower'),
+      ]),
+      [
+        `${opts.calls} calls per cluster (at most ${opts.callRate}/s, ${opts.callLimit} at once), API for ${opts.apiSeconds} s over ${opts.connections} connections; failed calls: ${rows.map((r) => `${r.n} node(s) ${fmt(r.callsFailed)}`).join(', ')}.`,
+        'Every node, Kamailio, PostgreSQL, Redis and the load generators share the same cores: a node added brings no CPU, so the ratios show the cost of spreading, not the gain of N machines.',
+      ],
     );
     const m = machineInfo();
     console.log(

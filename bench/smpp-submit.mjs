@@ -25,6 +25,7 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { installCleanupHandlers, machineInfo, printHeader, repoRoot, requireBuild, trackChild } from './lib/common.mjs';
+import { reportFigures } from './lib/report.mjs';
 
 const TARGET_RATE = 500;
 const RECEIPT_WAIT_MS = 10_000;
@@ -284,6 +285,15 @@ async function main() {
       `target  : window ${r.window}: >= ${TARGET_RATE} submit_sm/s with every receipt matched: ${met ? 'MET' : 'NOT MET'} (${fmt(r.rate)} submit_sm/s)`,
     );
   }
+  reportFigures(
+    'smpp-submit',
+    results.flatMap((r) => [
+      { figure: `window ${r.window}: submit_sm/s accepted`, value: r.rate, unit: '/s', better: 'higher' },
+      { figure: `window ${r.window}: CPU per message (carrier)`, value: r.cpuMsPerMessage, unit: 'ms', better: 'lower' },
+      { figure: `window ${r.window}: receipts not matched, duplicated or missing`, value: r.missing + r.unmatched + r.duplicates, unit: 'receipts', better: 'lower' },
+    ]),
+    [`${opts.messages} single-part messages per window, DevSmsc ${opts.smsc === 'child' ? 'in a child process' : 'in the same process'}, receipt delay ${opts.receiptDelay} ms. Target: >= ${TARGET_RATE} submit_sm/s with every receipt matched.`],
+  );
   const m = machineInfo();
   console.log(`machine : ${m.cpu}, nproc=${m.nproc}`);
   return results.every((r) => r.accepted > 0) ? 0 : 1;

@@ -13,6 +13,7 @@ import { FliteEngine } from '../dist/src/media/tts/flite-engine.js';
 import { openDatabase } from '../dist/src/store/database.js';
 import { createStore } from '../dist/src/store/store.js';
 import { startTelephony } from '../dist/src/telephony.js';
+import { reportFigures } from './lib/report.mjs';
 
 const calls = Number(/--calls=(\d+)/.exec(process.argv.slice(2).join(' '))?.[1] ?? 10);
 const dir = mkdtempSync(join(tmpdir(), 'dialplane-bench-tts-'));
@@ -58,3 +59,7 @@ console.log(`tts first packet after answer, ${calls} uncached sentences (Flite W
 console.log(`  p50 ${pick(0.5).toFixed(1)} ms, p90 ${pick(0.9).toFixed(1)} ms, max ${latencies.at(-1).toFixed(1)} ms; target < 150 ms -> ${latencies.at(-1) < 150 ? 'met' : 'NOT met'}`);
 console.log(`machine : ${cpus()[0]?.model ?? 'unknown'}, nproc=${cpus().length}`);
 console.log('command : node bench/tts-first-packet.mjs');
+reportFigures('tts-first-packet', [
+  { figure: 'answer -> first RTP packet of an uncached prompt, p50', value: pick(0.5), unit: 'ms', better: 'lower' },
+  { figure: 'answer -> first RTP packet of an uncached prompt, max', value: latencies.at(-1), unit: 'ms', better: 'lower' },
+], [`${calls} calls to the dev carrier, each a sentence never synthesised before (Flite on its worker). Target: < 150 ms.`]);

@@ -233,6 +233,17 @@ async function main() {
     );
     console.log(`outbox after the runs: ${JSON.stringify(counts)}`);
     console.log(`targets: >= 1,000 deliveries/s sustained, p99 event-to-delivery < 100 ms`);
+    const { reportFigures } = await import('./lib/report.mjs');
+    const p99 = (latencies) => percentile(Float64Array.from(latencies).sort(), 99);
+    reportFigures('webhook-deliveries', [
+      { figure: `burst of ${opts.burst}: deliveries/s`, value: burstReceived / ((burstEnd - burstStart) / 1000), unit: '/s', anchor: 'undici keep-alive, no outbox', anchorValue: anchorRate, better: 'higher' },
+      { figure: `paced ${opts.rate}/s: deliveries/s`, value: pacedRate, unit: '/s', better: 'higher' },
+      { figure: `paced ${opts.rate}/s: event-to-delivery p99`, value: p99(paced.latencies), unit: 'ms', better: 'lower' },
+      { figure: `burst of ${opts.burst}: event-to-delivery p99`, value: p99(burst.latencies), unit: 'ms', better: 'lower' },
+    ], [
+      `Outbox on ${opts.db}, endpoint concurrency ${opts.endpointConcurrency}; delivered ${pacedReceived}/${total} paced and ${burstReceived}/${opts.burst} in the burst; outbox after the runs ${JSON.stringify(counts)}.`,
+      'Targets: >= 1,000 deliveries/s sustained, p99 event-to-delivery < 100 ms.',
+    ]);
   } finally {
     await delivery?.close();
     await database?.close();

@@ -8,16 +8,38 @@
 //   node scripts/run-bench.mjs                    # all
 //   node scripts/run-bench.mjs idle-memory        # one
 //   npm run bench -- me-throughput --duration=5
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+//   npm run bench -- --report                     # all, with REPORT_OPTIONS, then bench/report.md
+//
+// --report runs each selected benchmark with its options from REPORT_OPTIONS below (chosen so that the whole run
+// takes about 20 minutes on 2 cores; other `--` options are added after them), gives each the environment variable
+// DIALPLANE_BENCH_RESULTS naming a file where it appends its figures (bench/lib/report.mjs), and then writes
+// <bench dir>/report.md: the machine, the load average before and after, every figure beside its anchor with the
+// ratio, and which benchmark failed to run. DIALPLANE_BENCH_DIR names another benchmark directory (for tests).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RESULTS_ENV, readResults, renderReport } from '../bench/lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const benchDir = join(root, 'bench');
+const benchDir = process.env.DIALPLANE_BENCH_DIR || join(root, 'bench');
+
+/**
+ * Options of each benchmark in a --report run: shorter than their defaults where a default run is long, so the
+ * whole report takes about 20 minutes. A benchmark not listed runs with its defaults.
+ */
+const REPORT_OPTIONS = {
+  'call-program-cpu': ['--calls=40', '--max-seconds=60'],
+  'cli-wall-times': ['--runs=3'],
+  'media-relay': ['--duration=8'],
+  'scale-out': ['--calls=600', '--api-seconds=5'],
+  soak: ['--minutes=2'],
+};
 
 const args = process.argv.slice(2);
-const flags = args.filter((a) => a.startsWith('--'));
+const report = args.includes('--report');
+const flags = args.filter((a) => a.startsWith('--') && a !== '--report');
 const names = args.filter((a) => !a.startsWith('--'));
 
 const available = readdirSync(benchDir)
@@ -52,12 +74,21 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+const loadBefore = loadAverage();
+const resultsDir = report ? mkdtempSync(join(os.tmpdir(), 'dialplane-bench-results-')) : undefined;
+const resultsFile = resultsDir && join(resultsDir, 'results.jsonl');
+const env = resultsFile ? { ...process.env, [RESULTS_ENV]: resultsFile } : process.env;
+
 const results = [];
 for (const file of selected) {
-  console.log(`\n>>> node bench/${file}${flags.length ? ` ${flags.join(' ')}` : ''}\n`);
+  const bench = file.replace(/\.mjs$/, '');
+  const benchArgs = [...(report ? (REPORT_OPTIONS[bench] ?? []) : []), ...flags];
+  const shown = relative(root, join(benchDir, file));
+  console.log(`\n>>> node ${shown}${benchArgs.length ? ` ${benchArgs.join(' ')}` : ''}\n`);
   const started = Date.now();
   const code = await new Promise((resolve) => {
-    current = spawn(process.execPath, [join(benchDir, file), ...flags], { cwd: root, stdio: 'inherit' });
+    current = spawn(process.execPath, [join(benchDir, file), ...benchArgs], { cwd: root, stdio: 'inherit', env });
     current.once('error', (err) => {
       console.error(`could not start ${file}: ${err.message}`);
       resolve(1);
@@ -65,7 +96,38 @@ for (const file of selected) {
     current.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
   });
   current = undefined;
-  results.push({ file, code, seconds: (Date.now() - started) / 1000 });
+  results.push({ file, bench, args: benchArgs, code, seconds: (Date.now() - started) / 1000 });
+}
+
+if (report) {
+  const { records, skipped } = readResults(resultsFile);
+  rmSync(resultsDir, { recursive: true, force: true });
+  const cpus = os.cpus();
+  let commit;
+  try {
+    commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // not a git checkout
+  }
+  const markdown = renderReport({
+    runs: results,
+    records,
+    skipped,
+    machine: {
+      cpu: cpus[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      memGiB: (os.totalmem() / 1024 ** 3).toFixed(1),
+      kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+      node: process.version,
+      commit,
+    },
+    load: { before: loadBefore, after: loadAverage() },
+    date: new Date().toISOString(),
+    command: ['npm run bench --', ...args].join(' '),
+  });
+  const out = join(benchDir, 'report.md');
+  writeFileSync(out, markdown);
+  console.log(`\n>>> report: ${relative(process.cwd(), out) || out} (${records.reduce((n, r) => n + r.figures.length, 0)} figures)`);
 }
 
 console.log('\n>>> summary');

@@ -1,6 +1,7 @@
 // The soak's figures (bench/soak.mjs): work done and failed per report period, the server's samples, the report.
 import os from 'node:os';
 import { percentile, repoRoot, tail } from './common.mjs';
+import { reportFigures } from './report.mjs';
 
 function newPeriod() {
   return {
@@ -156,6 +157,19 @@ export function report({ opts, figures, periodMs, maxLiveCalls, hook, warmEvents
   console.log('');
   console.log(`verdict : ${problems.length ? `FAIL: ${problems.join('; ')}` : 'PASS'}`);
   console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);
+  const bound = (figure, unit, value, anchorValue, better) => ({ figure, unit, value, anchor: 'its bound', anchorValue, better });
+  reportFigures('soak', [
+    bound('RSS growth, first period to last', 'MB', rssGrowth, opts.maxRssGrowthMb, 'lower'),
+    bound('heap used growth, first period to last', 'MB', heapGrowth, opts.maxHeapGrowthMb, 'lower'),
+    ...[['calls', calls], ['SMS', sms], ['webhooks', webhooks], ['reads', reads]].map(([name, x]) => bound(`${name} succeeded`, '%', rate(x.ok, x.failed), opts.minSuccess, 'higher')),
+    { figure: 'RSS, first period', value: first?.rssMb, unit: 'MB', better: 'lower' },
+    { figure: 'RSS, last period', value: last?.rssMb, unit: 'MB', better: 'lower' },
+    { figure: 'API read latency p99', value: percentile(readLatencies, 99), unit: 'ms', better: 'lower' },
+    { figure: 'event-loop delay, worst p99', value: all.length ? Math.max(...all.map((x) => x.lagMs.p99)) : Number.NaN, unit: 'ms', better: 'lower' },
+  ], [
+    `${f1(opts.seconds / 60)} min of ${opts.callsPerMin} calls/min, ${opts.smsPerMin} SMS/min and ${opts.readsPerS} reads/s on ${opts.db}: ${calls.ok} calls, ${sms.ok} SMS, ${webhooks.ok} webhook events and ${reads.ok} reads succeeded.`,
+    `Verdict: ${problems.length ? `FAIL: ${problems.join('; ')}` : 'PASS'}.`,
+  ]);
   if (problems.length && failedToRun) console.log(`server log tail:\n${tail(logFile)}`);
   return problems.length ? 1 : 0;
 }
