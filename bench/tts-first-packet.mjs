@@ -29,16 +29,16 @@ await tts.synthesize('Warm up the worker.'); // the module compiles once per pro
 const latencies = [];
 try {
   for (let i = 0; i < calls; i++) {
-    const answered = new Promise((resolve) => {
-      const stop = services.calls.subscribe((event) => {
-        if (event.state === 'answered') {
+    const { id: callId } = await telephony.engine.place({ accountId: account.id, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
+    // Watched once place() has stored the call: the dev carrier rings a second before its 'answered'.
+    const at = await new Promise((resolve) => {
+      const stop = services.calls.watch(callId, (update) => {
+        if (update.type === 'event' && update.event.state === 'answered') {
           stop();
-          resolve({ callId: event.callId, at: performance.now() });
+          resolve(performance.now());
         }
       });
     });
-    await telephony.engine.place({ accountId: account.id, from: '+14155551234', to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
-    const { callId, at } = await answered;
     const media = telephony.mediaFor(callId);
     const first = new Promise((resolve) => media.rtp.listenSent(() => resolve(performance.now())));
     // A sentence no call has said before: the number makes every one new.

@@ -116,7 +116,7 @@ export function renderReport({ runs, records, skipped = 0, machine, load, date, 
   for (const run of runs) {
     const own = records.filter((r) => r.bench === run.bench);
     out.push(`## ${run.bench}${run.code === 0 ? '' : ' — FAILED'}`, '');
-    if (run.code !== 0) out.push(`The bench exited with code ${run.code} after ${run.seconds.toFixed(0)} s; its output above the report run says why.`, '');
+    if (run.code !== 0) out.push(`The bench exited with code ${run.code} after ${run.seconds.toFixed(0)} s; the report run's output says why.`, '');
     const figures = own.flatMap((r) => r.figures);
     if (figures.length === 0) {
       out.push('No figures reported.', '');
