@@ -10,11 +10,11 @@
 //   npm run bench -- me-throughput --duration=5
 //   npm run bench -- --report                     # all, with REPORT_OPTIONS, then bench/report.md
 //
-// --report runs each selected benchmark with its options from REPORT_OPTIONS below (chosen so that the whole run
-// takes about 20 minutes on 2 cores; other `--` options are added after them), gives each the environment variable
-// DIALPLANE_BENCH_RESULTS naming a file where it appends its figures (bench/lib/report.mjs), and then writes
-// <bench dir>/report.md: the machine, the load average before and after, every figure beside its anchor with the
-// ratio, and which benchmark failed to run. DIALPLANE_BENCH_DIR names another benchmark directory (for tests).
+// --report runs each selected benchmark with its options from REPORT_OPTIONS below (chosen so that the whole run is
+// meant to take about 20 minutes on 2 quiet cores; other `--` options are added after them), gives each the
+// environment variable DIALPLANE_BENCH_RESULTS naming a file where it appends its figures (bench/lib/report.mjs), and
+// then writes <bench dir>/report.md: the machine, the load average before and after, every figure beside its anchor
+// with the ratio, and which benchmark failed to run. DIALPLANE_BENCH_DIR names another benchmark directory (tests).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
