@@ -456,7 +456,7 @@ export const configSchema: readonly ConfigEntry[] = [
     type: { kind: 'integer', min: 1, max: 100_000 },
     default: 200,
     secret: false,
-    description: 'Most simultaneous outbound call legs; beyond it new calls are refused (503 in every API).',
+    description: 'Most simultaneous call legs, inbound and outbound (a bridged call holds two); beyond it new calls are refused (503 in every API).',
   },
   {
     variable: 'DIALPLANE_RTP_TIMEOUT_S',
