@@ -75,6 +75,12 @@ export function createSqliteDialect(path: string): SqliteDialectHandle {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
+  // The group commit runs each write in a SAVEPOINT, and SQLite copies every page a savepoint changes into a
+  // sub-journal. With temp files allowed, that sub-journal spills to a file once a transaction's copies pass 64 KiB
+  // (a batch of a few dozen call events does) and every later copy is a write() to it: as much CPU again as the writes
+  // themselves. Kept in memory it costs a memcpy. It only serves ROLLBACK TO within one transaction, never recovery
+  // (that is the WAL), so durability is unchanged; temporary tables and sorts are held in memory too.
+  database.pragma('temp_store = MEMORY');
   const controls = new Map<SqliteControlStatement, BetterSqlite3.Statement>();
   const cached = withStatementCache(database);
   return {
