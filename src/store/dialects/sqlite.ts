@@ -122,9 +122,9 @@ export function createSqliteDialect(path: string): SqliteDialectHandle {
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   // The group commit runs each write in a SAVEPOINT, and SQLite copies every page a savepoint changes into a
-  // sub-journal. With temp files allowed, that sub-journal spills to a file once a transaction's copies pass 64 KiB
-  // (a batch of a few dozen call events does) and every later copy is a write() to it: as much CPU again as the writes
-  // themselves. Kept in memory it costs a memcpy. It only serves ROLLBACK TO within one transaction, never recovery
+  // sub-journal. With temp files allowed, the sub-journal moves to a temp file past 64 KiB, which a batch of call
+  // writes passes: a temp file per batch and ~70 pwrite() calls per call (strace), as much CPU again as the writes
+  // themselves. Kept in memory a copy is a memcpy. It only serves ROLLBACK TO within one transaction, never recovery
   // (that is the WAL), so durability is unchanged; temporary tables and sorts are held in memory too.
   database.pragma('temp_store = MEMORY');
   const controls = new Map<SqliteControlStatement, BetterSqlite3.Statement>();
