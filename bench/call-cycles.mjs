@@ -3,7 +3,7 @@
 //
 //   npx tsc -p tsconfig.json && node bench/call-cycles.mjs [--calls=10000] [--window=200] [--max-seconds=60]
 //        [--sipp-calls=20000] [--sipp-rate=10000] [--sipp-limit=2000] [--sipp-buff=4194304] [--cpu-prof=<dir>]
-//        [--sip-rcvbuf=<bytes>] [--via=control|engine]
+//        [--sip-rcvbuf=<bytes>] [--via=control|engine] [--old=<dir>[,<dir>...] [--rounds=3]]
 //
 // A call cycle is INVITE -> 180 -> 200 -> ACK -> BYE -> 200 over UDP on 127.0.0.1, with no media. Takes ~30-40 s
 // with the defaults; at most ~2 minutes whatever happens.
@@ -44,6 +44,14 @@
 // --cpu-prof=<dir> profiles phase (b) with the in-process V8 sampling profiler (node:inspector), writes
 // <dir>/call-cycles-<pid>.cpuprofile (Chrome DevTools / VS Code) and prints where the busy time goes by layer, by
 // file and by function. Profiling slows the run; take rates from unprofiled runs.
+// --old=<dir>[,<dir>...] compares builds in one run: each <dir> is another checkout of Dialplane with its own dist/
+//     (e.g. `git worktree add /tmp/old <commit>`, a node_modules symlink, `node scripts/build.mjs --src`). Phase (a)
+//     is skipped; phase (b) runs --rounds times for every build, each run in a child process of its own (this script
+//     with --dist=<dir>, importing that build's dist/src), alternating the builds and rotating their order every round,
+//     so that the load of this shared machine falls on all of them alike. Per build it prints the CPU per ended call
+//     (the sum of the runs' process CPU over the sum of their ended calls), each run's figure, the median cycles/s and
+//     the failed calls. The driver (this script) is the same for every build. --dist=<dir> alone runs phase (b) only,
+//     against that build, and prints its figures as one `result {json}` line (what the comparison reads).
 // --sip-rcvbuf=<bytes> is an EXPERIMENT, not a measurement of Dialplane as shipped: it sets SO_RCVBUF on
 // Dialplane's SIP UDP socket (reached through a TypeScript-private field) to test whether failed calls come from
 // datagrams dropped there. The output marks runs that use it.
@@ -55,9 +63,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { HOST, installCleanupHandlers, machineInfo, makeTempDir, percentile, printHeader, removeTempDir, repoRoot, requireBuild, sleep } from './lib/common.mjs';
+import { HOST, installCleanupHandlers, machineInfo, makeTempDir, percentile, printHeader, removeTempDir, repoRoot, requireBuild, sleep, trackChild } from './lib/common.mjs';
 import { describeSippExit, readStatCsv, sippPorts, sippVersion, startSipp, stopSipp, tail, udpSocketDrops, waitExit } from './lib/sipp.mjs';
 
 const TARGET_RATE = 1000;
@@ -75,6 +85,9 @@ function parseArgs(argv) {
     sipRcvbuf: undefined,
     cpuProf: undefined,
     via: 'control',
+    old: [],
+    rounds: 3,
+    dist: undefined,
   };
   const names = {
     calls: 'calls',
@@ -87,6 +100,9 @@ function parseArgs(argv) {
     'sip-rcvbuf': 'sipRcvbuf',
     'cpu-prof': 'cpuProf',
     via: 'via',
+    old: 'old',
+    rounds: 'rounds',
+    dist: 'dist',
   };
   for (const arg of argv) {
     const m = /^--([a-z-]+)=(.+)$/.exec(arg);
@@ -97,6 +113,14 @@ function parseArgs(argv) {
     }
     if (key === 'cpuProf') {
       opts.cpuProf = resolve(m[2]);
+      continue;
+    }
+    if (key === 'old') {
+      opts.old = m[2].split(',').filter(Boolean).map((dir) => resolve(dir));
+      continue;
+    }
+    if (key === 'dist') {
+      opts.dist = resolve(m[2]);
       continue;
     }
     if (key === 'via') {
@@ -160,8 +184,9 @@ async function runSippBaseline(opts, dir) {
 // ---------------------------------------------------------------------------------------------------------------
 // (b) Dialplane -> SIPp uas
 
-async function importDist() {
-  const dist = (p) => import(new URL(`../dist/src/${p}`, import.meta.url).href);
+async function importDist(root) {
+  const base = root ? pathToFileURL(`${root}/dist/src/`) : new URL('../dist/src/', import.meta.url);
+  const dist = (p) => import(new URL(p, base).href);
   const [{ loadConfig }, { openDatabase }, { createStore }, { createServices }, { systemClock }, { startTelephony }] = await Promise.all([
     dist('config/config.js'),
     dist('store/database.js'),
@@ -501,6 +526,8 @@ async function runDialplane(opts, dir, dp) {
     elu,
     cpuShare: (cpu.user + cpu.system) / 1e6 / activeSeconds,
     cpuPerCallMs: (cpu.user + cpu.system) / 1e3 / Math.max(1, ended),
+    cpuMs: (cpu.user + cpu.system) / 1e3,
+    ended,
     sipPort: telephony.sipPort,
     rcvbufDefault,
     rcvbuf,
@@ -512,10 +539,76 @@ async function runDialplane(opts, dir, dp) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** --dist=<dir>: phase (b) alone against that build, its figures as one line for the comparison to read. */
+async function runChild(opts) {
+  const dir = makeTempDir('dialplane-call-cycles-');
+  try {
+    const b = await runDialplane(opts, dir, await importDist(opts.dist));
+    const { launched, completed, failed, ended, cpuMs, cpuPerCallMs, rate, seconds } = b;
+    console.log(`result ${JSON.stringify({ launched, completed, failed, ended, cpuMs, cpuPerCallMs, rate, seconds, outcomes: Object.fromEntries(b.outcomes) })}`);
+    return b.completed === 0 ? 1 : 0;
+  } finally {
+    removeTempDir(dir);
+  }
+}
+
+function runBuild(opts, root) {
+  const args = [new URL(import.meta.url).pathname, `--dist=${root}`, `--calls=${opts.calls}`, `--window=${opts.window}`,
+    `--max-seconds=${opts.maxSeconds}`, `--sipp-buff=${opts.sippBuff}`, `--via=${opts.via}`];
+  return new Promise((resolveRun, reject) => {
+    const child = trackChild(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith('result '));
+      if (!line) reject(new Error(`run against ${root} ended (${signal ?? code}) without a result:\n${out.slice(-2000)}`));
+      else resolveRun(JSON.parse(line.slice(7)));
+    });
+  });
+}
+
+/** --old=...: phase (b) for every build, alternating, in child processes; CPU per call side by side. */
+async function runComparison(opts) {
+  const builds = [...opts.old, repoRoot.replace(/\/$/, '')];
+  const label = (root) => (root === builds[builds.length - 1] ? `this build (${root})` : root);
+  const runs = new Map(builds.map((root) => [root, []]));
+  console.log(`compare : ${builds.length} builds, ${opts.rounds} rounds, each run ${opts.calls} calls window ${opts.window} --via=${opts.via}, order rotated every round`);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (let i = 0; i < builds.length; i++) {
+      const root = builds[(i + round) % builds.length];
+      const r = await runBuild(opts, root);
+      runs.get(root).push(r);
+      console.log(
+        `  round ${round + 1}: ${label(root)}: ${fmt(r.cpuPerCallMs, 3)} ms CPU per call, ${fmt(r.rate)} cycles/s, ` +
+          `${fmt(r.completed)} completed, ${fmt(r.failed)} failed${r.failed ? ` ${JSON.stringify(r.outcomes)}` : ''}; load ${loadavg()}`,
+      );
+    }
+  }
+  console.log(`
+${'build'.padEnd(60)}${'CPU ms/call'.padStart(12)}${'cycles/s'.padStart(10)}${'failed'.padStart(8)}  runs (ms CPU per call)`);
+  for (const root of builds) {
+    const list = runs.get(root);
+    const cpu = list.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, list.reduce((a, r) => a + r.ended, 0));
+    const rates = list.map((r) => r.rate).sort((x, y) => x - y);
+    const failed = list.reduce((a, r) => a + r.failed, 0);
+    console.log(`${label(root).padEnd(60)}${fmt(cpu, 3).padStart(12)}${fmt(percentile(rates, 50)).padStart(10)}${fmt(failed).padStart(8)}  ${list.map((r) => fmt(r.cpuPerCallMs, 3)).join(' ')}`);
+  }
+  const m = machineInfo();
+  console.log(`machine : ${m.cpu}, nproc=${m.nproc}; load average ${loadavg()} at the end (other processes share these CPUs)`);
+  console.log(`command : node ${process.argv.slice(1).map((x) => x.replace(repoRoot, '')).join(' ')}`);
+  return 0;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   installCleanupHandlers();
+  if (opts.dist) return runChild(opts);
   requireBuild();
+  if (opts.old.length > 0) {
+    printHeader('call cycles: CPU per Dialplane-originated call, builds compared (UDP, 127.0.0.1, SIPp uas)');
+    return runComparison(opts);
+  }
   printHeader('call cycles/s: SIPp uac -> SIPp uas, and Dialplane-originated calls -> SIPp uas (UDP, 127.0.0.1)');
   console.log(`sipp    : ${sippVersion()} (/usr/bin/sipp, each run under coreutils timeout)`);
   console.log(

@@ -32,6 +32,8 @@ const VOICE_NUMBERS_TTL_MS = 5_000;
 export class NumberService {
   /** Every outbound call checks its caller ID: an account's voice numbers are kept until they change. */
   private readonly voice = new Map<string, { readonly numbers: ReadonlySet<string>; readonly at: number }>();
+  /** Reads of an account's voice numbers in flight. */
+  private readonly reading = new Map<string, Promise<ReadonlySet<string>>>();
 
   constructor(
     private readonly store: Store,
@@ -43,13 +45,28 @@ export class NumberService {
   /** Whether `number` (E.164) is a voice number of the account. */
   async isVoiceNumberOf(accountId: string, number: string): Promise<boolean> {
     const now = this.clock.now().getTime();
-    let kept = this.voice.get(accountId);
-    if (!kept || now - kept.at >= VOICE_NUMBERS_TTL_MS) {
-      const numbers = new Set((await this.list(accountId)).filter((n) => n.capabilities.includes('voice')).map((n) => n.number));
-      kept = { numbers, at: now };
-      this.voice.set(accountId, kept);
+    const kept = this.voice.get(accountId);
+    if (kept && now - kept.at < VOICE_NUMBERS_TTL_MS) return kept.numbers.has(number);
+    // One read for every call started while it runs (see PriceService.lookup); a number added meanwhile lets go of it.
+    let reading = this.reading.get(accountId);
+    if (!reading) {
+      const read: Promise<ReadonlySet<string>> = this.list(accountId).then(
+        (list) => {
+          const numbers = new Set(list.filter((n) => n.capabilities.includes('voice')).map((n) => n.number));
+          if (this.reading.get(accountId) === read) {
+            this.reading.delete(accountId);
+            this.voice.set(accountId, { numbers, at: now });
+          }
+          return numbers;
+        },
+        (error: unknown) => {
+          if (this.reading.get(accountId) === read) this.reading.delete(accountId);
+          throw error;
+        },
+      );
+      this.reading.set(accountId, (reading = read));
     }
-    return kept.numbers.has(number);
+    return (await reading).has(number);
   }
 
   /**
@@ -85,6 +102,7 @@ export class NumberService {
       throw error;
     }
     this.voice.delete(accountId);
+    this.reading.delete(accountId);
     this.changes.notify(accountId);
     return toPhoneNumber(row);
   }

@@ -28,6 +28,8 @@ const PRICE_CACHE_ENTRIES = 10_000;
 export class PriceService {
   /** Every billed call leg looks up its price: kept per kind, account and destination until a price is set. */
   private readonly kept = new Map<string, { readonly minor: number; readonly at: number }>();
+  /** Reads in flight, by the same key as `kept`. */
+  private readonly reading = new Map<string, Promise<number>>();
 
   constructor(
     private readonly store: Store,
@@ -52,6 +54,7 @@ export class PriceService {
     };
     await this.store.prices.insert(row);
     this.kept.clear();
+    this.reading.clear();
     return toPrice(row);
   }
 
@@ -61,10 +64,29 @@ export class PriceService {
     const now = this.clock.now().getTime();
     const kept = this.kept.get(key);
     if (kept && now - kept.at < PRICE_TTL_MS) return kept.minor;
-    const minor = await this.find(kind, accountId, destination);
-    if (this.kept.size >= PRICE_CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(key, { minor, at: now });
-    return minor;
+    // Every call started while the price is read waits for that one read, not a read of its own: when a kept price
+    // runs out under load, the calls in flight would otherwise all read it at once.
+    let reading = this.reading.get(key);
+    if (!reading) {
+      const read: Promise<number> = this.find(kind, accountId, destination).then(
+        (minor) => {
+          // A price set while this read ran may not be in it (set() let go of the read): it answers its own callers
+          // but is not kept.
+          if (this.reading.get(key) === read) {
+            this.reading.delete(key);
+            if (this.kept.size >= PRICE_CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value!);
+            this.kept.set(key, { minor, at: now });
+          }
+          return minor;
+        },
+        (error: unknown) => {
+          if (this.reading.get(key) === read) this.reading.delete(key);
+          throw error;
+        },
+      );
+      this.reading.set(key, (reading = read));
+    }
+    return reading;
   }
 
   private async find(kind: PriceKind, accountId: string, destination: string): Promise<number> {

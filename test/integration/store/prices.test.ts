@@ -35,4 +35,29 @@ await describeEachDialect('price table', (dialect) => {
     await assert.rejects(services.prices.set('voice', '+97a', 1), { code: 'validation_failed' });
     await assert.rejects(services.prices.set('voice', '+1', -1), { code: 'validation_failed' });
   });
+
+  test('lookups made while a price is read share that read; a price set meanwhile is what the next lookup finds', async () => {
+    const { account } = await services.accounts.create({ name: 'S', email: 's@example.com' });
+    const store = services.store.prices;
+    const candidates = store.candidates.bind(store);
+    let reads = 0;
+    store.candidates = (...args) => {
+      reads++;
+      return candidates(...args);
+    };
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => services.prices.lookup('voice', account.id, '+3312345678')));
+      assert.deepEqual(new Set(answers), new Set([500]));
+      assert.equal(reads, 1, 'twenty calls started together read the price once');
+      assert.equal(await services.prices.lookup('voice', account.id, '+3312345678'), 500);
+      assert.equal(reads, 1, 'then it is kept');
+
+      const during = services.prices.lookup('voice', account.id, '+4412345678');
+      await services.prices.set('voice', '+44', 123, account.id);
+      await during;
+      assert.equal(await services.prices.lookup('voice', account.id, '+4412345678'), 123, 'the read begun before the price was set is not kept');
+    } finally {
+      store.candidates = candidates;
+    }
+  });
 });
