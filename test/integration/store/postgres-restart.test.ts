@@ -17,7 +17,7 @@ import { startReceiver, type WebhookReceiver } from '../../helpers/webhook-recei
  * A PostgreSQL restart under a running `dialplane serve`, on a private PostgreSQL server the test stops and starts
  * (the machine's shared server is never touched): requests meanwhile answer 503 database_unavailable, the process
  * stays up, and once the server is back the pool reconnects by itself, the webhooks queued before the outage arrive
- * exactly once and a call to the dev carrier completes.
+ * exactly once, a call that ended during the outage is stored as ended, and a new call to the dev carrier completes.
  */
 const EVENTS = 20;
 const ADMIN_TOKEN = 'pg-restart-admin-token-0123456789abcdef';
@@ -78,6 +78,18 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
   const admin = (path: string, init: RequestInit = {}) =>
     fetch(`${base}/admin/v1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } });
   assert.equal((await listCalls()).status, 200);
+  const placeCall = async (maxDurationS: number): Promise<string> => {
+    const placed = await admin(`/accounts/${bootstrap.accountId}/calls`, {
+      method: 'POST',
+      body: JSON.stringify({ from: FROM, to: '+14155550100', max_duration_s: maxDurationS }),
+    });
+    assert.equal(placed.status, 201, await placed.clone().text());
+    return ((await placed.json()) as { call: { id: string } }).call.id;
+  };
+  const callOf = async (callId: string) =>
+    ((await (await admin(`/accounts/${bootstrap.accountId}/calls/${callId}`)).json()) as {
+      call: { state: string; outcome: string | null; end_reason: string | null };
+    }).call;
   ok(await runCli(env, ['webhooks', 'endpoints', 'add', `${receiver.url}/hook`, '--events', 'restart.test', '--json']));
 
   // The events are written by a second process on the same database, as another server would; the running
@@ -104,6 +116,10 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
   );
   await second.close();
   second = undefined;
+
+  // A call answered before the outage that reaches its maximum duration during it: its end is stored afterwards.
+  const live = await placeCall(3);
+  await waitUntil('the live call answered', async () => (await callOf(live)).state === 'answered', 20_000, server);
 
   await postgres.stop();
   // Requests that need the database (a list is never cached), in the DialAnyone face's shape and in the admin API's.
@@ -136,24 +152,14 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
   );
   assert.equal(delivered.size, EVENTS);
 
-  // A call to the dev carrier, answered and ended at its maximum duration.
-  const placed = await admin(`/accounts/${bootstrap.accountId}/calls`, {
-    method: 'POST',
-    body: JSON.stringify({ from: FROM, to: '+14155550100', max_duration_s: 1 }),
-  });
-  assert.equal(placed.status, 201, await placed.clone().text());
-  const callId = ((await placed.json()) as { call: { id: string } }).call.id;
-  let call: { state: string; outcome: string | null; end_reason: string | null } | undefined;
-  await waitUntil(
-    'the call ends',
-    async () => {
-      call = ((await (await admin(`/accounts/${bootstrap.accountId}/calls/${callId}`)).json()) as { call: NonNullable<typeof call> }).call;
-      return call.state === 'ended';
-    },
-    20_000,
-    server,
-  );
-  assert.deepEqual([call?.outcome, call?.end_reason], ['completed', 'time_limit']);
+  const ended = async (callId: string) => {
+    await waitUntil('the call ends', async () => (await callOf(callId)).state === 'ended', 20_000, server);
+    const call = await callOf(callId);
+    return [call.outcome, call.end_reason];
+  };
+  assert.deepEqual(await ended(live), ['completed', 'time_limit'], 'the call that ended during the outage');
+  // A new call to the dev carrier, answered and ended at its maximum duration.
+  assert.deepEqual(await ended(await placeCall(1)), ['completed', 'time_limit']);
 
   // One warning for the outage and one line for its end, whatever the loops met meanwhile; no unhandled error.
   const log = server.stdout() + server.stderr();
