@@ -45,10 +45,16 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
   postgres = await startPrivatePostgres();
   dataDir = await mkdtemp(join(tmpdir(), 'dialplane-pg-restart-'));
 
-  // Events are delivered once the receiver says 200; until then it refuses them, so they wait in the outbox.
+  // Events are delivered once the receiver says 200; until then it refuses them, so they wait in the outbox. The
+  // in-flight event's first request is held until the database has gone away, then answered 200.
   let accepting = false;
   const delivered = new Map<string, number>();
+  const inflightAt: number[] = [];
   receiver = await startReceiver((_index, request) => {
+    if (request.path === '/inflight') {
+      inflightAt.push(Date.now());
+      return inflightAt.length === 1 ? 'hold' : { status: 200 };
+    }
     if (!accepting) return { status: 503 };
     const id = String(request.headers['x-dialplane-event-id']);
     delivered.set(id, (delivered.get(id) ?? 0) + 1);
@@ -69,7 +75,8 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
     DIALPLANE_WEBHOOK_RETRY_MAX_DELAY_MS: '1000',
     DIALPLANE_WEBHOOK_MAX_ATTEMPTS: '100',
     DIALPLANE_WEBHOOK_CONNECT_TIMEOUT_MS: '1000',
-    DIALPLANE_WEBHOOK_TIMEOUT_MS: '3000',
+    // An attempt's lease is this plus 5 s: longer than the outage, so the held attempt is recorded, not sent again.
+    DIALPLANE_WEBHOOK_TIMEOUT_MS: '12000',
   });
   server = spawnServe(env);
   await waitReady(base, server);
@@ -90,7 +97,9 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
     ((await (await admin(`/accounts/${bootstrap.accountId}/calls/${callId}`)).json()) as {
       call: { state: string; outcome: string | null; end_reason: string | null };
     }).call;
-  ok(await runCli(env, ['webhooks', 'endpoints', 'add', `${receiver.url}/hook`, '--events', 'restart.test', '--json']));
+  ok(await runCli(env, ['webhooks', 'endpoints', 'add', receiver.url, '--events', 'restart.test', '--json']));
+  const inflightUrl = `http://127.0.0.1:${receiver.port}/inflight`;
+  ok(await runCli(env, ['webhooks', 'endpoints', 'add', inflightUrl, '--events', 'restart.inflight', '--json']));
 
   // The events are written by a second process on the same database, as another server would; the running
   // dispatcher attempts each (refused) before the outage.
@@ -104,6 +113,7 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
       eventIds.push(event.id);
       assert.equal(await services.webhooks.enqueue(trx, event), 1);
     }
+    assert.equal(await services.webhooks.enqueue(trx, services.webhooks.event(bootstrap.accountId, 'restart.inflight', {})), 1);
   });
   await waitUntil(
     'every event attempted once',
@@ -114,6 +124,7 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
     30_000,
     server,
   );
+  await waitUntil('the in-flight event held by the receiver', () => receiver!.held() === 1, 30_000, server);
   await second.close();
   second = undefined;
 
@@ -122,6 +133,8 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
   await waitUntil('the live call answered', async () => (await callOf(live)).state === 'answered', 20_000, server);
 
   await postgres.stop();
+  // The receiver takes the held delivery while the database is away: the attempt's record waits for it.
+  receiver.release(200);
   // Requests that need the database (a list is never cached), in the DialAnyone face's shape and in the admin API's.
   for (const response of [await listCalls(), await admin(`/accounts`)]) {
     assert.equal(response.status, 503);
@@ -151,6 +164,9 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
     'each event delivered exactly once',
   );
   assert.equal(delivered.size, EVENTS);
+  // Past the held attempt's lease: had its record been dropped, the delivery would have been sent again by now.
+  await sleep(Math.max(0, inflightAt[0]! + 18_000 - Date.now()));
+  assert.equal(inflightAt.length, 1, 'the delivery in flight when the database went away was sent once');
 
   const ended = async (callId: string) => {
     await waitUntil('the call ends', async () => (await callOf(callId)).state === 'ended', 20_000, server);
