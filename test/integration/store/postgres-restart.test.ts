@@ -143,6 +143,14 @@ test('a PostgreSQL restart is survived: 503 during it, the pool reconnects, queu
     assert.equal(body.error.code, 'database_unavailable');
     assert.equal(body.error.message, 'The database is unreachable, retry shortly');
   }
+  // DialLink's own error shape.
+  const dialLink = await fetch(`${base}/v1/account-hub/api-keys`, { headers: { 'x-api-key': bootstrap.apiKey } });
+  assert.equal(dialLink.status, 503);
+  assert.equal(dialLink.headers.get('retry-after'), '5');
+  assert.deepEqual(
+    { ...((await dialLink.json()) as Record<string, unknown>) },
+    { status: 503, code: 'database_unavailable', description: 'The database is unreachable, retry shortly' },
+  );
   const readiness = await fetch(`${base}/readyz`);
   assert.equal(readiness.status, 503);
   assert.equal(((await readiness.json()) as StandardError).error.code, 'not_ready');
