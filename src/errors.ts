@@ -36,6 +36,7 @@ export const errorRegistry = {
   rate_limited: { status: 429, message: 'Too many requests, please retry later' },
   call_owner_unreachable: { status: 503, message: 'The node driving the call did not answer' },
   capacity_exceeded: { status: 503, message: 'No capacity available right now, retry with backoff' },
+  database_unavailable: { status: 503, message: 'The database is unreachable, retry shortly' },
   not_ready: { status: 503, message: 'The server is not ready' },
   internal_error: { status: 500, message: 'An unexpected error occurred' },
 } as const satisfies Record<string, { status: number; message: string }>;

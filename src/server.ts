@@ -19,6 +19,7 @@ import { bootstrapIfEmpty, type BootstrapResult } from './core/bootstrap.js';
 import { systemClock } from './core/clock.js';
 import { generateNodeId, NodeLease } from './core/node-lease.js';
 import { createServices, type Services } from './core/services.js';
+import { isDatabaseUnavailable } from './store/database-outage.js';
 import { openConfiguredStore } from './store/open-store.js';
 import { startTelephony, type Telephony } from './telephony.js';
 import { startWebhookDelivery, type WebhookDelivery } from './webhook-delivery.js';
@@ -36,6 +37,8 @@ export interface RunningServer {
 }
 
 const USAGE_FLUSH_INTERVAL_MS = 10_000;
+/** pino's number for warn. */
+const WARN_LEVEL = 40;
 export { ADMIN_TOKEN_FILE };
 
 /** The server's logger; a test may pass where the lines go. */
@@ -47,6 +50,19 @@ export function createLogger(config: Config, destination?: DestinationStream): L
       // logged with credential-looking query parameters (?api_key=) masked.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.apiKey', '*.api_key', '*.token'], censor: '[redacted]' },
       serializers: { req: serializeRequest },
+      hooks: {
+        // While the database server is away, every background loop (webhook outbox, node lease, SMS pick-up, call
+        // recovery) fails at each of its ticks and says so as a warning. The server logs the outage once when it
+        // begins and once when it ends (startServer); each loop's own warning of it is demoted to debug. Errors
+        // stay errors: they name work that was not done and is not tried again.
+        logMethod(args, method, level) {
+          if (level === WARN_LEVEL && isDatabaseUnavailable((args[0] as { err?: unknown } | undefined)?.err)) {
+            this.debug(...args);
+            return;
+          }
+          method.apply(this, args);
+        },
+      },
     },
     ...(destination ? [destination] : []),
   );
@@ -69,6 +85,14 @@ export async function startServer(
   const { database, store } = await openConfiguredStore(config, {
     warn: (message, details) => logger.warn(details, message),
     info: (message, details) => logger.info(details, message),
+  });
+  database.outage.subscribe({
+    down: (reason) =>
+      logger.warn(
+        { reason },
+        'the database is unreachable: requests that need it answer 503 database_unavailable and background work waits for it',
+      ),
+    up: (downMs) => logger.info({ downMs }, 'the database is reachable again; background work resumes'),
   });
   const nodeId = config.node.id ?? generateNodeId();
   const shared = await openSharedState(config, logger, nodeId);

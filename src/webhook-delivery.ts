@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Config } from './config/config.js';
 import type { Services } from './core/services.js';
+import { isDatabaseUnavailable } from './store/database-outage.js';
 import { WebhookDispatcher, type DispatcherTimers, type Sender } from './webhooks/dispatcher.js';
 import { ConnectionPools } from './webhooks/connection-pools.js';
 import { defaultConnect, type Connector, type Resolver } from './webhooks/guarded-request.js';
@@ -98,6 +99,7 @@ export function startWebhookDelivery(
     ...(overrides.random ? { random: overrides.random } : {}),
     ...(overrides.timers ? { timers: overrides.timers } : {}),
     onError: (err: unknown) => logger.warn({ err }, 'webhook outbox error'),
+    isUnavailable: isDatabaseUnavailable,
     onAttempt: (record) => {
       const { action } = record.decision;
       attempts.inc({ result: action === 'delivered' ? 'delivered' : action === 'retry' ? 'retry' : action === 'disable_endpoint' ? 'disabled' : 'failed' });

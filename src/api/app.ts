@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { constantTimeEqual } from '../core/api-key-token.js';
 import type { Services } from '../core/services.js';
 import { DialplaneError, isDialplaneError } from '../errors.js';
+import { isDatabaseUnavailable } from '../store/database-outage.js';
 import { registerAdminCallRoutes } from './admin/admin-call-routes.js';
 import { registerAdminRoutes } from './admin/admin-routes.js';
 import { registerDevRoutes } from './admin/dev-routes.js';
@@ -241,9 +242,17 @@ async function applyRateLimit(
   }
 }
 
+/** How long a client is asked to wait when the database is away: about as long as a PostgreSQL restart takes. */
+const DATABASE_RETRY_AFTER_S = 5;
+
 /** Maps whatever was thrown to a registry code; unknown errors become internal_error and never reach the client. */
 export function toDialplaneError(error: FastifyError | Error): DialplaneError {
   if (isDialplaneError(error)) return error;
+  // The database server restarting or stopped: a 503 the client may retry, not a fault of this server (nor logged
+  // per request; the server logs the outage once).
+  if (isDatabaseUnavailable(error)) {
+    return new DialplaneError('database_unavailable', undefined, undefined, { 'retry-after': String(DATABASE_RETRY_AFTER_S) });
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const location = fastifyError.validationContext ?? 'body';

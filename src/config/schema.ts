@@ -84,6 +84,8 @@ export interface Config {
   readonly sharedState: {
     /** redis:// or rediss:// URL, with the password if the server wants one. */
     readonly redisUrl: string | undefined;
+    /** How long a command sent to the node driving a call waits for that node's reply. */
+    readonly nodeCommandTimeoutMs: number;
   };
   readonly trunk: {
     /** "dev", or one or more SIP URIs separated by commas, tried in order. */
@@ -540,6 +542,15 @@ export const configSchema: readonly ConfigEntry[] = [
     default: undefined,
     secret: false,
     description: 'Redis shared by the nodes: API rate-limit windows count across every node. Unset: each process counts its own.',
+  },
+  {
+    variable: 'DIALPLANE_NODE_COMMAND_TIMEOUT_MS',
+    path: 'sharedState.nodeCommandTimeoutMs',
+    type: { kind: 'integer', min: 100, max: 600_000 },
+    default: 10_000,
+    secret: false,
+    description:
+      'Milliseconds a live command (hang-up, new program) sent over Redis to the node driving the call waits for its answer; then 503 call_owner_unreachable.',
   },
   {
     variable: 'DIALPLANE_TRUNK',

@@ -34,8 +34,10 @@ export class NodeUnreachable extends Error {
 export interface NodeBus {
   /** Whether other nodes can be reached at all (false: one process). */
   readonly shared: boolean;
+  /** How long a command waits for its reply by default (DIALPLANE_NODE_COMMAND_TIMEOUT_MS). */
+  readonly commandTimeoutMs: number;
   /** Sends a command to `node`; resolves with its reply, rejects with NodeUnreachable. */
-  request(node: string, command: NodeCommand, timeoutMs: number): Promise<NodeReply>;
+  request(node: string, command: NodeCommand, timeoutMs?: number): Promise<NodeReply>;
   /** Answers the commands sent to this node; one handler. */
   serve(handler: NodeCommandHandler): () => void;
   /** Tells every other node; never throws (a lost event is only missed by live streams). */
@@ -47,9 +49,13 @@ export interface NodeBus {
   close(): Promise<void>;
 }
 
+/** DIALPLANE_NODE_COMMAND_TIMEOUT_MS's default: a hang-up sent to the driving node waits there for the call's end. */
+export const DEFAULT_NODE_COMMAND_TIMEOUT_MS = 10_000;
+
 /** One process: no other node to ask, nobody to tell. */
 export const localNodeBus: NodeBus = {
   shared: false,
+  commandTimeoutMs: DEFAULT_NODE_COMMAND_TIMEOUT_MS,
   request: (node) => Promise.reject(new NodeUnreachable(node, 'bus_down', `node ${node} cannot be reached: nodes share no bus (DIALPLANE_REDIS_URL)`)),
   serve: () => () => undefined,
   broadcast: () => undefined,
@@ -90,6 +96,7 @@ export class RedisNodeBus implements NodeBus {
     private readonly subscriber: Redis,
     private readonly nodeId: string,
     private readonly onError: (err: unknown, context: string) => void,
+    readonly commandTimeoutMs: number = DEFAULT_NODE_COMMAND_TIMEOUT_MS,
   ) {
     this.ownChannel = `${NODE_CHANNEL_PREFIX}${nodeId}`;
     subscriber.on('message', (channel: string, message: string) => {
@@ -113,7 +120,7 @@ export class RedisNodeBus implements NodeBus {
       .catch((err: unknown) => this.onError(err, 'could not subscribe to the node bus'));
   }
 
-  request(node: string, command: NodeCommand, timeoutMs: number): Promise<NodeReply> {
+  request(node: string, command: NodeCommand, timeoutMs = this.commandTimeoutMs): Promise<NodeReply> {
     const id = randomBytes(9).toString('base64url');
     const message = JSON.stringify({ type: 'command', id, from: this.nodeId, kind: command.kind, body: command.body });
     return new Promise<NodeReply>((resolve, reject) => {

@@ -32,7 +32,13 @@ export async function openSharedState(config: Pick<Config, 'sharedState'>, logge
   const subscriber = openRedis(url, { onDown: () => undefined, onUp: () => undefined }, { subscriber: true });
   const invalidations = new RedisInvalidations(redis, subscriber, nodeId, (err, context) => logger.warn({ err: describe(err) }, context));
   invalidations.start();
-  const bus = new RedisNodeBus(redis, subscriber, nodeId, (err, context) => logger.warn({ err: describe(err) }, context));
+  const bus = new RedisNodeBus(
+    redis,
+    subscriber,
+    nodeId,
+    (err, context) => logger.warn({ err: describe(err) }, context),
+    config.sharedState.nodeCommandTimeoutMs,
+  );
   bus.start();
   if (!(await whenReady(redis, START_WAIT_MS))) {
     logger.warn({ waitedMs: START_WAIT_MS }, 'Redis did not answer at start; rate limits and caches are per node until it does');

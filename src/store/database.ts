@@ -1,5 +1,6 @@
 import { Kysely, Migrator, sql } from 'kysely';
 import type { DatabaseDialect } from '../config/config.js';
+import { DatabaseOutage } from './database-outage.js';
 import { createPostgresDialect } from './dialects/postgres.js';
 import { createSqliteDialect } from './dialects/sqlite.js';
 import { SqliteGroupCommit } from './dialects/sqlite-group-commit.js';
@@ -22,6 +23,11 @@ export interface Database {
    * through the pool).
    */
   readonly prepareInWrite?: ((sql: string) => (parameters: readonly unknown[]) => { rows: unknown[]; numAffectedRows?: bigint }) | undefined;
+  /**
+   * Whether the database server is away (PostgreSQL restarting or stopped), as the driver has seen it; subscribe to
+   * hear when an outage begins and ends. SQLite, a file in this process, never has one.
+   */
+  readonly outage: DatabaseOutage;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,9 +41,10 @@ export interface OpenDatabaseOptions {
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   const sqlite = options.dialect === 'sqlite' ? createSqliteDialect(options.url) : undefined;
+  const outage = new DatabaseOutage();
   const kyselyDialect =
     sqlite?.dialect ??
-    createPostgresDialect({ url: options.url, ...(options.schema ? { schema: options.schema } : {}) });
+    createPostgresDialect({ url: options.url, outage, ...(options.schema ? { schema: options.schema } : {}) });
   const db = new Kysely<Tables>({ dialect: kyselyDialect });
   let closed = false;
   const groupCommit = sqlite ? new SqliteGroupCommit(db, sqlite.control) : undefined;
@@ -46,6 +53,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     dialect: options.dialect,
     write: groupCommit ? (fn) => groupCommit.write(fn) : (fn) => db.transaction().execute(fn),
     prepareInWrite: sqlite?.prepareInWrite,
+    outage,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -77,8 +77,12 @@ export interface OutboxStore {
 }
 
 export interface DispatcherTimers {
-  start(name: 'webhook.wake', ms: number, fire: () => void): { cancel(): void };
+  start(name: 'webhook.wake' | 'webhook.record', ms: number, fire: () => void): { cancel(): void };
 }
+
+/** An attempt's record that met the outbox unreachable is written again after this, doubling up to the max. */
+const RECORD_RETRY_MS = 100;
+const RECORD_RETRY_MAX_MS = 1_000;
 
 export const realDispatcherTimers: DispatcherTimers = {
   start(_name, ms, fire) {
@@ -104,6 +108,11 @@ export interface DispatcherOptions {
   readonly random?: () => number;
   readonly timers?: DispatcherTimers;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Whether a failure to record an attempt means the outbox is away for a while (the database restarting): the
+   * record is then written again while the attempt's lease lasts, so a delivery the receiver took is not sent again.
+   */
+  readonly isUnavailable?: (error: unknown) => boolean;
   /** Called after every attempt has been recorded (metrics, tests). */
   readonly onAttempt?: (record: AttemptRecord) => void;
 }
@@ -293,12 +302,21 @@ export class WebhookDispatcher {
       error: result.error ?? null,
       decision,
     };
-    try {
-      await this.options.store.complete(record);
-      this.options.onAttempt?.(record);
-    } catch (error) {
-      // The lease runs out and the delivery is attempted again: at least once, never lost.
-      this.options.onError?.(error);
+    for (let waitMs = RECORD_RETRY_MS; ; waitMs = Math.min(waitMs * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        await this.options.store.complete(record);
+        this.options.onAttempt?.(record);
+        return;
+      } catch (error) {
+        // Otherwise the lease runs out and the delivery is attempted again: at least once, never lost. (Written
+        // after the lease ran out, the record changes nothing: complete() is conditional on this attempt's claim.)
+        const retry = !this.stopped && this.options.isUnavailable?.(error) === true && this.now() - startedAt < this.options.leaseMs;
+        if (!retry) {
+          this.options.onError?.(error);
+          return;
+        }
+      }
+      await new Promise<void>((resolve) => this.timers.start('webhook.record', waitMs, resolve));
     }
   }
 

@@ -1,4 +1,4 @@
-import { NodeUnreachable, type NodeBus, type NodeCommandHandler } from '../../src/shared-state/node-bus.js';
+import { DEFAULT_NODE_COMMAND_TIMEOUT_MS, NodeUnreachable, type NodeBus, type NodeCommandHandler } from '../../src/shared-state/node-bus.js';
 
 /**
  * Node buses of one process that reach each other, as the Redis bus connects nodes: a command goes to the named
@@ -12,7 +12,8 @@ export function memoryNodeBuses(): { bus(nodeId: string): NodeBus } {
       nodes.set(nodeId, self);
       return {
         shared: true,
-        request(node, command, timeoutMs) {
+        commandTimeoutMs: DEFAULT_NODE_COMMAND_TIMEOUT_MS,
+        request(node, command, timeoutMs = DEFAULT_NODE_COMMAND_TIMEOUT_MS) {
           const handler = nodes.get(node)?.handler;
           if (!handler) return Promise.reject(new NodeUnreachable(node, 'not_listening', `node ${node} is not listening`));
           return new Promise((resolve, reject) => {

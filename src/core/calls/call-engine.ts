@@ -1,5 +1,6 @@
 import { DialplaneError } from '../../errors.js';
 import type { Db } from '../../store/database.js';
+import { isDatabaseUnavailable } from '../../store/database-outage.js';
 import type { Call, CallService, SipDetail, SipDetails } from './call-service.js';
 import { canTransition, type CallState } from './call-state.js';
 import { shouldFailOver, shouldTryNextTarget, type EndReason } from './hangup-causes.js';
@@ -184,8 +185,19 @@ export interface ReceiveInput {
 }
 
 export interface EngineTimers {
-  start(name: 'RingTimeout' | 'MaxDuration', ms: number, fire: () => void): { cancel(): void };
+  start(name: 'RingTimeout' | 'MaxDuration' | 'WriteRetry', ms: number, fire: () => void): { cancel(): void };
 }
+
+/**
+ * A live call's write met the database away (PostgreSQL restarting): it is tried again, first after WRITE_RETRY_MS,
+ * the wait doubling up to WRITE_RETRY_MAX_MS, for up to WRITE_RETRY_HORIZON_MS. The call goes on meanwhile; its
+ * writes are kept in order, so its end is stored after the answer before it, once the database is back. Otherwise a
+ * call that ended during the outage would be stored live for as long as this node runs (recovery ends only the calls
+ * of gone nodes).
+ */
+const WRITE_RETRY_MS = 250;
+const WRITE_RETRY_MAX_MS = 5_000;
+const WRITE_RETRY_HORIZON_MS = 10 * 60_000;
 
 export interface PlaceCallInput {
   readonly id?: string;
@@ -578,7 +590,20 @@ export class CallEngine {
 
   private write(entry: LiveCall, op: () => Promise<unknown>): Promise<unknown> {
     // A failed write must not stop the ones after it (the final event above all).
-    entry.chain = entry.chain.then(op, op).catch(() => undefined);
+    const retried = () => this.retryWhileDatabaseAway(op);
+    entry.chain = entry.chain.then(retried, retried).catch(() => undefined);
     return entry.chain;
+  }
+
+  private async retryWhileDatabaseAway(op: () => Promise<unknown>): Promise<unknown> {
+    let waitMs = WRITE_RETRY_MS;
+    for (let waited = 0; ; waited += waitMs, waitMs = Math.min(waitMs * 2, WRITE_RETRY_MAX_MS)) {
+      try {
+        return await op();
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || waited >= WRITE_RETRY_HORIZON_MS) throw error;
+      }
+      await new Promise<void>((resolve) => this.timers.start('WriteRetry', waitMs, resolve));
+    }
   }
 }

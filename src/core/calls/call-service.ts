@@ -11,6 +11,7 @@ import type { WebhookService } from '../webhooks.js';
 import { applicationEndpointFilter } from '../applications.js';
 import { legCharge, legCost } from './minute-reserve.js';
 import { canTransition, type CallEvent, type CallState } from './call-state.js';
+import { CallUpdatesRelay } from './call-updates-relay.js';
 import { resultForEnd, resultForSipStatus, type CallOutcome, type EndReason, type HangupCause } from './hangup-causes.js';
 
 export interface Call {
@@ -108,23 +109,17 @@ export type CallWatcher = (update: CallUpdate) => void;
 
 const LIVE_STATES: readonly CallState[] = ['queued', 'dialing', 'ringing', 'early_media', 'answered'];
 
-/** A call's update as it crosses the node bus. */
-interface RelayedUpdate {
-  readonly kind: 'call';
-  readonly callId: string;
-  readonly update: CallUpdate;
-}
-
 /**
  * Calls and their event history. Every state change is persisted with its event in one write, and only along the
  * state machine's edges; the watchers of a call (its controller, a live event stream) hear each event after it is
  * stored. There is no listener to every call: each watches the calls it cares about. With a shared node bus, every
- * update is also broadcast, and the watchers on other nodes hear it as the node that wrote it does.
+ * update is also relayed (CallUpdatesRelay), and the watchers on other nodes hear it as the node that wrote it does.
  */
 export class CallService {
   private readonly watchers = new Map<string, Set<CallWatcher>>();
   /** Watchers of every leg of a call, by the call's id (a leg's `parentCallId`). */
   private readonly legWatchers = new Map<string, Set<CallWatcher>>();
+  private readonly relay: CallUpdatesRelay;
 
   constructor(
     private readonly store: Store,
@@ -136,7 +131,7 @@ export class CallService {
     /** Where updates go to other nodes' watchers, and come from theirs. */
     readonly bus: NodeBus = localNodeBus,
   ) {
-    if (bus.shared) bus.onEvent((event) => this.receive(event));
+    this.relay = new CallUpdatesRelay(bus, (callId, update) => this.deliver(callId, update));
   }
 
   /** Hears one call's updates until the returned function is called. */
@@ -448,17 +443,8 @@ export class CallService {
 
   /** An update written here: this node's watchers hear it, and through the bus every other node's. */
   private notify(callId: string, update: CallUpdate): void {
-    if (this.bus.shared) this.bus.broadcast({ kind: 'call', callId, update } satisfies RelayedUpdate);
+    this.relay.publish(callId, update);
     this.deliver(callId, update);
-  }
-
-  /** An update another node wrote, for this node's watchers. */
-  private receive(event: unknown): void {
-    if (typeof event !== 'object' || event === null) return;
-    const { kind, callId, update } = event as Partial<RelayedUpdate>;
-    if (kind !== 'call' || typeof callId !== 'string' || typeof update !== 'object' || update === null) return;
-    if (update.type === 'event' && typeof update.event === 'object' && typeof update.call === 'object') this.deliver(callId, update);
-    else if (update.type === 'activity' && typeof update.activity === 'object') this.deliver(callId, update);
   }
 
   private deliver(callId: string, update: CallUpdate): void {

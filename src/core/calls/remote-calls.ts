@@ -7,8 +7,6 @@ import type { CallService, CallUpdate } from './call-service.js';
  * waiting for the end of a call whose updates are relayed.
  */
 
-/** How long a live command sent to the node driving the call may take there (a hang-up waits for the call's end). */
-export const NODE_COMMAND_TIMEOUT_MS = 10_000;
 /** Retry-After on a command the driving node did not answer: by then it is back, or its calls are being ended. */
 const OWNER_UNREACHABLE_RETRY_AFTER_S = 5;
 /** A live stream of a call another node drives re-reads whether it is over this often (a relayed event may be lost). */
@@ -28,7 +26,7 @@ export async function sendToOwner(calls: CallService, accountId: string, callId:
     const owner = String(error.details?.owner_node);
     let reply: NodeReply;
     try {
-      reply = await calls.bus.request(owner, command, NODE_COMMAND_TIMEOUT_MS);
+      reply = await calls.bus.request(owner, command);
     } catch (failure) {
       if (!(failure instanceof NodeUnreachable)) throw failure;
       throw new DialplaneError(

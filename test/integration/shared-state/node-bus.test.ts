@@ -20,16 +20,18 @@ test('the node bus over Redis: request and reply, refusals, nobody listening, ti
   const redis = await startPrivateRedis();
   const clients: Redis[] = [];
   const errors: string[] = [];
-  const busOf = (nodeId: string): RedisNodeBus => {
+  const busOf = (nodeId: string, commandTimeoutMs?: number): RedisNodeBus => {
     const publisher = openRedis(redis.url, quiet);
     const subscriber = openRedis(redis.url, quiet, { subscriber: true });
     clients.push(publisher, subscriber);
-    const bus = new RedisNodeBus(publisher, subscriber, nodeId, (err, context) => errors.push(`${context}: ${String(err)}`));
+    const bus = new RedisNodeBus(publisher, subscriber, nodeId, (err, context) => errors.push(`${context}: ${String(err)}`), commandTimeoutMs);
     bus.start();
     return bus;
   };
   try {
-    const a = busOf('node_a');
+    // A's commands wait 300 ms for their reply unless told otherwise (DIALPLANE_NODE_COMMAND_TIMEOUT_MS).
+    const a = busOf('node_a', 300);
+    assert.equal(a.commandTimeoutMs, 300);
     const b = busOf('node_b');
     const heardByA: unknown[] = [];
     const heardByB: Array<{ event: unknown; from: string }> = [];
@@ -69,12 +71,13 @@ test('the node bus over Redis: request and reply, refusals, nobody listening, ti
 
     hang = true;
     const waited = Date.now();
-    await assert.rejects(a.request('node_b', { kind: 'hangup', body: {} }, 300), (error: unknown) => {
+    await assert.rejects(a.request('node_b', { kind: 'hangup', body: {} }), (error: unknown) => {
       assert.ok(error instanceof NodeUnreachable);
       assert.equal(error.reason, 'timeout');
       return true;
     });
     assert.ok(Date.now() - waited >= 290, 'the timeout is waited for');
+    assert.ok(Date.now() - waited < 9_000, 'the configured timeout, not the 10 s default');
 
     heardByB.length = 0;
     heardByA.length = 0;

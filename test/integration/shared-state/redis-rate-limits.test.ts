@@ -127,7 +127,7 @@ await describeWithPeer(redisPeer, 'rate limits in Redis', () => {
     const redis: PrivateRedis = await startPrivateRedis();
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
-    const shared = await openSharedState({ sharedState: { redisUrl: redis.url } }, logger, 'node_test');
+    const shared = await openSharedState({ sharedState: { redisUrl: redis.url, nodeCommandTimeoutMs: 10_000 } }, logger, 'node_test');
     const store = openRateLimitStore(shared.redis, logger);
     try {
       const windows: RateWindow[] = [{ name: 'total', limit: 1_000, windowMs: 3_600_000 }];

@@ -77,7 +77,7 @@ describe('loadConfig defaults', () => {
       auth: { keyCacheTtlMs: 60_000 },
       sip: { host: '127.0.0.1', publicAddress: undefined, rtpPublicAddress: undefined, port: 5060, tlsPort: 5061, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, rtpPorts: '20000-29999', maxCalls: 200, rtpTimeoutS: 60, sourceRate: 200, sourceBurst: 1000, registerFailures: 20, registerWindowS: 600, registerLockoutS: 900 },
       node: { id: undefined, leaseS: 15 },
-      sharedState: { redisUrl: undefined },
+      sharedState: { redisUrl: undefined, nodeCommandTimeoutMs: 10_000 },
       trunk: { uri: 'dev', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined, keepaliveS: 30 },
       webhooks: {
         allowPrivate: true,
