@@ -172,11 +172,26 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
         });
         return { id, base, proc };
       };
-      /** The nodes' warnings about their leases (a renewal that came too late, or failed), for failure messages. */
-      const leaseTrouble = (): string =>
-        nodes
-          .flatMap((node) => node.proc.stdout().split('\n').filter((line) => /lease/i.test(line)).map((line) => `${node.id}: ${line.slice(0, 300)}`))
-          .join('\n');
+      /**
+       * The nodes' log lines about leases (a renewal that came too late, calls of a node whose lease ran out ended),
+       * for failure messages: on a busy machine a late renewal lets another node end a live node's calls.
+       */
+      const leaseLines = (): string[] =>
+        nodes.flatMap((node) =>
+          node.proc
+            .stdout()
+            .split('\n')
+            .filter((line) => /lease/i.test(line))
+            .map((line) => {
+              try {
+                const entry = JSON.parse(line) as { time?: number; msg?: string; count?: number; err?: { message?: string } };
+                return `${node.id} ${new Date(entry.time ?? 0).toISOString()}: ${entry.err?.message ?? entry.msg ?? ''}${entry.count === undefined ? '' : ` (${entry.count})`}`;
+              } catch {
+                return `${node.id}: ${line.slice(0, 300)}`;
+              }
+            }),
+        );
+      const leaseTrouble = (): string => leaseLines().join('\n');
       // The first node makes the database's tables; the two others start together once it is ready.
       const first = await startNode(0, NODE_HOSTS[0]);
       const nodes = [first, ...(await Promise.all(NODE_HOSTS.slice(1).map((host, i) => startNode(i + 1, host))))];
@@ -304,7 +319,7 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
           const owner = nodes[(i + 1) % nodes.length]!;
           const call = live.find((row) => row.owner_node === owner.id)!;
           const seen = await request<{ state: string; live: boolean }>(node.base, 'GET', `/dialplane/v1/calls/${call.id}`, undefined, user);
-          assert.equal(seen.state, 'answered', `${node.id} sees ${owner.id}'s call live`);
+          assert.equal(seen.state, 'answered', `${node.id} sees ${owner.id}'s call live\n${leaseTrouble()}`);
           assert.equal(seen.live, true);
           const ended = await request<{ state: string; end_reason: string }>(node.base, 'POST', `/dialplane/v1/calls/${call.id}/hangup`, {}, user);
           assert.equal(ended.state, 'ended', `${node.id} hung up ${owner.id}'s call`);
@@ -454,7 +469,7 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
       t.diagnostic(
         `after the kill: the SMSC bind moved to ${newHolder} in ${bindMovedMs} ms; ${recoveredAt.length} calls of ${killed.id} ended by crash recovery ` +
           `${recoveryMs[0]}-${recoveryMs[1]} ms after the kill (lease ${LEASE_S} s); the last call ended ${recoveredMs} ms after the kill; ` +
-          `SIPp: ${byes.size} BYE + ${CALLS - byes.size} timeouts`,
+          `SIPp: ${byes.size} BYE + ${CALLS - byes.size} timeouts; lease warnings: ${leaseLines().length}`,
       );
       t.diagnostic(
         `final events: ${finals.finalEvents} for ${finals.legs} legs, exactly one each; deliveries ${finals.deliveries} delivered, ` +
