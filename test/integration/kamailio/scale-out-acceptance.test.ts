@@ -50,10 +50,12 @@ const HOLD_S = 45;
 /** How long a SIPp caller waits for its BYE (HOLD_S and a margin): the killed node's callers get none. */
 const BYE_WAIT_MS = 60_000;
 /**
- * Short, so that the killed node's calls are ended soon, but not shorter: at 5 s, on a 2-core machine loaded by
- * others as well, a live node's renewal came late and another node ended that node's calls (crash_recovery).
+ * The default, set here so the test does not depend on it. The killed node's calls are ended within two leases of
+ * the kill, while the other nodes' calls are still up, so a shorter lease would not shorten the test; and on a 2-core
+ * machine loaded by others as well (load average 16 to 19), live nodes' renewals came up to 7 s late: with a 5 s or
+ * 10 s lease another node then ended a live node's calls (crash_recovery).
  */
-const LEASE_S = 10;
+const LEASE_S = 15;
 const PING_INTERVAL_S = 1;
 const SMS_PER_NODE = 10;
 /** Every SMS of two parts, so 60 submit_sm through a window of 10, each answered this long after it arrived. */
@@ -157,9 +159,9 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
           DIALPLANE_RTP_TIMEOUT_S: '0',
           DIALPLANE_SMSC: smsc.url,
           DIALPLANE_WEBHOOK_ALLOW_PRIVATE: 'true',
-          // Retries 4 to 8 s apart: a receiver refusing costs a few attempts per delivery, not the CPU the calls need.
-          DIALPLANE_WEBHOOK_RETRY_BASE_MS: '8000',
-          DIALPLANE_WEBHOOK_RETRY_MAX_DELAY_MS: '8000',
+          // Retries 15 to 30 s apart: a receiver refusing costs a few attempts per delivery, not the CPU the calls need.
+          DIALPLANE_WEBHOOK_RETRY_BASE_MS: '30000',
+          DIALPLANE_WEBHOOK_RETRY_MAX_DELAY_MS: '30000',
           DIALPLANE_WEBHOOK_MAX_ATTEMPTS: '100',
           DIALPLANE_WEBHOOK_CONNECT_TIMEOUT_MS: '1000',
           DIALPLANE_WEBHOOK_TIMEOUT_MS: '5000',
@@ -343,7 +345,7 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
       );
       const setUp = await inbound();
       assert.equal(setUp.length, CALLS, 'one call per INVITE');
-      assert.deepEqual(setUp.filter((row) => row.answered_at === null), [], 'every call answered');
+      assert.deepEqual(setUp.filter((row) => row.answered_at === null), [], `every call answered\n${leaseTrouble()}`);
       await acrossNodes;
       t.diagnostic(`hang-ups across nodes: ${nodes.map((node, i) => `${node.id} -> ${nodes[(i + 1) % nodes.length]!.id}`).join(', ')}`);
 
@@ -409,11 +411,11 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
       const rows = await inbound();
       const recoveredMs = Date.now() - killedAt;
       assert.equal(rows.length, CALLS);
-      const wrongEnd = rows.filter((row) =>
-        row.owner_node === killed.id
-          ? row.end_reason !== 'crash_recovery' && !hungUp.has(row.id)
-          : row.outcome !== 'completed' || row.end_reason !== (hungUp.has(row.id) ? 'api_hangup' : 'local_hangup'),
-      );
+      // On a busy machine the first calls may have ended by themselves before the last ones were answered and the kill.
+      const endedBeforeKill = (row: (typeof rows)[number]) => Date.parse(row.ended_at!) < killedAt;
+      const expectedEnd = (row: (typeof rows)[number]) =>
+        hungUp.has(row.id) ? 'api_hangup' : row.owner_node === killed.id && !endedBeforeKill(row) ? 'crash_recovery' : 'local_hangup';
+      const wrongEnd = rows.filter((row) => row.outcome !== 'completed' || row.end_reason !== expectedEnd(row));
       assert.deepEqual(wrongEnd, [], `the survivors' calls completed; the killed node's were ended by crash recovery\n${leaseTrouble()}`);
       t.diagnostic(`calls ended: ${show(countBy(rows.map((row) => `${row.owner_node} ${row.outcome}/${row.end_reason}`)))}`);
       const recoveredAt = rows.filter((row) => row.end_reason === 'crash_recovery').map((row) => Date.parse(row.ended_at!));
@@ -451,7 +453,7 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
       const endings = (await readFile(sippLog, 'latin1')).split('\n').filter((line) => /^(bye|timeout) /.test(line));
       const byes = new Set(endings.filter((line) => line.startsWith('bye ')).map((line) => line.split(' ')[1]));
       assert.equal(endings.length, CALLS, 'one ending per call');
-      const expectBye = new Set(rows.filter((row) => row.owner_node !== killed.id || hungUp.has(row.id)).map((row) => row.sip_call_id));
+      const expectBye = new Set(rows.filter((row) => row.end_reason !== 'crash_recovery').map((row) => row.sip_call_id));
       assert.deepEqual([...byes].sort(), [...expectBye].sort(), "a BYE for exactly the calls whose node lived to send it");
 
       // Webhooks: one final event per leg, each acknowledged once per endpoint, none lost.
