@@ -323,9 +323,15 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
           const seen = await request<{ state: string; live: boolean }>(node.base, 'GET', `/dialplane/v1/calls/${call.id}`, undefined, user);
           assert.equal(seen.state, 'answered', `${node.id} sees ${owner.id}'s call live\n${leaseTrouble()}`);
           assert.equal(seen.live, true);
+          const askedAt = new Date().toISOString();
           const ended = await request<{ state: string; end_reason: string }>(node.base, 'POST', `/dialplane/v1/calls/${call.id}/hangup`, {}, user);
-          assert.equal(ended.state, 'ended', `${node.id} hung up ${owner.id}'s call`);
-          assert.equal(ended.end_reason, 'api_hangup', leaseTrouble());
+          // What the call's row says, and when, for a failure message.
+          const stored = async () =>
+            `hang-up asked ${askedAt}, answered ${new Date().toISOString()}; stored: ${JSON.stringify(
+              await sqlDb.selectFrom('calls').selectAll().where('id', '=', call.id).executeTakeFirst(),
+            )}\n${leaseTrouble()}`;
+          assert.equal(ended.state, 'ended', `${node.id} hung up ${owner.id}'s call: ${await stored()}`);
+          if (ended.end_reason !== 'api_hangup') assert.fail(`${node.id} hung up ${owner.id}'s call: end_reason ${ended.end_reason}; ${await stored()}`);
           hungUp.add(call.id);
         }
       })();
