@@ -1,13 +1,14 @@
 /**
  * The checks of the scale-out acceptance test that read what the cluster left behind: the rate-limit hammer, the
- * final events and their deliveries, the SMS against the SMSC's log, and the ledger against the calls.
+ * final events and their deliveries, the SMS against the SMSC's log, the ledger against the calls, and the nodes'
+ * lease warnings.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { legCost, CALL_RESERVE_REFERENCE } from '../../../src/core/calls/minute-reserve.js';
 import type { Database } from '../../../src/store/database.js';
 import type { Store } from '../../../src/store/store.js';
-import { sleep } from '../../helpers/processes.js';
+import { sleep, type ServerProcess } from '../../helpers/processes.js';
 import type { ReceivedRequest } from '../../helpers/webhook-receiver.js';
 import type { NetSmppSmsc } from '../../reliability/crash-under-load/net-smpp-smsc.js';
 
@@ -233,4 +234,26 @@ export async function checkLedger(db: Db, store: Store, accountId: string): Prom
   assert.deepEqual(wrong, [], 'every call charged once, for its cost');
   const entries = await db.selectFrom('credit_entries').select('id').where('account_id', '=', accountId).execute();
   return { balance: balance.balanceMinor, entries: entries.length, callsCharged, chargedMinor, callsReleased: recovered.size };
+}
+
+/**
+ * The nodes' log lines about leases (a renewal that came too late, calls of a node whose lease ran out ended), for
+ * failure messages: on a busy machine a late renewal lets another node end a live node's calls.
+ */
+export function leaseLines(nodes: ReadonlyArray<{ readonly id: string; readonly proc: ServerProcess }>): string[] {
+  return nodes.flatMap((node) =>
+    node.proc
+      .stdout()
+      .split('\n')
+      .filter((line) => /lease/i.test(line))
+      .map((line) => {
+        try {
+          const entry = JSON.parse(line) as { time?: number; msg?: string; count?: number; err?: { message?: string } };
+          const count = entry.count === undefined ? '' : ` (${entry.count})`;
+          return `${node.id} ${new Date(entry.time ?? 0).toISOString()}: ${entry.err?.message ?? entry.msg ?? ''}${count}`;
+        } catch {
+          return `${node.id}: ${line.slice(0, 300)}`;
+        }
+      }),
+  );
 }
