@@ -287,6 +287,8 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
           .execute();
       // 4. Each node reads and hangs up a live call another node owns, while the rest of the calls are being set up.
       const hungUp = new Set<string>();
+      /** Calls seen live that had ended by themselves when the hang-up reached their node. */
+      const endedFirst: string[] = [];
       const acrossNodes = (async () => {
         let live: Awaited<ReturnType<typeof inbound>> = [];
         await waitUntil(
@@ -301,20 +303,26 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
         live.sort((a, b) => Date.parse(b.answered_at!) - Date.parse(a.answered_at!));
         for (const [i, node] of nodes.entries()) {
           const owner = nodes[(i + 1) % nodes.length]!;
-          const call = live.find((row) => row.owner_node === owner.id)!;
-          const seen = await request<{ state: string; live: boolean }>(node.base, 'GET', `/dialplane/v1/calls/${call.id}`, undefined, user);
-          assert.equal(seen.state, 'answered', `${node.id} sees ${owner.id}'s call live\n${leaseTrouble()}`);
-          assert.equal(seen.live, true);
-          const askedAt = new Date().toISOString();
-          const ended = await request<{ state: string; end_reason: string }>(node.base, 'POST', `/dialplane/v1/calls/${call.id}/hangup`, {}, user);
-          // What the call's row says, and when, for a failure message.
-          const stored = async () =>
-            `hang-up asked ${askedAt}, answered ${new Date().toISOString()}; stored: ${JSON.stringify(
-              await sqlDb.selectFrom('calls').selectAll().where('id', '=', call.id).executeTakeFirst(),
-            )}\n${leaseTrouble()}`;
-          assert.equal(ended.state, 'ended', `${node.id} hung up ${owner.id}'s call: ${await stored()}`);
-          if (ended.end_reason !== 'api_hangup') assert.fail(`${node.id} hung up ${owner.id}'s call: end_reason ${ended.end_reason}; ${await stored()}`);
-          hungUp.add(call.id);
+          // A call seen live may end by itself before the hang-up reaches its node (once, on a machine at load 18,
+          // the hang-up found a call ended as local_hangup): then the next one, up to three.
+          for (const call of live.filter((row) => row.owner_node === owner.id).slice(0, 3)) {
+            const seen = await request<{ state: string; live: boolean }>(node.base, 'GET', `/dialplane/v1/calls/${call.id}`, undefined, user);
+            assert.equal(seen.state, 'answered', `${node.id} sees ${owner.id}'s call live\n${leaseTrouble()}`);
+            assert.equal(seen.live, true);
+            const askedAt = Date.now();
+            const ended = await request<{ state: string; end_reason: string }>(node.base, 'POST', `/dialplane/v1/calls/${call.id}/hangup`, {}, user);
+            const row = await sqlDb.selectFrom('calls').selectAll().where('id', '=', call.id).executeTakeFirstOrThrow();
+            const why = `hang-up asked ${new Date(askedAt).toISOString()}; stored: ${JSON.stringify(row)}\n${leaseTrouble()}`;
+            assert.equal(ended.state, 'ended', `${node.id} hung up ${owner.id}'s call: ${why}`);
+            if (ended.end_reason === 'api_hangup') {
+              hungUp.add(call.id);
+              break;
+            }
+            // Only a call that had ended before the hang-up was asked may end otherwise.
+            assert.ok(Date.parse(row.ended_at!) < askedAt, `${node.id} hung up ${owner.id}'s call: end_reason ${ended.end_reason}; ${why}`);
+            endedFirst.push(`${call.id} ${ended.end_reason}`);
+          }
+          assert.ok([...hungUp].some((id) => live.find((row) => row.id === id)?.owner_node === owner.id), `${node.id} hung up a call of ${owner.id}`);
         }
       })();
       acrossNodes.catch(() => undefined);
@@ -335,7 +343,10 @@ await describeWithKamailio('Scale-out acceptance (Kamailio, three nodes, Postgre
       assert.equal(setUp.length, CALLS, 'one call per INVITE');
       assert.deepEqual(setUp.filter((row) => row.answered_at === null), [], `every call answered\n${leaseTrouble()}`);
       await acrossNodes;
-      t.diagnostic(`hang-ups across nodes: ${nodes.map((node, i) => `${node.id} -> ${nodes[(i + 1) % nodes.length]!.id}`).join(', ')}`);
+      t.diagnostic(
+        `hang-ups across nodes: ${nodes.map((node, i) => `${node.id} -> ${nodes[(i + 1) % nodes.length]!.id}`).join(', ')}; ` +
+          `calls that had ended first: ${endedFirst.length === 0 ? 'none' : endedFirst.join(', ')}`,
+      );
 
       const answeredInMs = Date.now() - placedAt;
       step('every inbound call answered');
