@@ -29,7 +29,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=120000', ...flags, ...files],
+  ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=300000', ...flags, ...files],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(result.status ?? 1);

@@ -207,6 +207,7 @@ export const SCENARIO_DEFAULT_KEYS: Readonly<Record<string, Readonly<Record<stri
   'uas-proxied-remote-bye.xml': { ring_ms: '0', hold_ms: '1000' },
   'uas-proxied-wait-bye.xml': { ring_ms: '0' },
   'uac-proxied-call-dialplane.xml': { caller: 'sipp' },
+  'uac-proxied-call-bye-or-timeout.xml': { caller: 'sipp' },
   'uas-answer-play.xml': { ring_ms: '0' },
   'uas-answer-dtmf.xml': { dtmf_ms: '1500' },
   'uas-answer-media-port.xml': { ring_ms: '0', audio_port: '4000' },

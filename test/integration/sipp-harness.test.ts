@@ -171,6 +171,8 @@ await describeWithSipp('SIPp harness', () => {
       'uac-proxied-call-dialplane.xml',
       // Played as the carrier of a server killed under load in test/reliability/crash-under-load/.
       'uas-answer-bye-or-timeout.xml',
+      // Played as the callers of nodes behind Kamailio, one of them killed, in test/integration/kamailio/scale-out-acceptance.test.ts.
+      'uac-proxied-call-bye-or-timeout.xml',
     ]);
     const files = readdirSync(SIPP_SCENARIO_DIR).filter((name) => name.endsWith('.xml'));
     assert.deepEqual(files.sort(), [...played].sort());
