@@ -1,10 +1,10 @@
-import type { AttemptRecord, ClaimedDelivery, OutboxStore } from '../webhooks/dispatcher.js';
+import { sql } from 'kysely';
+import type { AttemptRecord, ClaimedDelivery, ClaimReport, OutboxStore } from '../webhooks/dispatcher.js';
 import { olderThan, type Cursor } from './cursor.js';
 import type { Database, Db } from './database.js';
 import { SecretBox } from './secret-box.js';
 import type {
   WebhookAttemptRow,
-  WebhookDeliveriesTable,
   WebhookDeliveryRow,
   WebhookDeliveryStatus,
   WebhookEndpointRow,
@@ -199,6 +199,7 @@ export class WebhooksRepository implements OutboxStore {
     saturated: readonly string[];
     perTargetRoom: (targetKey: string) => number;
     claimant?: string;
+    report?: ClaimReport;
   }): Promise<ClaimedDelivery[]> {
     const { now, limit, leaseMs, saturated, perTargetRoom } = input;
     const claimant = input.claimant ?? null;
@@ -233,13 +234,18 @@ export class WebhooksRepository implements OutboxStore {
       const candidates = await (this.database.dialect === 'postgres' ? query.forUpdate('webhook_deliveries').skipLocked() : query).execute();
       const taken = new Map<string, number>();
       const ids: string[] = [];
+      let looked = 0;
       for (const candidate of candidates) {
+        if (ids.length === limit) break;
+        looked += 1;
         const used = taken.get(candidate.target_key) ?? 0;
         if (used >= perTargetRoom(candidate.target_key)) continue;
         taken.set(candidate.target_key, used + 1);
         ids.push(candidate.id);
-        if (ids.length === limit) break;
       }
+      // Fewer candidates than asked for, and each of them taken or refused for its target's room: every due delivery
+      // outside the saturated targets was looked at (on PostgreSQL, every one not locked by another node's claim).
+      if (input.report) input.report.exhausted = candidates.length < limit * CANDIDATE_FACTOR && looked === candidates.length;
       if (ids.length === 0) return [];
       const rows = await trx
         .updateTable('webhook_deliveries')
@@ -282,71 +288,75 @@ export class WebhooksRepository implements OutboxStore {
           attempts: row.attempts,
           firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
           claimedBy: row.claimed_by,
+          ordered: row.target_key.startsWith(ORDERED_TARGET_PREFIX),
         }));
     });
   }
 
   async complete(record: AttemptRecord): Promise<void> {
-    const { delivery, decision } = record;
-    const startedIso = new Date(record.startedAt).toISOString();
-    const doneIso = new Date(record.startedAt + record.latencyMs).toISOString();
-    const result =
-      decision.action === 'delivered'
-        ? 'delivered'
-        : decision.action === 'retry'
-          ? 'retry'
-          : decision.action === 'disable_endpoint'
-            ? 'disabled'
-            : 'failed';
-    const common: Partial<WebhookDeliveriesTable> = {
-      attempts: record.attempt,
-      lease_until: null,
-      claimed_by: null,
-      first_attempt_at: delivery.firstAttemptAt ?? record.startedAt,
-      last_status_code: record.statusCode,
-      last_error: record.error,
-    };
-    const changes: Partial<WebhookDeliveriesTable> =
-      decision.action === 'delivered'
-        ? { ...common, status: 'delivered', completed_at: doneIso }
-        : decision.action === 'retry'
-          ? { ...common, status: 'pending', next_attempt_at: decision.at }
-          : {
-              ...common,
-              status: 'failed',
-              completed_at: doneIso,
-              final_reason: decision.action === 'disable_endpoint' ? 'endpoint_gone' : decision.reason,
-            };
+    await this.completeAll([record]);
+  }
+
+  /**
+   * Writes several attempts in one transaction: one insert of their log rows and one update of their deliveries, so
+   * a burst of completions costs two statements and one commit rather than two statements and a commit each. Each
+   * delivery still changes only while its own claim holds it.
+   */
+  async completeAll(records: readonly AttemptRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const written = records.map((record) => ({ record, ...outcomeOf(record) }));
     await this.database.write(async (trx) => {
       await trx
         .insertInto('webhook_attempts')
-        .values({
-          delivery_id: delivery.id,
-          attempt: record.attempt,
-          started_at: startedIso,
-          latency_ms: Math.round(record.latencyMs),
-          status_code: record.statusCode,
-          error: record.error,
-          result,
-        })
+        .values(
+          written.map(({ record, result }) => ({
+            delivery_id: record.delivery.id,
+            attempt: record.attempt,
+            started_at: new Date(record.startedAt).toISOString(),
+            latency_ms: Math.round(record.latencyMs),
+            status_code: record.statusCode,
+            error: record.error,
+            result,
+          })),
+        )
         .execute();
-      // An attempt whose lease ran out (and the delivery claimed again, by this node or another) leaves its log row only.
-      const claimedBy = delivery.claimedBy ?? null;
-      await trx
-        .updateTable('webhook_deliveries')
-        .set(changes)
-        .where('id', '=', delivery.id)
-        .where('status', '=', 'delivering')
-        .where('claimed_by', claimedBy === null ? 'is' : '=', claimedBy)
-        .execute();
-      if (decision.action === 'disable_endpoint' && delivery.endpointId) {
+      // An attempt whose lease ran out (and the delivery claimed again, by this node or another) leaves its log row
+      // only: the claimant must still be the one this attempt was claimed for. The casts type the first row of the
+      // list on PostgreSQL, whose parameters are untyped text otherwise.
+      const rows = written.map(
+        ({ record, status, nextAttemptAt, completedAt, finalReason }) =>
+          sql`(cast(${record.delivery.id} as text), cast(${record.delivery.claimedBy ?? null} as text), cast(${status} as text),
+            cast(${record.attempt} as integer), cast(${record.delivery.firstAttemptAt ?? record.startedAt} as bigint),
+            cast(${record.statusCode} as integer), cast(${record.error} as text), cast(${nextAttemptAt} as bigint),
+            cast(${completedAt} as text), cast(${finalReason} as text))`,
+      );
+      await sql`
+        with done (id, claimed_by, status, attempts, first_attempt_at, last_status_code, last_error, next_attempt_at,
+                   completed_at, final_reason) as (values ${sql.join(rows)})
+        update webhook_deliveries set
+          status = done.status,
+          attempts = done.attempts,
+          lease_until = null,
+          claimed_by = null,
+          first_attempt_at = done.first_attempt_at,
+          last_status_code = done.last_status_code,
+          last_error = done.last_error,
+          next_attempt_at = coalesce(done.next_attempt_at, webhook_deliveries.next_attempt_at),
+          completed_at = coalesce(done.completed_at, webhook_deliveries.completed_at),
+          final_reason = coalesce(done.final_reason, webhook_deliveries.final_reason)
+        from done
+        where webhook_deliveries.id = done.id
+          and webhook_deliveries.status = 'delivering'
+          and webhook_deliveries.claimed_by is not distinct from done.claimed_by`.execute(trx);
+      for (const { record, completedAt } of written) {
+        if (record.decision.action !== 'disable_endpoint' || !record.delivery.endpointId) continue;
         this.endpointsChanged();
         await trx
           .updateTable('webhook_endpoints')
-          .set({ status: 'disabled', disabled_reason: 'receiver answered 410 Gone', updated_at: doneIso })
-          .where('id', '=', delivery.endpointId)
+          .set({ status: 'disabled', disabled_reason: 'receiver answered 410 Gone', updated_at: completedAt! })
+          .where('id', '=', record.delivery.endpointId)
           .execute();
-        await cancelPending(trx, delivery.endpointId, 'endpoint_disabled', doneIso);
+        await cancelPending(trx, record.delivery.endpointId, 'endpoint_disabled', completedAt!);
       }
     });
   }
@@ -405,6 +415,28 @@ export class WebhooksRepository implements OutboxStore {
     const counts: Record<WebhookDeliveryStatus, number> = { pending: 0, delivering: 0, delivered: 0, failed: 0, cancelled: 0 };
     for (const row of await query.execute()) counts[row.status] = Number(row.n);
     return counts;
+  }
+}
+
+/** What one attempt makes of its delivery. */
+function outcomeOf(record: AttemptRecord): {
+  readonly result: 'delivered' | 'retry' | 'disabled' | 'failed';
+  readonly status: WebhookDeliveryStatus;
+  readonly nextAttemptAt: number | null;
+  readonly completedAt: string | null;
+  readonly finalReason: string | null;
+} {
+  const { decision } = record;
+  const doneIso = new Date(record.startedAt + record.latencyMs).toISOString();
+  switch (decision.action) {
+    case 'delivered':
+      return { result: 'delivered', status: 'delivered', nextAttemptAt: null, completedAt: doneIso, finalReason: null };
+    case 'retry':
+      return { result: 'retry', status: 'pending', nextAttemptAt: decision.at, completedAt: null, finalReason: null };
+    case 'disable_endpoint':
+      return { result: 'disabled', status: 'failed', nextAttemptAt: null, completedAt: doneIso, finalReason: 'endpoint_gone' };
+    default:
+      return { result: 'failed', status: 'failed', nextAttemptAt: null, completedAt: doneIso, finalReason: decision.reason };
   }
 }
 

@@ -3,8 +3,18 @@
  * the retry policy decided, attempt by attempt. Delivery is at least once: a delivery is leased while it is being
  * sent, and a lease that expires (the process died mid-attempt) makes it due again.
  *
- * Concurrency is bounded twice: at most `concurrency` requests in flight overall and at most `perTargetConcurrency`
- * to one target (an endpoint, or the URL of a one-off delivery), so one slow receiver holds only its own share.
+ * Concurrency is bounded twice: at most `concurrency` attempts under way overall (a request in flight, or its outcome
+ * waiting to be written) and at most `perTargetConcurrency` requests in flight to one target (an endpoint, or the URL
+ * of a one-off delivery), so one slow receiver holds only its own share.
+ *
+ * Outcomes are written in batches: the attempts that finish while one write is under way are written together by
+ * the next (one transaction, two statements). A target's slot is free as soon as a request is answered with a 2xx;
+ * after any other answer, once its outcome is written.
+ *
+ * A look at the outbox that found nothing it could take is remembered with the targets that were full then; until a
+ * new delivery is written (notify), a timer fires, a lease is released or an ordered delivery's outcome is written,
+ * the next look is skipped while those targets are still full. Without that, every finished attempt of a target with
+ * a long backlog would scan the whole backlog for deliveries of other targets.
  *
  * Time comes from `now` and the one named timer from `timers`; both are injected so tests can move time.
  */
@@ -28,6 +38,14 @@ export interface ClaimedDelivery {
   readonly firstAttemptAt: number | null;
   /** The node that claimed it for this attempt, when the dispatcher names one. */
   readonly claimedBy?: string | null;
+  /** One of a target whose deliveries go one by one, in order: its outcome may make the next one claimable. */
+  readonly ordered?: boolean;
+}
+
+/** What a claim reports beside the deliveries it leased. */
+export interface ClaimReport {
+  /** The claim looked at every due delivery outside the saturated targets: nothing more to take until something changes. */
+  exhausted: boolean;
 }
 
 /** What the sender reports for one attempt. `refused` is the SSRF guard's answer: permanent for this URL. */
@@ -64,12 +82,16 @@ export interface OutboxStore {
     saturated: readonly string[];
     perTargetRoom: (targetKey: string) => number;
     claimant?: string;
+    /** Filled in by the claim. */
+    report?: ClaimReport;
   }): Promise<ClaimedDelivery[]>;
   /**
    * Writes the attempt and its consequence (delivered, next attempt, failed, endpoint disabled) in one write. The
    * delivery changes only while this attempt's claim still holds it (not released and claimed again elsewhere).
    */
   complete(record: AttemptRecord): Promise<void>;
+  /** As complete, for several attempts in one write. */
+  completeAll(records: readonly AttemptRecord[]): Promise<void>;
   /** Makes deliveries whose lease ran out due again; returns how many. */
   releaseExpiredLeases(now: number): Promise<number>;
   /** When the earliest pending delivery is due, if any. */
@@ -118,6 +140,8 @@ export interface DispatcherOptions {
 }
 
 const DEFAULT_POLL_MS = 1_000;
+/** Most outcomes written by one transaction. */
+const MAX_COMPLETIONS_PER_WRITE = 256;
 
 export class WebhookDispatcher {
   private readonly inFlight = new Map<string, number>();
@@ -130,6 +154,12 @@ export class WebhookDispatcher {
   private wakeAt: number | undefined;
   private leasesCheckedAt: number | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  /** The targets that were full when a look at the outbox last found nothing more to take (see the header). */
+  private fullWhenExhausted: ReadonlySet<string> | undefined;
+  /** Counts what may have made more deliveries claimable; a look that overlapped one of them remembers nothing. */
+  private outboxChanges = 0;
+  private readonly completions: Array<{ readonly record: AttemptRecord; readonly written: () => void }> = [];
+  private writing = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
   private readonly random: () => number;
@@ -156,6 +186,17 @@ export class WebhookDispatcher {
 
   /** A delivery was written: look at the outbox soon (coalesced with other notifications). */
   notify(): void {
+    this.outboxChanged();
+    this.lookSoon();
+  }
+
+  private outboxChanged(): void {
+    this.outboxChanges += 1;
+    this.fullWhenExhausted = undefined;
+  }
+
+  /** Look at the outbox soon: room was made, but nothing new was written. */
+  private lookSoon(): void {
     if (this.stopped || this.immediate) return;
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
@@ -216,11 +257,16 @@ export class WebhookDispatcher {
     const { store, concurrency, perTargetConcurrency, leaseMs } = this.options;
     if (this.leasesCheckedAt === undefined || this.now() - this.leasesCheckedAt >= this.pollMs) {
       this.leasesCheckedAt = this.now();
-      await store.releaseExpiredLeases(this.leasesCheckedAt);
+      if ((await store.releaseExpiredLeases(this.leasesCheckedAt)) > 0) this.outboxChanged();
     }
     while (!this.stopped && this.active < concurrency) {
-      const saturated = [...this.inFlight].filter(([, n]) => n >= perTargetConcurrency).map(([key]) => key);
+      const saturated = this.saturatedTargets();
+      const known = this.fullWhenExhausted;
+      if (known !== undefined && [...known].every((key) => saturated.includes(key))) return;
+      const changes = this.outboxChanges;
+      const report: ClaimReport = { exhausted: false };
       const claimed = await store.claimDue({
+        report,
         now: this.now(),
         limit: concurrency - this.active,
         leaseMs,
@@ -228,9 +274,22 @@ export class WebhookDispatcher {
         perTargetRoom: (key) => perTargetConcurrency - (this.inFlight.get(key) ?? 0),
         ...(this.options.claimant !== undefined ? { claimant: this.options.claimant } : {}),
       });
-      if (claimed.length === 0) return;
       for (const delivery of claimed) this.startAttempt(delivery);
+      if (report.exhausted || claimed.length === 0) {
+        // A delivery written while this look was under way may not have been seen by it: look again.
+        if (changes !== this.outboxChanges) continue;
+        // What this look could not see: the targets it passed over, and those it filled.
+        this.fullWhenExhausted = new Set([...saturated, ...this.saturatedTargets()]);
+        return;
+      }
     }
+  }
+
+  private saturatedTargets(): string[] {
+    const limit = this.options.perTargetConcurrency;
+    const saturated: string[] = [];
+    for (const [key, n] of this.inFlight) if (n >= limit) saturated.push(key);
+    return saturated;
   }
 
   private async scheduleWake(): Promise<void> {
@@ -264,15 +323,33 @@ export class WebhookDispatcher {
     this.inFlight.set(delivery.targetKey, (this.inFlight.get(delivery.targetKey) ?? 0) + 1);
     void this.attempt(delivery).finally(() => {
       this.active -= 1;
-      const left = (this.inFlight.get(delivery.targetKey) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(delivery.targetKey);
-      else this.inFlight.set(delivery.targetKey, left);
-      if (!this.stopped) this.notify();
+      if (!this.stopped) this.lookSoon();
       this.settleIdle();
     });
   }
 
+  /** The request has finished: its target may take another while the outcome waits to be written. */
+  private requestDone(delivery: ClaimedDelivery): void {
+    const left = (this.inFlight.get(delivery.targetKey) ?? 1) - 1;
+    if (left <= 0) this.inFlight.delete(delivery.targetKey);
+    else this.inFlight.set(delivery.targetKey, left);
+    if (!this.stopped) this.lookSoon();
+  }
+
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    let slotHeld = true;
+    const freeSlot = (): void => {
+      if (slotHeld) this.requestDone(delivery);
+      slotHeld = false;
+    };
+    try {
+      await this.attemptHoldingSlot(delivery, freeSlot);
+    } finally {
+      freeSlot();
+    }
+  }
+
+  private async attemptHoldingSlot(delivery: ClaimedDelivery, freeSlot: () => void): Promise<void> {
     const attempt = delivery.attempts + 1;
     const startedAt = this.now();
     let result: SendResult;
@@ -302,18 +379,73 @@ export class WebhookDispatcher {
       error: result.error ?? null,
       decision,
     };
+    // A delivered attempt frees its target's slot at once. Any other outcome holds it until written: a 410 disables
+    // the endpoint and cancels its pending deliveries in that write, and no more of them may be claimed before it.
+    if (decision.action === 'delivered') freeSlot();
+    await new Promise<void>((written) => {
+      this.completions.push({ record, written });
+      if (!this.writing) {
+        this.writing = true;
+        // The outcomes of the attempts that finish in this turn of the event loop join the first write.
+        setImmediate(() => void this.writeCompletions());
+      }
+    });
+  }
+
+  /** Writes the outcomes waiting, a batch at a time, until none is left. */
+  private async writeCompletions(): Promise<void> {
+    const { onAttempt, onError } = this.options;
+    while (this.completions.length > 0) {
+      const batch = this.completions.splice(0, MAX_COMPLETIONS_PER_WRITE);
+      const unwritten = await this.writeBatch(batch.map((entry) => entry.record));
+      for (const { record, written } of batch) {
+        if (record.delivery.ordered === true) this.outboxChanged();
+        try {
+          if (!unwritten.has(record)) onAttempt?.(record);
+        } catch (error) {
+          onError?.(error);
+        }
+        written();
+      }
+    }
+    this.writing = false;
+  }
+
+  /**
+   * Writes one batch of outcomes; returns the ones left unwritten. While the database is away (a PostgreSQL restart),
+   * the batch is tried again for as long as each attempt's claim lasts: otherwise the lease runs out and a delivery
+   * the receiver took is sent again. (Written after its lease ran out, a record changes nothing: completing is
+   * conditional on the attempt's own claim.) Any other failure: one outcome the database refuses must not take the
+   * others with it, so each is written on its own. One that still fails is left to its lease, which runs out and the
+   * delivery is attempted again: at least once, never lost.
+   */
+  private async writeBatch(records: readonly AttemptRecord[]): Promise<Set<AttemptRecord>> {
+    const { store, onError, isUnavailable, leaseMs } = this.options;
+    const unwritten = new Set<AttemptRecord>();
+    let pending = records;
     for (let waitMs = RECORD_RETRY_MS; ; waitMs = Math.min(waitMs * 2, RECORD_RETRY_MAX_MS)) {
       try {
-        await this.options.store.complete(record);
-        this.options.onAttempt?.(record);
-        return;
+        await store.completeAll(pending);
+        return unwritten;
       } catch (error) {
-        // Otherwise the lease runs out and the delivery is attempted again: at least once, never lost. (Written
-        // after the lease ran out, the record changes nothing: complete() is conditional on this attempt's claim.)
-        const retry = !this.stopped && this.options.isUnavailable?.(error) === true && this.now() - startedAt < this.options.leaseMs;
-        if (!retry) {
-          this.options.onError?.(error);
-          return;
+        if (this.stopped || isUnavailable?.(error) !== true) {
+          onError?.(error);
+          for (const record of pending) {
+            try {
+              await store.complete(record);
+            } catch (single) {
+              onError?.(single);
+              unwritten.add(record);
+            }
+          }
+          return unwritten;
+        }
+        const now = this.now();
+        for (const record of pending) if (now - record.startedAt >= leaseMs) unwritten.add(record);
+        pending = pending.filter((record) => !unwritten.has(record));
+        if (pending.length === 0) {
+          onError?.(error);
+          return unwritten;
         }
       }
       await new Promise<void>((resolve) => this.timers.start('webhook.record', waitMs, resolve));

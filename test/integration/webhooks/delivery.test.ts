@@ -370,6 +370,29 @@ await describeEachDialect('webhook delivery', (dialect) => {
     assert.equal(counts.delivered, 20);
   });
 
+  test('a backlog larger than every limit drains with no timer: each attempt that ends makes room for the next claim', async (t) => {
+    // Virtual time never moves here, so a dispatcher that stopped claiming while deliveries were due (and waited for
+    // its poll timer) would never deliver the rest.
+    const h = await withHarness(t, { config: { concurrency: 6, endpointConcurrency: 4 } });
+    const other = await startReceiver();
+    t.after(() => other.close());
+    await h.services.webhooks.createEndpoint(h.accountId, { url: receiver.url, eventTypes: ['one.event'] });
+    await h.services.webhooks.createEndpoint(h.accountId, { url: other.url, eventTypes: ['two.event'] });
+    const write = h.services.store.database.write.bind(h.services.store.database);
+    await write(async (trx) => {
+      for (let i = 0; i < 80; i++) {
+        await h.services.webhooks.enqueue(trx, h.services.webhooks.event(h.accountId, i % 4 === 0 ? 'two.event' : 'one.event', { i }));
+      }
+    });
+    h.services.webhooks.notify();
+    await receiver.waitFor(60);
+    await other.waitFor(20);
+    await settle(h);
+    const counts = await h.services.store.webhooks.countByStatus(h.accountId);
+    assert.equal(counts.delivered, 80);
+    assert.equal(receiver.requests.length + other.requests.length, 80, 'each delivered once');
+  });
+
   test('with the guard on, a private target is refused before any connection and the delivery fails for good', async (t) => {
     const connects: string[] = [];
     const resolved: string[] = [];

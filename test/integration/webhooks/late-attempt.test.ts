@@ -58,3 +58,50 @@ await describeEachDialect('a late webhook attempt', (dialect) => test('does not 
     await db.close();
   }
 }));
+
+await describeEachDialect('outcomes written together', (dialect) => test('each change only the delivery its own claim still holds', async () => {
+  const db = await createTestDatabase(dialect);
+  try {
+    const services = createServices(createStore(db.database), { clock: systemClock, defaultCountry: 'US', keyCacheTtlMs: 0 });
+    const accountId = (await services.accounts.create({ name: 'Batch', email: 'batch@example.com' })).account.id;
+    await services.webhooks.createEndpoint(accountId, { url: 'http://127.0.0.1:9/hook', eventTypes: ['batch.*'] });
+    for (let i = 0; i < 3; i++) await services.webhooks.emit(services.webhooks.event(accountId, `batch.e${i}`, {}));
+    const outbox = services.store.webhooks;
+    const now = Date.now();
+    const claimed = await outbox.claimDue({ now, limit: 3, leaseMs: 1_000, saturated: [], perTargetRoom: () => 3, claimant: 'node-a' });
+    assert.equal(claimed.length, 3);
+    // Every lease runs out: node B takes one of them again, node A the other two.
+    assert.equal(await outbox.releaseExpiredLeases(now + 2_000), 3);
+    const [taken] = await outbox.claimDue({ now: now + 2_000, limit: 1, leaseMs: 60_000, saturated: [], perTargetRoom: () => 1, claimant: 'node-b' });
+    const mine = await outbox.claimDue({ now: now + 2_000, limit: 2, leaseMs: 60_000, saturated: [], perTargetRoom: () => 2, claimant: 'node-a' });
+    assert.ok(taken);
+    assert.equal(mine.length, 2);
+    const late = claimed.find((d) => d.id === taken.id)!;
+    const record = (delivery: ClaimedDelivery, action: 'delivered' | 'retry') => ({
+      delivery,
+      attempt: 1,
+      startedAt: now,
+      latencyMs: 1,
+      statusCode: action === 'delivered' ? 200 : 503,
+      error: null,
+      decision: action === 'delivered' ? ({ action } as const) : ({ action: 'retry', at: now + 60_000 } as const),
+    });
+    // Node A's late answer to the first claim and its answers to the second, in one write.
+    await outbox.completeAll([record(late, 'delivered'), record(mine[0]!, 'retry'), record(mine[1]!, 'delivered')]);
+    const held = await outbox.findDelivery(taken.id);
+    assert.equal(held?.status, 'delivering', "the late answer leaves node B's claim alone");
+    assert.equal(held?.claimed_by, 'node-b');
+    const retried = await outbox.findDelivery(mine[0]!.id);
+    assert.equal(retried?.status, 'pending');
+    assert.equal(Number(retried?.next_attempt_at), now + 60_000);
+    assert.equal(retried?.claimed_by, null);
+    const delivered = await outbox.findDelivery(mine[1]!.id);
+    assert.equal(delivered?.status, 'delivered');
+    assert.equal(delivered?.last_status_code, 200);
+    for (const id of [taken.id, mine[0]!.id, mine[1]!.id]) {
+      assert.equal((await outbox.attempts(id)).length, 1, 'every attempt is in the log');
+    }
+  } finally {
+    await db.close();
+  }
+}));
