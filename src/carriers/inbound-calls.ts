@@ -3,11 +3,9 @@ import type { CallControl } from '../core/calls/call-control.js';
 import type { InboundLegEvents, InboundSignal, LegMedia } from '../core/calls/call-engine.js';
 import { normalizePhoneNumber } from '../core/phone-number.js';
 import type { Services } from '../core/services.js';
-import { CallMedia } from '../media/call-media.js';
-import type { MediaClock } from '../media/media-clock.js';
-import type { RtpPortPool } from '../media/rtp-ports.js';
+import type { MediaPorts } from '../media/workers/media-host.js';
+import type { SessionMedia } from '../media/workers/remote-leg-media.js';
 import { negotiateAnswer, parseSdp, type SrtpPolicy } from '../sdp/index.js';
-import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
 import type { IncomingRequest } from '../sip/ua/sip-stack.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
@@ -19,10 +17,10 @@ export interface InboundContext {
   readonly ua: SipUserAgent;
   readonly services: Services;
   readonly control: CallControl;
-  readonly rtpPorts: RtpPortPool;
+  /** Where the leg's RTP port pair and media come from (the media workers). */
+  readonly rtpPorts: MediaPorts;
   readonly mediaAddress: string;
   readonly logger: Logger;
-  readonly clock: MediaClock;
   /** How the INVITE gate let it in: through a trunk (its name) or from a registered device. */
   readonly trunk: string;
   /** Seconds without RTP from the caller before its leg ends (0: never). */
@@ -33,8 +31,6 @@ export interface InboundContext {
   readonly device?: { readonly deviceId: string; readonly accountId: string; readonly extensionId: string };
   /** The trunk's SRTP policy (a device's is its extension's, looked up here). Default off. */
   readonly srtp?: SrtpPolicy;
-  /** A received packet of an SRTP leg was dropped. */
-  readonly onSrtpRejected?: (reason: SrtpRejection) => void;
 }
 
 /**
@@ -71,7 +67,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   const reservation = rtp;
   const negotiated = answer;
   const caller = safe(() => normalizePhoneNumber(from, services.defaultCountry, 'from')) ?? from;
-  let media: CallMedia | undefined;
+  let media: SessionMedia | undefined;
   let released = false;
   const release = () => {
     if (released) return;
@@ -108,17 +104,13 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
   const signal: InboundSignal = {
     ring: () => session.ring(),
     answer: (): LegMedia => {
-      media ??= new CallMedia({
-        socket: reservation.rtp,
-        rtcpSocket: reservation.rtcp,
+      media ??= reservation.open({
         remote: negotiated.remote,
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,
-        clock: context.clock,
         direction: negotiated.direction,
         rtpTimeoutS: context.rtpTimeoutS,
         srtp: negotiated.srtp,
-        ...(context.onSrtpRejected ? { onSrtpRejected: context.onSrtpRejected } : {}),
       });
       session.answer(Buffer.from(negotiated.answerSdp), descriptions);
       return media;
@@ -129,7 +121,9 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     },
     hangup: () => session.hangup(),
     transfer: (destination) => new Promise((resolve) => session.refer(destination, (result) => resolve(transferResultOf(result)))),
-    attach: (legEvents) => {
+    attach: (legEvents, callId) => {
+      // The call's later legs (a dial, a transfer) are placed with this one, in the same media worker.
+      reservation.join(callId);
       events = legEvents;
       if (canceledEarly) legEvents.canceled();
     },

@@ -85,6 +85,8 @@ export class RtpSession {
   private srtpKeys: NegotiatedSrtp | undefined;
   sent = 0;
   received = 0;
+  /** The SSRC and sequence number of the last packet accepted (a new object only when the source changes). */
+  lastHeard: { ssrc: number; sequenceNumber: number } | undefined;
   /** Received packets dropped by SRTP/SRTCP (failed authentication, replays, plaintext). */
   srtpRejected = 0;
 
@@ -395,6 +397,8 @@ export class RtpSession {
     // with the old one's would read as a loss or jitter spike.
     if (this.receivedFrom !== undefined && packet.ssrc !== this.receivedFrom) this.receiverStats = new ReceiverStats({ minSequential: 1 });
     this.receivedFrom = packet.ssrc;
+    if (this.lastHeard?.ssrc === packet.ssrc) this.lastHeard.sequenceNumber = packet.sequenceNumber;
+    else this.lastHeard = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber };
     this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
     if (this.options.onPacket) this.options.onPacket(parseRtp(data));
     for (const listener of this.listeners) listener(packet);
