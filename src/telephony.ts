@@ -164,6 +164,7 @@ export async function startTelephony(
     onWorkerLost: (worker, lost, err) =>
       logger.error({ err, worker, legs: lost.legs, calls: lost.calls }, 'media worker failed: its calls end (media_failure); a new worker replaces it'),
   });
+  await rtpPorts.ready();
   // A test of that recovery (DIALPLANE_MEDIA_TEST_HOOKS) makes worker 0 exit as a crash would.
   const crashWorker = (): void => rtpPorts.crashWorker(0, 'exit');
   if (config.sip.mediaTestHooks) process.on('SIGUSR2', crashWorker);

@@ -3,7 +3,7 @@ import type { CallControl } from '../core/calls/call-control.js';
 import type { InboundLegEvents, InboundSignal, LegMedia } from '../core/calls/call-engine.js';
 import { normalizePhoneNumber } from '../core/phone-number.js';
 import type { Services } from '../core/services.js';
-import type { MediaPorts } from '../media/workers/media-host.js';
+import type { MediaPorts, MediaReservation } from '../media/workers/media-host.js';
 import type { SessionMedia } from '../media/workers/remote-leg-media.js';
 import { negotiateAnswer, parseSdp, type SrtpPolicy } from '../sdp/index.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
@@ -52,32 +52,20 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     return;
   }
   const srtp = device ? (await services.extensions.get(device.accountId, device.extensionId)).srtp : (context.srtp ?? 'off');
-  let rtp;
-  let answer;
-  try {
-    rtp = await context.rtpPorts.reserve();
-    answer = incoming.request.body.length === 0
-      ? lateOffer(context.mediaAddress, rtp.port, srtp)
-      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port, srtp });
-  } catch {
-    void rtp?.release();
-    incoming.respond(488, 'Not Acceptable Here');
-    return;
-  }
-  const reservation = rtp;
-  const negotiated = answer;
   const caller = safe(() => normalizePhoneNumber(from, services.defaultCountry, 'from')) ?? from;
+  let reservation: MediaReservation | undefined;
   let media: SessionMedia | undefined;
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     media?.close();
-    void reservation.release();
+    void reservation?.release();
   };
   let events: InboundLegEvents | undefined;
-  // A CANCEL can come while call control is still taking the call (its price, its route, the leg's row): the leg
-  // hears it the moment it exists, before anything would answer the INVITE it ended.
+  // A CANCEL can come while the port is reserved (a round trip to a media worker) or while call control is still
+  // taking the call (its price, its route, the leg's row): the INVITE is taken first, so the CANCEL is answered, and
+  // the leg hears it the moment it exists, before anything would answer the INVITE it ended.
   let canceledEarly = false;
   const session = context.ua.accept(incoming, {
     onCanceled: () => {
@@ -97,14 +85,29 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       else refer.refuse(603, 'Decline');
     },
   }, context.credentials);
-  const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0, {
+  let answer;
+  try {
+    reservation = await context.rtpPorts.reserve();
+    // Cancelled meanwhile: the pair goes back at once (release() ran before there was one).
+    if (released) void reservation.release();
+    answer = incoming.request.body.length === 0
+      ? lateOffer(context.mediaAddress, reservation.port, srtp)
+      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: reservation.port, srtp });
+  } catch {
+    release();
+    session.reject(488, 'Not Acceptable Here');
+    return;
+  }
+  const held = reservation;
+  const negotiated = answer;
+  const descriptions = new LegDescriptions(() => media, context.mediaAddress, held.port, negotiated.answerSdp, incoming.request.body.length === 0, {
     srtp,
     srtpKey: negotiated.srtp?.local,
   });
   const signal: InboundSignal = {
     ring: () => session.ring(),
     answer: (): LegMedia => {
-      media ??= reservation.open({
+      media ??= held.open({
         remote: negotiated.remote,
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,
@@ -123,7 +126,7 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     transfer: (destination) => new Promise((resolve) => session.refer(destination, (result) => resolve(transferResultOf(result)))),
     attach: (legEvents, callId) => {
       // The call's later legs (a dial, a transfer) are placed with this one, in the same media worker.
-      reservation.join(callId);
+      held.join(callId);
       events = legEvents;
       if (canceledEarly) legEvents.canceled();
     },

@@ -72,11 +72,16 @@ class Slot {
   readonly pending = new Map<string, Pending>();
   lost = false;
   error: Error | undefined;
+  /** Resolves once the worker has loaded its modules (or is lost). */
+  readonly ready: Promise<void>;
+  started!: () => void;
 
   constructor(
     readonly index: number,
     readonly worker: Worker,
-  ) {}
+  ) {
+    this.ready = new Promise((resolve) => (this.started = resolve));
+  }
 
   send(command: HostCommand, transfer?: ArrayBuffer[]): void {
     if (!this.lost) this.worker.postMessage(command, transfer);
@@ -101,6 +106,8 @@ class Reservation implements MediaReservation {
   readonly rtcpPort: number;
   media: RemoteLegMedia | undefined;
   group: string | undefined;
+  /** Counted in MediaHost.inUse: from the reservation until its release() is called. */
+  holding = true;
   private released: Promise<void> | undefined;
 
   constructor(
@@ -180,6 +187,14 @@ export class MediaHost implements MediaPorts {
     return this.held;
   }
 
+  /**
+   * Resolves once every worker has loaded its modules: a server starts taking calls only then, so that the first
+   * call's port is not held up by a worker's start (a ring timer is already running by then).
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => slot.ready));
+  }
+
   /** Legs (reserved pairs) per worker, by index. */
   get load(): number[] {
     return this.slots.map((slot) => slot.reservations.size);
@@ -231,6 +246,7 @@ export class MediaHost implements MediaPorts {
   /** @internal Reservation.release */
   async release(reservation: Reservation): Promise<void> {
     const { slot } = reservation;
+    this.unhold(reservation);
     // Let go of the leg's media at once: nothing it could still hear matters, and the ended call must not be kept.
     const media = reservation.media;
     reservation.media = undefined;
@@ -322,9 +338,16 @@ export class MediaHost implements MediaPorts {
     return best!;
   }
 
+  /** A released leg holds no pair any more, although its worker may still be closing the sockets. */
+  private unhold(reservation: Reservation): void {
+    if (!reservation.holding) return;
+    reservation.holding = false;
+    this.held -= 1;
+  }
+
   private forget(reservation: Reservation): void {
     this.taken.delete(reservation.port);
-    this.held -= 1;
+    this.unhold(reservation);
     const { group } = reservation;
     if (group === undefined) return;
     const entry = this.groups.get(group);
@@ -346,6 +369,9 @@ export class MediaHost implements MediaPorts {
 
   private hear(slot: Slot, event: WorkerEvent): void {
     switch (event.ev) {
+      case 'ready':
+        slot.started();
+        return;
       case 'reserved':
         slot.answer(`reserve:${event.id}`, event);
         return;
@@ -376,6 +402,7 @@ export class MediaHost implements MediaPorts {
   private lose(slot: Slot): void {
     if (slot.lost) return;
     slot.lost = true;
+    slot.started();
     const error = slot.error ?? new Error(`media worker ${slot.index} exited`);
     for (const pending of slot.pending.values()) pending.reject(error);
     slot.pending.clear();

@@ -70,6 +70,8 @@ export interface LegReport {
 }
 
 export type WorkerEvent =
+  /** The worker's modules are loaded and it listens for commands. */
+  | { readonly ev: 'ready' }
   | { readonly ev: 'reserved'; readonly id: number; readonly ok: true }
   | { readonly ev: 'reserved'; readonly id: number; readonly ok: false; readonly busy: boolean; readonly message: string }
   | { readonly ev: 'released'; readonly id: number }

@@ -212,6 +212,7 @@ function handle(command: HostCommand): void {
 }
 
 port.on('message', handle);
+post({ ev: 'ready' });
 
 // Reception figures for LegMedia.quality() and the bridges' counts, one message a second for all of this worker's
 // legs rather than a question per leg.
