@@ -164,7 +164,6 @@ export async function startTelephony(
     onWorkerLost: (worker, lost, err) =>
       logger.error({ err, worker, legs: lost.legs, calls: lost.calls }, 'media worker failed: its calls end (media_failure); a new worker replaces it'),
   });
-  await rtpPorts.ready();
   // A test of that recovery (DIALPLANE_MEDIA_TEST_HOOKS) makes worker 0 exit as a crash would.
   const crashWorker = (): void => rtpPorts.crashWorker(0, 'exit');
   if (config.sip.mediaTestHooks) process.on('SIGUSR2', crashWorker);
@@ -355,6 +354,8 @@ export async function startTelephony(
     onHeld: (trunk, held) => logger.info({ trunk: trunk.name }, held ? 'this node registers the trunk' : 'this node no longer registers the trunk'),
     onError: (err: unknown, context: string) => logger.warn({ err }, context),
   });
+  // Calls are taken once every media worker has loaded (see MediaHost.ready); the workers start meanwhile.
+  await rtpPorts.ready();
   logger.info({ sipPort, sipTlsPort: stack.transports.tlsPort || undefined, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 
   let closing: Promise<void> | undefined;

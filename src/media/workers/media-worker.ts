@@ -30,6 +30,8 @@ const port = parentPort;
 if (!port) throw new Error('media-worker.js runs as a worker thread');
 const legs = new Map<number, Leg>();
 const bridges = new Map<number, MediaBridge>();
+/** The legs each bridge joins, so that a leg's end stops its bridge even when no unbridge comes. */
+const bridgedLegs = new Map<number, readonly [number, number]>();
 const recorders = new Map<number, CallRecorder>();
 const clock = new MediaClock();
 
@@ -76,7 +78,14 @@ function open(id: number, options: LegOpen): void {
   leg.media = media;
 }
 
-function closeLeg(leg: Leg): void {
+function unbridge(bridge: number): void {
+  bridges.get(bridge)?.stop();
+  bridges.delete(bridge);
+  bridgedLegs.delete(bridge);
+}
+
+function closeLeg(id: number, leg: Leg): void {
+  for (const [bridge, [a, b]] of bridgedLegs) if (a === id || b === id) unbridge(bridge);
   leg.audioOff?.();
   leg.watchOff?.();
   leg.audioOff = leg.watchOff = undefined;
@@ -86,7 +95,7 @@ function closeLeg(leg: Leg): void {
 async function release(id: number): Promise<void> {
   const leg = legs.get(id);
   if (leg) {
-    closeLeg(leg);
+    closeLeg(id, leg);
     await Promise.all([closeSocket(leg.rtp), closeSocket(leg.rtcp)]);
     legs.delete(id);
   }
@@ -148,12 +157,14 @@ function handle(command: HostCommand): void {
     case 'bridge': {
       const a = legs.get(command.a)?.media;
       const b = legs.get(command.b)?.media;
-      if (a && b) bridges.set(command.bridge, new MediaBridge(a, b));
+      if (a && b) {
+        bridges.set(command.bridge, new MediaBridge(a, b));
+        bridgedLegs.set(command.bridge, [command.a, command.b]);
+      }
       return;
     }
     case 'unbridge':
-      bridges.get(command.bridge)?.stop();
-      bridges.delete(command.bridge);
+      unbridge(command.bridge);
       return;
     case 'record': {
       const media = legs.get(command.id)?.media;
@@ -180,7 +191,7 @@ function handle(command: HostCommand): void {
   }
   switch (command.op) {
     case 'close':
-      closeLeg(leg);
+      closeLeg(command.id, leg);
       return;
     case 'play':
       void media.playEncoded(buffer(command.g711)).then(() => post({ ev: 'played', id: command.id, play: command.play }));

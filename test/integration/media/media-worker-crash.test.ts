@@ -25,7 +25,7 @@ before(async () => {
   env = testEnv({
     DIALPLANE_DATA_DIR: dataDir,
     DIALPLANE_HTTP_PORT: String(port),
-    DIALPLANE_RTP_PORTS: '38000-38999',
+    DIALPLANE_RTP_PORTS: '55000-55199',
     DIALPLANE_MEDIA_WORKERS: '2',
     DIALPLANE_MEDIA_TEST_HOOKS: 'true',
   });
