@@ -15,13 +15,9 @@ import { CallEngine, type DeviceContact, type EngineTimers, type LegMedia } from
 import type { Call } from './core/calls/call-service.js';
 import type { CallMediaPort } from './core/calls/call-session.js';
 import { recoverCalls } from './core/calls/call-recovery.js';
-import { MediaBridge } from './media/bridge.js';
-import { CallMedia } from './media/call-media.js';
-import { MediaClock } from './media/media-clock.js';
-import { CallRecorder } from './media/recorder.js';
 import type { Services } from './core/services.js';
 import type { DeviceBinding } from './core/extensions.js';
-import { RtpPortPool } from './media/rtp-ports.js';
+import { MediaHost, type MediaBridgeHandle } from './media/workers/media-host.js';
 import { resampleTo8k } from './media/tts/http-engine.js';
 import { FliteEngine } from './media/tts/flite-engine.js';
 import { CachedTts } from './media/tts/prompt-cache.js';
@@ -57,14 +53,16 @@ export interface Telephony {
   readonly sipEndpoint: SipEndpoint;
   /** RTP port pairs held by live legs (each is given back when its leg ends, however it ends). */
   rtpPortsInUse(): number;
+  /** The media workers that carry every leg's RTP. */
+  readonly media: MediaHost;
   close(): Promise<void>;
 }
 
 export interface TelephonyOptions {
   /** Speech engine; Flite (cached) by default. */
   readonly tts?: TtsEngine;
-  /** Hears every bridge made (tests count relayed packets). */
-  readonly onBridge?: (bridge: MediaBridge) => void;
+  /** Hears every bridge made (tests count relayed packets; the count is the media worker's, once a second). */
+  readonly onBridge?: (bridge: MediaBridgeHandle) => void;
   /** Where the SIP counters are registered. */
   readonly metrics?: Registry;
   /** Hears every leg once its answer is stored, with its audio. */
@@ -136,8 +134,6 @@ export async function startTelephony(
   /** SDP o=/c=: DIALPLANE_RTP_PUBLIC_ADDRESS, else a concrete address even when bound to 0.0.0.0 or ::. */
   const mediaAddressFor = (peer?: string): string =>
     advertisedAddress({ bind: config.sip.host, publicAddress: config.sip.rtpPublicAddress, peer });
-  const rtpPorts = new RtpPortPool(parsePortRange(config.sip.rtpPorts), config.sip.host);
-  const clock = new MediaClock();
   const limitedRequests = new Counter({
     name: 'dialplane_sip_requests_limited_total',
     help: 'SIP requests over the per-source limit (DIALPLANE_SIP_SOURCE_RATE): INVITE and REGISTER answered 503, others dropped',
@@ -159,6 +155,18 @@ export async function startTelephony(
   const onSrtpRejected = (reason: string): void => {
     srtpDropped.inc({ reason });
   };
+  // Every leg's RTP runs in a media worker; this thread only signals and commands them.
+  const rtpPorts = new MediaHost({
+    workers: config.sip.mediaWorkers,
+    host: config.sip.host,
+    ports: parsePortRange(config.sip.rtpPorts),
+    onSrtpRejected,
+    onWorkerLost: (worker, lost, err) =>
+      logger.error({ err, worker, legs: lost.legs, calls: lost.calls }, 'media worker failed: its calls end (media_failure); a new worker replaces it'),
+  });
+  // A test of that recovery (DIALPLANE_MEDIA_TEST_HOOKS) makes worker 0 exit as a crash would.
+  const crashWorker = (): void => rtpPorts.crashWorker(0, 'exit');
+  if (config.sip.mediaTestHooks) process.on('SIGUSR2', crashWorker);
   const sourceLimit = {
     rate: config.sip.sourceRate,
     burst: config.sip.sourceBurst,
@@ -255,11 +263,9 @@ export async function startTelephony(
             rtpPorts,
             mediaAddress: mediaAddressFor(incoming.source.address),
             logger,
-            clock,
             trunk: decision.kind === 'trunk' ? decision.trunk : 'device',
             rtpTimeoutS: config.sip.rtpTimeoutS,
             srtp: decision.kind === 'trunk' ? (trunks.find((t) => t.name === decision.trunk)?.srtp ?? 'off') : 'off',
-            onSrtpRejected,
             ...trunkCredentials(decision.kind === 'trunk' ? trunks.find((t) => t.name === decision.trunk) : undefined),
             ...(decision.kind === 'device'
               ? { device: { deviceId: decision.deviceId, accountId: decision.accountId, extensionId: decision.extensionId } }
@@ -296,7 +302,7 @@ export async function startTelephony(
       logger.warn({ trunk: trunk.name }, 'trunk ;verify=off: its TLS certificate is NOT checked (for labs only, never in production)');
     }
   }
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, clock, config.sip.rtpTimeoutS, targetsOf, onSrtpRejected);
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, mediaAddressFor, config.sip.rtpTimeoutS, targetsOf);
   const engine = new CallEngine(services.calls, signaling, engineTimers, config.sip.maxCalls, options.onAnswered);
   const tts = options.tts ?? new CachedTts(new FliteEngine());
   const media: CallMediaPort = {
@@ -317,21 +323,14 @@ export async function startTelephony(
     bridge(a, b) {
       const legA = engine.mediaOf(a);
       const legB = engine.mediaOf(b);
-      if (!(legA instanceof CallMedia) || !(legB instanceof CallMedia)) return undefined;
-      const joined = new MediaBridge(legA, legB);
+      const joined = legA && legB ? rtpPorts.bridge(legA, legB) : undefined;
+      if (!joined) return undefined;
       options.onBridge?.(joined);
       return () => joined.stop();
     },
     record(legId) {
       const leg = engine.mediaOf(legId);
-      if (!(leg instanceof CallMedia)) return undefined;
-      const recorder = new CallRecorder(leg, clock);
-      return {
-        stop() {
-          recorder.stop();
-          return { wav: recorder.toWav('mixed'), durationMs: Math.round(recorder.seconds * 1000) };
-        },
-      };
+      return leg ? rtpPorts.record(leg) : undefined;
     },
     beep: () => BEEP,
   };
@@ -355,6 +354,8 @@ export async function startTelephony(
     onHeld: (trunk, held) => logger.info({ trunk: trunk.name }, held ? 'this node registers the trunk' : 'this node no longer registers the trunk'),
     onError: (err: unknown, context: string) => logger.warn({ err }, context),
   });
+  // Calls are taken once every media worker has loaded (see MediaHost.ready); the workers start meanwhile.
+  await rtpPorts.ready();
   logger.info({ sipPort, sipTlsPort: stack.transports.tlsPort || undefined, trunks: trunks.map((t) => t.name), devCarrier: devCarrier?.port }, 'telephony ready');
 
   let closing: Promise<void> | undefined;
@@ -371,6 +372,7 @@ export async function startTelephony(
     mediaFor: (callId) => engine.mediaOf(callId),
     sipEndpoint: { transport: 'udp', address: advertisedAddress({ bind: config.sip.host, peer: '127.0.0.1' }), port: sipPort },
     rtpPortsInUse: () => rtpPorts.inUse,
+    media: rtpPorts,
     close() {
       closing ??= (async () => {
         stopSweep();
@@ -383,6 +385,8 @@ export async function startTelephony(
         stopForgetting();
         stopAdopting();
         await stack.stop();
+        process.off('SIGUSR2', crashWorker);
+        await rtpPorts.close();
         await tts.close();
       })();
       return closing;

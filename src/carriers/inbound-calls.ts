@@ -3,11 +3,9 @@ import type { CallControl } from '../core/calls/call-control.js';
 import type { InboundLegEvents, InboundSignal, LegMedia } from '../core/calls/call-engine.js';
 import { normalizePhoneNumber } from '../core/phone-number.js';
 import type { Services } from '../core/services.js';
-import { CallMedia } from '../media/call-media.js';
-import type { MediaClock } from '../media/media-clock.js';
-import type { RtpPortPool } from '../media/rtp-ports.js';
+import type { MediaPorts, MediaReservation } from '../media/workers/media-host.js';
+import type { SessionMedia } from '../media/workers/remote-leg-media.js';
 import { negotiateAnswer, parseSdp, type SrtpPolicy } from '../sdp/index.js';
-import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import { getHeader, parseNameAddr, parseUri } from '../sip/message/headers.js';
 import type { IncomingRequest } from '../sip/ua/sip-stack.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
@@ -19,10 +17,10 @@ export interface InboundContext {
   readonly ua: SipUserAgent;
   readonly services: Services;
   readonly control: CallControl;
-  readonly rtpPorts: RtpPortPool;
+  /** Where the leg's RTP port pair and media come from (the media workers). */
+  readonly rtpPorts: MediaPorts;
   readonly mediaAddress: string;
   readonly logger: Logger;
-  readonly clock: MediaClock;
   /** How the INVITE gate let it in: through a trunk (its name) or from a registered device. */
   readonly trunk: string;
   /** Seconds without RTP from the caller before its leg ends (0: never). */
@@ -33,8 +31,6 @@ export interface InboundContext {
   readonly device?: { readonly deviceId: string; readonly accountId: string; readonly extensionId: string };
   /** The trunk's SRTP policy (a device's is its extension's, looked up here). Default off. */
   readonly srtp?: SrtpPolicy;
-  /** A received packet of an SRTP leg was dropped. */
-  readonly onSrtpRejected?: (reason: SrtpRejection) => void;
 }
 
 /**
@@ -56,32 +52,20 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     return;
   }
   const srtp = device ? (await services.extensions.get(device.accountId, device.extensionId)).srtp : (context.srtp ?? 'off');
-  let rtp;
-  let answer;
-  try {
-    rtp = await context.rtpPorts.reserve();
-    answer = incoming.request.body.length === 0
-      ? lateOffer(context.mediaAddress, rtp.port, srtp)
-      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: rtp.port, srtp });
-  } catch {
-    void rtp?.release();
-    incoming.respond(488, 'Not Acceptable Here');
-    return;
-  }
-  const reservation = rtp;
-  const negotiated = answer;
   const caller = safe(() => normalizePhoneNumber(from, services.defaultCountry, 'from')) ?? from;
-  let media: CallMedia | undefined;
+  let reservation: MediaReservation | undefined;
+  let media: SessionMedia | undefined;
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     media?.close();
-    void reservation.release();
+    void reservation?.release();
   };
   let events: InboundLegEvents | undefined;
-  // A CANCEL can come while call control is still taking the call (its price, its route, the leg's row): the leg
-  // hears it the moment it exists, before anything would answer the INVITE it ended.
+  // A CANCEL can come while the port is reserved (a round trip to a media worker) or while call control is still
+  // taking the call (its price, its route, the leg's row): the INVITE is taken first, so the CANCEL is answered, and
+  // the leg hears it the moment it exists, before anything would answer the INVITE it ended.
   let canceledEarly = false;
   const session = context.ua.accept(incoming, {
     onCanceled: () => {
@@ -101,24 +85,35 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
       else refer.refuse(603, 'Decline');
     },
   }, context.credentials);
-  const descriptions = new LegDescriptions(() => media, context.mediaAddress, reservation.port, negotiated.answerSdp, incoming.request.body.length === 0, {
+  let answer;
+  try {
+    reservation = await context.rtpPorts.reserve();
+    // Cancelled meanwhile: the pair goes back at once (release() ran before there was one).
+    if (released) void reservation.release();
+    answer = incoming.request.body.length === 0
+      ? lateOffer(context.mediaAddress, reservation.port, srtp)
+      : negotiateAnswer(parseSdp(incoming.request.body.toString('utf8')), { address: context.mediaAddress, port: reservation.port, srtp });
+  } catch {
+    release();
+    session.reject(488, 'Not Acceptable Here');
+    return;
+  }
+  const held = reservation;
+  const negotiated = answer;
+  const descriptions = new LegDescriptions(() => media, context.mediaAddress, held.port, negotiated.answerSdp, incoming.request.body.length === 0, {
     srtp,
     srtpKey: negotiated.srtp?.local,
   });
   const signal: InboundSignal = {
     ring: () => session.ring(),
     answer: (): LegMedia => {
-      media ??= new CallMedia({
-        socket: reservation.rtp,
-        rtcpSocket: reservation.rtcp,
+      media ??= held.open({
         remote: negotiated.remote,
         codec: negotiated.codec,
         telephoneEvent: negotiated.telephoneEvent,
-        clock: context.clock,
         direction: negotiated.direction,
         rtpTimeoutS: context.rtpTimeoutS,
         srtp: negotiated.srtp,
-        ...(context.onSrtpRejected ? { onSrtpRejected: context.onSrtpRejected } : {}),
       });
       session.answer(Buffer.from(negotiated.answerSdp), descriptions);
       return media;
@@ -129,7 +124,9 @@ export async function answerInboundCall(incoming: IncomingRequest, context: Inbo
     },
     hangup: () => session.hangup(),
     transfer: (destination) => new Promise((resolve) => session.refer(destination, (result) => resolve(transferResultOf(result)))),
-    attach: (legEvents) => {
+    attach: (legEvents, callId) => {
+      // The call's later legs (a dial, a transfer) are placed with this one, in the same media worker.
+      held.join(callId);
       events = legEvents;
       if (canceledEarly) legEvents.canceled();
     },

@@ -1,4 +1,4 @@
-import type { CallMedia } from '../media/call-media.js';
+import type { SessionMedia } from '../media/workers/remote-leg-media.js';
 import { applyAnswer, createOffer, negotiateAnswer, parseSdp } from '../sdp/index.js';
 import type { AudioCodecName, ParsedSdp, SrtpPolicy } from '../sdp/types.js';
 import type { SrtpMasterKey } from '../media/srtp/srtp-suites.js';
@@ -26,7 +26,7 @@ export class LegDescriptions implements SessionDescriptions {
   private srtpKey: SrtpMasterKey | undefined;
 
   constructor(
-    private readonly media: () => CallMedia | undefined,
+    private readonly media: () => SessionMedia | undefined,
     private readonly address: string,
     private readonly port: number,
     /** Our current description: the offer we sent or the answer we gave. */

@@ -1,8 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { CallSignaling, DialRequest, LegEvents, OutboundLeg } from '../core/calls/call-engine.js';
-import { MediaClock } from '../media/media-clock.js';
-import { CallMedia } from '../media/call-media.js';
-import type { RtpPortPool, RtpPortReservation } from '../media/rtp-ports.js';
+import type { MediaPorts, MediaReservation } from '../media/workers/media-host.js';
+import type { SessionMedia } from '../media/workers/remote-leg-media.js';
 import { applyAnswer, createOffer, parseSdp, type ParsedSdp } from '../sdp/index.js';
 import type { SipUri } from '../sip/message/types.js';
 import type { TransportProtocol } from '../sip/transport/types.js';
@@ -10,7 +9,6 @@ import type { OutboundInvite } from '../sip/ua/outbound-invite.js';
 import type { SipEndpoint } from '../sip/transport/types.js';
 import type { SipUserAgent } from '../sip/ua/user-agent.js';
 import { LegDescriptions } from './session-sdp.js';
-import type { SrtpRejection } from '../media/srtp/srtp-context.js';
 import type { TrunkTargets } from './trunk-targets.js';
 import { transferRequestOf, transferResultOf } from './transfer.js';
 import { trunkUri, type TrunkConfig } from './trunks.js';
@@ -25,47 +23,42 @@ export class SipTrunkSignaling implements CallSignaling {
   constructor(
     private readonly ua: SipUserAgent,
     private readonly trunks: readonly TrunkConfig[],
-    private readonly rtpPorts: RtpPortPool,
+    /** RTP port pairs and media (the media workers). */
+    private readonly rtpPorts: MediaPorts,
     /** Our SDP address, or how to choose it for the peer's address (see advertisedAddress). */
     private readonly mediaAddress: string | ((peer: string) => string),
-    private readonly clock: MediaClock,
     /** DIALPLANE_RTP_TIMEOUT_S for the answered legs' inactivity watch; 0 never. */
     private readonly rtpTimeoutS = 0,
     /** A trunk's targets in order (RFC 3263). */
     private readonly targetsOf: TrunkTargets,
-    /** A received packet of an SRTP leg was dropped. */
-    private readonly onSrtpRejected?: (reason: SrtpRejection) => void,
   ) {
     this.trunkNames = trunks.map((t) => t.name);
   }
 
   /** The answered leg's RTP, on the port the offer reserved; undefined when the answer is unusable. */
-  private media(offer: ParsedSdp, answer: Buffer, rtp: RtpPortReservation): CallMedia | undefined {
+  private media(offer: ParsedSdp, answer: Buffer, rtp: MediaReservation): SessionMedia | undefined {
+    let negotiated;
     try {
-      const negotiated = applyAnswer(offer, parseSdp(answer.toString('utf8')));
-      return new CallMedia({
-        socket: rtp.rtp,
-        rtcpSocket: rtp.rtcp,
-        remote: negotiated.remote,
-        codec: negotiated.codec,
-        telephoneEvent: negotiated.telephoneEvent,
-        clock: this.clock,
-        direction: negotiated.direction,
-        rtpTimeoutS: this.rtpTimeoutS,
-        srtp: negotiated.srtp,
-        ...(this.onSrtpRejected ? { onSrtpRejected: this.onSrtpRejected } : {}),
-      });
+      negotiated = applyAnswer(offer, parseSdp(answer.toString('utf8')));
     } catch {
       return undefined;
     }
+    return rtp.open({
+      remote: negotiated.remote,
+      codec: negotiated.codec,
+      telephoneEvent: negotiated.telephoneEvent,
+      direction: negotiated.direction,
+      rtpTimeoutS: this.rtpTimeoutS,
+      srtp: negotiated.srtp,
+    });
   }
 
   dial(request: DialRequest, events: LegEvents): OutboundLeg {
     const trunk = request.contact ? undefined : this.trunks[request.trunk];
     let invite: OutboundInvite | undefined;
-    let rtp: RtpPortReservation | undefined;
+    let rtp: MediaReservation | undefined;
     let hungUpEarly = false;
-    let session: CallMedia | undefined;
+    let session: SessionMedia | undefined;
     const release = () => {
       session?.close();
       void rtp?.release();
@@ -97,7 +90,8 @@ export class SipTrunkSignaling implements CallSignaling {
         [target, ...untried] = targets as [SipEndpoint, ...SipEndpoint[]];
       }
       const { address } = target;
-      const reservation = await this.rtpPorts.reserve();
+      // In the media worker of the call it belongs to (the first leg's, for a later leg).
+      const reservation = await this.rtpPorts.reserve(request.parentCallId ?? request.callId);
       rtp = reservation;
       if (hungUpEarly) {
         release();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { isUnspecified } from '../sip/transport/advertised-address.js';
 import { inboundProblem } from '../carriers/trunks.js';
 import { parseSecretKey } from './secret-key.js';
@@ -66,6 +67,10 @@ export interface Config {
     readonly maxCalls: number;
     /** Seconds without RTP from the peer before an answered leg is ended; 0 disables. */
     readonly rtpTimeoutS: number;
+    /** Worker threads that carry the calls' RTP (every leg of a call in one of them). */
+    readonly mediaWorkers: number;
+    /** SIGUSR2 ends media worker 0 as a crash would: for tests of the recovery only. */
+    readonly mediaTestHooks: boolean;
     /** SIP requests per second each source IP may send on average; 0 disables the limit. */
     readonly sourceRate: number;
     /** How many requests a source may send at once above the rate (the bucket size). */
@@ -468,6 +473,23 @@ export const configSchema: readonly ConfigEntry[] = [
     secret: false,
     description:
       'Seconds an answered call leg may receive no RTP before it is ended (rtp_timeout), so a dead call is not billed to its limit; 0 never ends one. Not counted while the SDP says the peer sends nothing.',
+  },
+  {
+    variable: 'DIALPLANE_MEDIA_WORKERS',
+    path: 'sip.mediaWorkers',
+    type: { kind: 'integer', min: 1, max: 64 },
+    default: () => availableParallelism(),
+    secret: false,
+    description:
+      'Worker threads that carry RTP (relaying, prompts, recording, keys), every leg of a call in the same one; default the number of cores. A worker that fails ends only its own calls (media_failure) and is replaced.',
+  },
+  {
+    variable: 'DIALPLANE_MEDIA_TEST_HOOKS',
+    path: 'sip.mediaTestHooks',
+    type: { kind: 'boolean' },
+    default: false,
+    secret: false,
+    description: 'For tests of media failure only: SIGUSR2 makes media worker 0 exit as a crash would. Never set it in production.',
   },
   {
     variable: 'DIALPLANE_SIP_SOURCE_RATE',

@@ -1,6 +1,5 @@
-import { transcode } from './codecs/g711.js';
 import type { CallMedia } from './call-media.js';
-import type { RtpPacket } from './rtp/rtp-packet.js';
+import type { RtpView } from './rtp/rtp-packet.js';
 
 /**
  * Joins two legs: every audio packet one side sends is relayed to the other at once, transcoded when the legs chose
@@ -31,15 +30,16 @@ export class MediaBridge {
   private relay(from: CallMedia, to: CallMedia, direction: 'aToB' | 'bToA'): () => void {
     // The first packet fixes the offset between the two timelines; later ones keep their spacing.
     let offset: number | undefined;
-    return from.rtp.listen((packet: RtpPacket) => {
+    // The datagram is relayed as it lies (RtpSession.relay); the other listeners read the view, not its header.
+    return from.rtp.listen((packet: RtpView) => {
       offset ??= (to.rtp.nextTimestamp - packet.timestamp) >>> 0;
       const timestamp = (packet.timestamp + offset) >>> 0;
       if (packet.payloadType === from.codec.payloadType) {
-        const payload = from.codec.name === to.codec.name ? packet.payload : transcode(packet.payload, from.codec.name, to.codec.name);
-        to.rtp.forward(payload, to.codec.payloadType, packet.marker, timestamp);
+        to.rtp.relay(packet, to.codec.payloadType, timestamp, from.codec.name, to.codec.name);
         this.counts[direction] += 1;
       } else if (from.isTelephoneEvent(packet.payloadType) && to.telephoneEvent !== undefined) {
-        to.rtp.forward(packet.payload, to.telephoneEvent, packet.marker, timestamp);
+        // Events are not audio: they cross unchanged whatever the laws.
+        to.rtp.relay(packet, to.telephoneEvent, timestamp, 'PCMU', 'PCMU');
         this.counts[direction] += 1;
       }
     });

@@ -158,8 +158,12 @@ export class CallMedia implements LegMedia {
   }
 
   play(samples: Int16Array): Promise<void> {
+    return this.playEncoded(encodeG711(samples, this.options.codec.name));
+  }
+
+  /** play() for audio already in the leg's law (a media worker gets prompts encoded on the main thread). */
+  playEncoded(encoded: Buffer): Promise<void> {
     const { name } = this.options.codec;
-    const encoded = encodeG711(samples, name);
     const silence = name === 'PCMU' ? 0xff : 0xd5;
     const frames: Buffer[] = [];
     for (let at = 0; at < encoded.length; at += SAMPLES_PER_PACKET) {

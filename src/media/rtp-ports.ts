@@ -69,7 +69,7 @@ function bindSocket(type: 'udp4' | 'udp6', host: string, port: number): Promise<
   });
 }
 
-function closeSocket(socket: Socket): Promise<void> {
+export function closeSocket(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
     try {
       socket.close(() => resolve());
@@ -78,6 +78,24 @@ function closeSocket(socket: Socket): Promise<void> {
       resolve();
     }
   });
+}
+
+/** Binds RTP on `port` then RTCP on `port + 1`; undefined when either is busy. Other bind errors propagate. */
+export async function bindPortPair(host: string, port: number, type: 'udp4' | 'udp6' = isIPv6(host) ? 'udp6' : 'udp4'): Promise<[Socket, Socket] | undefined> {
+  let rtp: Socket;
+  try {
+    rtp = await bindSocket(type, host, port);
+  } catch (error) {
+    if (BUSY_CODES.has(errorCode(error) ?? '')) return undefined;
+    throw error;
+  }
+  try {
+    return [rtp, await bindSocket(type, host, port + 1)];
+  } catch (error) {
+    await closeSocket(rtp);
+    if (BUSY_CODES.has(errorCode(error) ?? '')) return undefined;
+    throw error;
+  }
 }
 
 export class RtpPortPool {
@@ -138,22 +156,8 @@ export class RtpPortPool {
     throw new RtpPortsExhaustedError(this.#range, this.#inUse);
   }
 
-  /** Binds RTP then RTCP; undefined when either is busy. Other bind errors propagate. */
-  async #bindPair(port: number): Promise<[Socket, Socket] | undefined> {
-    let rtp: Socket;
-    try {
-      rtp = await bindSocket(this.#type, this.#host, port);
-    } catch (error) {
-      if (BUSY_CODES.has(errorCode(error) ?? '')) return undefined;
-      throw error;
-    }
-    try {
-      return [rtp, await bindSocket(this.#type, this.#host, port + 1)];
-    } catch (error) {
-      await closeSocket(rtp);
-      if (BUSY_CODES.has(errorCode(error) ?? '')) return undefined;
-      throw error;
-    }
+  #bindPair(port: number): Promise<[Socket, Socket] | undefined> {
+    return bindPortPair(this.#host, port, this.#type);
   }
 
   #hand(port: number, rtp: Socket, rtcp: Socket): RtpPortReservation {

@@ -1,8 +1,9 @@
-import type { Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { randomBytesPooled } from '../random-pool.js';
 import type { MediaClock } from './media-clock.js';
 import { sdesCname, serializeRtcpCompound } from './rtp/rtcp-packet.js';
-import { isRtcp, parseRtp, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
+import { transcodeInto, type G711Law } from './codecs/g711.js';
+import { isRtcp, parseRtp, RtpView, serializeRtp, type RtpPacket } from './rtp/rtp-packet.js';
 import { ReceiverStats } from './rtp/sequence.js';
 import { SrtpContext, type SrtpRejection } from './srtp/srtp-context.js';
 import type { NegotiatedSrtp } from '../sdp/types.js';
@@ -21,6 +22,7 @@ export interface RtpSessionOptions {
   readonly clock: MediaClock;
   /** RTP timestamp units per packet: 160 for 20 ms at 8 kHz. */
   readonly samplesPerPacket?: number;
+  /** Hears every accepted packet as a packet of its own (a copy: for tests and tools, not the per-packet path). */
   readonly onPacket?: (packet: RtpPacket) => void;
   /** The leg's RTCP socket (RTP port + 1): reports go to the peer's RTP port + 1 (RFC 3550 §11). */
   readonly rtcpSocket?: Socket;
@@ -49,6 +51,8 @@ function srtpPair(srtp: NegotiatedSrtp | undefined): SrtpPair | undefined {
 }
 
 export const RTCP_INTERVAL_MS = 5_000;
+/** A header without CSRCs or extension: what relay() rewrites in place. */
+const RTP_HEADER = 12;
 /** Seconds between 1900 (NTP's epoch) and 1970 (Unix's). */
 const NTP_EPOCH_OFFSET = 2_208_988_800n;
 
@@ -65,7 +69,9 @@ export class RtpSession {
   private timestamp: number;
   private remote: RtpEndpoint;
   private queue: Buffer[] = [];
-  private readonly listeners = new Set<(packet: RtpPacket) => void>();
+  private readonly listeners = new Set<(packet: RtpView) => void>();
+  /** Every received packet is read into this one view (see RtpView): the receive path allocates nothing of its own. */
+  private readonly view = new RtpView();
   private readonly sentListeners = new Set<(payloadType: number, payload: Buffer) => void>();
   private onDrained: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -79,6 +85,8 @@ export class RtpSession {
   private srtpKeys: NegotiatedSrtp | undefined;
   sent = 0;
   received = 0;
+  /** The SSRC and sequence number of the last packet accepted (a new object only when the source changes). */
+  lastHeard: { ssrc: number; sequenceNumber: number } | undefined;
   /** Received packets dropped by SRTP/SRTCP (failed authentication, replays, plaintext). */
   srtpRejected = 0;
 
@@ -95,7 +103,7 @@ export class RtpSession {
     this.mediaAllowed = options.sending ?? true;
     this.srtpKeys = options.srtp;
     this.srtp = srtpPair(options.srtp);
-    options.socket.on('message', (data, from) => this.receive(data, { address: from.address, port: from.port }));
+    options.socket.on('message', (data: Buffer, from: RemoteInfo) => this.receive(data, from));
     if (options.rtcpSocket) {
       options.rtcpSocket.on('message', (data) => this.receiveRtcp(data));
       this.rtcpTimer = setInterval(() => this.sendReport(), options.rtcpIntervalMs ?? RTCP_INTERVAL_MS);
@@ -190,8 +198,11 @@ export class RtpSession {
     return { address, port };
   }
 
-  /** Hears every accepted packet; returns the unsubscribe. */
-  listen(listener: (packet: RtpPacket) => void): () => void {
+  /**
+   * Hears every accepted packet; returns the unsubscribe. The packet is a view reused for the next one: read it
+   * during the call (its `payload` may be kept, it is not overwritten).
+   */
+  listen(listener: (packet: RtpView) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -298,6 +309,41 @@ export class RtpSession {
     for (const listener of this.sentListeners) listener(payloadType, payload);
   }
 
+  /**
+   * forward() for a packet heard on a bridged leg. A packet with a plain 12-octet header (no CSRCs, no extension:
+   * what phones and trunks send) is rewritten where it lies, under this session's payload type, SSRC and sequence,
+   * and sent as it is: the datagram is ours alone, and listeners that kept its payload keep bytes that do not change.
+   * A payload that changes law is written once, through the transcoding table, into the one new buffer it needs.
+   */
+  relay(packet: RtpView, payloadType: number, timestamp: number, from: G711Law, to: G711Law): void {
+    if (this.closed || !this.mediaAllowed) return;
+    const payloadLength = packet.payloadEnd - packet.headerLength;
+    let out: Buffer;
+    if (from !== to) {
+      out = Buffer.allocUnsafe(RTP_HEADER + payloadLength);
+      transcodeInto(packet.data, packet.headerLength, packet.payloadEnd, out, RTP_HEADER, from, to);
+      out[0] = 0x80;
+    } else if (packet.headerLength === RTP_HEADER) {
+      out = packet.data;
+      out[0] = packet.padding ? 0xa0 : 0x80;
+    } else {
+      this.forward(packet.payload, payloadType, packet.marker, timestamp);
+      return;
+    }
+    out[1] = (packet.marker ? 0x80 : 0) | payloadType;
+    out.writeUInt16BE(this.sequence, 2);
+    out.writeUInt32BE(timestamp >>> 0, 4);
+    out.writeUInt32BE(this.ssrc, 8);
+    this.sequence = (this.sequence + 1) & 0xffff;
+    this.timestamp = (timestamp + (this.options.samplesPerPacket ?? 160)) >>> 0;
+    this.sent += 1;
+    this.octets += payloadLength;
+    this.transmit(out);
+    if (this.sentListeners.size === 0) return;
+    const payload = out.subarray(RTP_HEADER, RTP_HEADER + payloadLength);
+    for (const listener of this.sentListeners) listener(payloadType, payload);
+  }
+
   /** The timestamp the next packet sent by this session will carry. */
   get nextTimestamp(): number {
     return this.timestamp;
@@ -323,7 +369,7 @@ export class RtpSession {
     for (const listener of this.sentListeners) listener(this.options.payloadType, payload);
   }
 
-  private receive(data: Buffer, from: RtpEndpoint): void {
+  private receive(data: Buffer, from: RemoteInfo): void {
     if (this.closed || isRtcp(data)) return;
     if (this.srtp) {
       // Authenticated before anything else, latching included: a plaintext or forged packet must not move the
@@ -335,17 +381,14 @@ export class RtpSession {
       }
       data = result.packet;
     }
-    let packet: RtpPacket;
-    try {
-      packet = parseRtp(data);
-    } catch {
-      return; // Not RTP: a stray or hostile datagram is dropped, never fatal.
-    }
+    const packet = this.view;
+    // Not RTP: a stray or hostile datagram is dropped, never fatal.
+    if (!packet.read(data)) return;
     // Latch once, on the first valid packet; afterwards only that source is heard, so a stray sender cannot
     // redirect the stream.
     if (!this.latched) {
       this.latched = true;
-      this.remote = from;
+      this.remote = { address: from.address, port: from.port };
     } else if (from.address !== this.remote.address || from.port !== this.remote.port) {
       return;
     }
@@ -354,8 +397,10 @@ export class RtpSession {
     // with the old one's would read as a loss or jitter spike.
     if (this.receivedFrom !== undefined && packet.ssrc !== this.receivedFrom) this.receiverStats = new ReceiverStats({ minSequential: 1 });
     this.receivedFrom = packet.ssrc;
+    if (this.lastHeard?.ssrc === packet.ssrc) this.lastHeard.sequenceNumber = packet.sequenceNumber;
+    else this.lastHeard = { ssrc: packet.ssrc, sequenceNumber: packet.sequenceNumber };
     this.stats.receive(packet.sequenceNumber, packet.timestamp, Math.round(performance.now() * 8));
-    this.options.onPacket?.(packet);
+    if (this.options.onPacket) this.options.onPacket(parseRtp(data));
     for (const listener of this.listeners) listener(packet);
   }
 }

@@ -8,7 +8,10 @@ import { createTestDatabase, type TestDatabase } from './databases.js';
 import { startTelephony, type Telephony, type TelephonyOptions } from '../../src/telephony.js';
 import type { Call } from '../../src/core/calls/call-service.js';
 import type { LegMedia } from '../../src/core/calls/call-engine.js';
-import type { MediaBridge } from '../../src/media/bridge.js';
+import type { MediaBridgeHandle } from '../../src/media/workers/media-host.js';
+
+/** A bridge as a test sees it: its counts as the media worker last reported them (once a second). */
+export type TestBridge = MediaBridgeHandle;
 
 /** A test's telephony: what it answered, the keys pressed in any leg, the bridges it made. */
 export interface TestTelephony extends Telephony {
@@ -16,7 +19,7 @@ export interface TestTelephony extends Telephony {
   answered(predicate?: (call: Call) => boolean): Promise<Call>;
   /** Keys pressed in any answered leg. */
   onDigit(listener: (callId: string, digit: string) => void): () => void;
-  readonly bridges: MediaBridge[];
+  readonly bridges: TestBridge[];
 }
 
 /**
@@ -45,7 +48,7 @@ export async function startTestTelephony(
   });
   const waiters = new Set<{ predicate: (call: Call) => boolean; resolve: (call: Call) => void }>();
   const digitListeners = new Set<(callId: string, digit: string) => void>();
-  const bridges: MediaBridge[] = [];
+  const bridges: TestBridge[] = [];
   const onAnswered = (call: Call, media: LegMedia | undefined) => {
     media?.onDigit((digit) => {
       for (const listener of digitListeners) listener(call.id, digit);

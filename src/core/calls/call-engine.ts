@@ -21,6 +21,8 @@ export interface DialRequest {
    * first attempt at a trunk, whose targets the signalling side resolves itself.
    */
   readonly targets?: readonly DialTarget[];
+  /** The call this leg is a later leg of (the media side keeps a call's legs together). */
+  readonly parentCallId?: string;
 }
 
 /** One address a trunk's host resolved to (RFC 3263), as the signalling side hands it back for the next attempt. */
@@ -67,6 +69,11 @@ export interface LegMedia {
    * timeout is 0 or the SDP direction means the far end sends nothing. Returns the unsubscribe.
    */
   onInactive(listener: () => void): () => void;
+  /**
+   * Hears, once, that the leg's audio is gone for good (its media worker failed): end the leg with 'media_failure'.
+   * Absent where media cannot fail apart from the call. Returns the unsubscribe.
+   */
+  onFailed?(listener: () => void): () => void;
   /**
    * What this side has received so far, as its RTCP reception reports count it (RFC 3550 A.3 and A.8): packets
    * received, cumulative packets lost and interarrival jitter in milliseconds. Absent where no RTP is kept.
@@ -155,7 +162,7 @@ export interface InboundSignal {
    * Hears the leg's events as soon as the leg exists, before receive() resolves: a caller who gave up meanwhile
    * (an early CANCEL) is reported through them at once, so the leg ends before anything could answer it.
    */
-  attach?(events: InboundLegEvents): void;
+  attach?(events: InboundLegEvents, callId: string): void;
 }
 
 /** How the signalling side tells the engine what the caller did. */
@@ -317,7 +324,7 @@ export class CallEngine {
       ended: (by) => this.finish(entry, { reason: by === 'remote' && !entry.ending ? 'remote_hangup' : (entry.ending ?? 'local_hangup') }),
       transferRequested: (request) => this.transferRequested(entry, request),
     };
-    signal.attach?.(events);
+    signal.attach?.(events, created.id);
     return { call: created, events };
   }
 
@@ -455,6 +462,7 @@ export class CallEngine {
       trunk: entry.trunk,
       ...(entry.contact ? { contact: entry.contact } : {}),
       ...(targets ? { targets } : {}),
+      ...(call.parentCallId ? { parentCallId: call.parentCallId } : {}),
     };
     const leg = this.signaling.dial(request, {
       onStarted: (sipCallId) => {
@@ -505,6 +513,7 @@ export class CallEngine {
     entry.durationTimer = this.timers.start('MaxDuration', entry.call.maxDurationS * 1000, () => this.stop(entry, 'time_limit'));
     // A leg whose far end stopped sending audio is dead, whatever SIP says: it is not billed up to its limit.
     media?.onInactive(() => this.stop(entry, 'rtp_timeout'));
+    media?.onFailed?.(() => this.stop(entry, 'media_failure'));
   }
 
   private advance(entry: LiveCall, to: 'ringing' | 'early_media' | 'answered', sip: SipDetail): void {

@@ -22,7 +22,7 @@ export interface CallMediaPort {
   /** Joins two answered legs' audio; undefined when either has none. */
   bridge(a: string, b: string): (() => void) | undefined;
   /** Records a leg (both directions, mixed) until stopped. */
-  record(legId: string): { stop(): { wav: Buffer; durationMs: number } } | undefined;
+  record(legId: string): { stop(): Promise<{ wav: Buffer; durationMs: number }> } | undefined;
   /** A short tone before a recording. */
   beep(): Int16Array;
 }
@@ -387,7 +387,7 @@ export class CallSession implements CallDriver {
         resolve(why);
       }
     });
-    const { wav, durationMs } = recorder.stop();
+    const { wav, durationMs } = await recorder.stop();
     const recording = await this.deps.services.calls.addRecording(this.init.accountId, this.callId, durationMs, wav);
     return { recordingId: recording.id, durationS: Math.round(durationMs / 100) / 10, reason };
   }

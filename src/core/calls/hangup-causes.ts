@@ -83,6 +83,8 @@ export type EndReason =
   | 'credits_exhausted'
   /** No RTP from the far end for DIALPLANE_RTP_TIMEOUT_S: the media path is dead, whatever SIP says. */
   | 'rtp_timeout'
+  /** The leg's media worker failed: its audio is gone, whatever SIP says. */
+  | 'media_failure'
   /** The leg was handed off to another party (a transfer: REFER sent or received) and then ended. */
   | 'transferred';
 
@@ -93,6 +95,7 @@ export function resultForEnd(reason: EndReason, answered: boolean): CallResult {
     // normal clearing. FreeSWITCH's MEDIA_TIMEOUT is its own number (604), outside Q.850; the standard cause for
     // "a procedure started by the expiry of a timer" is 102, which Timer B below uses too.
     if (reason === 'rtp_timeout') return { outcome: 'completed', cause: Q850.RECOVERY_ON_TIMER_EXPIRE };
+    if (reason === 'media_failure') return { outcome: 'completed', cause: Q850.NORMAL_TEMPORARY_FAILURE };
     return reason === 'transport_error' || reason === 'crash_recovery' || reason === 'shutdown'
       ? { outcome: 'completed', cause: Q850.NORMAL_UNSPECIFIED }
       : { outcome: 'completed', cause: Q850.NORMAL_CLEARING };

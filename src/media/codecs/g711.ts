@@ -168,6 +168,19 @@ export function transcode(payload: Uint8Array, from: G711Law, to: G711Law): Buff
   return out;
 }
 
+/**
+ * transcode() into a buffer the caller has: `src[start, end)` in law `from` is written to `dst` at `at` in law `to`
+ * (a plain copy when the laws are the same), so a relayed packet is transcoded without a buffer of its own.
+ */
+export function transcodeInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number, from: G711Law, to: G711Law): void {
+  if (from === to) {
+    dst.set(src.subarray(start, end), at);
+    return;
+  }
+  const table = from === 'PCMU' ? MULAW_TO_ALAW : ALAW_TO_MULAW;
+  for (let i = start; i < end; i++) dst[at++] = table[src[i]!]!;
+}
+
 function clampToInt16(sample: number): number {
   if (!(sample > -32768)) return -32768; // also NaN
   if (sample >= 32767) return 32767;

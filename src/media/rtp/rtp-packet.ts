@@ -193,3 +193,75 @@ export function isRtcp(buf: Buffer): boolean {
   const pt = buf.readUInt8(1) & 0x7f;
   return pt >= 64 && pt <= 95;
 }
+
+/** What a listener of received packets reads: the fields of RtpPacket that media code uses. */
+export interface RtpPacketView {
+  readonly marker: boolean;
+  readonly payloadType: number;
+  readonly sequenceNumber: number;
+  readonly timestamp: number;
+  readonly ssrc: number;
+  /** The payload (padding excluded). */
+  readonly payload: Buffer;
+}
+
+/**
+ * A received datagram's RTP header read where it lies, for the per-packet path: one view is reused for every packet
+ * of a stream, and the payload is a window onto the datagram made only when asked for, so relaying a packet
+ * allocates nothing here. Valid only until the next packet is read into it; hold on to `payload` (a window, not a
+ * copy), never to the view.
+ */
+export class RtpView implements RtpPacketView {
+  data: Buffer = Buffer.alloc(0);
+  padding = false;
+  marker = false;
+  payloadType = 0;
+  sequenceNumber = 0;
+  timestamp = 0;
+  ssrc = 0;
+  /** Octets before the payload: 12, plus CSRCs and a header extension when present. */
+  headerLength = FIXED_HEADER;
+  /** Where the payload ends in `data` (before any padding). */
+  payloadEnd = 0;
+  #payload: Buffer | undefined;
+
+  get payload(): Buffer {
+    return (this.#payload ??= this.data.subarray(this.headerLength, this.payloadEnd));
+  }
+
+  /**
+   * Reads `buf` into this view with the checks of parseRtp; false (the view then undefined) where parseRtp would
+   * throw.
+   */
+  read(buf: Buffer): boolean {
+    if (buf.length < FIXED_HEADER) return false;
+    const b0 = buf[0]!;
+    if (b0 >> 6 !== 2) return false;
+    let offset = FIXED_HEADER + 4 * (b0 & 0x0f);
+    if (buf.length < offset) return false;
+    if ((b0 & 0x10) !== 0) {
+      if (buf.length < offset + 4) return false;
+      offset += 4 + 4 * buf.readUInt16BE(offset + 2);
+      if (buf.length < offset) return false;
+    }
+    let end = buf.length;
+    const padding = (b0 & 0x20) !== 0;
+    if (padding) {
+      const paddingLength = buf[buf.length - 1]!;
+      if (paddingLength === 0 || paddingLength > buf.length - offset) return false;
+      end -= paddingLength;
+    }
+    const b1 = buf[1]!;
+    this.data = buf;
+    this.padding = padding;
+    this.marker = (b1 & 0x80) !== 0;
+    this.payloadType = b1 & 0x7f;
+    this.sequenceNumber = buf.readUInt16BE(2);
+    this.timestamp = buf.readUInt32BE(4);
+    this.ssrc = buf.readUInt32BE(8);
+    this.headerLength = offset;
+    this.payloadEnd = end;
+    this.#payload = undefined;
+    return true;
+  }
+}

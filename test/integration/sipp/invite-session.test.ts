@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CallMedia } from '../../../src/media/call-media.js';
+import type { RemoteLegMedia } from '../../../src/media/workers/remote-leg-media.js';
 import { realTimers, type TimerScheduler } from '../../../src/sip/transaction/timers.js';
 import { startRtpCallee, type RtpCallee } from '../../helpers/rtp-callee.js';
 import { describeSippResult, describeWithSipp, freeUdpPortBlock, parseSippMessages, sipHeader, sippFlow, startSipp, type SippResult } from '../../helpers/sipp.js';
@@ -24,7 +24,7 @@ function tone(seconds: number): Int16Array {
  * Keeps the leg playing a tone, again and again, whatever the call's state: while the peer holds the call play()
  * resolves at once without sending (that is what the tests check), and the loop then waits a little and tries again.
  */
-function playContinuously(media: CallMedia): { stop(): Promise<void> } {
+function playContinuously(media: RemoteLegMedia): { stop(): Promise<void> } {
   let running = true;
   const chunk = tone(0.2);
   const loop = (async () => {
@@ -84,12 +84,12 @@ const originSession = (sdp: string) => /^o=\S+ (\S+)/m.exec(sdp)?.[1];
  * Watches a leg's media and the packets the far end's RTP socket hears across a hold: how many arrived while the leg
  * was held (after a grace period for packets already on the wire), and that they came again after the unhold.
  */
-async function checkHold(media: CallMedia, rtp: RtpCallee): Promise<{ beforeHold: number; duringHold: number; afterUnhold: number }> {
+async function checkHold(media: RemoteLegMedia, rtp: RtpCallee): Promise<{ beforeHold: number; duringHold: number; afterUnhold: number }> {
   await waitUntil('RTP reaches the far end', () => rtp.packets > 10, 5_000);
   const beforeHold = rtp.packets;
   await waitUntil('the far end holds the call', () => media.direction !== 'sendrecv', 10_000);
   assert.equal(media.direction, 'recvonly');
-  assert.equal(media.rtp.sending, false);
+  assert.equal((await media.inspect())?.sending, false, 'the leg\'s worker sends nothing while held');
   await sleep(100);
   const heldAt = rtp.packets;
   // Sampled every 10 ms, each time only after seeing the leg still held: a packet counted here left while it was.
@@ -135,7 +135,7 @@ await describeWithSipp('the invite session against SIPp', () => {
       const answered = telephony.answered();
       const call = await telephony.engine.place({ accountId, from: CALLER_NUMBER, to: '+14155550100', ringTimeoutS: 10, maxDurationS: 60 });
       await answeredBefore(answered, uas);
-      const media = telephony.mediaFor(call.id) as CallMedia;
+      const media = telephony.mediaFor(call.id) as RemoteLegMedia;
       const player = playContinuously(media);
       const seen = await checkHold(media, rtp).finally(() => player.stop());
       t.diagnostic(JSON.stringify(seen));
@@ -187,7 +187,7 @@ await describeWithSipp('the invite session against SIPp', () => {
         answered,
         uac.done.then((result) => assert.fail(`SIPp ended before Dialplane answered: ${describeSippResult(result)}`)),
       ]);
-      const media = telephony.mediaFor(call.id) as CallMedia;
+      const media = telephony.mediaFor(call.id) as RemoteLegMedia;
       const player = playContinuously(media);
       const seen = await checkHold(media, rtp).finally(() => player.stop());
       t.diagnostic(JSON.stringify(seen));
@@ -261,7 +261,7 @@ await describeWithSipp('the invite session against SIPp', () => {
         answered,
         uac.done.then((result) => assert.fail(`SIPp ended before Dialplane answered: ${describeSippResult(result)}`)),
       ]);
-      const media = telephony.mediaFor(call.id) as CallMedia;
+      const media = telephony.mediaFor(call.id) as RemoteLegMedia;
       const player = playContinuously(media);
       try {
         await waitUntil('our RTP reaches the address the ACK named', () => rtp.packets > 25, 5_000);

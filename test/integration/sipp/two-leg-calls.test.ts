@@ -3,8 +3,7 @@ import { test, type TestContext } from 'node:test';
 import { documentCall, placeDocumentCall, type DocumentCall } from '../../../src/api/faces/dialanyone/call-routes.js';
 import type { CallControl } from '../../../src/core/calls/call-control.js';
 import type { Services } from '../../../src/core/services.js';
-import type { MediaBridge } from '../../../src/media/bridge.js';
-import { createCallingAccount, CALLER_NUMBER, startTestTelephony } from '../../helpers/telephony.js';
+import { createCallingAccount, CALLER_NUMBER, startTestTelephony, type TestBridge } from '../../helpers/telephony.js';
 import { describeWithBaresip, startBaresip } from '../../helpers/baresip.js';
 import { describeWithSipp, parseSippMessages, startSipp, type SippHandle } from '../../helpers/sipp.js';
 import { waitUntil } from '../../helpers/processes.js';
@@ -64,7 +63,7 @@ interface Setup {
   readonly calls: DocumentCalls;
   readonly accountId: string;
   readonly services: Services;
-  readonly bridges: MediaBridge[];
+  readonly bridges: TestBridge[];
   readonly uas: SippHandle;
   readonly telephony: Awaited<ReturnType<typeof startTestTelephony>>;
 }

@@ -5,8 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { SipTrunkSignaling } from '../../../src/carriers/sip-trunk-signaling.js';
 import { parseTrunks } from '../../../src/carriers/trunks.js';
 import type { LegEvents } from '../../../src/core/calls/call-engine.js';
-import { MediaClock } from '../../../src/media/media-clock.js';
-import { RtpPortPool } from '../../../src/media/rtp-ports.js';
+import { MediaHost } from '../../../src/media/workers/media-host.js';
 import { negotiateAnswer, parseSdp } from '../../../src/sdp/index.js';
 import type { SipUri } from '../../../src/sip/message/types.js';
 import type { OutboundInviteEvents, OutboundInviteOptions } from '../../../src/sip/ua/outbound-invite.js';
@@ -38,11 +37,12 @@ async function collected(ref: WeakRef<object>): Promise<boolean> {
   return ref.deref() === undefined;
 }
 
-test('a trunk leg that ended lets go of the engine\'s events and its media while the SIP stack still holds the INVITE (call state no longer kept 64*T1)', async () => {
+test('a trunk leg that ended lets go of the engine\'s events and its media while the SIP stack still holds the INVITE (call state no longer kept 64*T1)', async (t) => {
   const { ua, kept } = keepingUserAgent();
   const trunks = parseTrunks({ uri: 'sip:127.0.0.1:5999', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined });
-  const rtpPorts = new RtpPortPool({ min: 41000, max: 41999 }, '127.0.0.1');
-  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, '127.0.0.1', new MediaClock(), 0, async () => [
+  const rtpPorts = new MediaHost({ workers: 1, host: '127.0.0.1', ports: { min: 41000, max: 41999 } });
+  t.after(() => rtpPorts.close());
+  const signaling = new SipTrunkSignaling(ua, trunks, rtpPorts, '127.0.0.1', 0, async () => [
     { transport: 'udp', address: '127.0.0.1', port: 5999 },
   ]);
   const heard: string[] = [];

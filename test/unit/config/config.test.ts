@@ -1,7 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -75,7 +75,7 @@ describe('loadConfig defaults', () => {
       phone: { defaultCountry: 'US' },
       bootstrap: { enabled: true },
       auth: { keyCacheTtlMs: 60_000 },
-      sip: { host: '127.0.0.1', publicAddress: undefined, rtpPublicAddress: undefined, port: 5060, tlsPort: 5061, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, rtpPorts: '20000-29999', maxCalls: 200, rtpTimeoutS: 60, sourceRate: 200, sourceBurst: 1000, registerFailures: 20, registerWindowS: 600, registerLockoutS: 900 },
+      sip: { host: '127.0.0.1', publicAddress: undefined, rtpPublicAddress: undefined, port: 5060, tlsPort: 5061, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, rtpPorts: '20000-29999', maxCalls: 200, rtpTimeoutS: 60, mediaWorkers: availableParallelism(), mediaTestHooks: false, sourceRate: 200, sourceBurst: 1000, registerFailures: 20, registerWindowS: 600, registerLockoutS: 900 },
       node: { id: undefined, leaseS: 15 },
       sharedState: { redisUrl: undefined, nodeCommandTimeoutMs: 10_000 },
       trunk: { uri: 'dev', username: undefined, password: undefined, register: false, callerIdFormat: 'e164', prefix: undefined, keepaliveS: 30 },
@@ -220,6 +220,7 @@ describe('invalid values name the variable', () => {
     ['port, out of range', 'DIALPLANE_HTTP_PORT', '65536', 'expected an integer port 0-65535'],
     ['integer, below min', 'DIALPLANE_KEY_CACHE_TTL_MS', '-1', 'expected an integer 0-'],
     ['integer, fractional', 'DIALPLANE_KEY_CACHE_TTL_MS', '1.5', 'got "1.5"'],
+    ['media workers, none', 'DIALPLANE_MEDIA_WORKERS', '0', 'expected an integer 1-64'],
     ['byte size, below min', 'DIALPLANE_HTTP_BODY_LIMIT', '1023', 'expected a size in bytes >= 1024'],
     ['byte size, bad unit', 'DIALPLANE_HTTP_BODY_LIMIT', '5tb', 'got "5tb"'],
     ['boolean', 'DIALPLANE_TRUST_PROXY', 'maybe', 'expected a boolean'],

@@ -15,6 +15,7 @@ import {
   mulawToAlaw,
   mulawToLinear,
   transcode,
+  transcodeInto,
 } from '../../../../src/media/codecs/g711.js';
 
 const ALL_SAMPLES = (() => {
@@ -153,6 +154,16 @@ describe('G.711 bulk helpers and transcoding', () => {
     assert.equal(alawToMulaw(0xd5), 0xfe); // +8 → µ-law +8
     assert.equal(mulawToAlaw(0x80), 0xaa);
     assert.equal(alawToMulaw(0xaa), 0x80);
+  });
+
+  test('transcodeInto writes the same bytes as transcode, at the offset, from a window of the source', () => {
+    for (const [from, to] of [['PCMU', 'PCMA'], ['PCMA', 'PCMU'], ['PCMU', 'PCMU']] as const) {
+      const src = Buffer.concat([Buffer.from([7, 7]), ALL_BYTES, Buffer.from([7])]);
+      const dst = Buffer.alloc(12 + 256, 0x33);
+      transcodeInto(src, 2, 2 + 256, dst, 12, from, to);
+      assert.deepEqual(dst.subarray(0, 12), Buffer.alloc(12, 0x33), 'bytes before the offset untouched');
+      assert.deepEqual(dst.subarray(12), transcode(ALL_BYTES, from, to), `${from} → ${to}`);
+    }
   });
 
   test('same-law transcode is an independent copy', () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isRtcp, parseRtp, RtpParseError, serializeRtp } from '../../../../src/media/rtp/rtp-packet.js';
+import { isRtcp, parseRtp, RtpParseError, RtpView, serializeRtp } from '../../../../src/media/rtp/rtp-packet.js';
 import type { RtpPacket } from '../../../../src/media/rtp/rtp-packet.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -184,6 +184,42 @@ describe('RTP properties', () => {
           onlyRtpParseError(wire.subarray(0, cut % (wire.length + 1)));
         },
       ),
+      { numRuns: 1000 },
+    );
+  });
+
+  /** RtpView.read accepts exactly what parseRtp accepts, and reads the same fields and payload. */
+  const viewAgrees = (view: RtpView, buf: Buffer): void => {
+    let parsed: RtpPacket | undefined;
+    try {
+      parsed = parseRtp(buf);
+    } catch {
+      parsed = undefined;
+    }
+    assert.equal(view.read(buf), parsed !== undefined);
+    if (!parsed) return;
+    const { marker, payloadType, sequenceNumber, timestamp, ssrc, padding } = view;
+    assert.deepEqual({ marker, payloadType, sequenceNumber, timestamp, ssrc, padding }, {
+      marker: parsed.marker,
+      payloadType: parsed.payloadType,
+      sequenceNumber: parsed.sequenceNumber,
+      timestamp: parsed.timestamp,
+      ssrc: parsed.ssrc,
+      padding: parsed.padding,
+    });
+    assert.deepEqual(view.payload, parsed.payload);
+  };
+
+  test('RtpView reads what parseRtp parses, and refuses what it refuses (one view reused)', () => {
+    const view = new RtpView();
+    fc.assert(
+      fc.property(rtpPacketArb, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 3 }), fc.nat(), (p, flips, cut) => {
+        const wire = serializeRtp(p);
+        viewAgrees(view, wire);
+        for (const [at, value] of flips) if (wire.length > 0) wire.writeUInt8(value, at % wire.length);
+        viewAgrees(view, wire);
+        viewAgrees(view, wire.subarray(0, cut % (wire.length + 1)));
+      }),
       { numRuns: 1000 },
     );
   });
