@@ -37,7 +37,7 @@ export interface MediaPorts {
   readonly inUse: number;
 }
 
-/** Two legs joined in their worker (see MediaBridge), with its counts as the worker last reported them (once a second). */
+/** Two legs joined in their worker (see MediaBridge), with its counts as the worker last reported them (once a second, and once more when the bridge stops). */
 export interface MediaBridgeHandle {
   /** Packets relayed from the first leg to the second, and back. */
   readonly counts: { readonly aToB: number; readonly bToA: number };
@@ -155,7 +155,8 @@ export class MediaHost implements MediaPorts {
   /** Pairs held or being bound (the main thread's record: no two workers are ever asked for the same pair). */
   private readonly taken = new Set<number>();
   private readonly groups = new Map<string, { slot: Slot; legs: number }>();
-  private readonly bridges = new Map<number, { slot: Slot; counts: { aToB: number; bToA: number } }>();
+  /** Bridges until their worker reports them stopped (with their final counts). */
+  private readonly bridges = new Map<number, { slot: Slot; counts: { aToB: number; bToA: number }; stopping: boolean }>();
   private readonly recordings = new Map<number, Slot>();
   /** Which reservation opened each leg's media: bridge() and record() find their worker by it. */
   private readonly opened = new WeakMap<object, Reservation>();
@@ -267,7 +268,7 @@ export class MediaHost implements MediaPorts {
     const rb = this.opened.get(b);
     if (!ra || !rb || ra.slot !== rb.slot || ra.slot.lost) return undefined;
     const bridge = this.nextId++;
-    const entry = { slot: ra.slot, counts: { aToB: 0, bToA: 0 } };
+    const entry = { slot: ra.slot, counts: { aToB: 0, bToA: 0 }, stopping: false };
     this.bridges.set(bridge, entry);
     ra.slot.send({ op: 'bridge', bridge, a: ra.id, b: rb.id });
     return {
@@ -278,7 +279,8 @@ export class MediaHost implements MediaPorts {
         return entry.counts.aToB + entry.counts.bToA;
       },
       stop: () => {
-        if (!this.bridges.delete(bridge)) return;
+        if (entry.stopping || !this.bridges.has(bridge)) return;
+        entry.stopping = true;
         entry.slot.send({ op: 'unbridge', bridge });
       },
     };
@@ -387,6 +389,12 @@ export class MediaHost implements MediaPorts {
       case 'srtpRejected':
         this.options.onSrtpRejected?.(event.reason);
         return;
+      case 'unbridged': {
+        const entry = this.bridges.get(event.bridge);
+        if (entry) entry.counts = { aToB: event.aToB, bToA: event.bToA };
+        this.bridges.delete(event.bridge);
+        return;
+      }
       case 'reports':
         for (const { id, quality } of event.legs) slot.reservations.get(id)?.media?.report(quality);
         for (const { bridge, aToB, bToA } of event.bridges) {

@@ -83,4 +83,5 @@ export type WorkerEvent =
   | { readonly ev: 'srtpRejected'; readonly id: number; readonly reason: SrtpRejection }
   /** Once a second: each open leg's reception so far and each bridge's packets relayed. */
   | { readonly ev: 'reports'; readonly legs: readonly LegReport[]; readonly bridges: readonly { readonly bridge: number; readonly aToB: number; readonly bToA: number }[] }
+  | { readonly ev: 'unbridged'; readonly bridge: number; readonly aToB: number; readonly bToA: number }
   | { readonly ev: 'recorded'; readonly recording: number; readonly wav: Uint8Array; readonly durationMs: number };

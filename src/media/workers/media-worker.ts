@@ -79,9 +79,13 @@ function open(id: number, options: LegOpen): void {
 }
 
 function unbridge(bridge: number): void {
-  bridges.get(bridge)?.stop();
+  const joined = bridges.get(bridge);
+  if (!joined) return;
+  joined.stop();
   bridges.delete(bridge);
   bridgedLegs.delete(bridge);
+  // Its final counts: the main thread would otherwise keep those of the last once-a-second report.
+  post({ ev: 'unbridged', bridge, ...joined.counts });
 }
 
 function closeLeg(id: number, leg: Leg): void {
