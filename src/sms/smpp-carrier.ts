@@ -34,14 +34,16 @@
  * `reassemblyTimeoutMs` later) so the resent part completes the set again. A part that completes a set again while
  * that set's store is still pending waits for that same store rather than starting another. A receiver that answers
  * after its timeout may see the message again (SMPP delivers at least once), so it must take a receipt twice
- * harmlessly. Events are emitted for every deliver_sm read, redeliveries included. Without a receiver, and for a
+ * harmlessly; a concatenated message stored that late is forgotten here, and its resent last part then expires
+ * alone with `reassembly_expired`. Events are emitted for every deliver_sm read, redeliveries included. Without a receiver, and for a
  * deliver_sm that carries nothing to keep (an unreadable PDU or receipt), the answer is ESME_ROK at once.
  *
  * PDUs are encoded and decoded with the `smpp` package; framing is done here (SmppConnection) so that the raw
  * bytes of short_message are available: the package decodes them into text by its own rules.
  *
  * Time comes from the named timers in `timers` ('smpp.reconnect', 'smpp.enquireLink', 'smpp.throttleRetry',
- * 'smpp.reassembly', 'smpp.bindTimeout', 'smpp.unbind', 'smpp.receiverTimeout'), injected so tests can shorten or drive them.
+ * 'smpp.reassembly', 'smpp.bindTimeout', 'smpp.unbind', 'smpp.receiverTimeout'), injected so tests can shorten or
+ * drive them.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -552,8 +554,9 @@ export interface SmppCarrierCounters {
   /** deliver_sm marked as receipts that named no message id or state. */
   unreadableReceipts: number;
   inbound: number;
-  /** deliver_sm answered ESME_RX_T_APPN: the receiver failed, or did not answer within receiverTimeoutMs. */
+  /** deliver_sm answered ESME_RX_T_APPN because the receiver's promise rejected. */
   receiverFailures: number;
+  /** deliver_sm answered ESME_RX_T_APPN because the receiver had not settled within receiverTimeoutMs. */
   receiverTimeouts: number;
 }
 
