@@ -4,7 +4,8 @@ import { systemClock } from './core/clock.js';
 import type { Services } from './core/services.js';
 import { WorkClaim } from './core/work-claim.js';
 import { DevSmsc } from './sms/dev-smsc.js';
-import { parseSmppUrl, SmppCarrier, type SmppCarrierState } from './sms/smpp-carrier.js';
+import { parseSmppUrl, SmppCarrier, type SmppCarrierState, type SmppReceiver } from './sms/smpp-carrier.js';
+import { isDatabaseUnavailable } from './store/database-outage.js';
 
 /** The SMSC link as the status pages show it; `standby` while another node holds the account's bind. */
 export interface SmscView {
@@ -35,7 +36,8 @@ export function smscAccountOf(url: string): string {
 
 /**
  * Composition of SMS: the dev SMSC when configured, the SMPP carrier bound to the SMSC, receipts and inbound
- * messages handed to the SMS service. An SMSC that does not answer at start does not stop the server: the
+ * messages handed to the SMS service, each answered to the SMSC only once stored (a temporary error when it could
+ * not be, so the SMSC delivers it again). An SMSC that does not answer at start does not stop the server: the
  * carrier keeps reconnecting, and messages wait in its queue.
  *
  * Of the nodes sharing one database, one at a time binds to an SMSC account: the one holding the work claim
@@ -125,10 +127,35 @@ export async function startMessaging(config: Config['sms'], services: Services, 
   };
 }
 
+/**
+ * Receipts and inbound messages handed to the SMS service. A promise that rejects (the store failed or the database
+ * is away) makes the carrier answer the SMSC with a temporary error, so the SMSC delivers it again later.
+ */
+export function smsReceiver(services: Pick<Services, 'sms'>, logger: Logger): SmppReceiver {
+  const notStored = (what: string) => (err: unknown): never => {
+    if (isDatabaseUnavailable(err)) logger.warn({ err }, `the database is away: ${what} is left to the SMSC to deliver again`);
+    else logger.error({ err }, `could not store ${what}; the SMSC is asked to deliver it again`);
+    throw err;
+  };
+  return {
+    receipt: (receipt) =>
+      services.sms
+        .onReceipt({ smscId: receipt.smscId, status: receipt.status, errorCode: receipt.err === '' ? null : receipt.err })
+        .catch(notStored('an SMS receipt')),
+    inbound: (message) =>
+      services.sms
+        .onInbound({ from: message.from, to: message.to, text: message.text, encoding: message.encoding, segments: message.parts })
+        .then((stored) => {
+          if (!stored) logger.info({ to: message.to }, 'inbound SMS for a number no account holds was dropped');
+        }, notStored('an inbound SMS')),
+  };
+}
+
 function newCarrier(url: string, config: Config['sms'], services: Services, logger: Logger, dev: boolean): SmppCarrier {
   const carrier = new SmppCarrier({
     url,
     windowSize: config.window,
+    receiver: smsReceiver(services, logger),
     onError: (err: unknown) => logger.warn({ err }, 'SMPP error'),
   });
   carrier.on('state', (state: string, detail: { error?: unknown; retryInMs?: number }) => {
@@ -137,21 +164,5 @@ function newCarrier(url: string, config: Config['sms'], services: Services, logg
       logger.warn({ state, retryInMs: detail?.retryInMs, err: detail?.error }, 'SMSC link down');
     }
   });
-  carrier.on('receipt', (receipt: { smscId: string; status: 'delivered' | 'undelivered' | 'failed' | 'sent'; err: string }) => {
-    services.sms
-      .onReceipt({ smscId: receipt.smscId, status: receipt.status, errorCode: receipt.err === '' ? null : receipt.err })
-      .catch((err: unknown) => logger.error({ err }, 'could not record an SMS receipt'));
-  });
-  carrier.on(
-    'inbound',
-    (message: { from: string; to: string; text: string; encoding: 'GSM-7' | 'UCS-2' | 'LATIN-1' | 'binary'; parts: number }) => {
-      services.sms
-        .onInbound({ from: message.from, to: message.to, text: message.text, encoding: message.encoding, segments: message.parts })
-        .then((stored) => {
-          if (!stored) logger.info({ to: message.to }, 'inbound SMS for a number no account holds was dropped');
-        })
-        .catch((err: unknown) => logger.error({ err }, 'could not store an inbound SMS'));
-    },
-  );
   return carrier;
 }

@@ -12,8 +12,10 @@
  * Every other destination: accepted, then receipt stat:DELIVRD err:000.
  *
  * Receipts go to the session that submitted the message, or to another bound session when that one has gone, or
- * are kept until a session binds. injectInbound() sends a mobile-originated message to a bound session, split and
- * encoded by segment() (concatenated with a UDH when long).
+ * are kept until a session binds; one answered ESME_RX_T_APPN (the ESME could not keep it yet) is sent again
+ * `redeliverMs` later, as an SMSC retries. injectInbound() sends a mobile-originated message to a bound session,
+ * split and encoded by segment() (concatenated with a UDH when long); it leaves retrying to its caller, who may send
+ * a single part again.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -66,6 +68,8 @@ export interface DevSmscOptions {
   readonly receiptDelayMs?: number;
   /** injectInbound(): longest wait for each deliver_sm_resp. Default 5 000 ms. */
   readonly deliverTimeoutMs?: number;
+  /** Delay before a receipt answered ESME_RX_T_APPN is sent again. Default 1 000 ms. */
+  readonly redeliverMs?: number;
   /** Called for every accepted submit_sm. */
   readonly onSubmit?: (submission: DevSmscSubmission) => void;
 }
@@ -89,8 +93,12 @@ export interface DevSmscCounters {
   submitReceived: number;
   submitAccepted: number;
   submitRefused: number;
+  /** deliver_sm carrying receipts, redeliveries included. */
   receiptsSent: number;
+  /** Receipts answered ESME_ROK. */
   receiptsAcknowledged: number;
+  /** Receipts answered ESME_RX_T_APPN, to be sent again. */
+  receiptsRedelivered: number;
   /** deliver_sm sent by injectInbound (one per part). */
   inboundSent: number;
   inboundAcknowledged: number;
@@ -116,6 +124,7 @@ export class DevSmsc {
   private readonly requestedPort: number;
   private readonly receiptDelayMs: number;
   private readonly deliverTimeoutMs: number;
+  private readonly redeliverMs: number;
   private readonly onSubmit: ((submission: DevSmscSubmission) => void) | undefined;
   private server: Server | undefined;
   private listeningPort = 0;
@@ -133,6 +142,7 @@ export class DevSmsc {
     submitRefused: 0,
     receiptsSent: 0,
     receiptsAcknowledged: 0,
+    receiptsRedelivered: 0,
     inboundSent: 0,
     inboundAcknowledged: 0,
   };
@@ -144,6 +154,7 @@ export class DevSmsc {
     this.password = options.password ?? 'dialplane';
     this.receiptDelayMs = options.receiptDelayMs ?? 50;
     this.deliverTimeoutMs = options.deliverTimeoutMs ?? 5_000;
+    this.redeliverMs = options.redeliverMs ?? 1_000;
     this.onSubmit = options.onSubmit;
   }
 
@@ -193,15 +204,21 @@ export class DevSmsc {
   /**
    * Sends a mobile-originated message to a bound session: one deliver_sm per part (UDH and esm_class 0x40 when
    * long). Resolves once every deliver_sm_resp has arrived, with their command_status values; rejects when no
-   * session is bound, or a response does not come within `deliverTimeoutMs`.
+   * session is bound, or a response does not come within `deliverTimeoutMs`. `reference` fixes the concatenation
+   * reference and `onlyParts` (0-based) sends just those parts, so a part refused with a temporary error can be sent
+   * again as the SMSC would; `parts` counts the message's parts, `statuses` the ones sent.
    */
-  async injectInbound(message: { from: string; to: string; text: string }): Promise<{ parts: number; statuses: number[] }> {
+  async injectInbound(
+    message: { from: string; to: string; text: string },
+    options: { reference?: number; onlyParts?: readonly number[] } = {},
+  ): Promise<{ parts: number; statuses: number[] }> {
     const session = this.anyBound();
     if (!session) throw new Error('DevSmsc: no bound session to deliver to');
-    const seg = segment(message.text, { maxSegments: 255 });
+    const seg = segment(message.text, { maxSegments: 255, ...(options.reference !== undefined ? { reference: options.reference } : {}) });
     const source = smppAddress(message.from);
     const dest = smppAddress(message.to);
-    const waits = seg.parts.map((part) =>
+    const sent = options.onlyParts ? seg.parts.filter((_, i) => options.onlyParts?.includes(i)) : seg.parts;
+    const waits = sent.map((part) =>
       this.request(session, {
         source_addr_ton: source.ton,
         source_addr_npi: source.npi,
@@ -214,7 +231,7 @@ export class DevSmsc {
         short_message: part.udh ? Buffer.concat([part.udh, part.payload]) : part.payload,
       }),
     );
-    this.counters.inboundSent += seg.parts.length;
+    this.counters.inboundSent += sent.length;
     const statuses = await Promise.all(waits);
     this.counters.inboundAcknowledged += statuses.length;
     return { parts: seg.parts.length, statuses };
@@ -390,8 +407,18 @@ export class DevSmsc {
     }
     this.counters.receiptsSent += 1;
     this.request(session, receipt.fields).then(
-      () => {
-        this.counters.receiptsAcknowledged += 1;
+      (status) => {
+        if (status === SMPP_STATUS.ESME_ROK) {
+          this.counters.receiptsAcknowledged += 1;
+          return;
+        }
+        if (status !== SMPP_STATUS.ESME_RX_T_APPN || !this.server) return;
+        this.counters.receiptsRedelivered += 1;
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.sendReceipt(receipt);
+        }, this.redeliverMs);
+        this.timers.add(timer);
       },
       () => {
         // The session went away before answering: keep the receipt for the next bound session.

@@ -17,21 +17,33 @@
  * closed. After any loss, and after a refused bind, the carrier reconnects with exponential backoff
  * (`reconnectInitialMs` doubling up to `reconnectMaxMs`; reset once bound) until stop().
  *
- * Receiving: a deliver_sm is always answered with deliver_sm_resp first. One whose esm_class marks an SMSC delivery
- * receipt (bit 0x04) or an intermediate notification (0x20) becomes a `receipt` event, read from the
- * receipted_message_id / message_state TLVs when present and from the receipt text otherwise. Receipts are emitted
- * from setImmediate, after the continuations of the submit() they follow have run; a consumer that records ids
- * asynchronously must still expect a receipt for an id it does not know yet. Any other deliver_sm
- * is an inbound message: decoded by data_coding (0 GSM-7 unpacked, 8 UCS-2, 1 and 3 Latin-1), its concatenation
- * UDH (esm_class 0x40) honoured: parts are kept by sender, recipient and reference until all have arrived, in any
- * order, and one `inbound` event carries the whole text; a set still incomplete after `reassemblyTimeoutMs` is
- * dropped with a `reassembly_expired` event.
+ * Receiving: a deliver_sm whose esm_class marks an SMSC delivery receipt (bit 0x04) or an intermediate notification
+ * (0x20) becomes a `receipt` event, read from the receipted_message_id / message_state TLVs when present and from the
+ * receipt text otherwise. Receipts are emitted from setImmediate, after the continuations of the submit() they
+ * follow have run; a consumer that records ids asynchronously must still expect a receipt for an id it does not know
+ * yet. Any other deliver_sm is an inbound message: decoded by data_coding (0 GSM-7 unpacked, 8 UCS-2, 1 and 3
+ * Latin-1), its concatenation UDH (esm_class 0x40) honoured: parts are kept by sender, recipient and reference until
+ * all have arrived, in any order, and one `inbound` event carries the whole text; a set still incomplete after
+ * `reassemblyTimeoutMs` is dropped with a `reassembly_expired` event.
+ *
+ * Acknowledging: the deliver_sm_resp tells the SMSC it may forget the message, so with a `receiver` it is sent only
+ * once the receiver has kept what the deliver_sm carried: ESME_ROK when its promise resolves, ESME_RX_T_APPN (a
+ * temporary error: the SMSC delivers it again later) when it rejects or has not settled within `receiverTimeoutMs`.
+ * A part of a concatenated message is answered ESME_ROK as it is kept here, except the part that completes the set,
+ * whose answer waits for the receiver; if that fails the parts stay (until the SMSC sends the last one again, or
+ * `reassemblyTimeoutMs` later) so the resent part completes the set again. A part that completes a set again while
+ * that set's store is still pending waits for that same store rather than starting another. A receiver that answers
+ * after its timeout may see the message again (SMPP delivers at least once), so it must take a receipt twice
+ * harmlessly; a concatenated message stored that late is forgotten here, and its resent last part then expires
+ * alone with `reassembly_expired`. Events are emitted for every deliver_sm read, redeliveries included. Without a receiver, and for a
+ * deliver_sm that carries nothing to keep (an unreadable PDU or receipt), the answer is ESME_ROK at once.
  *
  * PDUs are encoded and decoded with the `smpp` package; framing is done here (SmppConnection) so that the raw
  * bytes of short_message are available: the package decodes them into text by its own rules.
  *
  * Time comes from the named timers in `timers` ('smpp.reconnect', 'smpp.enquireLink', 'smpp.throttleRetry',
- * 'smpp.reassembly', 'smpp.bindTimeout', 'smpp.unbind'), injected so tests can shorten or drive them.
+ * 'smpp.reassembly', 'smpp.bindTimeout', 'smpp.unbind', 'smpp.receiverTimeout'), injected so tests can shorten or
+ * drive them.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -55,6 +67,7 @@ export const SMPP_STATUS = Object.freeze({
   ESME_RINVSYSID: 0x0f,
   ESME_RMSGQFUL: 0x14,
   ESME_RTHROTTLED: 0x58,
+  ESME_RX_T_APPN: 0x64,
 });
 
 const STATUS_NAMES: ReadonlyMap<number, string> = (() => {
@@ -322,6 +335,19 @@ export class SmppConnection extends EventEmitter<SmppConnectionEvents> {
   }
 }
 
+/** Sends the response to one deliver_sm. */
+type Answer = (status: number) => void;
+
+/** The deliver_sm_resp to `request`, written at most once (on the connection it came on, if still open). */
+function answerOnce(connection: SmppConnection, request: PDU): Answer {
+  let answered = false;
+  return (status) => {
+    if (answered) return;
+    answered = true;
+    connection.respond(request, { message_id: '' }, status);
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The carrier
 
@@ -342,7 +368,8 @@ export type SmppTimerName =
   | 'smpp.throttleRetry'
   | 'smpp.reassembly'
   | 'smpp.bindTimeout'
-  | 'smpp.unbind';
+  | 'smpp.unbind'
+  | 'smpp.receiverTimeout';
 
 export interface SmppTimers {
   start(name: SmppTimerName, ms: number, fire: () => void): { cancel(): void };
@@ -384,6 +411,10 @@ export interface SmppCarrierOptions {
   readonly maxPendingReassemblies?: number;
   /** stop(): longest wait for unbind_resp, then for the socket to close. Default 1 000 ms. */
   readonly unbindTimeoutMs?: number;
+  /** Keeps receipts and inbound messages; their deliver_sm_resp waits for it. None: every deliver_sm is answered at once. */
+  readonly receiver?: SmppReceiver;
+  /** Longest wait for the receiver before answering ESME_RX_T_APPN. Default 10 000 ms. */
+  readonly receiverTimeoutMs?: number;
   readonly timers?: SmppTimers;
   readonly now?: () => number;
   /** An event listener threw (the carrier itself carries on). */
@@ -445,6 +476,15 @@ export interface SmppReassemblyExpired {
   readonly received: number[];
   /** Their text, joined in sequence order. */
   readonly partialText: string;
+}
+
+/**
+ * What keeps (stores) receipts and inbound messages. A resolved promise answers the deliver_sm ESME_ROK; a rejected
+ * one ESME_RX_T_APPN, so the SMSC delivers it again later.
+ */
+export interface SmppReceiver {
+  receipt(receipt: SmppReceipt): Promise<void>;
+  inbound(message: SmppInboundMessage): Promise<void>;
 }
 
 export type SmppCarrierEvents = {
@@ -514,6 +554,10 @@ export interface SmppCarrierCounters {
   /** deliver_sm marked as receipts that named no message id or state. */
   unreadableReceipts: number;
   inbound: number;
+  /** deliver_sm answered ESME_RX_T_APPN because the receiver's promise rejected. */
+  receiverFailures: number;
+  /** deliver_sm answered ESME_RX_T_APPN because the receiver had not settled within receiverTimeoutMs. */
+  receiverTimeouts: number;
 }
 
 interface SubmitJob {
@@ -558,7 +602,9 @@ interface Reassembly {
   readonly total: number;
   readonly dataCoding: number;
   readonly parts: Map<number, Buffer>;
-  readonly timer: { cancel(): void };
+  timer: { cancel(): void };
+  /** The receiver's store of the completed set, while it is pending. */
+  storing: Promise<void> | undefined;
 }
 
 const DEFAULTS = {
@@ -573,6 +619,7 @@ const DEFAULTS = {
   reassemblyTimeoutMs: 60_000,
   maxPendingReassemblies: 1_000,
   unbindTimeoutMs: 1_000,
+  receiverTimeoutMs: 10_000,
 } as const;
 
 /** Largest short_message: its length is one octet. */
@@ -585,8 +632,11 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
   private readonly password: string;
   private readonly systemType: string;
   readonly windowSize: number;
-  private readonly settings: Omit<Required<SmppCarrierOptions>, 'url' | 'host' | 'port' | 'systemId' | 'password' | 'systemType' | 'windowSize' | 'onError'>;
+  private readonly settings: Omit<Required<SmppCarrierOptions>, 'url' | 'host' | 'port' | 'systemId' | 'password' | 'systemType' | 'windowSize' | 'onError' | 'receiver'>;
   private readonly onError: ((error: unknown) => void) | undefined;
+  private readonly receiver: SmppReceiver | undefined;
+  /** Timers of deliver_sm waiting for the receiver, cancelled by stop(). */
+  private readonly receiverWaits = new Set<{ cancel(): void }>();
 
   private currentState: SmppCarrierState = 'idle';
   private link: Link | undefined;
@@ -613,6 +663,8 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     receipts: 0,
     unreadableReceipts: 0,
     inbound: 0,
+    receiverFailures: 0,
+    receiverTimeouts: 0,
   };
 
   constructor(options: SmppCarrierOptions) {
@@ -638,10 +690,12 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
       reassemblyTimeoutMs: options.reassemblyTimeoutMs ?? DEFAULTS.reassemblyTimeoutMs,
       maxPendingReassemblies: options.maxPendingReassemblies ?? DEFAULTS.maxPendingReassemblies,
       unbindTimeoutMs: options.unbindTimeoutMs ?? DEFAULTS.unbindTimeoutMs,
+      receiverTimeoutMs: options.receiverTimeoutMs ?? DEFAULTS.receiverTimeoutMs,
       timers: options.timers ?? realSmppTimers,
       now: options.now ?? Date.now,
     };
     this.onError = options.onError;
+    this.receiver = options.receiver;
   }
 
   get state(): SmppCarrierState {
@@ -741,6 +795,9 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     this.throttleTimer = undefined;
     for (const r of this.reassemblies.values()) r.timer.cancel();
     this.reassemblies.clear();
+    // Unanswered deliver_sm are the SMSC's to deliver again.
+    for (const wait of this.receiverWaits) wait.cancel();
+    this.receiverWaits.clear();
     this.startWaiter?.reject(new SmppStoppedError());
     this.startWaiter = undefined;
 
@@ -945,8 +1002,7 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
         link.connection.end();
         return;
       case 'deliver_sm':
-        link.connection.respond(pdu, { message_id: '' });
-        this.onDeliver(raw);
+        this.onDeliver(raw, answerOnce(link.connection, pdu));
         return;
       default:
         if (!pdu.isResponse()) link.connection.respond(pdu, {}, SMPP_STATUS.ESME_RINVCMDID);
@@ -989,9 +1045,12 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     this.pump();
   }
 
-  private onDeliver(raw: Buffer): void {
+  private onDeliver(raw: Buffer, answer: Answer): void {
     const sm = readShortMessagePdu(raw);
-    if (!sm) return;
+    if (!sm) {
+      answer(SMPP_STATUS.ESME_ROK);
+      return;
+    }
     const from = addressFromSmpp(sm.source, sm.sourceTon);
     const to = addressFromSmpp(sm.destination, sm.destTon);
     const udhi = (sm.esmClass & 0x40) !== 0;
@@ -999,7 +1058,7 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     const isReceipt = (sm.esmClass & 0x04) !== 0 || (sm.esmClass & 0x3c) === 0x20;
     if (isReceipt) {
       const body = udhi ? (splitUdh(userData)?.payload ?? userData) : userData;
-      this.onReceipt(sm, from, to, sm.dataCoding === 8 ? decodeUcs2(body) : body.toString('latin1'));
+      this.onReceipt(sm, from, to, sm.dataCoding === 8 ? decodeUcs2(body) : body.toString('latin1'), answer);
       return;
     }
     const encoding = inboundEncoding(sm.dataCoding);
@@ -1007,16 +1066,18 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
       const split = splitUdh(userData);
       const concat = parseConcatUdh(userData);
       if (split && concat && concat.total > 1) {
-        this.addPart(from, to, concat.reference, concat.referenceBits, concat.total, concat.seq, sm.dataCoding, split.payload);
+        this.addPart(from, to, concat.reference, concat.referenceBits, concat.total, concat.seq, sm.dataCoding, split.payload, answer);
         return;
       }
-      this.emitInbound({ from, to, text: decodeShortMessage(split?.payload ?? userData, encoding), encoding, dataCoding: sm.dataCoding, parts: 1 });
+      const text = decodeShortMessage(split?.payload ?? userData, encoding);
+      this.answerAfter(this.emitInbound({ from, to, text, encoding, dataCoding: sm.dataCoding, parts: 1 }), answer);
       return;
     }
-    this.emitInbound({ from, to, text: decodeShortMessage(userData, encoding), encoding, dataCoding: sm.dataCoding, parts: 1 });
+    const text = decodeShortMessage(userData, encoding);
+    this.answerAfter(this.emitInbound({ from, to, text, encoding, dataCoding: sm.dataCoding, parts: 1 }), answer);
   }
 
-  private onReceipt(sm: ShortMessagePdu, from: string, to: string, text: string): void {
+  private onReceipt(sm: ShortMessagePdu, from: string, to: string, text: string, answer: Answer): void {
     const fields = readReceiptFields(text);
     const tlvId = sm.tlvs.get(SMPP_TLV.receipted_message_id);
     const tlvIdText = tlvId ? tlvId.toString('latin1').replace(/\0.*$/s, '') : '';
@@ -1025,7 +1086,9 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     const smscId = tlvIdText || fields.id;
     const stat = tlvStat ?? fields.stat;
     if (!smscId || !stat) {
+      // Delivered again it would be as unreadable: nothing is gained by refusing it.
       this.counters.unreadableReceipts += 1;
+      answer(SMPP_STATUS.ESME_ROK);
       return;
     }
     let err = fields.err;
@@ -1045,12 +1108,18 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
       to,
       receiptText: text,
     };
+    if (!this.receiver) answer(SMPP_STATUS.ESME_ROK);
     // After the promise continuations already queued: a receipt that arrives in the same read as its
     // submit_sm_resp is seen after the submit() that it is about has resolved.
-    setImmediate(() => this.safeEmit('receipt', receipt));
+    setImmediate(() => {
+      this.safeEmit('receipt', receipt);
+      this.answerAfter(this.keep((receiver) => receiver.receipt(receipt)), answer);
+    });
   }
 
-  private addPart(from: string, to: string, reference: number, bits: number, total: number, seq: number, dataCoding: number, payload: Buffer): void {
+  private addPart(
+    from: string, to: string, reference: number, bits: number, total: number, seq: number, dataCoding: number, payload: Buffer, answer: Answer,
+  ): void {
     const key = `${from}\u0000${to}\u0000${bits}:${reference}\u0000${total}`;
     let entry = this.reassemblies.get(key);
     if (!entry) {
@@ -1058,22 +1127,48 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
         const oldest = this.reassemblies.keys().next().value;
         if (oldest !== undefined) this.expire(oldest);
       }
-      const timer = this.settings.timers.start('smpp.reassembly', this.settings.reassemblyTimeoutMs, () => this.expire(key));
-      entry = { from, to, reference, total, dataCoding, parts: new Map(), timer };
+      entry = { from, to, reference, total, dataCoding, parts: new Map(), timer: this.armReassembly(key), storing: undefined };
       this.reassemblies.set(key, entry);
     }
     entry.parts.set(seq, Buffer.from(payload));
-    if (entry.parts.size < total) return;
+    if (entry.parts.size < total) {
+      answer(SMPP_STATUS.ESME_ROK);
+      return;
+    }
+    if (entry.storing) {
+      // The SMSC sent the last part again before the store of the first one settled (it timed out here).
+      this.answerAfter(entry.storing, answer);
+      return;
+    }
     entry.timer.cancel();
-    this.reassemblies.delete(key);
     const joined = Buffer.concat([...entry.parts.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p));
     const encoding = inboundEncoding(entry.dataCoding);
-    this.emitInbound({ from, to, text: decodeShortMessage(joined, encoding), encoding, dataCoding: entry.dataCoding, parts: total });
+    const store = this.emitInbound({ from, to, text: decodeShortMessage(joined, encoding), encoding, dataCoding: entry.dataCoding, parts: total });
+    const completed = entry;
+    const forget = (): void => {
+      if (this.reassemblies.get(key) === completed) this.reassemblies.delete(key);
+    };
+    if (!store) {
+      forget();
+    } else {
+      completed.storing = store;
+      // Kept until stored: if the store fails the SMSC sends the last part again, and the others must still be here.
+      store.then(forget, () => {
+        completed.storing = undefined;
+        if (this.reassemblies.get(key) === completed && !this.stopped) completed.timer = this.armReassembly(key);
+      });
+    }
+    this.answerAfter(store, answer);
+  }
+
+  private armReassembly(key: string): { cancel(): void } {
+    return this.settings.timers.start('smpp.reassembly', this.settings.reassemblyTimeoutMs, () => this.expire(key));
   }
 
   private expire(key: string): void {
     const entry = this.reassemblies.get(key);
-    if (!entry) return;
+    // A set whose store is pending is complete: it is forgotten when stored, or expires later if the store fails.
+    if (!entry || entry.storing) return;
     entry.timer.cancel();
     this.reassemblies.delete(key);
     const sorted = [...entry.parts.entries()].sort((a, b) => a[0] - b[0]);
@@ -1087,9 +1182,54 @@ export class SmppCarrier extends EventEmitter<SmppCarrierEvents> {
     });
   }
 
-  private emitInbound(message: SmppInboundMessage): void {
+  /** Emits `inbound` and hands the message to the receiver; returns its store, undefined without a receiver. */
+  private emitInbound(message: SmppInboundMessage): Promise<void> | undefined {
     this.counters.inbound += 1;
     this.safeEmit('inbound', message);
+    return this.keep((receiver) => receiver.inbound(message));
+  }
+
+  /** The receiver's store of one delivery; one that throws is a failed store. Undefined without a receiver. */
+  private keep(store: (receiver: SmppReceiver) => Promise<void>): Promise<void> | undefined {
+    const receiver = this.receiver;
+    if (!receiver) return undefined;
+    try {
+      return Promise.resolve(store(receiver));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Answers a deliver_sm once `store` settles: ESME_ROK when it resolves (or there is nothing to wait for),
+   * ESME_RX_T_APPN when it rejects or is still pending after receiverTimeoutMs.
+   */
+  private answerAfter(store: Promise<void> | undefined, answer: Answer): void {
+    if (!store) {
+      answer(SMPP_STATUS.ESME_ROK);
+      return;
+    }
+    let settled = false;
+    const timer = this.settings.timers.start('smpp.receiverTimeout', this.settings.receiverTimeoutMs, () => {
+      this.receiverWaits.delete(timer);
+      if (settled) return;
+      settled = true;
+      this.counters.receiverTimeouts += 1;
+      answer(SMPP_STATUS.ESME_RX_T_APPN);
+    });
+    this.receiverWaits.add(timer);
+    const done = (status: number): void => {
+      timer.cancel();
+      this.receiverWaits.delete(timer);
+      if (settled) return;
+      settled = true;
+      if (status !== SMPP_STATUS.ESME_ROK) this.counters.receiverFailures += 1;
+      answer(status);
+    };
+    store.then(
+      () => done(SMPP_STATUS.ESME_ROK),
+      () => done(SMPP_STATUS.ESME_RX_T_APPN),
+    );
   }
 
   // -- sending -----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * SmppCarrier against DevSmsc, end to end over 127.0.0.1: submit and receipt, the documented test numbers, inbound
- * messages injected by the SMSC, refused binds.
+ * messages injected by the SMSC, refused binds, and deliver_sm answered only once the receiver has kept them.
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
@@ -12,8 +12,10 @@ import {
   SmppBindError,
   SmppCarrier,
   SmppSubmitError,
+  type SmppCarrierOptions,
   type SmppInboundMessage,
   type SmppReceipt,
+  type SmppReceiver,
 } from '../../../src/sms/smpp-carrier.js';
 import { waitUntil } from '../../helpers/processes.js';
 
@@ -143,5 +145,137 @@ describe('DevSmsc with SmppCarrier', () => {
     assert.equal(carrier.state, 'bind_failed');
     assert.equal(smsc.counters.bindsRefused, 1);
     assert.equal(smsc.boundSessions, 0);
+  });
+});
+
+/** A receiver that keeps what it is given; the next `failures.*` calls of each kind reject, as a failed store does. */
+function keeper(delayMs = 0): {
+  receiver: SmppReceiver;
+  receipts: SmppReceipt[];
+  inbound: SmppInboundMessage[];
+  failures: { receipt: number; inbound: number };
+  hang: { inbound: boolean };
+} {
+  const receipts: SmppReceipt[] = [];
+  const inbound: SmppInboundMessage[] = [];
+  const failures = { receipt: 0, inbound: 0 };
+  const hang = { inbound: false };
+  const settle = async (kind: 'receipt' | 'inbound', keep: () => void): Promise<void> => {
+    if (kind === 'inbound' && hang.inbound) return new Promise<void>(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (failures[kind] > 0) {
+      failures[kind] -= 1;
+      throw new Error('the store is away');
+    }
+    keep();
+  };
+  return {
+    receiver: {
+      receipt: (r) => settle('receipt', () => receipts.push(r)),
+      inbound: (m) => settle('inbound', () => inbound.push(m)),
+    },
+    receipts,
+    inbound,
+    failures,
+    hang,
+  };
+}
+
+describe('DevSmsc with SmppCarrier: deliver_sm answered once kept', () => {
+  async function withReceiver(t: TestContext, url: string, receiver: SmppReceiver, options: Partial<SmppCarrierOptions> = {}): Promise<{ carrier: SmppCarrier; expired: unknown[] }> {
+    const carrier = new SmppCarrier({ url, receiver, reconnectInitialMs: 20, unbindTimeoutMs: 300, onError: (e) => assert.fail(String(e)), ...options });
+    const expired: unknown[] = [];
+    carrier.on('reassembly_expired', (e) => expired.push(e));
+    t.after(() => carrier.stop());
+    await carrier.start();
+    return { carrier, expired };
+  }
+
+  test('an inbound message is answered ESME_ROK only after the receiver has kept it', async (t) => {
+    const smsc = await startSmsc(t);
+    const kept = keeper(50);
+    await withReceiver(t, smsc.url, kept.receiver);
+    const sent = await smsc.injectInbound({ from: '+447700900123', to: '+15550001111', text: 'kept before answered' });
+    assert.deepEqual(sent.statuses, [SMPP_STATUS.ESME_ROK]);
+    // No wait: the answer came after the store.
+    assert.deepEqual(kept.inbound.map((m) => m.text), ['kept before answered']);
+  });
+
+  test('a store that fails answers ESME_RX_T_APPN; the message sent again is kept once', async (t) => {
+    const smsc = await startSmsc(t);
+    const kept = keeper();
+    const { carrier } = await withReceiver(t, smsc.url, kept.receiver);
+    kept.failures.inbound = 1;
+    const first = await smsc.injectInbound({ from: '+447700900123', to: '+15550001111', text: 'try again later' });
+    assert.deepEqual(first.statuses, [SMPP_STATUS.ESME_RX_T_APPN]);
+    assert.equal(SMPP_STATUS.ESME_RX_T_APPN, 0x64);
+    assert.equal(kept.inbound.length, 0);
+    const second = await smsc.injectInbound({ from: '+447700900123', to: '+15550001111', text: 'try again later' });
+    assert.deepEqual(second.statuses, [SMPP_STATUS.ESME_ROK]);
+    assert.deepEqual(kept.inbound.map((m) => m.text), ['try again later']);
+    assert.equal(carrier.counters.receiverFailures, 1);
+  });
+
+  test('concatenated: only the completing part waits; when its store fails the other parts are held for its resend', async (t) => {
+    const smsc = await startSmsc(t);
+    const kept = keeper();
+    const { carrier, expired } = await withReceiver(t, smsc.url, kept.receiver, { reassemblyTimeoutMs: 300 });
+    const text = `${'A long inbound message in three parts. '.repeat(10)}The end.`;
+    const mo = { from: '+447700900123', to: '+15550001111', text };
+    kept.failures.inbound = 1;
+    const first = await smsc.injectInbound(mo, { reference: 77 });
+    assert.equal(first.parts, 3);
+    assert.deepEqual(first.statuses, [SMPP_STATUS.ESME_ROK, SMPP_STATUS.ESME_ROK, SMPP_STATUS.ESME_RX_T_APPN]);
+    assert.equal(kept.inbound.length, 0);
+    // The SMSC sends again only the part it was refused.
+    const again = await smsc.injectInbound(mo, { reference: 77, onlyParts: [2] });
+    assert.deepEqual(again.statuses, [SMPP_STATUS.ESME_ROK]);
+    assert.equal(kept.inbound.length, 1);
+    assert.equal(kept.inbound[0]?.text, text);
+    assert.equal(kept.inbound[0]?.parts, 3);
+    // Stored: nothing is left to expire.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    assert.deepEqual(expired, []);
+    assert.equal(carrier.counters.receiverFailures, 1);
+  });
+
+  test('concatenated: parts held after a failed store still expire when the last part never comes again', async (t) => {
+    const smsc = await startSmsc(t);
+    const kept = keeper();
+    const { carrier } = await withReceiver(t, smsc.url, kept.receiver, { reassemblyTimeoutMs: 100 });
+    const expired = [] as Array<{ received: number[] }>;
+    carrier.on('reassembly_expired', (e) => expired.push(e));
+    kept.failures.inbound = 1;
+    const first = await smsc.injectInbound({ from: '+447700900123', to: '+15550001111', text: 'z'.repeat(300) }, { reference: 5 });
+    assert.deepEqual(first.statuses, [SMPP_STATUS.ESME_ROK, SMPP_STATUS.ESME_RX_T_APPN]);
+    await waitUntil('the held parts expire', () => expired.length === 1, 2_000);
+    assert.deepEqual(expired[0]?.received, [1, 2]);
+    assert.equal(kept.inbound.length, 0);
+  });
+
+  test('a receiver that does not answer within receiverTimeoutMs: ESME_RX_T_APPN', async (t) => {
+    const smsc = await startSmsc(t);
+    const kept = keeper();
+    kept.hang.inbound = true;
+    const { carrier } = await withReceiver(t, smsc.url, kept.receiver, { receiverTimeoutMs: 100 });
+    const sent = await smsc.injectInbound({ from: '+447700900123', to: '+15550001111', text: 'nobody home' });
+    assert.deepEqual(sent.statuses, [SMPP_STATUS.ESME_RX_T_APPN]);
+    assert.equal(carrier.counters.receiverTimeouts, 1);
+    assert.equal(carrier.counters.receiverFailures, 0);
+  });
+
+  test('a receipt whose store fails is answered ESME_RX_T_APPN, delivered again by the SMSC and kept once', async (t) => {
+    const smsc = await startSmsc(t, { redeliverMs: 30 });
+    const kept = keeper();
+    const { carrier } = await withReceiver(t, smsc.url, kept.receiver);
+    kept.failures.receipt = 1;
+    const { smscIds } = await carrier.submit(message('receipt kept on the second try', '+15551234567'));
+    await waitUntil('the receipt kept', () => kept.receipts.length === 1, 3_000);
+    assert.equal(kept.receipts[0]?.smscId, smscIds[0]);
+    await waitUntil('the receipt acknowledged', () => smsc.counters.receiptsAcknowledged === 1, 2_000);
+    assert.equal(smsc.counters.receiptsRedelivered, 1);
+    assert.equal(smsc.counters.receiptsSent, 2);
+    assert.equal(kept.receipts.length, 1);
+    assert.equal(carrier.counters.receipts, 2);
   });
 });
