@@ -265,21 +265,28 @@ export class WebhookDispatcher {
       if (known !== undefined && [...known].every((key) => saturated.includes(key))) return;
       const changes = this.outboxChanges;
       const report: ClaimReport = { exhausted: false };
+      // The targets with due deliveries this look weighed: one may have been full when weighed and have room again by
+      // the time the look ends (a request answered meanwhile), so each is remembered with the full ones below.
+      const weighed = new Set<string>();
       const claimed = await store.claimDue({
         report,
         now: this.now(),
         limit: concurrency - this.active,
         leaseMs,
         saturated,
-        perTargetRoom: (key) => perTargetConcurrency - (this.inFlight.get(key) ?? 0),
+        perTargetRoom: (key) => {
+          weighed.add(key);
+          return perTargetConcurrency - (this.inFlight.get(key) ?? 0);
+        },
         ...(this.options.claimant !== undefined ? { claimant: this.options.claimant } : {}),
       });
       for (const delivery of claimed) this.startAttempt(delivery);
       if (report.exhausted || claimed.length === 0) {
         // A delivery written while this look was under way may not have been seen by it: look again.
         if (changes !== this.outboxChanges) continue;
-        // What this look could not see: the targets it passed over, and those it filled.
-        this.fullWhenExhausted = new Set([...saturated, ...this.saturatedTargets()]);
+        // What this look could not see: the targets it passed over, those it weighed and those it filled. The next
+        // look is skipped only while every one of them is full.
+        this.fullWhenExhausted = new Set([...saturated, ...weighed, ...this.saturatedTargets()]);
         return;
       }
     }
