@@ -273,6 +273,9 @@ function exchange(
 }
 
 /** One request over the pool of `target` at the checked `address`; the connection stays open for the next. */
+/** Errors of a connection that broke before any answer came (undici's "other side closed", a reset, a broken pipe). */
+const CONNECTION_LOST_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 async function pooledExchange(
   pools: ConnectionPools,
   address: string,
@@ -292,15 +295,27 @@ async function pooledExchange(
     tls: target.tls,
     servername: target.hostname,
   });
-  const response = await pool.request({
-    method: init.method.toUpperCase() as 'POST',
-    path: target.path,
-    headers,
-    body: init.body ?? Buffer.alloc(0),
-    signal,
-    headersTimeout: init.timeoutMs,
-    bodyTimeout: init.timeoutMs,
-  });
+  const send = () =>
+    pool.request({
+      method: init.method.toUpperCase() as 'POST',
+      path: target.path,
+      headers,
+      body: init.body ?? Buffer.alloc(0),
+      signal,
+      headersTimeout: init.timeoutMs,
+      bodyTimeout: init.timeoutMs,
+    });
+  let response: Awaited<ReturnType<typeof send>>;
+  try {
+    response = await send();
+  } catch (error) {
+    // A kept connection the receiver closed while it was idle (its keep-alive timeout ending just as the request went
+    // out) fails with no answer: the request is sent once more, on a new connection, rather than counted as a failed
+    // attempt and retried only after the backoff. Delivery is at least once, so a receiver that did read the request
+    // before the connection broke may see it twice.
+    if (signal.aborted || !CONNECTION_LOST_CODES.has(String((error as { code?: unknown }).code))) throw error;
+    response = await send();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body as AsyncIterable<Buffer>) {
