@@ -6,6 +6,7 @@ import type { AccountChanges } from './account-changes.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
 import { normalizePhoneNumber } from './phone-number.js';
+import { SharedReads } from './shared-reads.js';
 
 export type NumberType = PhoneNumberRow['type'];
 export type Capability = 'voice' | 'sms';
@@ -33,7 +34,7 @@ export class NumberService {
   /** Every outbound call checks its caller ID: an account's voice numbers are kept until they change. */
   private readonly voice = new Map<string, { readonly numbers: ReadonlySet<string>; readonly at: number }>();
   /** Reads of an account's voice numbers in flight. */
-  private readonly reading = new Map<string, Promise<ReadonlySet<string>>>();
+  private readonly reading = new SharedReads<string, ReadonlySet<string>>();
 
   constructor(
     private readonly store: Store,
@@ -47,26 +48,13 @@ export class NumberService {
     const now = this.clock.now().getTime();
     const kept = this.voice.get(accountId);
     if (kept && now - kept.at < VOICE_NUMBERS_TTL_MS) return kept.numbers.has(number);
-    // One read for every call started while it runs (see PriceService.lookup); a number added meanwhile lets go of it.
-    let reading = this.reading.get(accountId);
-    if (!reading) {
-      const read: Promise<ReadonlySet<string>> = this.list(accountId).then(
-        (list) => {
-          const numbers = new Set(list.filter((n) => n.capabilities.includes('voice')).map((n) => n.number));
-          if (this.reading.get(accountId) === read) {
-            this.reading.delete(accountId);
-            this.voice.set(accountId, { numbers, at: now });
-          }
-          return numbers;
-        },
-        (error: unknown) => {
-          if (this.reading.get(accountId) === read) this.reading.delete(accountId);
-          throw error;
-        },
-      );
-      this.reading.set(accountId, (reading = read));
-    }
-    return (await reading).has(number);
+    // One read for every call started while it runs; a number added meanwhile lets go of it.
+    const numbers = await this.reading.get(
+      accountId,
+      async () => new Set((await this.list(accountId)).filter((n) => n.capabilities.includes('voice')).map((n) => n.number)),
+      (read) => this.voice.set(accountId, { numbers: read, at: now }),
+    );
+    return numbers.has(number);
   }
 
   /**
@@ -102,7 +90,7 @@ export class NumberService {
       throw error;
     }
     this.voice.delete(accountId);
-    this.reading.delete(accountId);
+    this.reading.forget(accountId);
     this.changes.notify(accountId);
     return toPhoneNumber(row);
   }

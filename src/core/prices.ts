@@ -3,6 +3,7 @@ import type { PriceRow } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { isoNow, type Clock } from './clock.js';
 import { newId } from './ids.js';
+import { SharedReads } from './shared-reads.js';
 
 export type PriceKind = PriceRow['kind'];
 
@@ -29,7 +30,7 @@ export class PriceService {
   /** Every billed call leg looks up its price: kept per kind, account and destination until a price is set. */
   private readonly kept = new Map<string, { readonly minor: number; readonly at: number }>();
   /** Reads in flight, by the same key as `kept`. */
-  private readonly reading = new Map<string, Promise<number>>();
+  private readonly reading = new SharedReads<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -64,29 +65,16 @@ export class PriceService {
     const now = this.clock.now().getTime();
     const kept = this.kept.get(key);
     if (kept && now - kept.at < PRICE_TTL_MS) return kept.minor;
-    // Every call started while the price is read waits for that one read, not a read of its own: when a kept price
-    // runs out under load, the calls in flight would otherwise all read it at once.
-    let reading = this.reading.get(key);
-    if (!reading) {
-      const read: Promise<number> = this.find(kind, accountId, destination).then(
-        (minor) => {
-          // A price set while this read ran may not be in it (set() let go of the read): it answers its own callers
-          // but is not kept.
-          if (this.reading.get(key) === read) {
-            this.reading.delete(key);
-            if (this.kept.size >= PRICE_CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value!);
-            this.kept.set(key, { minor, at: now });
-          }
-          return minor;
-        },
-        (error: unknown) => {
-          if (this.reading.get(key) === read) this.reading.delete(key);
-          throw error;
-        },
-      );
-      this.reading.set(key, (reading = read));
-    }
-    return reading;
+    // Every call started while the price is read waits for that one read. A price set meanwhile lets go of it: the
+    // read answers its own callers but is not kept.
+    return this.reading.get(
+      key,
+      () => this.find(kind, accountId, destination),
+      (minor) => {
+        if (this.kept.size >= PRICE_CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value!);
+        this.kept.set(key, { minor, at: now });
+      },
+    );
   }
 
   private async find(kind: PriceKind, accountId: string, destination: string): Promise<number> {
